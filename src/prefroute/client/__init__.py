@@ -1,0 +1,1 @@
+"""In-process client (Controller), the twin of the server."""

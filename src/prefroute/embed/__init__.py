@@ -1,0 +1,51 @@
+"""Embedders: the protocol, backends, and `get_embedder(spec)`.
+
+Specs: "hashing[:DIM]"; further backends register in `_BACKENDS` (imported lazily).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from prefroute.embed.base import Embedder
+from prefroute.errors import ConfigError
+
+__all__ = ["Embedder", "available_embedders", "get_embedder"]
+
+# backend name -> "module:factory"; factory(arg: str | None) -> Embedder, where arg is
+# the part of the spec after the first ":".
+_BACKENDS: dict[str, str] = {
+    "hashing": "prefroute.embed._factories:hashing",
+}
+
+
+def available_embedders() -> list[str]:
+    """Backend names accepted by `get_embedder`."""
+    return sorted(_BACKENDS)
+
+
+def get_embedder(spec: str) -> Embedder:
+    """Build an embedder from its spec string (the inverse of `Embedder.spec`).
+
+    Args:
+        spec: "backend" or "backend:argument", e.g. "hashing:256".
+
+    Returns:
+        The embedder.
+
+    Raises:
+        ConfigError: Unknown backend or bad argument.
+    """
+    backend, _, arg = spec.partition(":")
+    try:
+        target = _BACKENDS[backend]
+    except KeyError:
+        raise ConfigError(
+            f"unknown embedder {spec!r}; backends: {', '.join(available_embedders())}"
+        ) from None
+    module_name, _, attr = target.partition(":")
+    factory: Callable[[str | None], Any] = getattr(importlib.import_module(module_name), attr)
+    embedder: Embedder = factory(arg or None)
+    return embedder

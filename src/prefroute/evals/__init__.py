@@ -1,0 +1,1 @@
+"""prefroute.evals."""

@@ -1,0 +1,90 @@
+"""Every registered router passes the same checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from prefroute.embed.hashing import HashingEmbedder
+from prefroute.errors import NotFittedError
+from prefroute.routers import Router, available_routers, get_router_class
+from prefroute.types import Battle
+
+# name -> factory(embedder) building a small, fast instance of that router.
+FACTORIES: dict[str, Callable[[HashingEmbedder], Router]] = {
+    "random": lambda emb: get_router_class("random")(seed=3),
+}
+
+
+def test_every_registered_router_has_a_factory() -> None:
+    assert set(available_routers()) == set(FACTORIES)
+
+
+@pytest.fixture(params=sorted(FACTORIES))
+def make_router(request: pytest.FixtureRequest) -> Callable[[], Router]:
+    return lambda: FACTORIES[request.param](HashingEmbedder(dim=64))
+
+
+def test_fit_returns_self(make_router: Callable[[], Router], tiny_battles: list[Battle]) -> None:
+    router = make_router()
+    assert router.fit(tiny_battles) is router
+
+
+def test_score_shape_and_range(
+    make_router: Callable[[], Router], tiny_battles: list[Battle], prompts: list[str]
+) -> None:
+    scores = make_router().fit(tiny_battles).score(prompts)
+    assert scores.shape == (len(prompts),)
+    assert np.all((scores >= 0) & (scores <= 1))
+    assert np.all(np.isfinite(scores))
+
+
+def test_single_prompt_matches_batch(
+    make_router: Callable[[], Router], tiny_battles: list[Battle], prompts: list[str]
+) -> None:
+    router = make_router().fit(tiny_battles)
+    batch = router.score(prompts)
+    single = np.array([router.score([p])[0] for p in prompts])
+    np.testing.assert_allclose(single, batch, rtol=1e-5, atol=1e-6)
+
+
+def test_same_seed_same_scores(
+    make_router: Callable[[], Router], tiny_battles: list[Battle], prompts: list[str]
+) -> None:
+    a = make_router().fit(tiny_battles).score(prompts)
+    b = make_router().fit(tiny_battles).score(prompts)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_save_load_round_trip(
+    make_router: Callable[[], Router],
+    tiny_battles: list[Battle],
+    prompts: list[str],
+    tmp_path: Path,
+) -> None:
+    router = make_router().fit(tiny_battles)
+    router.save(tmp_path / "r")
+    loaded = type(router).load(tmp_path / "r")
+    np.testing.assert_array_equal(loaded.score(prompts), router.score(prompts))
+
+
+def test_route_thresholds_extremes(
+    make_router: Callable[[], Router], tiny_battles: list[Battle], prompts: list[str]
+) -> None:
+    router = make_router().fit(tiny_battles)
+    assert all(router.route(prompts, 0.0))
+    scores = router.score(prompts)
+    assert router.route(prompts, 1.0) == [bool(s >= 1.0) for s in scores]
+
+
+def test_score_before_fit_raises(
+    make_router: Callable[[], Router], prompts: list[str]
+) -> None:
+    router = make_router()
+    if not router.needs_fit:
+        pytest.skip(f"{router.name} has nothing to learn")
+    with pytest.raises(NotFittedError):
+        router.score(prompts)
