@@ -16,6 +16,24 @@ from prefroute.types import Battle
 # name -> factory(embedder) building a small, fast instance of that router.
 FACTORIES: dict[str, Callable[[HashingEmbedder], Router]] = {
     "random": lambda emb: get_router_class("random")(seed=3),
+    "sw_ranking": lambda emb: get_router_class("sw_ranking")(
+        embedder=emb, strong_model="strong-model", weak_model="weak-model"
+    ),
+    "mf": lambda emb: get_router_class("mf")(
+        embedder=emb, dim=4, n_epochs=60, strong_model="strong-model", weak_model="weak-model"
+    ),
+    "classifier": lambda emb: get_router_class("classifier")(
+        embedder=emb, n_epochs=60, strong_model="strong-model", weak_model="weak-model"
+    ),
+    "difficulty": lambda emb: get_router_class("difficulty")(embedder=emb, alpha=0.1),
+    # cache-only: scores come from a shipped cache of judge grades, no server needed
+    "llm_judge": lambda emb: get_router_class("llm_judge")(
+        model="fake-judge",
+        cache_path=str(Path(__file__).parents[1] / "data" / "llm_judge_cache.jsonl"),
+        cache_only=True,
+        on_cache_miss="strong",
+    ),
+    "mf-multi": lambda emb: get_router_class("mf-multi")(embedder=emb, dim=4, n_epochs=60),
 }
 
 

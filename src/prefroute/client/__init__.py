@@ -1,1 +1,42 @@
-"""In-process client (Controller), the twin of the server."""
+"""In-process client (Controller), the twin of the server, and the shared routing core.
+
+Importing this package is cheap: names are resolved on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "AsyncController",
+    "Controller",
+    "Decision",
+    "EndpointConfig",
+    "RoutingConfig",
+    "RoutingCore",
+    "parse_model",
+]
+
+if TYPE_CHECKING:
+    from prefroute.client.config import EndpointConfig, RoutingConfig
+    from prefroute.client.controller import AsyncController, Controller
+    from prefroute.client.core import Decision, RoutingCore, parse_model
+
+_WHERE = {
+    "AsyncController": "prefroute.client.controller",
+    "Controller": "prefroute.client.controller",
+    "Decision": "prefroute.client.core",
+    "RoutingCore": "prefroute.client.core",
+    "parse_model": "prefroute.client.core",
+    "EndpointConfig": "prefroute.client.config",
+    "RoutingConfig": "prefroute.client.config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: `import prefroute` must not import pydantic-heavy or httpx modules.
+    if name in _WHERE:
+        import importlib
+
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'prefroute.client' has no attribute {name!r}")

@@ -1,1 +1,47 @@
-"""prefroute.data."""
+"""Data loaders: evaluation benchmarks, battles and golden labels -> typed records.
+
+Every loader accepts a file or a folder, returns records from `prefroute.types`
+and raises `prefroute.errors.DataError` naming the file and row on malformed input.
+"""
+
+from __future__ import annotations
+
+from prefroute.data.battles import (
+    load_alpaca_eval,
+    load_arena_33k,
+    load_arena_55k,
+    load_battles,
+    load_battles_jsonl,
+    write_battles_jsonl,
+)
+from prefroute.data.benchmarks import (
+    DEFAULT_PAIR,
+    available_models,
+    load_benchmark,
+    load_eval_prompts,
+)
+from prefroute.data.golden import (
+    load_llmrouter,
+    load_routeprofile,
+    load_routerbench,
+    load_routerdc,
+)
+from prefroute.data.models import canonical_model_name
+
+__all__ = [
+    "DEFAULT_PAIR",
+    "available_models",
+    "canonical_model_name",
+    "load_alpaca_eval",
+    "load_arena_33k",
+    "load_arena_55k",
+    "load_battles",
+    "load_battles_jsonl",
+    "load_benchmark",
+    "load_eval_prompts",
+    "load_llmrouter",
+    "load_routeprofile",
+    "load_routerbench",
+    "load_routerdc",
+    "write_battles_jsonl",
+]

@@ -1,6 +1,7 @@
 """Embedders: the protocol, backends, and `get_embedder(spec)`.
 
-Specs: "hashing[:DIM]"; further backends register in `_BACKENDS` (imported lazily).
+Specs: "hashing[:DIM]", "minilm" (the default), "minilm-int8",
+"openai:<model>@<base_url>"; further backends register in `_BACKENDS` (imported lazily).
 """
 
 from __future__ import annotations
@@ -12,13 +13,18 @@ from typing import Any
 from prefroute.embed.base import Embedder
 from prefroute.errors import ConfigError
 
-__all__ = ["Embedder", "available_embedders", "get_embedder"]
+__all__ = ["DEFAULT_EMBEDDER", "Embedder", "available_embedders", "get_embedder"]
 
 # backend name -> "module:factory"; factory(arg: str | None) -> Embedder, where arg is
 # the part of the spec after the first ":".
 _BACKENDS: dict[str, str] = {
     "hashing": "prefroute.embed._factories:hashing",
+    "minilm": "prefroute.embed._factories:minilm",
+    "minilm-int8": "prefroute.embed._factories:minilm_int8",
 }
+
+#: Spec of the default embedder (all-MiniLM-L6-v2 fp32 via ONNX Runtime).
+DEFAULT_EMBEDDER = "minilm"
 
 
 def available_embedders() -> list[str]:

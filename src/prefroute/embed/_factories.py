@@ -13,4 +13,27 @@ def hashing(arg: str | None) -> Embedder:
     try:
         return HashingEmbedder(dim=int(arg) if arg else 256)
     except ValueError as exc:
-        raise ConfigError(f"hashing embedder wants an integer dim, got {arg!r}") from exc
+        raise ConfigError(
+            f"hashing embedder wants an integer dim, got {arg!r}"
+        ) from exc
+
+
+def _no_arg(name: str, arg: str | None) -> None:
+    if arg:
+        raise ConfigError(f"the {name!r} embedder takes no argument, got {name}:{arg}")
+
+
+def minilm(arg: str | None) -> Embedder:
+    """`minilm`: all-MiniLM-L6-v2, fp32, ONNX Runtime (the default embedder)."""
+    from prefroute.embed.onnx import OnnxEmbedder
+
+    _no_arg("minilm", arg)
+    return OnnxEmbedder(variant="fp32")
+
+
+def minilm_int8(arg: str | None) -> Embedder:
+    """`minilm-int8`: the int8-quantised all-MiniLM-L6-v2 ONNX file."""
+    from prefroute.embed.onnx import OnnxEmbedder
+
+    _no_arg("minilm-int8", arg)
+    return OnnxEmbedder(variant="int8")

@@ -20,6 +20,12 @@ __all__ = [
 
 _ROUTERS: dict[str, str] = {
     "random": "prefroute.routers.random:RandomRouter",
+    "sw_ranking": "prefroute.routers.sw_ranking:SWRankingRouter",
+    "mf": "prefroute.routers.mf:MFRouter",
+    "classifier": "prefroute.routers.classifier:ClassifierRouter",
+    "difficulty": "prefroute.routers.difficulty:DifficultyRouter",
+    "llm_judge": "prefroute.routers.llm_judge:LLMJudgeRouter",
+    "mf-multi": "prefroute.routers.multi:MultiModelRouter",
 }
 
 # Names that point at a shipped checkpoint folder under prefroute/checkpoints/.

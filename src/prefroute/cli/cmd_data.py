@@ -1,0 +1,269 @@
+"""`prefroute data list|download|check`: fetch and validate the public data sources."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from prefroute.config import resolve_data_dir
+from prefroute.errors import DataError
+
+__all__ = ["register"]
+
+_DATA_DIR_HELP = "Data folder (default: PREFROUTE_DATA_DIR or the user data dir)."
+
+
+@dataclass(frozen=True)
+class _Check:
+    name: str
+    marker: str  # path under the data dir whose absence means "not downloaded"
+    source: str
+    run: Callable[[Path], tuple[str, bool]]  # -> (figures, matches known figures)
+
+
+def _bench(
+    name: str, expected: tuple[int, float, float], digits: int
+) -> Callable[[Path], tuple[str, bool]]:
+    def run(data_dir: Path) -> tuple[str, bool]:
+        from prefroute.data.benchmarks import load_benchmark
+
+        bench = load_benchmark(name, data_dir)
+        strong = round(float(bench.strong_quality.mean()), digits)
+        weak = round(float(bench.weak_quality.mean()), digits)
+        text = f"{len(bench):,} prompts, strong {strong}, weak {weak}"
+        ok = (len(bench), strong, weak) == expected
+        if not ok:
+            text += f" (paper setup: {expected[0]:,} / {expected[1]} / {expected[2]})"
+        return text, ok
+
+    return run
+
+
+def _gsm8k(data_dir: Path) -> tuple[str, bool]:
+    from prefroute.data.benchmarks import load_benchmark
+
+    bench = load_benchmark("gsm8k", data_dir)
+    strong = round(float(bench.strong_quality.mean()), 4)
+    weak = round(float(bench.weak_quality.mean()), 4)
+    note = " (25-row sample)" if len(bench) < 100 else ""
+    return f"{len(bench):,} prompts{note}, strong {strong}, weak {weak}", True
+
+
+def _count(
+    loader: Callable[[Path], list[object]], unit: str
+) -> Callable[[Path], tuple[str, bool]]:
+    def run(data_dir: Path) -> tuple[str, bool]:
+        return f"{len(loader(data_dir)):,} {unit}", True
+
+    return run
+
+
+def _checks() -> list[_Check]:
+    from prefroute.data import battles, golden
+
+    return [
+        _Check(
+            "mmlu",
+            "routellm-evals/mmlu",
+            "routellm-evals",
+            _bench("mmlu", (14037, 0.8059, 0.6809), 4),
+        ),
+        _Check(
+            "mt-bench",
+            "routellm-evals/mt_bench",
+            "routellm-evals",
+            _bench("mt-bench", (72, 9.212, 8.281), 3),
+        ),
+        _Check("gsm8k", "routellm-evals/gsm8k", "routellm-evals", _gsm8k),
+        _Check(
+            "alpaca-eval",
+            "alpaca-eval",
+            "alpaca-eval",
+            _count(battles.load_alpaca_eval, "battles"),  # type: ignore[arg-type]
+        ),
+        _Check(
+            "routerbench",
+            "routerbench",
+            "routerbench",
+            _count(golden.load_routerbench, "golden records"),  # type: ignore[arg-type]
+        ),
+        _Check(
+            "routerdc",
+            "routerdc-7model",
+            "routerdc",
+            _count(golden.load_routerdc, "golden records"),  # type: ignore[arg-type]
+        ),
+        _Check(
+            "llmrouter",
+            "ulab-llmrouter",
+            "llmrouter",
+            _count(golden.load_llmrouter, "golden records"),  # type: ignore[arg-type]
+        ),
+        _Check(
+            "routeprofile",
+            "ulab-routeprofile",
+            "routeprofile",
+            _count(golden.load_routeprofile, "golden records"),  # type: ignore[arg-type]
+        ),
+    ]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `data` command group to the root app."""
+    data_app = typer.Typer(
+        help="List, download and check the public data sources.",
+        no_args_is_help=True,
+    )
+
+    @data_app.command("list")
+    def list_sources(
+        data_dir: Annotated[
+            Path | None, typer.Option("--data-dir", help=_DATA_DIR_HELP)
+        ] = None,
+    ) -> None:
+        """Show every registered source and whether its files are present."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from prefroute.data.download import SOURCES, file_status
+
+        root = resolve_data_dir(data_dir, must_exist=False)
+        table = Table(title=f"data sources (data dir: {root})")
+        for col in ("name", "present", "description"):
+            table.add_column(col)
+        for source in SOURCES.values():
+            present = sum(file_status(root, f) != "missing" for f in source.files)
+            table.add_row(
+                source.name,
+                f"{present}/{len(source.files)}",
+                source.description,
+            )
+        Console().print(table)
+
+    @data_app.command("download")
+    def download_cmd(
+        name: Annotated[
+            str, typer.Argument(help="A source name (see `data list`) or 'all'.")
+        ],
+        dest: Annotated[
+            Path | None,
+            typer.Option("--dest", help="Target data folder (default: the data dir)."),
+        ] = None,
+        force: Annotated[
+            bool, typer.Option("--force", help="Re-download present files.")
+        ] = False,
+    ) -> None:
+        """Download a public source (or all), verifying sha256 checksums."""
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TaskID,
+            TextColumn,
+            TransferSpeedColumn,
+        )
+
+        from prefroute.data.download import download, get_source
+
+        if name != "all":
+            get_source(name)  # fail fast on a typo
+        root = dest if dest is not None else resolve_data_dir(None, must_exist=False)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+        ) as progress:
+            tasks: dict[str, TaskID] = {}
+
+            def on_progress(path: str, done: int, total: int | None) -> None:
+                if path not in tasks:
+                    tasks[path] = progress.add_task(path, total=total)
+                progress.update(tasks[path], completed=done, total=total)
+
+            results = download(name, root, force=force, on_progress=on_progress)
+        n_new = sum(r.status == "downloaded" for r in results)
+        typer.echo(
+            f"{n_new} file(s) downloaded, {len(results) - n_new} already present, "
+            f"into {root}"
+        )
+
+    @data_app.command("check")
+    def check_cmd(
+        data_dir: Annotated[
+            Path | None, typer.Option("--data-dir", help=_DATA_DIR_HELP)
+        ] = None,
+        sha: Annotated[
+            bool,
+            typer.Option(
+                "--sha", help="Also verify sha256 of files with a known checksum."
+            ),
+        ] = False,
+    ) -> None:
+        """Load every present dataset and print its known figures."""
+        from rich.console import Console
+        from rich.table import Table
+
+        root = resolve_data_dir(data_dir)
+        table = Table(title=f"data check ({root})")
+        for col in ("dataset", "status", "figures"):
+            table.add_column(col)
+        n_failed = 0
+        for check in _checks():
+            if not (root / check.marker).exists():
+                table.add_row(
+                    check.name,
+                    "missing",
+                    f"prefroute data download {check.source} --dest {root}",
+                )
+                continue
+            try:
+                figures, matches = check.run(root)
+            except DataError as exc:
+                n_failed += 1
+                table.add_row(check.name, "[red]error[/red]", str(exc))
+                continue
+            table.add_row(check.name, "ok" if matches else "ok (differs)", figures)
+        if sha:
+            n_failed += _verify_checksums(root, table)
+        Console().print(table)
+        if n_failed:
+            raise typer.Exit(1)
+
+    app.add_typer(data_app, name="data")
+
+
+def _verify_checksums(root: Path, table: object) -> int:
+    from prefroute.data.download import (
+        DERIVED_SHA256,
+        SOURCES,
+        file_status,
+        sha256_file,
+    )
+
+    counts = {"ok": 0, "mismatch": 0, "unverified": 0}
+    bad: list[str] = []
+    for source in SOURCES.values():
+        for remote in source.files:
+            status = file_status(root, remote, verify=True)
+            if status in counts:
+                counts[status] += 1
+            if status == "mismatch":
+                bad.append(remote.path)
+    for rel, expected in DERIVED_SHA256.items():
+        path = root / rel
+        if path.is_file():
+            if sha256_file(path) == expected:
+                counts["ok"] += 1
+            else:
+                counts["mismatch"] += 1
+                bad.append(rel)
+    text = ", ".join(f"{v} {k}" for k, v in counts.items())
+    if bad:
+        text += f"; mismatched: {', '.join(bad)}"
+    table.add_row("sha256", "ok" if not bad else "[red]mismatch[/red]", text)  # type: ignore[attr-defined]
+    return len(bad)

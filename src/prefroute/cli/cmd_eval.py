@@ -1,0 +1,248 @@
+"""`prefroute eval`: APGR, CPT and curves of routers on a benchmark, with bootstrap
+intervals and paired comparisons; rich table, JSON and PNG outputs."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from prefroute.errors import ConfigError
+
+__all__ = ["register"]
+
+BENCHMARKS = ("mt-bench", "mmlu", "gsm8k")
+
+
+def _split(value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+def _fmt(x: float | None, pct: bool = False) -> str:
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    return f"{100 * x:.1f}%" if pct else f"{x:.3f}"
+
+
+def _fmt_ci(ci: tuple[float, float] | None, pct: bool = False) -> str:
+    if ci is None:
+        return ""
+    return f" [{_fmt(ci[0], pct)}, {_fmt(ci[1], pct)}]"
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `eval` command to the app."""
+
+    @app.command("eval")
+    def eval_command(
+        benchmark: Annotated[
+            str, typer.Option("--benchmark", "-b", help="mt-bench, mmlu or gsm8k.")
+        ],
+        routers: Annotated[
+            str,
+            typer.Option(
+                "--routers",
+                "-r",
+                help="Comma-separated router names, shipped checkpoints or folders; "
+                "NAME:key=value;... passes constructor arguments (random:seed=3).",
+            ),
+        ] = "",
+        scores: Annotated[
+            list[Path] | None,
+            typer.Option(
+                "--scores",
+                help="Precomputed scores (JSONL with prompt + score, as written by "
+                "`prefroute score`), named after the file stem. Repeatable.",
+            ),
+        ] = None,
+        scores_dir: Annotated[
+            Path | None,
+            typer.Option("--scores-dir", help="Evaluate every *.jsonl file in it."),
+        ] = None,
+        json_out: Annotated[
+            Path | None, typer.Option("--json", help="Write the report as JSON.")
+        ] = None,
+        plot_out: Annotated[
+            Path | None, typer.Option("--plot", help="Write a PNG plot.")
+        ] = None,
+        compare: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--compare", help="A,B: paired difference A - B (repeatable)."
+            ),
+        ] = None,
+        data_dir: Annotated[
+            Path | None, typer.Option("--data-dir", help="Data directory.")
+        ] = None,
+        strong: Annotated[
+            str | None, typer.Option("--strong", help="Strong model name.")
+        ] = None,
+        weak: Annotated[
+            str | None, typer.Option("--weak", help="Weak model name.")
+        ] = None,
+        bootstrap: Annotated[
+            int, typer.Option("--bootstrap", help="Bootstrap resamples (0: none).")
+        ] = 1000,
+        seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+        batch_size: Annotated[
+            int, typer.Option("--batch-size", help="Prompts per score call.")
+        ] = 256,
+        use_cache: Annotated[
+            bool,
+            typer.Option("--cache/--no-cache", help="Cache saved routers' scores."),
+        ] = True,
+    ) -> None:
+        """Evaluate routers on a benchmark: APGR, CPT(20/50/80%), curves, intervals."""
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        from prefroute.config import cache_dir, resolve_data_dir
+        from prefroute.data.benchmarks import load_benchmark
+        from prefroute.evals.harness import (
+            evaluate_router_scores,
+            score_router_on_benchmark,
+        )
+        from prefroute.evals.scoring import read_scores_jsonl, scores_for_benchmark
+        from prefroute.types import FloatArray, ModelPair
+
+        if benchmark not in BENCHMARKS:
+            raise ConfigError(
+                f"--benchmark must be one of {', '.join(BENCHMARKS)}, got {benchmark!r}"
+            )
+        if (strong is None) != (weak is None):
+            raise ConfigError("give both --strong and --weak, or neither")
+        pairs: list[tuple[str, str]] = []
+        for item in compare or []:
+            names = _split(item)
+            if len(names) != 2:
+                raise ConfigError(f"--compare expects A,B, got {item!r}")
+            pairs.append((names[0], names[1]))
+        score_files = list(scores or [])
+        if scores_dir is not None:
+            if not scores_dir.is_dir():
+                raise ConfigError(f"--scores-dir {str(scores_dir)!r} is not a folder")
+            score_files += sorted(scores_dir.glob("*.jsonl"))
+        specs = _split(routers)
+        if not specs and not score_files:
+            raise ConfigError(
+                "nothing to evaluate: give --routers and/or --scores/--scores-dir"
+            )
+
+        console = Console(stderr=True)
+        pair = (
+            ModelPair(strong, weak) if strong is not None and weak is not None else None
+        )
+        bench = load_benchmark(benchmark, resolve_data_dir(data_dir), pair=pair)
+        all_scores: dict[str, FloatArray] = {}
+        for file in score_files:
+            table = read_scores_jsonl(file)
+            all_scores[file.stem] = scores_for_benchmark(table, bench, str(file))
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            for spec in specs:
+                task = progress.add_task(f"scoring {spec}", total=len(bench))
+                all_scores[spec] = score_router_on_benchmark(
+                    spec,
+                    bench,
+                    batch_size=batch_size,
+                    cache_root=cache_dir() if use_cache else None,
+                    on_batch=functools.partial(progress.advance, task),
+                )
+                progress.update(task, completed=len(bench))
+        with console.status(f"bootstrap ({bootstrap} resamples)"):
+            report = evaluate_router_scores(
+                bench, all_scores, n_bootstrap=bootstrap, seed=seed, compare=pairs
+            )
+        _print_report(report)
+        if json_out is not None:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(
+                json.dumps(report.to_dict(), indent=1) + "\n", encoding="utf-8"
+            )
+            console.print(f"wrote {json_out}")
+        if plot_out is not None:
+            from prefroute.evals.plots import plot_report
+
+            plot_report(report, plot_out)
+            console.print(f"wrote {plot_out}")
+
+
+def _print_report(report: object) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from prefroute.evals.harness import EvalReport
+
+    assert isinstance(report, EvalReport)
+    console = Console(width=max(Console().width, 180))
+    qi = report.quality_intervals
+    console.print(
+        f"[bold]{report.benchmark}[/bold]: {report.n_prompts} prompts; "
+        f"strong {report.strong_model} {_fmt(report.strong_quality)}"
+        f"{_fmt_ci(qi.get('strong_quality'))}, "
+        f"weak {report.weak_model} {_fmt(report.weak_quality)}"
+        f"{_fmt_ci(qi.get('weak_quality'))}"
+    )
+    level = f"{round(100 * report.level)}% CI" if report.n_bootstrap else "no CI"
+    table = Table(title=f"routers ({level}, {report.n_bootstrap} bootstrap resamples)")
+    table.add_column("router", no_wrap=True)
+    for col in (
+        "APGR",
+        "APGR 10-bin",
+        "CPT(20%)",
+        "CPT(50%)",
+        "CPT(80%)",
+        "CPT(50%) 10-bin",
+    ):
+        table.add_column(col, justify="right", no_wrap=True)
+    for name, r in report.routers.items():
+        m, ci = r.metrics, r.intervals
+        table.add_row(
+            name,
+            _fmt(m["APGR"]) + _fmt_ci(ci.get("APGR")),
+            _fmt(m["APGR_10bin"]) + _fmt_ci(ci.get("APGR_10bin")),
+            _fmt(m["CPT20"], True) + _fmt_ci(ci.get("CPT20"), True),
+            _fmt(m["CPT50"], True) + _fmt_ci(ci.get("CPT50"), True),
+            _fmt(m["CPT80"], True) + _fmt_ci(ci.get("CPT80"), True),
+            _fmt(m["CPT50_10bin"], True) + _fmt_ci(ci.get("CPT50_10bin"), True),
+        )
+    om, oi = report.optimal_metrics, report.optimal_intervals
+    table.add_row(
+        "[dim]optimal[/dim]",
+        _fmt(om["APGR"]) + _fmt_ci(oi.get("APGR")),
+        "",
+        _fmt(om["CPT20"], True),
+        _fmt(om["CPT50"], True),
+        _fmt(om["CPT80"], True),
+        "",
+    )
+    console.print(table)
+    for key, entry in report.compare.items():
+        apgr = entry["APGR"]
+        ci = apgr.get("diff_ci")
+        share = apgr.get("share_a_le_b")
+        console.print(
+            f"compare {key}: APGR diff {_fmt(apgr['diff'])}"
+            + (f" [{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else "")
+            + (
+                f"; share of resamples with A <= B: {_fmt(share)}"
+                if share is not None
+                else ""
+            )
+        )

@@ -1,0 +1,292 @@
+"""`prefroute label`: answer prompts with the strong and weak models, have a judge
+model compare the answers, and append battles for training (resumable)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from prefroute.errors import ConfigError
+
+__all__ = ["register"]
+
+_ROLES = ("strong", "weak", "judge")
+
+
+def _price(value: str | None, flag: str) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    parts = [p.strip() for p in value.split(",")]
+    try:
+        price_in, price_out = (float(p) for p in parts)
+    except ValueError:
+        raise ConfigError(
+            f"{flag} must be 'IN,OUT' in USD per 1M tokens (e.g. 0.5,1.5), "
+            f"got {value!r}"
+        ) from None
+    return price_in, price_out
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"cannot parse {str(path)!r}: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{str(path)!r}: expected a mapping at top level, got {type(data).__name__}"
+        )
+    return data
+
+
+def _merge(
+    base: dict[str, Any],
+    endpoints: dict[str, dict[str, Any]],
+    top: dict[str, Any],
+) -> dict[str, Any]:
+    """Overlay CLI values (None = not given) on the YAML settings."""
+    merged = dict(base)
+    for role, values in endpoints.items():
+        if not isinstance(merged.get(role) or {}, dict):
+            raise ConfigError(f"config key {role!r} must be a mapping")
+        section = dict(merged.get(role) or {})
+        section.update({k: v for k, v in values.items() if v is not None})
+        merged[role] = section
+    merged.update({k: v for k, v in top.items() if v is not None})
+    return merged
+
+
+def _usage_line(report: Any) -> str:
+    return (
+        f"tokens in {report.prompt_tokens:,} out {report.completion_tokens:,} "
+        f"| ${report.cost:.4f}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `label` command to the app."""
+
+    @app.command("label")
+    def label_command(
+        prompts: Annotated[
+            Path,
+            typer.Option(
+                "--prompts",
+                help="JSONL with 'prompt' or 'messages' per line, optionally "
+                "'strong_response' / 'weak_response' (then that model is not called).",
+            ),
+        ],
+        output: Annotated[
+            Path,
+            typer.Option(
+                "--output", "-o", help="Battles JSONL, appended to (resumable)."
+            ),
+        ],
+        config: Annotated[
+            Path | None,
+            typer.Option(
+                "--config",
+                help="YAML with the same settings (strong/weak/judge: model, base_url, "
+                "api_key_env, price_in, price_out; concurrency, seed, ...); "
+                "flags override it.",
+            ),
+        ] = None,
+        strong: Annotated[
+            str | None, typer.Option("--strong", help="Strong model name.")
+        ] = None,
+        weak: Annotated[
+            str | None, typer.Option("--weak", help="Weak model name.")
+        ] = None,
+        judge: Annotated[
+            str | None, typer.Option("--judge", help="Judge model name.")
+        ] = None,
+        base_url: Annotated[
+            str | None,
+            typer.Option("--base-url", help="Base URL (.../v1) for all three models."),
+        ] = None,
+        api_key_env: Annotated[
+            str | None,
+            typer.Option("--api-key-env", help="Env var with the key, for all three."),
+        ] = None,
+        strong_base_url: Annotated[
+            str | None, typer.Option("--strong-base-url", help="Strong model's URL.")
+        ] = None,
+        weak_base_url: Annotated[
+            str | None, typer.Option("--weak-base-url", help="Weak model's URL.")
+        ] = None,
+        judge_base_url: Annotated[
+            str | None, typer.Option("--judge-base-url", help="Judge model's URL.")
+        ] = None,
+        strong_api_key_env: Annotated[
+            str | None, typer.Option("--strong-api-key-env", help="Strong key var.")
+        ] = None,
+        weak_api_key_env: Annotated[
+            str | None, typer.Option("--weak-api-key-env", help="Weak key var.")
+        ] = None,
+        judge_api_key_env: Annotated[
+            str | None, typer.Option("--judge-api-key-env", help="Judge key var.")
+        ] = None,
+        strong_price: Annotated[
+            str | None,
+            typer.Option("--strong-price", help="IN,OUT USD per 1M tokens."),
+        ] = None,
+        weak_price: Annotated[
+            str | None, typer.Option("--weak-price", help="IN,OUT USD per 1M tokens.")
+        ] = None,
+        judge_price: Annotated[
+            str | None,
+            typer.Option("--judge-price", help="IN,OUT USD per 1M tokens."),
+        ] = None,
+        concurrency: Annotated[
+            int | None,
+            typer.Option("--concurrency", help="HTTP requests in flight (default 8)."),
+        ] = None,
+        max_retries: Annotated[
+            int | None,
+            typer.Option("--max-retries", help="Retries per request (default 4)."),
+        ] = None,
+        timeout: Annotated[
+            float | None,
+            typer.Option("--timeout", help="Seconds per request (default 120)."),
+        ] = None,
+        seed: Annotated[
+            int | None,
+            typer.Option("--seed", help="Seed of the A/B position draw (default 0)."),
+        ] = None,
+        max_tokens: Annotated[
+            int | None,
+            typer.Option("--max-tokens", help="Answer token limit (default 1024)."),
+        ] = None,
+        max_requests: Annotated[
+            int | None,
+            typer.Option(
+                "--max-requests", help="Stop cleanly after this many HTTP requests."
+            ),
+        ] = None,
+        retry_skipped: Annotated[
+            bool,
+            typer.Option(
+                "--retry-skipped", help="Redo prompts recorded in <stem>.skipped.jsonl."
+            ),
+        ] = False,
+        dry_run: Annotated[
+            bool,
+            typer.Option("--dry-run", help="Count the work and stop; no requests."),
+        ] = False,
+    ) -> None:
+        """Label prompts with a judge: write strong-vs-weak battles for training."""
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        from prefroute.train.label import (
+            label_battles,
+            load_label_config,
+            read_label_inputs,
+        )
+
+        base = _read_yaml(config) if config is not None else {}
+        cli_roles: dict[str, dict[str, Any]] = {}
+        given = {
+            "strong": (strong, strong_base_url, strong_api_key_env, strong_price),
+            "weak": (weak, weak_base_url, weak_api_key_env, weak_price),
+            "judge": (judge, judge_base_url, judge_api_key_env, judge_price),
+        }
+        for role, (model, url, key_env, price) in given.items():
+            prices = _price(price, f"--{role}-price")
+            raw = base.get(role)
+            section: dict[str, Any] = raw if isinstance(raw, dict) else {}
+            cli_roles[role] = {
+                "model": model,
+                "base_url": url or (base_url if not section.get("base_url") else None),
+                "api_key_env": key_env
+                or (api_key_env if not section.get("api_key_env") else None),
+                "price_in": prices[0] if prices else None,
+                "price_out": prices[1] if prices else None,
+            }
+        merged = _merge(
+            base,
+            cli_roles,
+            {
+                "concurrency": concurrency,
+                "max_retries": max_retries,
+                "timeout": timeout,
+                "seed": seed,
+                "max_tokens": max_tokens,
+                "max_requests": max_requests,
+            },
+        )
+        origin = f"{config} + flags" if config is not None else "flags"
+        settings = load_label_config(merged, origin)
+        items = read_label_inputs(prompts)
+        console = Console(stderr=True)
+        if dry_run:
+            report = label_battles(items, settings, output, dry_run=True)
+            console.print(
+                f"{report.n_prompts} prompts, {report.n_already_done} already done, "
+                f"{report.n_remaining} to label with about "
+                f"{report.n_requests_planned} requests (dry run: none sent)"
+            )
+            return
+        with Progress(
+            TextColumn("[bold]labelling"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=console,
+            transient=False,
+        ) as progress:
+            task = progress.add_task("", total=len(items), completed=0)
+
+            def on_progress(report: Any) -> None:
+                progress.update(
+                    task,
+                    completed=report.n_already_done
+                    + report.n_written
+                    + report.n_skipped,
+                    description=_usage_line(report),
+                )
+
+            report = label_battles(
+                items,
+                settings,
+                output,
+                retry_skipped=retry_skipped,
+                on_progress=on_progress,
+            )
+        console.print(
+            f"wrote {report.n_written} battles to {output} "
+            f"({report.n_already_done} already there, {report.n_skipped} skipped "
+            f"without a judge verdict, {report.n_judge_retries} judge retries, "
+            f"{report.n_remaining} left)"
+        )
+        for role in _ROLES:
+            usage = report.usage[role]
+            console.print(
+                f"  {role:<6} {usage.n_calls} calls, tokens in {usage.prompt_tokens:,} "
+                f"out {usage.completion_tokens:,}, ${usage.cost:.4f}"
+                + (
+                    f" ({usage.n_missing_usage} answers without usage)"
+                    if usage.n_missing_usage
+                    else ""
+                )
+            )
+        console.print(f"  total  {_usage_line(report)}; {report.n_requests} requests")
+        if report.stopped_early:
+            console.print(
+                "stopped at --max-requests; run the same command again to resume"
+            )

@@ -1,0 +1,79 @@
+"""`prefroute score`: add a router's score to every record of a JSONL file."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import IO, Annotated
+
+import typer
+
+from prefroute.errors import ConfigError, DataError
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `score` command to the app."""
+
+    @app.command("score")
+    def score_command(
+        input_path: Annotated[
+            str,
+            typer.Argument(
+                metavar="INPUT.jsonl",
+                help="JSONL of objects with a 'prompt' string or OpenAI 'messages' "
+                "(routed on the last user turn); '-' reads stdin.",
+            ),
+        ],
+        router: Annotated[
+            str,
+            typer.Option(
+                "--router", "-r", help="Router name, shipped checkpoint or folder."
+            ),
+        ],
+        output: Annotated[
+            str,
+            typer.Option(
+                "--output", "-o", help="Output JSONL ('-' = stdout): input + 'score'."
+            ),
+        ] = "-",
+        batch_size: Annotated[
+            int, typer.Option("--batch-size", help="Records per batch.")
+        ] = 256,
+    ) -> None:
+        """Score prompts with a router, streaming in batches."""
+        from prefroute.evals.harness import parse_router_spec
+        from prefroute.evals.scoring import score_jsonl_stream
+        from prefroute.routers import load_router
+
+        if batch_size < 1:
+            raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
+        name, overrides = parse_router_spec(router)
+        loaded = load_router(name, **overrides)
+        with contextlib.ExitStack() as stack:
+            source: IO[str]
+            sink: IO[str]
+            if input_path == "-":
+                source, source_name = sys.stdin, "<stdin>"
+            else:
+                try:
+                    source = stack.enter_context(
+                        Path(input_path).open(encoding="utf-8")
+                    )
+                except FileNotFoundError as exc:
+                    raise DataError(
+                        f"input file {input_path!r} does not exist"
+                    ) from exc
+                source_name = input_path
+            if output == "-":
+                sink = sys.stdout
+            else:
+                Path(output).parent.mkdir(parents=True, exist_ok=True)
+                sink = stack.enter_context(Path(output).open("w", encoding="utf-8"))
+            n = score_jsonl_stream(
+                loaded, source, sink, name=source_name, batch_size=batch_size
+            )
+        if output != "-":
+            typer.echo(f"scored {n} records -> {output}", err=True)

