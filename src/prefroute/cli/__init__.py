@@ -34,6 +34,8 @@ def build_app() -> typer.Typer:
             format="%(levelname)s %(name)s: %(message)s",
             stream=sys.stderr,
         )
+        # One INFO line per HTTP request drowns progress output.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
     package = importlib.import_module(__name__)
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):

@@ -3,6 +3,7 @@ model compare the answers, and append battles for training (resumable)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -198,6 +199,9 @@ def register(app: typer.Typer) -> None:
             read_label_inputs,
         )
 
+        if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+            # one INFO line per HTTP request would bury the progress bar
+            logging.getLogger("httpx").setLevel(logging.WARNING)
         base = _read_yaml(config) if config is not None else {}
         cli_roles: dict[str, dict[str, Any]] = {}
         given = {

@@ -174,11 +174,15 @@ def parse_model(
         name, _, share = rest.rpartition("@")
         if not name:
             raise InvalidRequestError(
-                f"model {model!r} names no router before '@'", param="model",
+                f"model {model!r} names no router before '@'; expected "
+                "'router-<router>@<strong share>' (e.g. 'router-mf@0.3')",
+                param="model",
                 code="invalid_model",
             )
         return ModelSpec(router=name, strong_share=_parse_unit(share, "strong share", model))
     name, sep, threshold = rest.rpartition("-")
+    if name.endswith("-"):  # a negative threshold: "router-mf--0.1"
+        name, threshold = name[:-1], f"-{threshold}"
     if not sep or not name:
         raise InvalidRequestError(
             f"model {model!r} has no threshold; expected 'router-<router>-<threshold>' "

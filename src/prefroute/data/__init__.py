@@ -7,11 +7,13 @@ and raises `prefroute.errors.DataError` naming the file and row on malformed inp
 from __future__ import annotations
 
 from prefroute.data.battles import (
+    battles_from_golden,
     load_alpaca_eval,
     load_arena_33k,
     load_arena_55k,
     load_battles,
     load_battles_jsonl,
+    load_routeprofile_pairs,
     write_battles_jsonl,
 )
 from prefroute.data.benchmarks import (
@@ -31,6 +33,7 @@ from prefroute.data.models import canonical_model_name
 __all__ = [
     "DEFAULT_PAIR",
     "available_models",
+    "battles_from_golden",
     "canonical_model_name",
     "load_alpaca_eval",
     "load_arena_33k",
@@ -41,6 +44,7 @@ __all__ = [
     "load_eval_prompts",
     "load_llmrouter",
     "load_routeprofile",
+    "load_routeprofile_pairs",
     "load_routerbench",
     "load_routerdc",
     "write_battles_jsonl",

@@ -24,7 +24,7 @@ Formats:
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,15 +40,17 @@ from prefroute.data._io import (
 )
 from prefroute.data.models import canonical_model_name
 from prefroute.errors import DataError
-from prefroute.types import WINNERS, Battle, Winner
+from prefroute.types import WINNERS, Battle, GoldenRecord, ModelPair, Winner
 
 __all__ = [
     "Turn",
+    "battles_from_golden",
     "load_alpaca_eval",
     "load_arena_33k",
     "load_arena_55k",
     "load_battles",
     "load_battles_jsonl",
+    "load_routeprofile_pairs",
     "write_battles_jsonl",
 ]
 
@@ -64,6 +66,20 @@ _55K_COLUMNS = ("model_a", "model_b", "prompt", "winner_model_a", "winner_model_
 _ALPACA_DIR = "alpaca-eval"
 _ALPACA_COMPACT = "preferences_compact_all_present.jsonl"
 _ALPACA_INSTRUCTIONS = "instructions_805.json"
+
+
+def _expand(path: Path, suffixes: tuple[str, ...], source: str) -> list[Path]:
+    """A file as is; a folder as its files with one of ``suffixes`` (sorted)."""
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in suffixes)
+        if not files:
+            raise DataError(
+                f"no {'/'.join(suffixes)} files in {str(path)!r} ({source} battles)"
+            )
+        return files
+    if not path.exists():
+        raise DataError(f"{str(path)!r} does not exist ({source} battles)")
+    return [path]
 
 
 def _check_turn(turn: str) -> None:
@@ -125,8 +141,8 @@ def load_arena_55k(
     """Load the Chatbot Arena human-preference 55k battles.
 
     Args:
-        path: ``train.csv`` or a ``.parquet`` file (parquet needs the ``parquet``
-            extra).
+        path: ``train.csv``, a ``.parquet`` file (needs the ``parquet`` extra), or
+            a folder of them.
         turn: Which user turn is the battle's prompt: "first" (the routing
             convention of the paper) or "last".
         source: Value for `Battle.source`.
@@ -141,7 +157,13 @@ def load_arena_55k(
         MissingDependencyError: Parquet input without pyarrow.
     """
     _check_turn(turn)
-    path = Path(path)
+    out: list[Battle] = []
+    for file in _expand(Path(path), (".csv", ".parquet"), "Arena 55k"):
+        out.extend(_load_55k_file(file, turn, source))
+    return out
+
+
+def _load_55k_file(path: Path, turn: str, source: str) -> list[Battle]:
     out: list[Battle] = []
     for where, row in _rows_55k(path):
         for col in _55K_COLUMNS:
@@ -242,7 +264,7 @@ def load_arena_33k(
 
     Args:
         path: A JSON list, JSONL or parquet file (parquet needs the ``parquet``
-            extra).
+            extra), or a folder of them.
         turn: "first" or "last" user turn as the prompt.
         language: Keep only rows whose ``language`` equals this (e.g. "English").
         source: Value for `Battle.source`.
@@ -257,7 +279,8 @@ def load_arena_33k(
     """
     _check_turn(turn)
     out: list[Battle] = []
-    for where, obj in _json_records(Path(path)):
+    files = _expand(Path(path), (".json", ".jsonl", ".parquet"), "Arena 33k")
+    for where, obj in (rec for f in files for rec in _json_records(f)):
         if language is not None and obj.get("language") != language:
             continue
         raw_winner = as_str(obj, "winner", where)
@@ -476,6 +499,134 @@ def load_alpaca_eval(
     out: list[Battle] = []
     for path in files:
         out.extend(_alpaca_annotation_file(path, annotators, models, canonical))
+    return out
+
+
+# --- RouteProfile pairwise data ------------------------------------------------------
+
+_ROUTEPROFILE_VARIANTS = ("standard", "newllm")
+
+
+def load_routeprofile_pairs(
+    data_dir: Path | str | None = None,
+    *,
+    variant: Literal["all", "standard", "newllm"] = "all",
+) -> list[Battle]:
+    """Load ulab RouteProfile ``pairwise_training_data_*.json`` as battles.
+
+    Each pair says which of two models answered a query better. To avoid a
+    position bias, even-indexed pairs put the better model in A (winner "a") and
+    odd-indexed ones in B (winner "b").
+
+    Args:
+        data_dir: The data root (holding ``ulab-routeprofile/``), that folder, or
+            one pairwise JSON file; None for the configured data directory.
+        variant: "standard", "newllm" or "all" (ignored when a file is given).
+
+    Returns:
+        Battles with ``source = "routeprofile/<variant>"``.
+
+    Raises:
+        DataError: Unknown variant, missing file or malformed record.
+    """
+    if variant not in ("all", *_ROUTEPROFILE_VARIANTS):
+        raise DataError(f"variant must be all/standard/newllm, got {variant!r}")
+    base = root_dir(data_dir) if data_dir is None else Path(data_dir).expanduser()
+    if base.is_file():
+        files = [base]
+    else:
+        if (base / "ulab-routeprofile").is_dir():
+            base = base / "ulab-routeprofile"
+        names = _ROUTEPROFILE_VARIANTS if variant == "all" else (variant,)
+        files = [
+            base / "route_data" / f"pairwise_training_data_{n}.json" for n in names
+        ]
+        for f in files:
+            if not f.is_file():
+                raise DataError(
+                    f"{str(f)!r} does not exist; fetch it with "
+                    "`prefroute data download routeprofile`"
+                )
+    out: list[Battle] = []
+    for path in files:
+        data = read_json(path)
+        pairs = data.get("pairwise_data") if isinstance(data, dict) else None
+        if not isinstance(pairs, list):
+            raise DataError(f"{path}: expected an object with a 'pairwise_data' list")
+        tag = path.stem.removeprefix("pairwise_training_data_")
+        for i, item in enumerate(pairs):
+            where = f"{path} (pairwise_data[{i}])"
+            obj = as_dict(item, where)
+            query = as_str(obj, "query", where)
+            better = _model(as_str(obj, "better_model", where), where, "better_model")
+            worse = _model(as_str(obj, "worse_model", where), where, "worse_model")
+            if i % 2 == 0:
+                out.append(
+                    Battle(query, better, worse, "a", source=f"routeprofile/{tag}")
+                )
+            else:
+                out.append(
+                    Battle(query, worse, better, "b", source=f"routeprofile/{tag}")
+                )
+    return out
+
+
+# --- golden labels -> battles ------------------------------------------------------
+
+
+def _find_model(scores: Mapping[str, float], model: str) -> float | None:
+    if model in scores:
+        return scores[model]
+    wanted = canonical_model_name(model)
+    for name, value in scores.items():
+        if canonical_model_name(name) == wanted:
+            return value
+    return None
+
+
+def battles_from_golden(
+    records: Iterable[GoldenRecord], pair: ModelPair, *, source: str | None = None
+) -> list[Battle]:
+    """Turn golden labels into strong-vs-weak battles (RouteLLM's golden-label data).
+
+    Model A is ``pair.strong``, B ``pair.weak`` (names matched directly or via
+    `canonical_model_name`). With 0/1 scores: only strong correct -> "a", only weak
+    correct -> "b", both correct -> "tie", both wrong -> "tie_bothbad". The soft
+    label is ``p_a = (1 + s_strong - s_weak) / 2``, so graded scores in [0, 1] keep
+    their margin; the hard winner follows its sign (equal scores: "tie" when
+    >= 0.5, else "tie_bothbad").
+
+    Args:
+        records: Golden records (any source).
+        pair: The strong and weak model.
+        source: `Battle.source`; default the record's own source.
+
+    Returns:
+        One battle per record scoring both models; others are skipped.
+    """
+    out: list[Battle] = []
+    for rec in records:
+        strong = _find_model(rec.scores, pair.strong)
+        weak = _find_model(rec.scores, pair.weak)
+        if strong is None or weak is None:
+            continue
+        winner: Winner
+        if strong > weak:
+            winner = "a"
+        elif strong < weak:
+            winner = "b"
+        else:
+            winner = "tie" if strong >= 0.5 else "tie_bothbad"
+        out.append(
+            Battle(
+                prompt=rec.prompt,
+                model_a=pair.strong,
+                model_b=pair.weak,
+                winner=winner,
+                source=rec.source if source is None else source,
+                p_a=(1.0 + strong - weak) / 2.0,
+            )
+        )
     return out
 
 

@@ -332,6 +332,12 @@ class LLMJudgeRouter(Router):
             raise ConfigError(
                 f"max_concurrency must be >= 1, got {self.max_concurrency!r}"
             )
+        if self.base_url is not None and not self.base_url.startswith(
+            ("http://", "https://")
+        ):
+            raise ConfigError(
+                f"base_url must be an http(s):// URL, got {self.base_url!r}"
+            )
         if self.max_retries < 0:
             raise ConfigError(f"max_retries must be >= 0, got {self.max_retries!r}")
 

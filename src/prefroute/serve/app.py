@@ -13,7 +13,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prefroute.client.core import (
     Decision,
@@ -33,9 +33,15 @@ from prefroute.errors import (
 from prefroute.serve.config import ServeConfig
 from prefroute.serve.metrics import ServeMetrics
 
-if TYPE_CHECKING:
+try:
+    # Imported at module level: FastAPI resolves endpoint annotations from globals.
     from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+    from starlette.background import BackgroundTask
+    from starlette.exceptions import HTTPException as StarletteHTTPException
     from starlette.responses import Response
+except ImportError as _exc:  # pragma: no cover - depends on the installed extras
+    raise MissingDependencyError("fastapi", "serve", "prefroute serve") from _exc
 
 __all__ = ["HEADER_PREFIX", "build_core", "create_app", "error_body"]
 
@@ -200,16 +206,7 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
     Returns:
         The ASGI app (serve it with uvicorn).
 
-    Raises:
-        MissingDependencyError: fastapi is not installed (extra "serve").
     """
-    try:
-        from fastapi import FastAPI, Request
-        from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
-        from starlette.exceptions import HTTPException as StarletteHTTPException
-    except ImportError as exc:
-        raise MissingDependencyError("fastapi", "serve", "prefroute serve") from exc
-
     metrics = ServeMetrics()
     if core is None:
         core = build_core(config, metrics)
@@ -274,8 +271,6 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
                 headers = _decision_headers(decision, result.model, result.is_fallback)
                 headers["cache-control"] = "no-cache"
                 metrics.on_request(path, 200)
-                from starlette.background import BackgroundTask
-
                 return StreamingResponse(result.chunks, media_type="text/event-stream",
                                          headers=headers,
                                          background=BackgroundTask(result.aclose))

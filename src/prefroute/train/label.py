@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from prefroute.errors import ConfigError, DataError, UpstreamError
 from prefroute.train._openai_http import (
@@ -113,6 +113,13 @@ class EndpointSpec(BaseModel):
     api_key_env: str | None = None
     price_in: float = Field(default=0.0, ge=0.0)
     price_out: float = Field(default=0.0, ge=0.0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"expected an http(s):// URL, got {value!r}")
+        return value
 
 
 class LabelConfig(BaseModel):
@@ -742,5 +749,11 @@ def label_battles(
     asyncio.run(_label_async(todo, config, output, run))
     report.n_remaining = len(todo) - report.n_written - report.n_skipped
     if run.error is not None:
+        logger.warning(
+            "stopped by an error after writing %d battles (%d skipped); "
+            "finished prompts are saved, rerun to resume",
+            report.n_written,
+            report.n_skipped,
+        )
         raise run.error
     return report

@@ -10,15 +10,19 @@ from pathlib import Path
 import pytest
 
 from prefroute.data.battles import (
+    battles_from_golden,
     load_alpaca_eval,
     load_arena_33k,
     load_arena_55k,
     load_battles,
     load_battles_jsonl,
+    load_routeprofile_pairs,
     write_battles_jsonl,
 )
+from prefroute.data.benchmarks import DEFAULT_PAIR
+from prefroute.data.golden import load_routerbench
 from prefroute.errors import DataError, MissingDependencyError
-from prefroute.types import Battle
+from prefroute.types import Battle, GoldenRecord
 
 FIXTURES = Path(__file__).resolve().parents[2] / "data" / "battles"
 ARENA_55K = FIXTURES / "arena_55k_sample.csv"
@@ -214,23 +218,22 @@ def test_alpaca_paper_pair_present(data_dir: Path) -> None:
         ("gpt4_1106_preview", "Mixtral-8x7B-Instruct-v0.1_concise")
     }
     assert battles[0].prompt.startswith("What are the names of some famous actors")
-
-
-def test_alpaca_canonical_names(data_dir: Path) -> None:
-    battles = load_alpaca_eval(
+    canonical = load_alpaca_eval(
         data_dir,
         models={"mistralai/Mixtral-8x7B-Instruct-v0.1"},
         annotators={"weighted_alpaca_eval_gpt4_turbo"},
         canonical=True,
     )
-    assert len(battles) == 805
-    assert battles[0].model_a == "gpt-4-1106-preview"
-    assert battles[0].model_b == "mistralai/Mixtral-8x7B-Instruct-v0.1"
+    assert len(canonical) == 805
+    assert canonical[0].model_a == "gpt-4-1106-preview"
+    assert canonical[0].model_b == "mistralai/Mixtral-8x7B-Instruct-v0.1"
 
 
 def test_alpaca_annotator_filter(data_dir: Path) -> None:
-    battles = load_alpaca_eval(data_dir, annotators={"alpaca_eval_gpt4"})
-    assert len(battles) == 42_665 - 63
+    battles = load_alpaca_eval(
+        data_dir, annotators={"alpaca_eval_gpt4"}, prefer="annotations"
+    )
+    assert len(battles) == 7 * 805 - 5  # 7 files judged by GPT-4; 5 unjudged rows
     assert {b.source for b in battles} == {"alpaca_eval/alpaca_eval_gpt4"}
 
 
@@ -369,3 +372,87 @@ def test_load_battles_unknown_format(tmp_path: Path) -> None:
     path.write_text(json.dumps({"foo": 1}) + "\n")
     with pytest.raises(DataError, match="unrecognised battle format"):
         load_battles(path)
+
+
+# --- RouteProfile pairs and golden -> battles ----------------------------------------
+
+
+def test_routeprofile_pairs_counts_and_balance(data_dir: Path) -> None:
+    battles = load_routeprofile_pairs(data_dir)
+    assert len(battles) == 3850 + 3720
+    winners = [b.winner for b in battles]
+    assert winners.count("a") == winners.count("b") == len(battles) // 2
+    assert {b.source for b in battles} == {
+        "routeprofile/standard",
+        "routeprofile/newllm",
+    }
+
+
+def test_routeprofile_pairs_better_model_wins(data_dir: Path) -> None:
+    path = data_dir / "ulab-routeprofile/route_data/pairwise_training_data_newllm.json"
+    first = load_routeprofile_pairs(path)[0]
+    assert (first.model_a, first.model_b, first.winner) == (
+        "mixtral-8x7b-instruct-v0.1",
+        "qwen2.5-7b-instruct",
+        "a",
+    )
+
+
+def test_routeprofile_pairs_bad_record(tmp_path: Path) -> None:
+    path = tmp_path / "pairwise_training_data_x.json"
+    path.write_text(
+        json.dumps({"pairwise_data": [{"query": "q", "better_model": "m"}]})
+    )
+    with pytest.raises(
+        DataError, match=r"pairwise_data\[0\]\): missing field 'worse_model'"
+    ):
+        load_routeprofile_pairs(path)
+
+
+def _golden(strong: float, weak: float) -> GoldenRecord:
+    return GoldenRecord(
+        "p", {"gpt4_1106_preview": strong, "mixtral-8x7b-chat": weak}, "t"
+    )
+
+
+@pytest.mark.parametrize(
+    ("strong", "weak", "winner", "p_a"),
+    [
+        (1.0, 0.0, "a", 1.0),
+        (0.0, 1.0, "b", 0.0),
+        (1.0, 1.0, "tie", 0.5),
+        (0.0, 0.0, "tie_bothbad", 0.5),
+        (0.8, 0.4, "a", 0.7),
+    ],
+)
+def test_battles_from_golden_labels(
+    strong: float, weak: float, winner: str, p_a: float
+) -> None:
+    (battle,) = battles_from_golden([_golden(strong, weak)], DEFAULT_PAIR)
+    assert battle.winner == winner
+    assert battle.p_a == pytest.approx(p_a)
+    assert battle.model_a == DEFAULT_PAIR.strong  # matched through the alias table
+    assert battle.model_b == DEFAULT_PAIR.weak
+
+
+def test_battles_from_golden_skips_records_without_pair() -> None:
+    rec = GoldenRecord("p", {"other": 1.0, "gpt-4-1106-preview": 1.0})
+    assert battles_from_golden([rec], DEFAULT_PAIR) == []
+
+
+def test_battles_from_routerbench(data_dir: Path) -> None:
+    battles = battles_from_golden(load_routerbench(data_dir), DEFAULT_PAIR)
+    assert len(battles) == 2225 - 8  # 8 ARC rows lack a Mixtral result
+    assert {b.winner for b in battles} == {"a", "b", "tie", "tie_bothbad"}
+
+
+def test_arena_loaders_accept_folders(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_bytes(ARENA_55K.read_bytes())
+    (tmp_path / "b.jsonl").write_bytes(ARENA_33K_JSONL.read_bytes())
+    assert load_arena_55k(tmp_path) == load_arena_55k(ARENA_55K)
+    assert load_arena_33k(tmp_path) == load_arena_33k(ARENA_33K_JSONL)
+
+
+def test_arena_empty_folder_rejected(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no .csv/.parquet files"):
+        load_arena_55k(tmp_path)

@@ -253,6 +253,11 @@ def test_unset_api_key_env_raises_config_error(monkeypatch: pytest.MonkeyPatch) 
         router.score(["a"])
 
 
+def test_base_url_without_scheme_raises_config_error() -> None:
+    with pytest.raises(ConfigError, match="http"):
+        LLMJudgeRouter(base_url="localhost:8000/v1", model="m").score(["a"])
+
+
 def test_no_endpoint_raises_config_error() -> None:
     with pytest.raises(ConfigError, match="base_url"):
         get_router("llm_judge").score(["a"])

@@ -143,6 +143,14 @@ def test_read_inputs_names_the_bad_line(tmp_path: Path) -> None:
 def test_bad_settings_raise_config_error() -> None:
     with pytest.raises(ConfigError, match="judge"):
         load_label_config({"strong": {"model": "s"}, "weak": {"model": "w"}})
+    with pytest.raises(ConfigError, match="http"):
+        load_label_config(
+            {
+                "strong": {"model": "s", "base_url": "localhost:8000"},
+                "weak": {"model": "w"},
+                "judge": {"model": "j"},
+            }
+        )
     with pytest.raises(ConfigError, match="concurrency"):
         load_label_config(
             {

@@ -1,0 +1,171 @@
+"""`prefroute label` end to end against a fake OpenAI-compatible server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from _fake_judge_llm import LABEL_USAGE, FakeLLM, label_responder
+from prefroute.cli import build_app
+from prefroute.data.battles import load_battles_jsonl
+
+PROMPTS = [f"task {i} {kind}" for i in range(5) for kind in ("", "[close]", "[tie]")]
+
+
+@pytest.fixture()
+def fake() -> Iterator[FakeLLM]:
+    with FakeLLM(label_responder) as server:
+        yield server
+
+
+@pytest.fixture()
+def prompts_file(tmp_path: Path) -> Path:
+    path = tmp_path / "prompts.jsonl"
+    path.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in PROMPTS))
+    return path
+
+
+def _config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "label.yaml"
+    path.write_text(
+        "strong: {model: strong-m, price_in: 10, price_out: 30}\n"
+        "weak: {model: weak-m}\n"
+        "judge: {model: judge-m}\n"
+        "backoff: 0.01\n"
+        "concurrency: 3\n"
+    )
+    return path
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(build_app(), list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    # rich wraps long lines at the terminal width: compare whitespace-normalised text
+    return result.exit_code, " ".join(result.output.split())
+
+
+def test_label_resumes_after_interruption_without_duplicates(
+    fake: FakeLLM, prompts_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "battles.jsonl"
+    common = [
+        "label",
+        "--prompts",
+        str(prompts_file),
+        "--output",
+        str(out),
+        "--config",
+        str(_config_file(tmp_path)),
+        "--base-url",
+        fake.base_url,
+        "--judge-price",
+        "2,8",
+    ]
+    code, text = _run(*common, "--max-requests", "8")
+    assert code == 0, text
+    assert "run the same command again to resume" in text
+    n_first = len(out.read_text().splitlines())
+    assert 0 < n_first < len(PROMPTS)
+
+    code, text = _run(*common)
+    assert code == 0, text
+    assert f"{n_first} already there" in text
+    battles = load_battles_jsonl(out)
+    assert sorted(b.prompt for b in battles) == sorted(PROMPTS)
+    for b in battles:
+        expected = (
+            0.75 if "[close]" in b.prompt else 0.5 if "[tie]" in b.prompt else 1.0
+        )
+        assert b.p_a == expected and b.model_a == "strong-m" and b.source == "label"
+    assert len({b.prompt for b in battles}) == len(battles)
+
+
+def test_label_prints_token_and_cost_totals(
+    fake: FakeLLM, prompts_file: Path, tmp_path: Path
+) -> None:
+    code, text = _run(
+        "label",
+        "--prompts",
+        str(prompts_file),
+        "-o",
+        str(tmp_path / "b.jsonl"),
+        "--strong",
+        "strong-m",
+        "--weak",
+        "weak-m",
+        "--judge",
+        "judge-m",
+        "--base-url",
+        fake.base_url,
+        "--strong-price",
+        "10,30",
+        "--judge-price",
+        "2,8",
+    )
+    assert code == 0, text
+    n = len(PROMPTS)
+    tokens_in = n * sum(u[0] for u in LABEL_USAGE.values())
+    tokens_out = n * sum(u[1] for u in LABEL_USAGE.values())
+    cost = n * (100 * 10 + 50 * 30 + 300 * 2 + 80 * 8) / 1e6
+    assert f"tokens in {tokens_in:,} out {tokens_out:,} | ${cost:.4f}" in text
+    assert f"wrote {n} battles" in text
+
+
+def test_label_dry_run_counts_without_requests(
+    fake: FakeLLM, prompts_file: Path, tmp_path: Path
+) -> None:
+    code, text = _run(
+        "label",
+        "--prompts",
+        str(prompts_file),
+        "-o",
+        str(tmp_path / "b.jsonl"),
+        "--config",
+        str(_config_file(tmp_path)),
+        "--base-url",
+        fake.base_url,
+        "--dry-run",
+    )
+    assert code == 0, text
+    assert f"{len(PROMPTS)} to label with about {3 * len(PROMPTS)} requests" in text
+    assert fake.n_requests == 0
+
+
+def test_label_cli_reports_unset_key_as_one_line_error(
+    fake: FakeLLM, prompts_file: Path, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "LABEL_E2E_UNSET_KEY"}
+    cli = Path(sys.executable).parent / "prefroute"
+    done = subprocess.run(
+        [
+            str(cli),
+            "label",
+            "--prompts",
+            str(prompts_file),
+            "-o",
+            str(tmp_path / "b.jsonl"),
+            "--config",
+            str(_config_file(tmp_path)),
+            "--base-url",
+            fake.base_url,
+            "--judge-api-key-env",
+            "LABEL_E2E_UNSET_KEY",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert (
+        "error: the judge endpoint's api_key_env='LABEL_E2E_UNSET_KEY'" in done.stderr
+    )
+    assert fake.n_requests == 0
