@@ -218,3 +218,15 @@ def test_score_bad_json_exits_2_with_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "line 2: invalid JSON" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_score_failure_leaves_no_output_file(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"prompt": "ok"}\n{"text": "no prompt"}\n')
+    dest = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(
+        build_app(),
+        ["score", "-r", "random", str(source), "-o", str(dest), "--batch-size", "1"],
+    )
+    assert isinstance(result.exception, DataError)
+    assert list(tmp_path.iterdir()) == [source]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 from pathlib import Path
 from typing import IO, Annotated
@@ -52,6 +53,12 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
         name, overrides = parse_router_spec(router)
         loaded = load_router(name, **overrides)
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn
+
+        # Write to OUTPUT.part and rename on success, so a bad line midway never
+        # leaves a truncated file that looks complete.
+        partial = None if output == "-" else Path(output + ".part")
         with contextlib.ExitStack() as stack:
             source: IO[str]
             sink: IO[str]
@@ -67,13 +74,35 @@ def register(app: typer.Typer) -> None:
                         f"input file {input_path!r} does not exist"
                     ) from exc
                 source_name = input_path
-            if output == "-":
+            if partial is None:
                 sink = sys.stdout
             else:
-                Path(output).parent.mkdir(parents=True, exist_ok=True)
-                sink = stack.enter_context(Path(output).open("w", encoding="utf-8"))
-            n = score_jsonl_stream(
-                loaded, source, sink, name=source_name, batch_size=batch_size
+                partial.parent.mkdir(parents=True, exist_ok=True)
+                sink = stack.enter_context(partial.open("w", encoding="utf-8"))
+            progress = stack.enter_context(
+                Progress(
+                    SpinnerColumn(),
+                    TextColumn("scored {task.completed} records"),
+                    console=Console(stderr=True),
+                    transient=True,
+                )
             )
+            task = progress.add_task("score", total=None)
+            try:
+                n = score_jsonl_stream(
+                    loaded,
+                    source,
+                    sink,
+                    name=source_name,
+                    batch_size=batch_size,
+                    on_batch=functools.partial(progress.advance, task),
+                )
+            except BaseException:
+                if partial is not None:
+                    sink.close()
+                    partial.unlink(missing_ok=True)
+                raise
+        if partial is not None:
+            partial.replace(output)
         if output != "-":
             typer.echo(f"scored {n} records -> {output}", err=True)

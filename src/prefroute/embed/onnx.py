@@ -154,11 +154,13 @@ def _weights_key(weights: Path, models_dir: Path) -> str:
     return digest
 
 
-def fp32_onnx_path(cache_directory: Path | None = None) -> Path:
+def fp32_onnx_path(cache_directory: Path | None = None, *, fused: bool = True) -> Path:
     """Path of the cached fp32 MiniLM ONNX model, building it if absent.
 
     Args:
         cache_directory: Cache root; default ``prefroute.config.cache_dir()``.
+        fused: The ONNX Runtime contrib-op graph (what `OnnxEmbedder` runs) rather
+            than the portable standard-op one.
 
     Returns:
         The model.onnx path under ``<cache root>/models/``, in a folder named by the
@@ -174,10 +176,12 @@ def fp32_onnx_path(cache_directory: Path | None = None) -> Path:
     models = _models_dir(cache_directory)
     key = _weights_key(weights, models)[:16]
     size = weights.stat().st_size
-    path = models / f"minilm-fp32-{key}-{size}-g{GRAPH_VERSION}" / "model.onnx"
+    flavour = "fused" if fused else "portable"
+    folder = f"minilm-fp32-{flavour}-{key}-{size}-g{GRAPH_VERSION}"
+    path = models / folder / "model.onnx"
     if not path.is_file():
         logger.info("building the fp32 MiniLM ONNX graph into %s", path)
-        build_bert_sentence_onnx(model_dir, path)
+        build_bert_sentence_onnx(model_dir, path, fused=fused)
     return path
 
 

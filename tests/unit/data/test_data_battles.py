@@ -454,5 +454,5 @@ def test_arena_loaders_accept_folders(tmp_path: Path) -> None:
 
 
 def test_arena_empty_folder_rejected(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="no .csv/.parquet files"):
+    with pytest.raises(DataError, match=r"no \.csv/\.parquet files"):
         load_arena_55k(tmp_path)

@@ -177,3 +177,23 @@ def test_missing_weights_package_names_the_pip_command(
     ):
         embedder.embed(["hello"])
     assert issubclass(MissingModelError, MissingDependencyError)
+
+
+def test_portable_standard_op_graph_matches_reference(
+    model_cache: Path, reference: tuple[list[str], np.ndarray]
+) -> None:
+    import onnx
+    import onnxruntime as ort
+
+    path = fp32_onnx_path(model_cache, fused=False)
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model)
+    assert {op.domain for op in model.opset_import} == {""}
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    tokenizer = OnnxEmbedder()._make_tokenizer()
+    texts, ref = reference
+    for i in (5, 16, 27, 56):  # short, code, CJK, > 256 tokens
+        ids = np.asarray([tokenizer.encode(texts[i]).ids], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+        out = session.run(None, feed)[0]
+        assert float(out[0] @ ref[i]) >= 0.9999
