@@ -21,6 +21,7 @@ _BACKENDS: dict[str, str] = {
     "hashing": "prefroute.embed._factories:hashing",
     "minilm": "prefroute.embed._factories:minilm",
     "minilm-int8": "prefroute.embed._factories:minilm_int8",
+    "openai": "prefroute.embed._factories:openai",
 }
 
 #: Spec of the default embedder (all-MiniLM-L6-v2 fp32 via ONNX Runtime).

@@ -37,3 +37,11 @@ def minilm_int8(arg: str | None) -> Embedder:
 
     _no_arg("minilm-int8", arg)
     return OnnxEmbedder(variant="int8")
+
+
+def openai(arg: str | None) -> Embedder:
+    """`openai:<model>@<base_url>`: an OpenAI-compatible /v1/embeddings endpoint."""
+    from prefroute.embed.openai import OpenAIEmbedder, parse_openai_spec
+
+    model, base_url = parse_openai_spec(arg)
+    return OpenAIEmbedder(base_url=base_url, model=model)
