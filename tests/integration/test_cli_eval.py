@@ -140,6 +140,8 @@ def test_eval_of_precomputed_scores_matches_the_router(
         "mt-bench",
         "-r",
         "random",
+        "--random-seeds",
+        "1",
         "--scores-dir",
         str(scored.parent),
         "--data-dir",

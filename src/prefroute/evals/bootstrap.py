@@ -117,7 +117,8 @@ def bootstrap_metrics(
     """Resample prompts with replacement and recompute every metric.
 
     Args:
-        scores: Router name -> scores, each shape (n,).
+        scores: Router name -> scores, each shape (n,) or (k, n) for k replicates
+            of a stochastic router (chunk i of resamples uses replicate i mod k).
         strong_quality: Strong model's quality per prompt, shape (n,).
         weak_quality: Weak model's quality per prompt, shape (n,).
         n_resamples: Number of resamples (0 gives empty arrays).
@@ -143,7 +144,8 @@ def bootstrap_metrics(
     # nothing (a flat segment), while PGR stays relative to the strong model.
     oracle = np.maximum(gain, 0.0)
     sorted_scores = {
-        name: sort_scores(np.asarray(s, dtype=np.float64)) for name, s in scores.items()
+        name: [sort_scores(r) for r in np.atleast_2d(np.asarray(s, dtype=np.float64))]
+        for name, s in scores.items()
     }
     sorted_oracle = sort_scores(oracle)
     parts: dict[str, dict[str, list[FloatArray]]] = {name: {} for name in scores}
@@ -151,10 +153,13 @@ def bootstrap_metrics(
     strong_q: list[FloatArray] = []
     weak_q: list[FloatArray] = []
     rng = np.random.default_rng(seed)
-    for counts in iter_resample_counts(n, n_resamples, rng, chunk_size):
+    for i_chunk, counts in enumerate(
+        iter_resample_counts(n, n_resamples, rng, chunk_size)
+    ):
         strong_q.append(counts @ strong / n)
         weak_q.append(counts @ weak / n)
-        for name, ss in sorted_scores.items():
+        for name, replicates in sorted_scores.items():
+            ss = replicates[i_chunk % len(replicates)]
             values = exact_metrics(ss, gain, counts)
             values.update(binned_metrics(ss, gain, counts, n_bins))
             for key, v in values.items():

@@ -156,6 +156,32 @@ def _pgr(q: FloatArray, strong: float, weak: float) -> FloatArray:
     return (q - weak) / (strong - weak)
 
 
+def _as_replicates(name: str, scores: FloatArray, n: int) -> FloatArray:
+    """Scores as shape (k, n): k = 1 for a deterministic router."""
+    arr = np.asarray(scores, dtype=np.float64)
+    reps = arr[None, :] if arr.ndim == 1 else arr
+    if reps.ndim != 2 or reps.shape[1] != n or reps.shape[0] == 0:
+        raise DataError(
+            f"scores of {name!r} have shape {arr.shape}; expected ({n},) or (k, {n})"
+        )
+    return reps
+
+
+def _mean_curve(curves: Sequence[RoutingCurve]) -> RoutingCurve:
+    """Average curves of replicates (the curve itself when there is one)."""
+    if len(curves) == 1:
+        return curves[0]
+    lengths = {c.strong_share.size for c in curves}
+    if len(lengths) == 1:
+        return RoutingCurve(
+            np.mean([c.strong_share for c in curves], axis=0),
+            np.mean([c.quality for c in curves], axis=0),
+        )
+    grid = CURVE_GRID
+    quality = np.mean([np.interp(grid, c.strong_share, c.quality) for c in curves], 0)
+    return RoutingCurve(grid.copy(), quality)
+
+
 def evaluate_router_scores(
     bench: BenchmarkSet,
     scores: Mapping[str, FloatArray],
@@ -170,7 +196,10 @@ def evaluate_router_scores(
 
     Args:
         bench: The benchmark (both models' per-prompt quality).
-        scores: Router name -> scores in benchmark order, shape (n,).
+        scores: Router name -> scores in benchmark order, shape (n,), or shape
+            (k, n) for k replicates of a stochastic router (reported as the mean;
+            bootstrap resamples cycle through the replicates so intervals include
+            the router's own randomness).
         n_bootstrap: Bootstrap resamples over prompts (0: no intervals).
         seed: Seed of the resampling.
         compare: Pairs (A, B) of router names: paired difference A - B.
@@ -199,17 +228,20 @@ def evaluate_router_scores(
                 raise ConfigError(
                     f"--compare names router {name!r}, expected one of {sorted(scores)}"
                 )
-    arrays = {name: np.asarray(s, dtype=np.float64) for name, s in scores.items()}
+    arrays = {name: _as_replicates(name, s, n) for name, s in scores.items()}
     gain = strong - weak
     ones = np.ones((1, n))
     results: dict[str, RouterResult] = {}
-    for name, s in arrays.items():
-        curve = exact_curve(s, strong, weak)
-        curve_10 = binned_curve(s, strong, weak, n_bins)
-        point = {
-            k: float(v[0]) for k, v in router_metrics(s, gain, ones, n_bins).items()
-        }
-        results[name] = RouterResult(name, point, {}, curve, curve_10)
+    for name, reps in arrays.items():
+        # A stochastic router (several score replicates, e.g. the random router
+        # over seeds) is reported as its expectation: metrics and curves averaged.
+        curves = [exact_curve(s, strong, weak) for s in reps]
+        curves_10 = [binned_curve(s, strong, weak, n_bins) for s in reps]
+        per_rep = [router_metrics(s, gain, ones, n_bins) for s in reps]
+        point = {k: float(np.mean([m[k][0] for m in per_rep])) for k in per_rep[0]}
+        results[name] = RouterResult(
+            name, point, {}, _mean_curve(curves), _mean_curve(curves_10)
+        )
     opt = optimal_curve(strong, weak)
     opt_metrics = {"APGR": apgr(opt, qs, qw)}
     for t in CPT_TARGETS:

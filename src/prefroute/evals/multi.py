@@ -45,6 +45,7 @@ __all__ = [
     "cross_validate_multi",
     "curve",
     "default_knobs",
+    "evaluate_predictions",
     "fold_ids",
     "golden_table",
     "load_golden",

@@ -1,0 +1,191 @@
+"""Training table for the difficulty router: prompts, per-prompt targets, groups.
+
+Shared by ``train_default.py``, ``table2.py`` and ``transfer.py`` so every number is
+computed from the same targets. Reads the data only through ``prefroute.data``.
+
+Targets (all in [0, 1], NaN = not labeled by that source):
+
+- ``gap``: for golden records, the share of ordered model pairs (stronger, weaker)
+  of that source family, ranked by the family's overall accuracy, in which the
+  stronger model is right and the weaker wrong: "does capability matter here?".
+- ``gap_pct``: ``gap`` as a percentile within its source file (item difficulty
+  relative to its own task, free of task-level scale differences).
+- ``fail_pct``: share of models failing, as a percentile within its source file.
+- ``chat``: AlpacaEval: mean P(judge prefers gpt4_1106_preview) over the other
+  generators on that instruction, as a percentile (open-ended chat difficulty).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from prefroute.types import FloatArray, GoldenRecord
+
+STRONG = "gpt-4-1106-preview"
+WEAK_RB = "mistralai/mixtral-8x7b-chat"
+ALPACA_JUDGE = "weighted_alpaca_eval_gpt4_turbo"
+ALPACA_STRONG = "gpt4_1106_preview"
+ALPACA_WEAK = "Mixtral-8x7B-Instruct-v0.1_concise"
+
+
+@dataclass
+class Table:
+    """Unique training prompts with their targets."""
+
+    prompts: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)  # what gets embedded
+    family: list[str] = field(default_factory=list)
+    source: list[str] = field(default_factory=list)
+    targets: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    records: list[GoldenRecord | None] = field(default_factory=list)
+
+    def arrays(self) -> dict[str, FloatArray]:
+        """Targets as arrays of shape (n,)."""
+        return {k: np.asarray(v, dtype=np.float64) for k, v in self.targets.items()}
+
+    def __len__(self) -> int:
+        """Number of prompts."""
+        return len(self.prompts)
+
+
+def _percentile(values: Sequence[float]) -> FloatArray:
+    x = np.asarray(values, dtype=np.float64)
+    order = np.argsort(x, kind="stable")
+    ranks = np.empty(len(x))
+    ranks[order] = np.arange(len(x))
+    # average ranks over ties
+    for v in np.unique(x):
+        m = x == v
+        ranks[m] = ranks[m].mean()
+    return (ranks + 0.5) / len(x)
+
+
+def question_text(prompt: str) -> str:
+    """The text to embed for a training prompt: its last paragraph when the prompt is
+    a few-shot block (RouterBench ARC/Winogrande prepend the same examples to every
+    row, so the first 256 tokens would be identical across rows)."""
+    parts = [b for b in prompt.split("\n\n") if b.strip()]
+    return parts[-1] if len(parts) > 2 else prompt
+
+
+def _gap(records: Sequence[GoldenRecord]) -> FloatArray:
+    models = sorted({m for r in records for m in r.scores})
+    acc = {
+        m: float(np.mean([r.scores[m] for r in records if m in r.scores])) for m in models
+    }
+    order = sorted(models, key=lambda m: acc[m])
+    out = np.empty(len(records))
+    for i, r in enumerate(records):
+        ms = [m for m in order if m in r.scores]
+        s = np.array([r.scores[m] for m in ms])
+        n = len(ms)
+        if n < 2:
+            out[i] = np.nan
+            continue
+        # sum over weaker a < stronger b of s_b * (1 - s_a)
+        fail_prefix = np.cumsum(1.0 - s)[:-1]
+        out[i] = float((s[1:] * fail_prefix).sum()) / (n * (n - 1) / 2)
+    return out
+
+
+def build_table(data_dir: Path, *, families: Sequence[str] | None = None) -> Table:
+    """Load every golden source and AlpacaEval into one table of unique prompts.
+
+    Args:
+        data_dir: The data root.
+        families: Subset of {"routerbench", "routerdc", "llmrouter", "routeprofile",
+            "alpaca"}; all if None.
+
+    Returns:
+        The table (not yet decontaminated).
+    """
+    from prefroute.data.golden import (
+        load_llmrouter,
+        load_routerbench,
+        load_routerdc,
+        load_routeprofile,
+    )
+
+    wanted = set(families or ("routerbench", "routerdc", "llmrouter", "routeprofile", "alpaca"))
+    loaders = {
+        "routerbench": load_routerbench,
+        "routerdc": load_routerdc,
+        "llmrouter": load_llmrouter,
+        "routeprofile": load_routeprofile,
+    }
+    table = Table()
+    seen: set[str] = set()
+    for fam, loader in loaders.items():
+        if fam not in wanted:
+            continue
+        records = [r for r in loader(data_dir) if len(r.scores) >= 2]
+        gap = _gap(records)
+        fail = np.array([1.0 - float(np.mean(list(r.scores.values()))) for r in records])
+        by_source: dict[str, list[int]] = defaultdict(list)
+        for i, r in enumerate(records):
+            by_source[_source_key(fam, r)].append(i)
+        gap_pct = np.empty(len(records))
+        fail_pct = np.empty(len(records))
+        for idx in by_source.values():
+            gap_pct[idx] = _percentile(gap[idx])
+            fail_pct[idx] = _percentile(fail[idx])
+        for i, r in enumerate(records):
+            if r.prompt in seen:
+                continue
+            seen.add(r.prompt)
+            table.prompts.append(r.prompt)
+            table.texts.append(question_text(r.prompt))
+            table.family.append(fam)
+            table.source.append(_source_key(fam, r))
+            table.records.append(r)
+            table.targets["gap"].append(float(gap[i]))
+            table.targets["gap_pct"].append(float(gap_pct[i]))
+            table.targets["fail_pct"].append(float(fail_pct[i]))
+            table.targets["chat"].append(np.nan)
+            pair = (
+                r.scores[STRONG] * (1.0 - r.scores[WEAK_RB])
+                if fam == "routerbench" and STRONG in r.scores and WEAK_RB in r.scores
+                else np.nan
+            )
+            table.targets["pair"].append(pair)
+    if "alpaca" in wanted:
+        _add_alpaca(table, data_dir, seen)
+    return table
+
+
+def _source_key(family: str, record: GoldenRecord) -> str:
+    if family in ("llmrouter", "routeprofile") and record.task:
+        return f"{family}/{record.task}"
+    return record.source or family
+
+
+def _add_alpaca(table: Table, data_dir: Path, seen: set[str]) -> None:
+    from prefroute.data.battles import load_alpaca_eval
+
+    battles = load_alpaca_eval(data_dir, annotators={ALPACA_JUDGE})
+    strong_credit: dict[str, list[float]] = defaultdict(list)
+    pair: dict[str, float] = {}
+    for b in battles:
+        if b.model_a != ALPACA_STRONG:
+            continue
+        strong_credit[b.prompt].append(b.credit_a)
+        if b.model_b == ALPACA_WEAK:
+            pair[b.prompt] = b.credit_a
+    prompts = [p for p in strong_credit if p not in seen]
+    chat = _percentile([float(np.mean(strong_credit[p])) for p in prompts])
+    for p, c in zip(prompts, chat, strict=True):
+        seen.add(p)
+        table.prompts.append(p)
+        table.texts.append(p)
+        table.family.append("alpaca")
+        table.source.append("alpaca")
+        table.records.append(None)
+        for key in ("gap", "gap_pct", "fail_pct"):
+            table.targets[key].append(np.nan)
+        table.targets["chat"].append(float(c))
+        table.targets["pair"].append(pair.get(p, np.nan))

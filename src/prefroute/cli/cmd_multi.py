@@ -1,0 +1,263 @@
+"""`prefroute eval-multi` and `prefroute train-multi`: the N-model router.
+
+`eval-multi` cross-validates the `mf-multi` router on RouterBench (11 models, USD per
+query) or RouterDC (7 models) and prints the cost-quality summary against every
+single model, the random mix, the two-model router on the best pair and the oracle.
+`train-multi` fits one router on golden labels (and optional battles) and saves it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from prefroute.errors import ConfigError
+
+__all__ = ["register"]
+
+_PAPER_PAIR = ("gpt-4-1106-preview", "mistralai/mixtral-8x7b-chat")
+
+
+def _fmt(value: float, pct: bool = False) -> str:
+    if not math.isfinite(value):
+        return "n/a"
+    return f"{100 * value:.1f}%" if pct else f"{value:.4f}"
+
+
+def _router_factory(
+    embedder_spec: str, dim: int, l2: float, n_epochs: int, tail_chars: int, seed: int
+) -> Any:
+    from prefroute.embed import get_embedder
+    from prefroute.evals.multi import MemoEmbedder
+    from prefroute.routers.multi import MultiModelRouter
+
+    embedder = MemoEmbedder(get_embedder(embedder_spec))
+
+    def make() -> MultiModelRouter:
+        return MultiModelRouter(
+            embedder=embedder,
+            dim=dim,
+            l2=l2,
+            n_epochs=n_epochs,
+            tail_chars=tail_chars or None,
+            seed=seed,
+        )
+
+    return make
+
+
+def print_multi_result(result: Any) -> None:
+    """Print a rich table of a `MultiEvalResult`.
+
+    Args:
+        result: From `prefroute.evals.multi.cross_validate_multi`.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    best_cost, best_q = result.single[result.best_model]
+    console = Console()
+    table = Table(
+        title=f"{result.benchmark}: {result.split} split, {result.n_prompts} prompts "
+        f"(best single: {result.best_model} q={best_q:.4f} at ${best_cost:.6f}/query)"
+    )
+    for column in (
+        "method",
+        "AIQ",
+        "cost to match best (share)",
+        "same, hull",
+        "quality at cheapest cost",
+    ):
+        table.add_column(column)
+    for summary in result.methods.values():
+        table.add_row(
+            summary.name,
+            _fmt(summary.aiq),
+            _fmt(summary.cost_to_match_best / best_cost, pct=True),
+            _fmt(summary.cost_to_match_best_hull / best_cost, pct=True),
+            _fmt(summary.quality_at_cheapest),
+        )
+    console.print(table)
+    singles = Table(title="single models")
+    for column in ("model", "mean cost (USD)", "quality"):
+        singles.add_column(column)
+    for model, (cost, quality) in sorted(
+        result.single.items(), key=lambda kv: kv[1][0]
+    ):
+        singles.add_row(model, f"{cost:.6f}", f"{quality:.4f}")
+    console.print(singles)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `eval-multi` and `train-multi` commands to the app."""
+
+    @app.command("eval-multi")
+    def eval_multi(
+        benchmark: Annotated[
+            str, typer.Option("--benchmark", "-b", help="routerbench or routerdc.")
+        ] = "routerbench",
+        split: Annotated[
+            str,
+            typer.Option(
+                "--split",
+                help="random (K-fold over prompts) or task (leave-one-task-out).",
+            ),
+        ] = "random",
+        folds: Annotated[
+            int, typer.Option("--folds", help="Folds for --split random.")
+        ] = 5,
+        policy: Annotated[
+            str, typer.Option("--policy", help="utility (lambda) or tolerance.")
+        ] = "utility",
+        embedder: Annotated[
+            str, typer.Option("--embedder", help="Embedder spec.")
+        ] = "minilm",
+        dim: Annotated[int, typer.Option("--dim", help="Rank of the factors.")] = 16,
+        l2: Annotated[float, typer.Option("--l2", help="L2 penalty.")] = 3e-3,
+        n_epochs: Annotated[int, typer.Option("--epochs", help="Adam steps.")] = 400,
+        tail_chars: Annotated[
+            int,
+            typer.Option(
+                "--tail-chars", help="Embed the prompt's last N chars (0: all)."
+            ),
+        ] = 384,
+        seed: Annotated[int, typer.Option("--seed", help="Fold and weight seed.")] = 0,
+        json_out: Annotated[
+            Path | None, typer.Option("--json", help="Write the result as JSON.")
+        ] = None,
+        plot_out: Annotated[
+            Path | None, typer.Option("--plot", help="Write a PNG cost-quality plot.")
+        ] = None,
+        data_dir: Annotated[
+            Path | None, typer.Option("--data-dir", help="Data directory.")
+        ] = None,
+    ) -> None:
+        """Cross-validate the multi-model router: cost-quality curve, AIQ, baselines."""
+        from rich.progress import Progress
+
+        from prefroute.config import resolve_data_dir
+        from prefroute.evals.multi import (
+            cross_validate_multi,
+            golden_table,
+            load_golden,
+            plot_multi_eval,
+        )
+
+        if policy not in ("utility", "tolerance"):
+            raise ConfigError(f"--policy must be utility or tolerance, got {policy!r}")
+        records = load_golden(benchmark, resolve_data_dir(data_dir))
+        table = golden_table(records)
+        make = _router_factory(embedder, dim, l2, n_epochs, tail_chars, seed)
+        with Progress(transient=True) as bar:
+            n_tasks = len(set(table.tasks)) if split == "task" else folds
+            task = bar.add_task(f"{benchmark}: fitting folds", total=n_tasks)
+            result = cross_validate_multi(
+                table,
+                make,
+                benchmark=benchmark,
+                split=split,
+                n_folds=folds,
+                seed=seed,
+                policy=policy,  # type: ignore[arg-type]
+                pair=_PAPER_PAIR if benchmark == "routerbench" else None,
+                progress=lambda done, total: bar.update(
+                    task, completed=done, total=total
+                ),
+            )
+        print_multi_result(result)
+        if json_out is not None:
+            report = result.as_dict()
+            report["settings"] = {
+                "embedder": embedder,
+                "dim": dim,
+                "l2": l2,
+                "epochs": n_epochs,
+                "tail_chars": tail_chars,
+                "policy": policy,
+                "folds": folds,
+                "seed": seed,
+            }
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        if plot_out is not None:
+            plot_multi_eval(result, plot_out)
+
+    @app.command("train-multi")
+    def train_multi(
+        out: Annotated[
+            Path, typer.Option("--out", help="Folder to write the router to.")
+        ],
+        golden: Annotated[
+            str,
+            typer.Option("--golden", help="Comma-separated: routerbench, routerdc."),
+        ] = "routerbench",
+        battles: Annotated[
+            list[Path] | None,
+            typer.Option(
+                "--battles", help="Battles JSONL (prefroute format); repeatable."
+            ),
+        ] = None,
+        embedder: Annotated[
+            str, typer.Option("--embedder", help="Embedder spec.")
+        ] = "minilm",
+        dim: Annotated[int, typer.Option("--dim", help="Rank of the factors.")] = 16,
+        l2: Annotated[float, typer.Option("--l2", help="L2 penalty.")] = 3e-3,
+        n_epochs: Annotated[int, typer.Option("--epochs", help="Adam steps.")] = 400,
+        tail_chars: Annotated[
+            int,
+            typer.Option(
+                "--tail-chars", help="Embed the prompt's last N chars (0: all)."
+            ),
+        ] = 384,
+        battle_weight: Annotated[
+            float, typer.Option("--battle-weight", help="Weight of the battle term.")
+        ] = 1.0,
+        strong: Annotated[
+            str | None, typer.Option("--strong", help="Strong model of `score`'s pair.")
+        ] = None,
+        weak: Annotated[
+            str | None, typer.Option("--weak", help="Weak model of `score`'s pair.")
+        ] = None,
+        seed: Annotated[int, typer.Option("--seed", help="Weight seed.")] = 0,
+        data_dir: Annotated[
+            Path | None, typer.Option("--data-dir", help="Data directory.")
+        ] = None,
+    ) -> None:
+        """Fit the mf-multi router on golden labels (+ battles) and save it."""
+        from prefroute.config import resolve_data_dir
+        from prefroute.embed import get_embedder
+        from prefroute.evals.multi import load_golden
+        from prefroute.routers.multi import MultiModelRouter
+        from prefroute.types import Battle, GoldenRecord
+
+        root = resolve_data_dir(data_dir)
+        records: list[GoldenRecord] = []
+        for name in (g.strip() for g in golden.split(",") if g.strip()):
+            records.extend(load_golden(name, root))
+        fights: list[Battle] = []
+        if battles:
+            from prefroute.data.battles import load_battles_jsonl
+
+            for path in battles:
+                fights.extend(load_battles_jsonl(path))
+        router = MultiModelRouter(
+            embedder=get_embedder(embedder),
+            dim=dim,
+            l2=l2,
+            n_epochs=n_epochs,
+            tail_chars=tail_chars or None,
+            battle_weight=battle_weight,
+            strong=strong,
+            weak=weak,
+            seed=seed,
+        )
+        router.fit_multi(records, fights)
+        router.save(out)
+        typer.echo(
+            f"saved mf-multi ({len(router.models)} models, pair {router.default_pair}) "
+            f"to {out}"
+        )

@@ -1,0 +1,211 @@
+"""N-model evaluation: hull, AIQ, cost to match, folds, cross-validation."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from prefroute.embed.hashing import HashingEmbedder
+from prefroute.errors import ConfigError
+from prefroute.evals.multi import (
+    MemoEmbedder,
+    aiq,
+    cost_to_reach,
+    cross_validate_multi,
+    fold_ids,
+    golden_table,
+    load_golden,
+    plot_multi_eval,
+    quality_at_cost,
+    upper_hull,
+)
+from prefroute.routers.multi import MultiModelRouter
+from prefroute.types import GoldenRecord
+
+
+def test_upper_hull_drops_dominated_and_concave_points() -> None:
+    costs = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    quality = np.array([0.5, 0.55, 0.9, 0.8, 0.95])
+    hull = upper_hull(costs, quality)
+    # (2, .55) lies under the chord (1,.5)-(3,.9); (4, .8) is dominated by (3, .9).
+    assert hull.tolist() == [[1.0, 0.5], [3.0, 0.9], [5.0, 0.95]]
+
+
+def test_aiq_of_flat_curve_is_its_quality() -> None:
+    assert aiq(np.array([1.0, 2.0]), np.array([0.7, 0.7]), (1.0, 2.0)) == pytest.approx(
+        0.7
+    )
+
+
+def test_aiq_of_two_points_is_their_mean() -> None:
+    value = aiq(np.array([1.0, 3.0]), np.array([0.5, 0.9]), (1.0, 3.0))
+    assert value == pytest.approx(0.7)
+
+
+def test_aiq_holds_best_quality_beyond_last_point() -> None:
+    value = aiq(np.array([1.0, 2.0]), np.array([0.5, 0.9]), (1.0, 3.0))
+    # Rises 0.5 -> 0.9 over [1, 2] (mean 0.7), then flat at 0.9 over [2, 3].
+    assert value == pytest.approx(0.8)
+
+
+def test_cost_to_reach_points_and_hull() -> None:
+    costs = np.array([1.0, 3.0])
+    quality = np.array([0.5, 0.9])
+    assert cost_to_reach(costs, quality, 0.7) == 3.0
+    assert cost_to_reach(costs, quality, 0.7, interpolate=True) == pytest.approx(2.0)
+    assert math.isinf(cost_to_reach(costs, quality, 0.95))
+
+
+def test_quality_at_cost_points_and_hull() -> None:
+    costs = np.array([1.0, 3.0])
+    quality = np.array([0.5, 0.9])
+    assert quality_at_cost(costs, quality, 2.0) == 0.5
+    assert quality_at_cost(costs, quality, 2.0, interpolate=True) == pytest.approx(0.7)
+    assert math.isnan(quality_at_cost(costs, quality, 0.5))
+
+
+def test_random_folds_partition_prompts_evenly() -> None:
+    folds = fold_ids(103, n_folds=5, seed=1)
+    counts = np.bincount(folds)
+    assert counts.sum() == 103 and counts.max() - counts.min() <= 1
+
+
+def test_group_folds_are_one_group_each() -> None:
+    folds = fold_ids(4, groups=["b", "a", "b", "c"])
+    assert folds.tolist() == [1, 0, 1, 2]
+    with pytest.raises(ConfigError, match="2 groups"):
+        fold_ids(2, groups=["a", "a"])
+
+
+def _synthetic_records(n_per_task: int = 20) -> list[GoldenRecord]:
+    """Three models: cheap is right on easy chat, mid on math, dear everywhere."""
+    rng = np.random.default_rng(0)
+    records = []
+    for i in range(n_per_task):
+        records.append(
+            GoldenRecord(
+                f"hello there friend number {i}, how are you today",
+                {"cheap": 1.0, "mid": float(rng.random() < 0.5), "dear": 1.0},
+                task="chat",
+                costs={"cheap": 0.001, "mid": 0.003, "dear": 0.01},
+            )
+        )
+        records.append(
+            GoldenRecord(
+                f"integrate the polynomial x^{i} times exp of x carefully",
+                {"cheap": 0.0, "mid": 1.0, "dear": float(rng.random() < 0.9)},
+                task="math",
+                costs={"cheap": 0.001, "mid": 0.003, "dear": 0.01},
+            )
+        )
+    return records
+
+
+class _RecordingRouter(MultiModelRouter):
+    """The real router, remembering which prompts it was fitted on and scored."""
+
+    fitted: list[set[str]] = []
+    scored: list[set[str]] = []
+
+    def fit_multi(self, golden, battles=(), **kwargs):  # type: ignore[no-untyped-def]
+        type(self).fitted.append({r.prompt for r in golden})
+        return super().fit_multi(golden, battles, **kwargs)
+
+    def score_models(self, prompts, models=None):  # type: ignore[no-untyped-def]
+        type(self).scored.append(set(prompts))
+        return super().score_models(prompts, models)
+
+
+def test_cross_validation_never_scores_training_prompts() -> None:
+    table = golden_table(_synthetic_records())
+    _RecordingRouter.fitted, _RecordingRouter.scored = [], []
+    embedder = MemoEmbedder(HashingEmbedder(dim=64))
+    result = cross_validate_multi(
+        table,
+        lambda: _RecordingRouter(embedder=embedder, dim=4, n_epochs=100),
+        n_folds=4,
+    )
+    assert len(_RecordingRouter.fitted) == 4
+    for fitted, scored in zip(
+        _RecordingRouter.fitted, _RecordingRouter.scored, strict=True
+    ):
+        assert fitted.isdisjoint(scored)
+    assert set().union(*_RecordingRouter.scored) == set(table.prompts)
+    assert result.n_prompts == 40
+
+
+def test_router_beats_random_mix_and_oracle_bounds_it() -> None:
+    table = golden_table(_synthetic_records())
+    embedder = MemoEmbedder(HashingEmbedder(dim=64))
+    result = cross_validate_multi(
+        table,
+        lambda: MultiModelRouter(embedder=embedder, dim=4, n_epochs=200, l2=1e-3),
+        n_folds=4,
+        pair=("dear", "cheap"),
+    )
+    methods = result.methods
+    assert set(methods) == {"router", "random-mix", "best-pair", "pair", "oracle"}
+    assert result.best_model == "dear" and result.cheapest_model == "cheap"
+    assert methods["oracle"].aiq >= methods["router"].aiq > methods["random-mix"].aiq
+    # Routing chat to cheap and math to mid beats 'dear' (0.95) at a fraction of its cost.
+    assert methods["router"].cost_to_match_best < 0.5 * result.single["dear"][0]
+    report = result.as_dict()
+    assert report["methods"]["router"]["cost_to_match_best_share"] < 0.5
+
+
+def test_task_split_holds_out_whole_tasks() -> None:
+    table = golden_table(_synthetic_records(8))
+    embedder = MemoEmbedder(HashingEmbedder(dim=32))
+    result = cross_validate_multi(
+        table,
+        lambda: MultiModelRouter(embedder=embedder, dim=2, n_epochs=30),
+        split="task",
+    )
+    assert result.split == "task" and result.n_prompts == 16
+
+
+def test_memo_embedder_embeds_each_text_once() -> None:
+    class Counting(HashingEmbedder):
+        calls = 0
+
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            Counting.calls += len(texts)
+            return super().embed(texts)
+
+    memo = MemoEmbedder(Counting(dim=16))
+    first = memo.embed(["a", "b", "a"])
+    second = memo.embed(["b", "a"])
+    assert Counting.calls == 2
+    np.testing.assert_array_equal(first[[1, 0]], second)
+    assert memo.spec == "hashing:16"
+
+
+def test_plot_writes_png(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    table = golden_table(_synthetic_records(6))
+    embedder = MemoEmbedder(HashingEmbedder(dim=32))
+    result = cross_validate_multi(
+        table,
+        lambda: MultiModelRouter(embedder=embedder, dim=2, n_epochs=20),
+        n_folds=2,
+    )
+    plot_multi_eval(result, tmp_path / "x.png")
+    assert (tmp_path / "x.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.data
+def test_routerbench_table_has_eleven_models_with_costs(data_dir: Path) -> None:
+    table = golden_table(load_golden("routerbench", data_dir))
+    assert len(table.models) == 11
+    assert "gpt-4-1106-preview" in table.models
+    assert table.quality.shape == table.cost.shape == (len(table.prompts), 11)
+    assert len(table.prompts) > 2000 and np.all(table.cost > 0)
+    assert set(table.tasks) == {"arc-challenge", "mbpp", "winogrande"}
+
+
+def test_unknown_benchmark_raises() -> None:
+    with pytest.raises(ConfigError, match="routerbench"):
+        load_golden("nope", Path("."))
