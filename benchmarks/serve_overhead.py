@@ -79,7 +79,9 @@ def _trained_mf(directory: Path) -> str:
     for i, prompt in enumerate(PROMPTS * 4):
         hard = any(w in prompt.lower() for w in ("prove", "derive", "debug", "explain"))
         winner = "a" if hard else ("b" if i % 2 else "tie")
-        battles.append(Battle(prompt, "strong-model", "weak-model", winner, source="bench"))
+        battles.append(
+            Battle(prompt, "strong-model", "weak-model", winner, source="bench")
+        )
     router = get_router("mf", n_epochs=50).fit(battles)
     router.save(directory)
     return str(directory)
@@ -94,36 +96,48 @@ def _role_server(port: int, upstream_port: int, router: str, window_ms: float) -
     from prefroute.serve.config import ServeConfig
 
     base = f"http://127.0.0.1:{upstream_port}/v1"
-    config = ServeConfig.model_validate({
-        "strong": {"model": "strong-model", "base_url": base, "max_retries": 0},
-        "weak": {"model": "weak-model", "base_url": base, "max_retries": 0},
-        "routers": {"bench": router},
-        "fallback": False,
-        "batch_window_ms": window_ms,
-        "port": port,
-    })
+    config = ServeConfig.model_validate(
+        {
+            "strong": {"model": "strong-model", "base_url": base, "max_retries": 0},
+            "weak": {"model": "weak-model", "base_url": base, "max_retries": 0},
+            "routers": {"bench": router},
+            "fallback": False,
+            "batch_window_ms": window_ms,
+            "port": port,
+        }
+    )
     app = create_app(config)
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-async def _load(url: str, model: str, concurrency: int, n_requests: int) -> dict[str, float]:
+async def _load(
+    url: str, model: str, concurrency: int, n_requests: int
+) -> dict[str, float]:
     import httpx
 
     latencies: list[float] = []
     counter = iter(range(n_requests))
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    limits = httpx.Limits(
+        max_connections=concurrency, max_keepalive_connections=concurrency
+    )
     async with httpx.AsyncClient(limits=limits, timeout=60) as client:
 
         async def worker() -> None:
             for i in counter:
-                body = {"model": model, "messages": [
-                    {"role": "user", "content": f"{PROMPTS[i % len(PROMPTS)]} #{i}"}]}
+                body = {
+                    "model": model,
+                    "messages": [
+                        {"role": "user", "content": f"{PROMPTS[i % len(PROMPTS)]} #{i}"}
+                    ],
+                }
                 started = time.perf_counter()
                 response = await client.post(url, json=body)
                 latencies.append(time.perf_counter() - started)
                 if response.status_code != 200:
-                    raise RuntimeError(f"{url}: HTTP {response.status_code}: {response.text}")
+                    raise RuntimeError(
+                        f"{url}: HTTP {response.status_code}: {response.text}"
+                    )
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -155,10 +169,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--router", default="mf")
     parser.add_argument("--concurrency", default="1,64")
-    parser.add_argument("--requests", type=int, default=0,
-                        help="requests per run (default: 300 at c=1, 30*c otherwise)")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=0,
+        help="requests per run (default: 300 at c=1, 30*c otherwise)",
+    )
     parser.add_argument("--threshold", default="0.5")
-    parser.add_argument("--window-ms", type=float, default=2.0)
+    parser.add_argument("--window-ms", type=float, default=0.0)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--role", choices=["upstream", "server"], default=None)
     parser.add_argument("--port", type=int, default=0)
@@ -180,23 +198,51 @@ def main() -> None:
         load_router(args.router)
     except PrefrouteError as exc:
         router_target = _trained_mf(Path(tmp.name) / "mf")
-        note = (f"router {args.router!r} unavailable ({exc}); used an MF router trained "
-                "here on synthetic battles with the default MiniLM (ONNX) embedder")
+        note = (
+            f"router {args.router!r} unavailable ({exc}); used an MF router trained "
+            "here on synthetic battles with the default MiniLM (ONNX) embedder"
+        )
     print(note, flush=True)
 
     upstream_port, server_port = _free_port(), _free_port()
     script = str(Path(__file__).resolve())
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     procs = [
-        subprocess.Popen([sys.executable, script, "--role", "upstream",
-                          "--port", str(upstream_port)], env=env),
-        subprocess.Popen([sys.executable, script, "--role", "server", "--port",
-                          str(server_port), "--upstream-port", str(upstream_port),
-                          "--router", router_target, "--window-ms", str(args.window_ms)],
-                         env=env),
+        subprocess.Popen(
+            [
+                sys.executable,
+                script,
+                "--role",
+                "upstream",
+                "--port",
+                str(upstream_port),
+            ],
+            env=env,
+        ),
+        subprocess.Popen(
+            [
+                sys.executable,
+                script,
+                "--role",
+                "server",
+                "--port",
+                str(server_port),
+                "--upstream-port",
+                str(upstream_port),
+                "--router",
+                router_target,
+                "--window-ms",
+                str(args.window_ms),
+            ],
+            env=env,
+        ),
     ]
-    results: dict[str, Any] = {"router": note, "cpus": os.cpu_count(),
-                               "load_avg_start": os.getloadavg(), "runs": []}
+    results: dict[str, Any] = {
+        "router": note,
+        "cpus": os.cpu_count(),
+        "load_avg_start": os.getloadavg(),
+        "runs": [],
+    }
     try:
         _wait(f"http://127.0.0.1:{upstream_port}/v1/models")
         _wait(f"http://127.0.0.1:{server_port}/health")
@@ -209,21 +255,31 @@ def main() -> None:
         for concurrency in (int(c) for c in args.concurrency.split(",")):
             n = args.requests or (300 if concurrency == 1 else 30 * concurrency)
             row: dict[str, Any] = {"concurrency": concurrency, "requests": n}
-            for name, url, m in (("direct", direct, "weak-model"), ("server", routed, model)):
+            for name, url, m in (
+                ("direct", direct, "weak-model"),
+                ("server", routed, model),
+            ):
                 stats = asyncio.run(_load(url, m, concurrency, n))
                 row[name] = stats
-                print(f"{concurrency:>4} {name:>7} {stats['p50_ms']:8.2f} "
-                      f"{stats['p99_ms']:8.2f} {stats['rps']:8.0f}", flush=True)
+                print(
+                    f"{concurrency:>4} {name:>7} {stats['p50_ms']:8.2f} "
+                    f"{stats['p99_ms']:8.2f} {stats['rps']:8.0f}",
+                    flush=True,
+                )
             row["overhead_p50_ms"] = row["server"]["p50_ms"] - row["direct"]["p50_ms"]
             row["overhead_p99_ms"] = row["server"]["p99_ms"] - row["direct"]["p99_ms"]
-            print(f"{concurrency:>4} overhead p50 {row['overhead_p50_ms']:+.2f} ms, "
-                  f"p99 {row['overhead_p99_ms']:+.2f} ms", flush=True)
+            print(
+                f"{concurrency:>4} overhead p50 {row['overhead_p50_ms']:+.2f} ms, "
+                f"p99 {row['overhead_p99_ms']:+.2f} ms",
+                flush=True,
+            )
             results["runs"].append(row)
         import httpx
 
         metrics = httpx.get(f"http://127.0.0.1:{server_port}/metrics").text
         results["routing_latency_count"] = [
-            line for line in metrics.splitlines()
+            line
+            for line in metrics.splitlines()
             if line.startswith("prefroute_routing_latency_seconds_sum")
             or line.startswith("prefroute_routing_latency_seconds_count")
         ]
@@ -235,7 +291,9 @@ def main() -> None:
             proc.wait(timeout=10)
         tmp.cleanup()
     results["load_avg_end"] = os.getloadavg()
-    print(f"load average start {results['load_avg_start']}, end {results['load_avg_end']}")
+    print(
+        f"load average start {results['load_avg_start']}, end {results['load_avg_end']}"
+    )
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 

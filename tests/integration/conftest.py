@@ -2,68 +2,16 @@
 
 from __future__ import annotations
 
-import socket
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fake_upstream import FakeUpstream  # noqa: E402
-
-from prefroute.routers.base import Router  # noqa: E402
-
-
-class KeywordRouter(Router):
-    """A tiny real router: prompts mentioning a hard keyword score 0.9, others 0.1."""
-
-    name = "keyword"
-    needs_fit = False
-
-    def __init__(self, *, keywords: tuple[str, ...] = ("prove", "derive", "debug")) -> None:
-        self.keywords = keywords
-
-    def score(self, prompts: Sequence[str]) -> Any:
-        return np.array(
-            [0.9 if any(k in p.lower() for k in self.keywords) else 0.1 for p in prompts]
-        )
-
-
-class RunningServer:
-    """A uvicorn server running `app` in a thread on a free localhost port."""
-
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
+from fake_upstream import FakeUpstream, RunningServer
 
 
 @pytest.fixture(scope="session")

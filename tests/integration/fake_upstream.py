@@ -21,10 +21,15 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["FakeUpstream", "closed_port"]
+import numpy as np
+
+from prefroute.routers.base import Router
+
+__all__ = ["FakeUpstream", "KeywordRouter", "RunningServer", "closed_port"]
 
 
 def closed_port() -> int:
@@ -67,6 +72,7 @@ def _chunk(model: str, delta: dict[str, Any], finish: str | None = None) -> byte
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # silence stderr
@@ -88,8 +94,17 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/").endswith("/models"):
             self._send_json(200, {"object": "list", "data": []})
         else:
-            self._send_json(404, {"error": {"message": "not found", "type": "x",
-                                            "param": None, "code": None}})
+            self._send_json(
+                404,
+                {
+                    "error": {
+                        "message": "not found",
+                        "type": "x",
+                        "param": None,
+                        "code": None,
+                    }
+                },
+            )
 
     def do_POST(self) -> None:
         fake = self.server.fake
@@ -100,8 +115,17 @@ class _Handler(BaseHTTPRequestHandler):
             fake.requests.append(body)
             fake.auth_headers.append(self.headers.get("Authorization"))
         if not self.path.endswith("/chat/completions"):
-            self._send_json(404, {"error": {"message": f"no {self.path}", "type": "x",
-                                            "param": None, "code": None}})
+            self._send_json(
+                404,
+                {
+                    "error": {
+                        "message": f"no {self.path}",
+                        "type": "x",
+                        "param": None,
+                        "code": None,
+                    }
+                },
+            )
             return
         behaviour = fake.behaviour.get(model, "ok")
         if behaviour == "slow":
@@ -111,14 +135,30 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
             return
         if behaviour == "500":
-            self._send_json(500, {"error": {"message": "upstream exploded",
-                                            "type": "server_error", "param": None,
-                                            "code": None}})
+            self._send_json(
+                500,
+                {
+                    "error": {
+                        "message": "upstream exploded",
+                        "type": "server_error",
+                        "param": None,
+                        "code": None,
+                    }
+                },
+            )
             return
         if behaviour == "400":
-            self._send_json(400, {"error": {"message": "bad temperature",
-                                            "type": "invalid_request_error",
-                                            "param": "temperature", "code": None}})
+            self._send_json(
+                400,
+                {
+                    "error": {
+                        "message": "bad temperature",
+                        "type": "invalid_request_error",
+                        "param": "temperature",
+                        "code": None,
+                    }
+                },
+            )
             return
         if behaviour == "garbage":
             data = b"<html>definitely not json"
@@ -147,7 +187,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return
-            self._write_chunk(_chunk(model, {"content": word if i == 0 else f" {word}"}))
+            self._write_chunk(
+                _chunk(model, {"content": word if i == 0 else f" {word}"})
+            )
         self._write_chunk(_chunk(model, {}, "stop"))
         self._write_chunk(b"data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
@@ -183,8 +225,11 @@ class FakeUpstream:
         """Bind a free port and serve in a daemon thread."""
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -203,3 +248,54 @@ class FakeUpstream:
             self.behaviour.clear()
             self.requests.clear()
             self.auth_headers.clear()
+
+
+class KeywordRouter(Router):
+    """A tiny real router: prompts mentioning a hard keyword score 0.9, others 0.1."""
+
+    name = "keyword"
+    needs_fit = False
+
+    def __init__(
+        self, *, keywords: tuple[str, ...] = ("prove", "derive", "debug")
+    ) -> None:
+        self.keywords = keywords
+
+    def score(self, prompts: Sequence[str]) -> Any:
+        return np.array(
+            [
+                0.9 if any(k in p.lower() for k in self.keywords) else 0.1
+                for p in prompts
+            ]
+        )
+
+
+class RunningServer:
+    """A uvicorn server running `app` in a thread on a free localhost port."""
+
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        config = uvicorn.Config(app, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()

@@ -11,8 +11,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from conftest import KeywordRouter, RunningServer
-from fake_upstream import FakeUpstream, closed_port
+from fake_upstream import FakeUpstream, KeywordRouter, RunningServer, closed_port
 
 from prefroute.calibrate import calibrate_router
 from prefroute.client.core import RoutingCore
@@ -27,10 +26,18 @@ EASY = "Say hello to Anna."
 
 def _config(upstream: FakeUpstream, **overrides: Any) -> ServeConfig:
     base: dict[str, Any] = {
-        "strong": {"model": "strong-model", "base_url": upstream.base_url, "timeout": 0.5,
-                   "max_retries": 1},
-        "weak": {"model": "weak-model", "base_url": upstream.base_url, "timeout": 0.5,
-                 "max_retries": 1},
+        "strong": {
+            "model": "strong-model",
+            "base_url": upstream.base_url,
+            "timeout": 0.5,
+            "max_retries": 1,
+        },
+        "weak": {
+            "model": "weak-model",
+            "base_url": upstream.base_url,
+            "timeout": 0.5,
+            "max_retries": 1,
+        },
         "routers": ["random", "keyword"],
         "fallback": False,
         "max_body_bytes": 4096,
@@ -44,10 +51,30 @@ def _app(config: ServeConfig) -> Any:
     core = RoutingCore(
         config,
         routers={"random": random_router, "keyword": KeywordRouter()},
-        calibrations={"random": calibrate_router(random_router, CALIBRATION_PROMPTS,
-                                                 name="random")},
+        calibrations={
+            "random": calibrate_router(
+                random_router, CALIBRATION_PROMPTS, name="random"
+            )
+        },
     )
     return create_app(config, core=core)
+
+
+_OPEN: list[openai.OpenAI] = []
+
+
+def _openai(url: str, api_key: str = "x") -> openai.OpenAI:
+    """An official client for a running server; closed after the test."""
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key=api_key, max_retries=0)
+    _OPEN.append(client)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +86,7 @@ def server(fake_upstream: FakeUpstream) -> Iterator[RunningServer]:
 
 @pytest.fixture()
 def client(server: RunningServer, upstream: FakeUpstream) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0)
+    return _openai(server.url, "unused")
 
 
 def _ask(client: openai.OpenAI, model: str, prompt: str = EASY, **kwargs: Any) -> Any:
@@ -128,7 +155,9 @@ def test_routes_on_last_user_turn(client: openai.OpenAI) -> None:
 def test_unknown_fields_pass_through_and_model_is_replaced(
     client: openai.OpenAI, upstream: FakeUpstream
 ) -> None:
-    _ask(client, "router-random-1", temperature=0.3, extra_body={"custom_field": [1, 2]})
+    _ask(
+        client, "router-random-1", temperature=0.3, extra_body={"custom_field": [1, 2]}
+    )
     sent = upstream.requests[-1]
     assert sent["model"] == "weak-model"
     assert sent["temperature"] == 0.3
@@ -137,9 +166,12 @@ def test_unknown_fields_pass_through_and_model_is_replaced(
 
 def test_strong_share_model_uses_calibrated_threshold(client: openai.OpenAI) -> None:
     raw = _ask(client, "router-random@0.25")
-    expected = calibrate_router(load_router("random"), CALIBRATION_PROMPTS,
-                                name="random").threshold_for(0.25)
-    assert float(raw.headers["x-prefroute-threshold"]) == pytest.approx(expected, abs=1e-6)
+    expected = calibrate_router(
+        load_router("random"), CALIBRATION_PROMPTS, name="random"
+    ).threshold_for(0.25)
+    assert float(raw.headers["x-prefroute-threshold"]) == pytest.approx(
+        expected, abs=1e-6
+    )
 
 
 def test_direct_upstream_model_is_not_routed(client: openai.OpenAI) -> None:
@@ -163,7 +195,9 @@ def test_streaming_chunks_arrive_in_order(client: openai.OpenAI) -> None:
 
 def test_streaming_carries_decision_headers(client: openai.OpenAI) -> None:
     with client.chat.completions.with_streaming_response.create(
-        model="router-random-1", messages=[{"role": "user", "content": "hi"}], stream=True
+        model="router-random-1",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
     ) as response:
         assert response.headers["x-prefroute-routed-to"] == "weak-model"
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -187,27 +221,37 @@ def test_health_reports_ok(server: RunningServer) -> None:
     assert body["routers"] == ["keyword", "random"]
 
 
-def test_metrics_count_routed_requests(client: openai.OpenAI, server: RunningServer) -> None:
+def test_metrics_count_routed_requests(
+    client: openai.OpenAI, server: RunningServer
+) -> None:
     _ask(client, "router-random-0")
     text = httpx.get(f"{server.url}/metrics").text
-    assert 'prefroute_routed_total{model="strong-model",router="random",tier="strong"}' in text
+    assert (
+        'prefroute_routed_total{model="strong-model",router="random",tier="strong"}'
+        in text
+    )
     assert "prefroute_routing_latency_seconds_bucket" in text
     assert 'prefroute_upstream_latency_seconds_count{model="strong-model"}' in text
     assert 'prefroute_requests_total{path="/v1/chat/completions",status="200"}' in text
 
 
-def test_concurrent_requests_share_score_batches(server: RunningServer,
-                                                 upstream: FakeUpstream) -> None:
+def test_concurrent_requests_share_score_batches(
+    server: RunningServer, upstream: FakeUpstream
+) -> None:
     async def run() -> list[Any]:
-        aclient = openai.AsyncOpenAI(base_url=f"{server.url}/v1", api_key="x",
-                                     max_retries=0)
+        aclient = openai.AsyncOpenAI(
+            base_url=f"{server.url}/v1", api_key="x", max_retries=0
+        )
         try:
-            return await asyncio.gather(*(
-                aclient.chat.completions.create(
-                    model="router-keyword-0.5",
-                    messages=[{"role": "user", "content": f"{HARD} {i}"}])
-                for i in range(24)
-            ))
+            return await asyncio.gather(
+                *(
+                    aclient.chat.completions.create(
+                        model="router-keyword-0.5",
+                        messages=[{"role": "user", "content": f"{HARD} {i}"}],
+                    )
+                    for i in range(24)
+                )
+            )
         finally:
             await aclient.close()
 
@@ -221,9 +265,14 @@ def test_concurrent_requests_share_score_batches(server: RunningServer,
 # -- bad input -------------------------------------------------------------------------
 
 
-def _post(server: RunningServer, content: bytes | str, **headers: str) -> httpx.Response:
-    return httpx.post(f"{server.url}/v1/chat/completions", content=content,
-                      headers={"content-type": "application/json", **headers})
+def _post(
+    server: RunningServer, content: bytes | str, **headers: str
+) -> httpx.Response:
+    return httpx.post(
+        f"{server.url}/v1/chat/completions",
+        content=content,
+        headers={"content-type": "application/json", **headers},
+    )
 
 
 def test_malformed_json_gives_400_envelope(server: RunningServer) -> None:
@@ -236,7 +285,9 @@ def test_non_object_body_gives_400_envelope(server: RunningServer) -> None:
 
 
 def test_missing_messages_gives_400_naming_messages(server: RunningServer) -> None:
-    error = _assert_envelope(_post(server, json.dumps({"model": "router-random-0.5"})), 400)
+    error = _assert_envelope(
+        _post(server, json.dumps({"model": "router-random-0.5"})), 400
+    )
     assert error["param"] == "messages"
 
 
@@ -259,9 +310,17 @@ def test_unknown_router_gives_404(client: openai.OpenAI) -> None:
     assert "nosuch" in info.value.message
 
 
-@pytest.mark.parametrize("model", ["router-random-1.5", "router-random--0.1",
-                                   "router-random-abc", "router-random-nan",
-                                   "router-random@2", "router-random"])
+@pytest.mark.parametrize(
+    "model",
+    [
+        "router-random-1.5",
+        "router-random--0.1",
+        "router-random-abc",
+        "router-random-nan",
+        "router-random@2",
+        "router-random",
+    ],
+)
 def test_bad_threshold_gives_400(client: openai.OpenAI, model: str) -> None:
     with pytest.raises(openai.BadRequestError) as info:
         _ask(client, model)
@@ -274,21 +333,28 @@ def test_non_router_model_gives_400(client: openai.OpenAI) -> None:
         _ask(client, "gpt-4")
 
 
-def test_uncalibrated_share_gives_400_saying_to_calibrate(client: openai.OpenAI) -> None:
+def test_uncalibrated_share_gives_400_saying_to_calibrate(
+    client: openai.OpenAI,
+) -> None:
     with pytest.raises(openai.BadRequestError) as info:
         _ask(client, "router-keyword@0.3")
     assert "calibrate" in info.value.message
 
 
 def test_stream_must_be_boolean(server: RunningServer) -> None:
-    body = {"model": "router-random-0.5", "messages": [{"role": "user", "content": "x"}],
-            "stream": "yes"}
+    body = {
+        "model": "router-random-0.5",
+        "messages": [{"role": "user", "content": "x"}],
+        "stream": "yes",
+    }
     _assert_envelope(_post(server, json.dumps(body)), 400)
 
 
 def test_body_over_limit_gives_413(server: RunningServer) -> None:
-    body = {"model": "router-random-0.5",
-            "messages": [{"role": "user", "content": "x" * 10_000}]}
+    body = {
+        "model": "router-random-0.5",
+        "messages": [{"role": "user", "content": "x" * 10_000}],
+    }
     error = _assert_envelope(_post(server, json.dumps(body)), 413)
     assert "4096" in error["message"]
 
@@ -314,7 +380,9 @@ def test_upstream_failure_gives_502_and_server_recovers(
     _still_serving(client)
 
 
-def test_upstream_timeout_gives_504(client: openai.OpenAI, upstream: FakeUpstream) -> None:
+def test_upstream_timeout_gives_504(
+    client: openai.OpenAI, upstream: FakeUpstream
+) -> None:
     upstream.behaviour["strong-model"] = "slow"
     upstream.slow_seconds = 1.5
     with pytest.raises(openai.APIStatusError) as info:
@@ -324,8 +392,9 @@ def test_upstream_timeout_gives_504(client: openai.OpenAI, upstream: FakeUpstrea
     _still_serving(client)
 
 
-def test_upstream_client_error_is_passed_through(client: openai.OpenAI,
-                                                 upstream: FakeUpstream) -> None:
+def test_upstream_client_error_is_passed_through(
+    client: openai.OpenAI, upstream: FakeUpstream
+) -> None:
     upstream.behaviour["weak-model"] = "400"
     with pytest.raises(openai.BadRequestError) as info:
         _ask(client, "router-random-1")
@@ -346,7 +415,8 @@ def test_streaming_failure_mid_stream_ends_with_error_event(
 ) -> None:
     upstream.behaviour["strong-model"] = "midstream"
     stream = client.chat.completions.create(
-        model="router-random-0", messages=[{"role": "user", "content": "a b c d"}],
+        model="router-random-0",
+        messages=[{"role": "user", "content": "a b c d"}],
         stream=True,
     )
     received = []
@@ -360,61 +430,94 @@ def test_streaming_failure_mid_stream_ends_with_error_event(
 
 
 def test_upstream_down_gives_502(upstream: FakeUpstream, start_server: Any) -> None:
-    config = _config(upstream, strong={"model": "strong-model", "max_retries": 1,
-                                       "base_url": f"http://127.0.0.1:{closed_port()}/v1"})
+    config = _config(
+        upstream,
+        strong={
+            "model": "strong-model",
+            "max_retries": 1,
+            "base_url": f"http://127.0.0.1:{closed_port()}/v1",
+        },
+    )
     running = start_server(_app(config))
-    client = openai.OpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+    client = _openai(running.url, "x")
     with pytest.raises(openai.APIStatusError) as info:
         _ask(client, "router-random-0")
     assert info.value.status_code == 502
     assert "cannot reach upstream" in info.value.message
     assert _ask(client, "router-random-1").parse().model == "weak-model"
     metrics = httpx.get(f"{running.url}/metrics").text
-    assert 'prefroute_upstream_errors_total{kind="upstream",model="strong-model"} 1' in metrics
+    assert (
+        'prefroute_upstream_errors_total{kind="upstream",model="strong-model"} 1'
+        in metrics
+    )
 
 
-def test_fallback_to_weak_when_strong_is_down(upstream: FakeUpstream,
-                                              start_server: Any) -> None:
-    config = _config(upstream, fallback=True,
-                     strong={"model": "strong-model", "max_retries": 0,
-                             "base_url": f"http://127.0.0.1:{closed_port()}/v1"})
+def test_fallback_to_weak_when_strong_is_down(
+    upstream: FakeUpstream, start_server: Any
+) -> None:
+    config = _config(
+        upstream,
+        fallback=True,
+        strong={
+            "model": "strong-model",
+            "max_retries": 0,
+            "base_url": f"http://127.0.0.1:{closed_port()}/v1",
+        },
+    )
     running = start_server(_app(config))
-    client = openai.OpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+    client = _openai(running.url, "x")
     raw = _ask(client, "router-random-0")
     assert raw.parse().model == "weak-model"
     assert raw.headers["x-prefroute-fallback"] == "true"
     assert raw.headers["x-prefroute-decided"] == "strong-model"
-    chunks = list(client.chat.completions.create(
-        model="router-random-0", messages=[{"role": "user", "content": "s"}], stream=True))
+    chunks = list(
+        client.chat.completions.create(
+            model="router-random-0",
+            messages=[{"role": "user", "content": "s"}],
+            stream=True,
+        )
+    )
     assert chunks[0].model == "weak-model"
     metrics = httpx.get(f"{running.url}/metrics").text
-    assert ('prefroute_fallbacks_total{from_model="strong-model",to_model="weak-model"} 2'
-            in metrics)
+    assert (
+        'prefroute_fallbacks_total{from_model="strong-model",to_model="weak-model"} 2'
+        in metrics
+    )
 
 
 # -- auth and config-built servers -----------------------------------------------------
 
 
-def test_api_key_is_required_when_configured(upstream: FakeUpstream, start_server: Any,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_api_key_is_required_when_configured(
+    upstream: FakeUpstream, start_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PREFROUTE_TEST_SERVER_KEYS", "k1, k2")
-    running = start_server(_app(_config(upstream, api_keys_env="PREFROUTE_TEST_SERVER_KEYS")))
-    anonymous = openai.OpenAI(base_url=f"{running.url}/v1", api_key="wrong", max_retries=0)
+    running = start_server(
+        _app(_config(upstream, api_keys_env="PREFROUTE_TEST_SERVER_KEYS"))
+    )
+    anonymous = _openai(running.url, "wrong")
     with pytest.raises(openai.AuthenticationError):
         _ask(anonymous, "router-random-0")
     with pytest.raises(openai.AuthenticationError):
         anonymous.models.list()
-    keyed = openai.OpenAI(base_url=f"{running.url}/v1", api_key="k2", max_retries=0)
+    keyed = _openai(running.url, "k2")
     assert _ask(keyed, "router-random-0").parse().model == "strong-model"
 
 
-def test_upstream_api_key_is_sent_from_env(upstream: FakeUpstream, start_server: Any,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_upstream_api_key_is_sent_from_env(
+    upstream: FakeUpstream, start_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PREFROUTE_TEST_STRONG_KEY", "sk-strong")
-    config = _config(upstream, strong={"model": "strong-model", "base_url": upstream.base_url,
-                                       "api_key_env": "PREFROUTE_TEST_STRONG_KEY"})
+    config = _config(
+        upstream,
+        strong={
+            "model": "strong-model",
+            "base_url": upstream.base_url,
+            "api_key_env": "PREFROUTE_TEST_STRONG_KEY",
+        },
+    )
     running = start_server(_app(config))
-    client = openai.OpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+    client = _openai(running.url, "x")
     _ask(client, "router-random-0")
     _ask(client, "router-random-1")
     assert upstream.auth_headers[-2:] == ["Bearer sk-strong", None]
@@ -427,10 +530,13 @@ def test_server_built_from_config_calibrates_at_start(
     prompts.write_text("\n".join(CALIBRATION_PROMPTS), encoding="utf-8")
     config = _config(upstream, routers=["random"], calibration_prompts=str(prompts))
     running = start_server(create_app(config))
-    client = openai.OpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+    client = _openai(running.url, "x")
     entries = {m.id: m for m in client.models.list()}
     assert "router-random@0.3" in entries
     threshold = entries["router-random@0.3"].model_extra["threshold"]  # type: ignore[index]
     scores = load_router("random").score(CALIBRATION_PROMPTS)
     assert (scores >= threshold).mean() == pytest.approx(0.3)
-    assert _ask(client, "router-random@0.3").parse().model in {"strong-model", "weak-model"}
+    assert _ask(client, "router-random@0.3").parse().model in {
+        "strong-model",
+        "weak-model",
+    }

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 import openai
 import pytest
-from conftest import KeywordRouter
-from fake_upstream import FakeUpstream, closed_port
+from fake_upstream import FakeUpstream, KeywordRouter, closed_port
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from prefroute import Controller
@@ -18,10 +18,34 @@ HARD = "Prove the Pythagorean theorem."
 EASY = "Say hi."
 
 
+_OPEN: list[Controller] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_controllers() -> Iterator[None]:
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+
+
+def _controller(**kwargs: Any) -> Controller:
+    client = _controller(**kwargs)
+    _OPEN.append(client)
+    return client
+
+
 def _endpoints(upstream: FakeUpstream) -> dict[str, Any]:
     return {
-        "strong": {"model": "strong-model", "base_url": upstream.base_url, "max_retries": 0},
-        "weak": {"model": "weak-model", "base_url": upstream.base_url, "max_retries": 0},
+        "strong": {
+            "model": "strong-model",
+            "base_url": upstream.base_url,
+            "max_retries": 0,
+        },
+        "weak": {
+            "model": "weak-model",
+            "base_url": upstream.base_url,
+            "max_retries": 0,
+        },
     }
 
 
@@ -30,9 +54,13 @@ def _user(text: str) -> list[dict[str, str]]:
 
 
 def test_controller_returns_official_types_and_routes(upstream: FakeUpstream) -> None:
-    client = Controller(**_endpoints(upstream), routers={"keyword": KeywordRouter()})
-    hard = client.chat.completions.create(model="router-keyword-0.5", messages=_user(HARD))
-    easy = client.chat.completions.create(model="router-keyword-0.5", messages=_user(EASY))
+    client = _controller(**_endpoints(upstream), routers={"keyword": KeywordRouter()})
+    hard = client.chat.completions.create(
+        model="router-keyword-0.5", messages=_user(HARD)
+    )
+    easy = client.chat.completions.create(
+        model="router-keyword-0.5", messages=_user(EASY)
+    )
     assert isinstance(hard, ChatCompletion)
     assert (hard.model, easy.model) == ("strong-model", "weak-model")
     assert easy.choices[0].message.content == f"echo: {EASY}"
@@ -42,7 +70,7 @@ def test_controller_returns_official_types_and_routes(upstream: FakeUpstream) ->
 
 
 def test_controller_route_names_the_model(upstream: FakeUpstream) -> None:
-    client = Controller(**_endpoints(upstream), routers=["random"])
+    client = _controller(**_endpoints(upstream), routers=["random"])
     assert client.route("anything", "random", 0.0) == "strong-model"
     assert client.route("anything", "random", 1.0) == "weak-model"
 
@@ -59,9 +87,10 @@ def test_controller_streams_chunks(upstream: FakeUpstream) -> None:
 
 
 def test_controller_passes_extra_arguments(upstream: FakeUpstream) -> None:
-    client = Controller(**_endpoints(upstream), routers=["random"])
-    client.chat.completions.create(model="router-random-0", messages=_user("x"),
-                                   temperature=0.1, max_tokens=7)
+    client = _controller(**_endpoints(upstream), routers=["random"])
+    client.chat.completions.create(
+        model="router-random-0", messages=_user("x"), temperature=0.1, max_tokens=7
+    )
     assert upstream.requests[-1]["temperature"] == 0.1
     assert upstream.requests[-1]["max_tokens"] == 7
     assert upstream.requests[-1]["model"] == "strong-model"
@@ -69,34 +98,43 @@ def test_controller_passes_extra_arguments(upstream: FakeUpstream) -> None:
 
 def test_controller_falls_back_when_strong_is_down(upstream: FakeUpstream) -> None:
     endpoints = _endpoints(upstream)
-    endpoints["strong"] = {"model": "strong-model", "max_retries": 0,
-                           "base_url": f"http://127.0.0.1:{closed_port()}/v1"}
-    client = Controller(**endpoints, routers=["random"])
+    endpoints["strong"] = {
+        "model": "strong-model",
+        "max_retries": 0,
+        "base_url": f"http://127.0.0.1:{closed_port()}/v1",
+    }
+    client = _controller(**endpoints, routers=["random"])
     reply = client.chat.completions.create(model="router-random-0", messages=_user("x"))
     assert reply.model == "weak-model"
     assert client.model_counts == {"strong-model": 1, "weak-model": 1}
-    strict = Controller(**endpoints, routers=["random"], fallback=False)
+    strict = _controller(**endpoints, routers=["random"], fallback=False)
     with pytest.raises(openai.APIConnectionError):
         strict.chat.completions.create(model="router-random-0", messages=_user("x"))
 
 
 def test_controller_rejects_bad_model_strings(upstream: FakeUpstream) -> None:
-    client = Controller(**_endpoints(upstream), routers=["random"])
+    client = _controller(**_endpoints(upstream), routers=["random"])
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         client.chat.completions.create(model="router-random-7", messages=_user("x"))
 
 
 def test_async_controller_routes_concurrently(upstream: FakeUpstream) -> None:
     async def run() -> list[Any]:
-        async with AsyncController(**_endpoints(upstream),
-                                   routers={"keyword": KeywordRouter()}) as client:
-            replies = await asyncio.gather(*(
-                client.chat.completions.create(
-                    model="router-keyword-0.5", messages=_user(HARD if i % 2 else EASY))
-                for i in range(8)
-            ))
+        async with AsyncController(
+            **_endpoints(upstream), routers={"keyword": KeywordRouter()}
+        ) as client:
+            replies = await asyncio.gather(
+                *(
+                    client.chat.completions.create(
+                        model="router-keyword-0.5",
+                        messages=_user(HARD if i % 2 else EASY),
+                    )
+                    for i in range(8)
+                )
+            )
             stream = await client.chat.completions.create(
-                model="router-keyword-0.5", messages=_user(HARD), stream=True)
+                model="router-keyword-0.5", messages=_user(HARD), stream=True
+            )
             chunks = [chunk async for chunk in stream]
             return [replies, chunks, client.model_counts]
 

@@ -1,4 +1,4 @@
-"""`prefroute calibrate`: the threshold that sends a share of prompts to the strong model."""
+"""`prefroute calibrate`: the threshold that sends a share of prompts strong."""
 
 from __future__ import annotations
 
@@ -112,12 +112,15 @@ def register(app: typer.Typer) -> None:
         if out is not None:
             save_calibrations(out, calibrations)
         if as_json:
-            typer.echo(json.dumps(results if len(results) > 1 else results[0], indent=2))
+            typer.echo(
+                json.dumps(results if len(results) > 1 else results[0], indent=2)
+            )
         else:
             for r in results:
                 typer.echo(
                     f"{r['router']}: threshold {r['threshold']:.6g} sends "
-                    f"{r['realised_strong_share']:.1%} of {r['n_prompts']} prompts to the "
+                    f"{r['realised_strong_share']:.1%} of {r['n_prompts']} prompts "
+                    "to the "
                     f"strong model (target {strong_share:.1%}); model '{r['model']}'"
                 )
         if out is not None:

@@ -71,6 +71,7 @@ def print_multi_result(result: Any) -> None:
         "cost to match best (share)",
         "same, hull",
         "quality at cheapest cost",
+        "quality at 40% of best cost",
     ):
         table.add_column(column)
     for summary in result.methods.values():
@@ -80,6 +81,7 @@ def print_multi_result(result: Any) -> None:
             _fmt(summary.cost_to_match_best / best_cost, pct=True),
             _fmt(summary.cost_to_match_best_hull / best_cost, pct=True),
             _fmt(summary.quality_at_cheapest),
+            _fmt(summary.quality_at_40pct),
         )
     console.print(table)
     singles = Table(title="single models")
@@ -213,6 +215,21 @@ def register(app: typer.Typer) -> None:
                 "--tail-chars", help="Embed the prompt's last N chars (0: all)."
             ),
         ] = 384,
+        alpaca_eval: Annotated[
+            bool,
+            typer.Option(
+                "--alpaca-eval/--no-alpaca-eval",
+                help="Add the AlpacaEval judge battles of the data directory.",
+            ),
+        ] = False,
+        canonical: Annotated[
+            bool,
+            typer.Option(
+                "--canonical/--raw-names",
+                help="Canonical model names, so one model's labels from several "
+                "sources are joined.",
+            ),
+        ] = True,
         battle_weight: Annotated[
             float, typer.Option("--battle-weight", help="Weight of the battle term.")
         ] = 1.0,
@@ -237,13 +254,17 @@ def register(app: typer.Typer) -> None:
         root = resolve_data_dir(data_dir)
         records: list[GoldenRecord] = []
         for name in (g.strip() for g in golden.split(",") if g.strip()):
-            records.extend(load_golden(name, root))
+            records.extend(load_golden(name, root, canonical=canonical))
         fights: list[Battle] = []
         if battles:
             from prefroute.data.battles import load_battles_jsonl
 
             for path in battles:
                 fights.extend(load_battles_jsonl(path))
+        if alpaca_eval:
+            from prefroute.data.battles import load_alpaca_eval
+
+            fights.extend(load_alpaca_eval(root, canonical=canonical))
         router = MultiModelRouter(
             embedder=get_embedder(embedder),
             dim=dim,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -14,15 +15,27 @@ def register(app: typer.Typer) -> None:
 
     @app.command("ratings")
     def ratings(
-        recipe: Path = typer.Option(..., "--recipe", help="Recipe file (.yaml or .toml)."),
-        data_dir: Path | None = typer.Option(None, "--data-dir", help="Data root."),
-        bootstrap: int = typer.Option(
-            100, "--bootstrap", min=0, help="Bootstrap resamples for 95% intervals."
-        ),
-        decontaminate: bool = typer.Option(
-            False, "--decontaminate", help="Drop evaluation prompts first (slow: embeds)."
-        ),
-        top: int | None = typer.Option(None, "--top", min=1, help="Show only the best N."),
+        recipe: Annotated[
+            Path, typer.Option("--recipe", help="Recipe file (.yaml or .toml).")
+        ],
+        data_dir: Annotated[
+            Path | None, typer.Option("--data-dir", help="Data root.")
+        ] = None,
+        bootstrap: Annotated[
+            int,
+            typer.Option(
+                "--bootstrap", min=0, help="Bootstrap resamples for 95% intervals."
+            ),
+        ] = 100,
+        decontaminate: Annotated[
+            bool,
+            typer.Option(
+                "--decontaminate", help="Drop evaluation prompts first (slow: embeds)."
+            ),
+        ] = False,
+        top: Annotated[
+            int | None, typer.Option("--top", min=1, help="Show only the best N.")
+        ] = None,
     ) -> None:
         """Print the leaderboard (Elo scale, 95% bootstrap interval, tier) of all
         models in the recipe's battles."""
@@ -44,7 +57,7 @@ def register(app: typer.Typer) -> None:
         data = build_battles(
             spec,
             resolve_data_dir(data_dir),
-            emb,  # type: ignore[arg-type]
+            emb,
             n_bootstrap=bootstrap,
         )
         assert data.ratings is not None

@@ -41,7 +41,10 @@ def config_from_options(config_file: Path | None, options: dict[str, Any]) -> An
 
     config = load_serve_config(config_file, options)
     updates: dict[str, Any] = {}
-    for tier, env in (("strong", DEFAULT_STRONG_KEY_ENV), ("weak", DEFAULT_WEAK_KEY_ENV)):
+    for tier, env in (
+        ("strong", DEFAULT_STRONG_KEY_ENV),
+        ("weak", DEFAULT_WEAK_KEY_ENV),
+    ):
         endpoint = getattr(config, tier)
         if endpoint.api_key is None and endpoint.api_key_env is None:
             updates[tier] = endpoint.model_copy(update={"api_key_env": env})
@@ -57,20 +60,25 @@ def register(app: typer.Typer) -> None:
     def serve_command(
         config_file: Annotated[
             Path | None,
-            typer.Option("--config", "-c", help="YAML config (see examples/serve-*.yaml)."),
+            typer.Option(
+                "--config", "-c", help="YAML config (see examples/serve-*.yaml)."
+            ),
         ] = None,
         strong_model: Annotated[
             str | None, typer.Option("--strong-model", help="Strong upstream model id.")
         ] = None,
         strong_base_url: Annotated[
             str | None,
-            typer.Option("--strong-base-url", help="Strong OpenAI-compatible base URL."),
+            typer.Option(
+                "--strong-base-url", help="Strong OpenAI-compatible base URL."
+            ),
         ] = None,
         strong_api_key_env: Annotated[
             str | None,
             typer.Option(
                 "--strong-api-key-env",
-                help=f"Env var with the strong API key [default: {DEFAULT_STRONG_KEY_ENV}].",
+                help="Env var with the strong API key "
+                f"[default: {DEFAULT_STRONG_KEY_ENV}].",
             ),
         ] = None,
         weak_model: Annotated[
@@ -84,7 +92,8 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--weak-api-key-env",
-                help=f"Env var with the weak API key [default: {DEFAULT_WEAK_KEY_ENV}].",
+                help="Env var with the weak API key "
+                f"[default: {DEFAULT_WEAK_KEY_ENV}].",
             ),
         ] = None,
         routers: Annotated[
@@ -95,11 +104,18 @@ def register(app: typer.Typer) -> None:
                 "NAME=FOLDER) [default: random].",
             ),
         ] = None,
-        host: Annotated[str | None, typer.Option("--host", help="[default: 127.0.0.1]")] = None,
-        port: Annotated[int | None, typer.Option("--port", help="[default: 6060]")] = None,
+        host: Annotated[
+            str | None, typer.Option("--host", help="[default: 127.0.0.1]")
+        ] = None,
+        port: Annotated[
+            int | None, typer.Option("--port", help="[default: 6060]")
+        ] = None,
         calibration: Annotated[
             Path | None,
-            typer.Option("--calibration", help="Calibration JSON from `prefroute calibrate --out`."),
+            typer.Option(
+                "--calibration",
+                help="Calibration JSON from `prefroute calibrate --out`.",
+            ),
         ] = None,
         calibration_prompts: Annotated[
             str | None,
@@ -113,11 +129,15 @@ def register(app: typer.Typer) -> None:
         ] = None,
         timeout: Annotated[
             float | None,
-            typer.Option("--timeout", help="Upstream timeout in seconds (both models)."),
+            typer.Option(
+                "--timeout", help="Upstream timeout in seconds (both models)."
+            ),
         ] = None,
         fallback: Annotated[
             bool | None,
-            typer.Option("--fallback/--no-fallback", help="Try the other model on failure."),
+            typer.Option(
+                "--fallback/--no-fallback", help="Try the other model on failure."
+            ),
         ] = None,
         route_on: Annotated[
             str | None,

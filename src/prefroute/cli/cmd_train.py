@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -42,29 +42,64 @@ def register(app: typer.Typer) -> None:
 
     @app.command("train")
     def train(
-        router: str = typer.Argument(..., help="Router to train: mf, sw_ranking, classifier, ..."),
-        recipe: Path = typer.Option(..., "--recipe", help="Recipe file (.yaml or .toml)."),
-        out: Path = typer.Option(..., "--out", help="Folder to write the trained router to."),
-        data_dir: Path | None = typer.Option(None, "--data-dir", help="Data root."),
-        seed: int | None = typer.Option(None, "--seed", help="Override the recipe's seed."),
-        embedder: str | None = typer.Option(
-            None, "--embedder", help="Override the recipe's embedder spec."
-        ),
-        overrides: list[str] = typer.Option(  # noqa: B008
-            [], "--set", help="Hyperparameter override key=value (repeatable)."
-        ),
-        finetune: bool = typer.Option(
-            False, "--finetune", help="classifier only: fine-tune the encoder (torch extra)."
-        ),
+        router: Annotated[
+            str, typer.Argument(help="Router to train: mf, sw_ranking, classifier, ...")
+        ],
+        recipe: Annotated[
+            Path, typer.Option("--recipe", help="Recipe file (.yaml or .toml).")
+        ],
+        out: Annotated[
+            Path, typer.Option("--out", help="Folder to write the trained router to.")
+        ],
+        data_dir: Annotated[
+            Path | None, typer.Option("--data-dir", help="Data root.")
+        ] = None,
+        seed: Annotated[
+            int | None, typer.Option("--seed", help="Override the recipe's seed.")
+        ] = None,
+        embedder: Annotated[
+            str | None,
+            typer.Option("--embedder", help="Override the recipe's embedder spec."),
+        ] = None,
+        overrides: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--set", help="Hyperparameter override key=value (repeatable)."
+            ),
+        ] = None,
+        embedding_store: Annotated[
+            Path | None,
+            typer.Option(
+                "--embedding-store",
+                help="An .npz of precomputed prompt embeddings: read if present, "
+                "updated after training (speeds up retraining).",
+            ),
+        ] = None,
+        finetune: Annotated[
+            bool,
+            typer.Option(
+                "--finetune",
+                help="classifier only: fine-tune the encoder (torch extra).",
+            ),
+        ] = False,
     ) -> None:
         """Train ROUTER on the battles a recipe names and save it to --out."""
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         from prefroute.config import resolve_data_dir
-        from prefroute.train.pipeline import build_battles, train_router, training_embedder
+        from prefroute.train.pipeline import (
+            build_battles,
+            train_router,
+            training_embedder,
+        )
         from prefroute.train.recipe import load_recipe
 
+        if finetune:
+            raise ConfigError(
+                "--finetune (full encoder fine-tune, torch extra) is not available in "
+                "this version; train the frozen-embedder head without it"
+            )
         console = Console(stderr=True)
         spec = load_recipe(recipe)
         update: dict[str, Any] = {}
@@ -73,9 +108,11 @@ def register(app: typer.Typer) -> None:
         if embedder is not None:
             update["embedder"] = embedder
         spec = spec.model_copy(update=update)
-        params = parse_overrides(overrides)
+        params = parse_overrides(overrides or [])
         root = resolve_data_dir(data_dir)
         emb = training_embedder(spec.embedder)
+        if embedding_store is not None:
+            emb.load_store(embedding_store)
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -93,14 +130,9 @@ def register(app: typer.Typer) -> None:
 
             data = build_battles(spec, root, emb, progress=progress)
             bar.update(task, description=f"fitting {router}", total=None, completed=0)
-            if finetune:
-                if router != "classifier":
-                    raise ConfigError(f"--finetune applies to 'classifier' only, got {router!r}")
-                from prefroute.train.finetune import finetune_classifier
-
-                fitted = finetune_classifier(spec, data, emb, out, **params)
-            else:
-                fitted = train_router(router, spec, data, emb, **params)
+            fitted = train_router(router, spec, data, emb, **params)
         fitted.save(out)
+        if embedding_store is not None:
+            emb.save_store(embedding_store)
         console.print(data.summary())
         console.print(f"saved {router} to {out}")

@@ -46,7 +46,7 @@ class EndpointConfig(BaseModel):
         return value.rstrip("/")
 
     def resolved_api_key(self) -> SecretStr | None:
-        """The API key: `api_key`, else the variable named by `api_key_env`, else None."""
+        """The key: `api_key`, else the variable named by `api_key_env`, else None."""
         if self.api_key is not None:
             return self.api_key
         if self.api_key_env:
@@ -70,9 +70,11 @@ class RoutingConfig(BaseModel):
             paper's server), all user turns joined, or the whole conversation.
         fallback: When the chosen upstream fails (connection error, timeout, 5xx,
             garbage), try the other model once.
-        batch_window_ms: How long the scorer waits to collect concurrent prompts
-            into one batch.
+        batch_window_ms: How long an idle scorer waits to collect concurrent
+            prompts into one batch (0: none; prompts arriving while a batch is being
+            scored are always scored together next).
         max_batch: Largest batch the scorer builds.
+        score_cache_size: Prompt scores remembered per router (LRU; 0 = off).
         calibration_file: JSON written by `prefroute calibrate --out` (thresholds for
             `router-<name>@<share>` model strings).
         calibration_prompts: Prompt file to calibrate every router on at start, or
@@ -87,8 +89,9 @@ class RoutingConfig(BaseModel):
     routers: dict[str, str] = Field(default_factory=lambda: {"random": "random"})
     route_on: RouteOn = "last_user"
     fallback: bool = True
-    batch_window_ms: float = Field(default=2.0, ge=0, le=1000)
+    batch_window_ms: float = Field(default=0.0, ge=0, le=1000)
     max_batch: int = Field(default=64, ge=1, le=4096)
+    score_cache_size: int = Field(default=4096, ge=0)
     calibration_file: Path | None = None
     calibration_prompts: str | None = None
     data_dir: Path | None = None
@@ -114,6 +117,7 @@ class RoutingConfig(BaseModel):
         for name in value:
             if not name or "@" in name or any(c.isspace() for c in name):
                 raise ValueError(
-                    f"router names must be non-empty without '@' or spaces, got {name!r}"
+                    "router names must be non-empty without '@' or spaces, "
+                    f"got {name!r}"
                 )
         return value

@@ -67,7 +67,9 @@ def _build_core(
 
     if isinstance(routers, str):
         routers = [routers]
-    items = routers.items() if isinstance(routers, Mapping) else ((r, r) for r in routers)
+    items = (
+        routers.items() if isinstance(routers, Mapping) else ((r, r) for r in routers)
+    )
     loaded: dict[str, Router] = {}
     targets: dict[str, str] = {}
     for name, target in items:
@@ -87,7 +89,9 @@ def _build_core(
     )
     found: dict[str, Calibration] = {}
     if isinstance(calibrations, str | Path):
-        found = {k: v for k, v in load_calibrations(calibrations).items() if k in loaded}
+        found = {
+            k: v for k, v in load_calibrations(calibrations).items() if k in loaded
+        }
     elif calibrations is not None:
         found = dict(calibrations)
     if calibration_prompts:
@@ -96,7 +100,8 @@ def _build_core(
     for endpoint in (config.strong, config.weak):
         if endpoint.provider != "openai":
             raise ConfigError(
-                f"the Controller supports provider 'openai' (any OpenAI-compatible API), "
+                "the Controller supports provider 'openai' (any OpenAI-compatible "
+                f"API), "
                 f"got {endpoint.provider!r} for {endpoint.model!r}; use the server for "
                 "LiteLLM providers"
             )
@@ -183,8 +188,9 @@ class Controller:
     ) -> None:
         """Load routers and create one OpenAI client per endpoint."""
         self._openai = _import_openai()
-        self.core = _build_core(strong, weak, routers, route_on, fallback, calibrations,
-                                calibration_prompts)
+        self.core = _build_core(
+            strong, weak, routers, route_on, fallback, calibrations, calibration_prompts
+        )
         self._clients = {
             "strong": self._openai.OpenAI(**_client_kwargs(self.core.config.strong)),
             "weak": self._openai.OpenAI(**_client_kwargs(self.core.config.weak)),
@@ -274,10 +280,13 @@ class AsyncController:
     ) -> None:
         """Load routers and create one async OpenAI client per endpoint."""
         self._openai = _import_openai()
-        self.core = _build_core(strong, weak, routers, route_on, fallback, calibrations,
-                                calibration_prompts)
+        self.core = _build_core(
+            strong, weak, routers, route_on, fallback, calibrations, calibration_prompts
+        )
         self._clients = {
-            "strong": self._openai.AsyncOpenAI(**_client_kwargs(self.core.config.strong)),
+            "strong": self._openai.AsyncOpenAI(
+                **_client_kwargs(self.core.config.strong)
+            ),
             "weak": self._openai.AsyncOpenAI(**_client_kwargs(self.core.config.weak)),
         }
         self.chat = _AsyncChat(self)

@@ -22,6 +22,7 @@ import json
 import logging
 import math
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -60,7 +61,9 @@ MODEL_PREFIX = "router-"
 class InvalidRequestError(ConfigError):
     """The request is malformed; `param` names the offending field (HTTP 400)."""
 
-    def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
+    def __init__(
+        self, message: str, *, param: str | None = None, code: str | None = None
+    ):
         """Store the message, the offending parameter and a machine-readable code.
 
         Args:
@@ -179,7 +182,9 @@ def parse_model(
                 param="model",
                 code="invalid_model",
             )
-        return ModelSpec(router=name, strong_share=_parse_unit(share, "strong share", model))
+        return ModelSpec(
+            router=name, strong_share=_parse_unit(share, "strong share", model)
+        )
     name, sep, threshold = rest.rpartition("-")
     if name.endswith("-"):  # a negative threshold: "router-mf--0.1"
         name, threshold = name[:-1], f"-{threshold}"
@@ -234,7 +239,8 @@ def extract_prompt(messages: Any, route_on: RouteOn = "last_user") -> str:
     if not isinstance(messages, list) or not messages:
         got = "an empty list" if isinstance(messages, list) else type(messages).__name__
         raise InvalidRequestError(
-            f"'messages' must be a non-empty list of {{'role', 'content'}} objects, got {got}",
+            "'messages' must be a non-empty list of {'role', 'content'} objects, "
+            f"got {got}",
             param="messages",
             code="invalid_messages",
         )
@@ -242,7 +248,8 @@ def extract_prompt(messages: Any, route_on: RouteOn = "last_user") -> str:
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise InvalidRequestError(
-                f"messages[{i}] must be an object with a string 'role', got {message!r:.80}",
+                f"messages[{i}] must be an object with a string 'role', "
+                f"got {message!r:.80}",
                 param=f"messages[{i}]",
                 code="invalid_messages",
             )
@@ -263,10 +270,13 @@ def extract_prompt(messages: Any, route_on: RouteOn = "last_user") -> str:
 class ScoreBatcher:
     """Collects prompts from concurrent async callers and scores them in one batch.
 
-    A batch is flushed `window_s` after its first prompt arrives, as soon as it holds
-    `max_batch` prompts, or, while an earlier batch is being scored, right after that
-    batch finishes. Scoring runs in `executor` (one worker thread is enough: ONNX and
-    numpy release the GIL and use their own threads).
+    Adaptive ("natural") batching: while a batch is being scored, new prompts queue
+    and are scored together as soon as it finishes, so batches grow with load and an
+    idle server adds no wait. When idle, a batch is flushed `window_s` after its first
+    prompt (0 = on the next event-loop turn) or as soon as it holds `max_batch`.
+    Scoring runs in `executor` (one worker thread is enough: ONNX and
+    numpy release the GIL and use their own threads). The last `cache_size` prompt
+    scores are kept (LRU), so retried or repeated prompts are not embedded again.
     """
 
     def __init__(
@@ -276,6 +286,7 @@ class ScoreBatcher:
         window_s: float = 0.002,
         max_batch: int = 64,
         executor: ThreadPoolExecutor | None = None,
+        cache_size: int = 0,
     ) -> None:
         """Create a batcher for one router.
 
@@ -284,17 +295,23 @@ class ScoreBatcher:
             window_s: Collection window in seconds.
             max_batch: Largest batch.
             executor: Where `score` runs (default: a private single thread).
+            cache_size: Scores remembered per prompt (0 = no cache).
         """
         self.router = router
         self.window_s = window_s
         self.max_batch = max_batch
-        self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="prefroute-score")
+        self._executor = executor or ThreadPoolExecutor(
+            1, thread_name_prefix="prefroute-score"
+        )
         self._pending: list[tuple[str, asyncio.Future[float]]] = []
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | None = None
         self._busy = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.n_batches = 0
         self.n_prompts = 0
+        self.n_cache_hits = 0
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, float] = OrderedDict()
 
     async def score(self, prompt: str) -> float:
         """Score one prompt, batched with concurrent calls.
@@ -305,14 +322,26 @@ class ScoreBatcher:
         Returns:
             Its score in [0, 1].
         """
+        if self.cache_size:
+            cached = self._cache.get(prompt)
+            if cached is not None:
+                self._cache.move_to_end(prompt)
+                self.n_cache_hits += 1
+                return cached
         loop = asyncio.get_running_loop()
         future: asyncio.Future[float] = loop.create_future()
         self._pending.append((prompt, future))
         if not self._busy:
-            if len(self._pending) >= self.max_batch or self.window_s <= 0:
+            if len(self._pending) >= self.max_batch:
                 self._flush()
             elif self._timer is None:
-                self._timer = loop.call_later(self.window_s, self._on_timer)
+                # window 0: flush on the next loop turn, so requests parsed in the
+                # same turn still share a batch.
+                self._timer = (
+                    loop.call_later(self.window_s, self._on_timer)
+                    if self.window_s > 0
+                    else loop.call_soon(self._on_timer)
+                )
         return await future
 
     def _on_timer(self) -> None:
@@ -337,7 +366,9 @@ class ScoreBatcher:
         loop = asyncio.get_running_loop()
         prompts = [prompt for prompt, _ in batch]
         try:
-            scores = await loop.run_in_executor(self._executor, self.router.score, prompts)
+            scores = await loop.run_in_executor(
+                self._executor, self.router.score, prompts
+            )
             values = [float(s) for s in scores]
             if len(values) != len(prompts):
                 raise UpstreamError(
@@ -349,9 +380,13 @@ class ScoreBatcher:
                 if not future.done():
                     future.set_exception(exc)
         else:
-            for (_, future), value in zip(batch, values, strict=True):
+            for (prompt, future), value in zip(batch, values, strict=True):
                 if not future.done():
                     future.set_result(value)
+                if self.cache_size:
+                    self._cache[prompt] = value
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
         finally:
             self.n_batches += 1
             self.n_prompts += len(prompts)
@@ -364,7 +399,7 @@ class ScoreBatcher:
         self._executor.shutdown(wait=False, cancel_futures=False)
 
 
-# -- decisions and observers ------------------------------------------------------------
+# -- decisions and observers -----------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -457,7 +492,7 @@ def _error_event(message: str, kind: str) -> bytes:
     return b"data: " + json.dumps(payload).encode() + b"\n\n"
 
 
-# -- the core ---------------------------------------------------------------------------
+# -- the core ----------------------------------------------------------------------
 
 
 class RoutingCore:
@@ -484,11 +519,16 @@ class RoutingCore:
         if routers is None:
             from prefroute.routers.registry import load_router
 
-            routers = {name: load_router(target) for name, target in config.routers.items()}
+            routers = {
+                name: load_router(target) for name, target in config.routers.items()
+            }
         self.routers: dict[str, Router] = dict(routers)
         self.calibrations: dict[str, Calibration] = dict(calibrations or {})
         self.observer = observer
-        self.model_counts: dict[str, int] = {config.strong.model: 0, config.weak.model: 0}
+        self.model_counts: dict[str, int] = {
+            config.strong.model: 0,
+            config.weak.model: 0,
+        }
         self._executor: ThreadPoolExecutor | None = None
         self._batchers: dict[str, ScoreBatcher] = {}
         self._http: dict[str, httpx.AsyncClient] = {}
@@ -505,7 +545,8 @@ class RoutingCore:
         except KeyError:
             raise UnknownRouterError(
                 f"unknown router {name!r}; this server offers: "
-                f"{', '.join(sorted(self.routers))} (model 'router-<router>-<threshold>')"
+                f"{', '.join(sorted(self.routers))} "
+                "(model 'router-<router>-<threshold>')"
             ) from None
 
     def resolve_threshold(self, spec: ModelSpec) -> float:
@@ -521,7 +562,8 @@ class RoutingCore:
         if calibration is None:
             raise InvalidRequestError(
                 f"router {spec.router!r} has no calibration, so 'router-{spec.router}@"
-                f"{spec.strong_share:g}' cannot be resolved; give an explicit threshold "
+                f"{spec.strong_share:g}' cannot be resolved; give an explicit "
+                "threshold "
                 f"('router-{spec.router}-<threshold>') or calibrate it "
                 "(`prefroute calibrate` then serve with --calibration FILE, or "
                 "--calibration-prompts FILE|default)",
@@ -533,14 +575,21 @@ class RoutingCore:
     def parse(self, model: Any) -> ModelSpec:
         """Parse and check a model string (router known, threshold resolvable)."""
         spec = parse_model(
-            model, strong_model=self.config.strong.model, weak_model=self.config.weak.model
+            model,
+            strong_model=self.config.strong.model,
+            weak_model=self.config.weak.model,
         )
         if spec.router is not None:
             self._router(spec.router)
         return spec
 
-    def _decide(self, spec: ModelSpec, threshold: float | None, score: float | None,
-                started: float) -> Decision:
+    def _decide(
+        self,
+        spec: ModelSpec,
+        threshold: float | None,
+        score: float | None,
+        started: float,
+    ) -> Decision:
         if spec.direct is not None:
             tier: Literal["strong", "weak"] = spec.direct
         else:
@@ -617,8 +666,12 @@ class RoutingCore:
             The decision (`model` is the upstream model id).
         """
         started = time.perf_counter()
-        spec = ModelSpec(router=router, threshold=_parse_unit(str(threshold), "threshold",
-                                                              f"router-{router}-{threshold}"))
+        spec = ModelSpec(
+            router=router,
+            threshold=_parse_unit(
+                str(threshold), "threshold", f"router-{router}-{threshold}"
+            ),
+        )
         score = float(self._router(router).score([prompt])[0])
         return self._decide(spec, spec.threshold, score, started)
 
@@ -627,12 +680,15 @@ class RoutingCore:
         batcher = self._batchers.get(router)
         if batcher is None:
             if self._executor is None:
-                self._executor = ThreadPoolExecutor(1, thread_name_prefix="prefroute-score")
+                self._executor = ThreadPoolExecutor(
+                    1, thread_name_prefix="prefroute-score"
+                )
             batcher = ScoreBatcher(
                 self._router(router),
                 window_s=self.config.batch_window_ms / 1000.0,
                 max_batch=self.config.max_batch,
                 executor=self._executor,
+                cache_size=self.config.score_cache_size,
             )
             self._batchers[router] = batcher
         return batcher
@@ -676,8 +732,9 @@ class RoutingCore:
         if self.observer is not None:
             self.observer.on_upstream(model, time.perf_counter() - started, error)
 
-    async def _send(self, endpoint: EndpointConfig, body: dict[str, Any],
-                    stream: bool) -> httpx.Response:
+    async def _send(
+        self, endpoint: EndpointConfig, body: dict[str, Any], stream: bool
+    ) -> httpx.Response:
         """POST to /chat/completions with retries on connection errors; check status."""
         import httpx
 
@@ -688,19 +745,27 @@ class RoutingCore:
             if attempt:
                 await asyncio.sleep(min(1.0, 0.05 * 2 ** (attempt - 1)))
             try:
-                request = client.build_request("POST", "/chat/completions", content=payload)
+                request = client.build_request(
+                    "POST", "/chat/completions", content=payload
+                )
                 response = await client.send(request, stream=stream)
             except httpx.TimeoutException as exc:
                 raise UpstreamTimeoutError(
-                    f"upstream {endpoint.model!r} at {endpoint.base_url} timed out after "
+                    f"upstream {endpoint.model!r} at {endpoint.base_url} "
+                    "timed out after "
                     f"{endpoint.timeout:g} s"
                 ) from exc
-            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            except (
+                httpx.ConnectError,
+                httpx.RemoteProtocolError,
+                httpx.ReadError,
+            ) as exc:
                 last = exc
                 continue
             except httpx.HTTPError as exc:
                 raise UpstreamError(
-                    f"upstream {endpoint.model!r} at {endpoint.base_url} failed: {exc!r}"
+                    f"upstream {endpoint.model!r} at {endpoint.base_url} "
+                    f"failed: {exc!r}"
                 ) from exc
             if response.status_code >= 400:
                 try:
@@ -713,9 +778,12 @@ class RoutingCore:
                     detail: Any = response.json()
                 except ValueError:
                     detail = None
-                snippet = response.text[:200] if detail is None else json.dumps(detail)[:200]
+                snippet = (
+                    response.text[:200] if detail is None else json.dumps(detail)[:200]
+                )
                 message = (
-                    f"upstream {endpoint.model!r} returned HTTP {response.status_code}: "
+                    f"upstream {endpoint.model!r} returned HTTP "
+                    f"{response.status_code}: "
                     f"{snippet}"
                 )
                 if response.status_code < 500 and response.status_code != 429:
@@ -727,8 +795,9 @@ class RoutingCore:
             f"{endpoint.max_retries + 1} attempt(s): {last!r}"
         ) from last
 
-    async def _complete_once(self, endpoint: EndpointConfig,
-                             body: dict[str, Any]) -> dict[str, Any]:
+    async def _complete_once(
+        self, endpoint: EndpointConfig, body: dict[str, Any]
+    ) -> dict[str, Any]:
         import httpx
 
         if endpoint.provider == "litellm":
@@ -749,7 +818,9 @@ class RoutingCore:
         data.setdefault("model", endpoint.model)
         return data
 
-    async def acomplete(self, body: dict[str, Any], decision: Decision) -> UpstreamResult:
+    async def acomplete(
+        self, body: dict[str, Any], decision: Decision
+    ) -> UpstreamResult:
         """Send a non-streaming chat request to the decided upstream.
 
         Args:
@@ -778,11 +849,19 @@ class RoutingCore:
                 self._observe(endpoint.model, started, _error_kind(exc))
                 if is_fallback or not self.config.fallback:
                     raise
-                other: Literal["strong", "weak"] = "weak" if tier == "strong" else "strong"
-                logger.warning("upstream %s failed (%s); falling back to %s",
-                               endpoint.model, exc, self.endpoint(other).model)
+                other: Literal["strong", "weak"] = (
+                    "weak" if tier == "strong" else "strong"
+                )
+                logger.warning(
+                    "upstream %s failed (%s); falling back to %s",
+                    endpoint.model,
+                    exc,
+                    self.endpoint(other).model,
+                )
                 if self.observer is not None:
-                    self.observer.on_fallback(endpoint.model, self.endpoint(other).model)
+                    self.observer.on_fallback(
+                        endpoint.model, self.endpoint(other).model
+                    )
                 tier = other
                 continue
             self._observe(endpoint.model, started, None)
@@ -821,7 +900,8 @@ class RoutingCore:
                 if not content_type.startswith("text/event-stream"):
                     await response.aclose()
                     raise UpstreamError(
-                        f"upstream {endpoint.model!r} answered a streaming request with "
+                        f"upstream {endpoint.model!r} answered a streaming "
+                        "request with "
                         f"content-type {content_type!r}, expected 'text/event-stream'"
                     )
             except UpstreamStatusError:
@@ -831,9 +911,13 @@ class RoutingCore:
                 self._observe(endpoint.model, started, _error_kind(exc))
                 if is_fallback or not self.config.fallback:
                     raise
-                other: Literal["strong", "weak"] = "weak" if tier == "strong" else "strong"
+                other: Literal["strong", "weak"] = (
+                    "weak" if tier == "strong" else "strong"
+                )
                 if self.observer is not None:
-                    self.observer.on_fallback(endpoint.model, self.endpoint(other).model)
+                    self.observer.on_fallback(
+                        endpoint.model, self.endpoint(other).model
+                    )
                 tier = other
                 continue
             return StreamResult(
@@ -845,8 +929,9 @@ class RoutingCore:
             )
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _relay(self, response: httpx.Response, endpoint: EndpointConfig,
-                     started: float) -> AsyncIterator[bytes]:
+    async def _relay(
+        self, response: httpx.Response, endpoint: EndpointConfig, started: float
+    ) -> AsyncIterator[bytes]:
         import httpx
 
         error: str | None = None
@@ -857,11 +942,15 @@ class RoutingCore:
             error = "timeout"
             yield _error_event(
                 f"upstream {endpoint.model!r} timed out mid-stream after "
-                f"{endpoint.timeout:g} s", "upstream_timeout")
+                f"{endpoint.timeout:g} s",
+                "upstream_timeout",
+            )
         except httpx.HTTPError as exc:
             error = "stream"
             yield _error_event(
-                f"upstream {endpoint.model!r} failed mid-stream: {exc!r}", "upstream_error")
+                f"upstream {endpoint.model!r} failed mid-stream: {exc!r}",
+                "upstream_error",
+            )
         finally:
             await response.aclose()
             self._observe(endpoint.model, started, error)
@@ -895,26 +984,32 @@ def _litellm_kwargs(endpoint: EndpointConfig, body: dict[str, Any]) -> dict[str,
     return kwargs
 
 
-async def _litellm_complete(endpoint: EndpointConfig, body: dict[str, Any]) -> dict[str, Any]:
+async def _litellm_complete(
+    endpoint: EndpointConfig, body: dict[str, Any]
+) -> dict[str, Any]:
     litellm = _import_litellm()
     try:
         response = await litellm.acompletion(**_litellm_kwargs(endpoint, body))
     except Exception as exc:  # litellm raises many provider-specific types
-        raise UpstreamError(f"litellm call to {endpoint.model!r} failed: {exc}") from exc
+        raise UpstreamError(
+            f"litellm call to {endpoint.model!r} failed: {exc}"
+        ) from exc
     data: dict[str, Any] = response.model_dump()
     return data
 
 
-async def _litellm_stream(endpoint: EndpointConfig,
-                          body: dict[str, Any]) -> AsyncIterator[bytes]:
+async def _litellm_stream(
+    endpoint: EndpointConfig, body: dict[str, Any]
+) -> AsyncIterator[bytes]:
     litellm = _import_litellm()
     try:
         response = await litellm.acompletion(**_litellm_kwargs(endpoint, body))
         async for chunk in response:
             yield b"data: " + json.dumps(chunk.model_dump()).encode() + b"\n\n"
     except Exception as exc:  # litellm raises many provider-specific types
-        yield _error_event(f"litellm stream from {endpoint.model!r} failed: {exc}",
-                           "upstream_error")
+        yield _error_event(
+            f"litellm stream from {endpoint.model!r} failed: {exc}", "upstream_error"
+        )
         return
     yield b"data: [DONE]\n\n"
 
@@ -954,6 +1049,7 @@ def load_calibrations_for(
             source = config.calibration_prompts
         for name in missing:
             logger.info("calibrating router %s on %d prompts", name, len(prompts))
-            calibrations[name] = calibrate_router(routers[name], prompts, name=name,
-                                                  source=source)
+            calibrations[name] = calibrate_router(
+                routers[name], prompts, name=name, source=source
+            )
     return calibrations

@@ -104,6 +104,10 @@ class CachedEmbedder:
         """Vector size (the inner embedder's)."""
         return self.inner.dim
 
+    @dim.setter
+    def dim(self, value: int) -> None:
+        self.inner.dim = value
+
     @property
     def path(self) -> Path:
         """The SQLite file."""
@@ -162,7 +166,7 @@ class CachedEmbedder:
                 found.update(on_disk)
                 missing = [k for k in missing if k not in on_disk]
             if missing:
-                first_text = {}
+                first_text: dict[bytes, str] = {}
                 for key, text in zip(keys, texts, strict=True):
                     first_text.setdefault(key, text)
                 vectors = np.asarray(

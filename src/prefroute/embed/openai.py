@@ -127,6 +127,10 @@ class OpenAIEmbedder:
             self._dim = int(self._request(["dimension probe"]).shape[1])
         return self._dim
 
+    @dim.setter
+    def dim(self, value: int) -> None:
+        self._dim = value
+
     def embed(self, texts: Sequence[str]) -> FloatArray:
         """Embed texts through the endpoint.
 
@@ -160,7 +164,8 @@ class OpenAIEmbedder:
             raise UpstreamError(
                 f"{self.spec}: the endpoint returned an all-zero vector"
             )
-        return (out / norms).astype(np.float32)
+        unit: FloatArray = (out / norms).astype(np.float32)
+        return unit
 
     # ------------------------------------------------------------------ HTTP
     def _http(self) -> httpx.Client:

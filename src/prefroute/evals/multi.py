@@ -10,6 +10,8 @@ router's curve of (mean true cost, mean true quality), compared with:
 - every single model (a point each) and the random mix of models (the upper hull of
   those points: flip a biased coin between two models);
 - the two-model router on the best pair (the same predictions restricted to 2 models);
+- the task oracle (each task's true mean quality per model, in-sample: the best any
+  router that only recognises the task can do);
 - the oracle (the true qualities routed with the same policy).
 
 Summaries: AIQ (RouterBench's average improvement in quality: area under the
@@ -60,13 +62,17 @@ BENCHMARKS: tuple[str, ...] = ("routerbench", "routerdc")
 # -- data ------------------------------------------------------------------------
 
 
-def load_golden(benchmark: str, data_dir: Path | None = None) -> list[GoldenRecord]:
+def load_golden(
+    benchmark: str, data_dir: Path | None = None, *, canonical: bool = False
+) -> list[GoldenRecord]:
     """Golden records of a multi-model benchmark (via `prefroute.data.golden`).
 
     Args:
         benchmark: "routerbench" (11 models, USD per query) or "routerdc" (7 models).
         data_dir: The data directory (holding `routerbench/`, `routerdc-7model/`);
             None for the configured one.
+        canonical: Rename models to canonical spellings (so RouterBench's
+            "mistralai/mixtral-8x7b-chat" matches battles' Mixtral names).
 
     Returns:
         Records with per-model quality (and costs for RouterBench).
@@ -78,9 +84,9 @@ def load_golden(benchmark: str, data_dir: Path | None = None) -> list[GoldenReco
     from prefroute.data import golden
 
     if benchmark == "routerbench":
-        return golden.load_routerbench(data_dir)
+        return golden.load_routerbench(data_dir, canonical=canonical)
     if benchmark == "routerdc":
-        return golden.load_routerdc(data_dir)
+        return golden.load_routerdc(data_dir, canonical=canonical)
     raise ConfigError(f"benchmark must be one of {BENCHMARKS}, got {benchmark!r}")
 
 
@@ -411,6 +417,7 @@ class CurveSummary:
             quality; inf if never.
         cost_to_match_best_hull: The same on the hull (randomising two knobs).
         quality_at_cheapest: Best quality at the cheapest model's mean cost.
+        quality_at_40pct: Best quality (hull) at 40% of the best model's mean cost.
     """
 
     name: str
@@ -419,6 +426,7 @@ class CurveSummary:
     cost_to_match_best: float
     cost_to_match_best_hull: float
     quality_at_cheapest: float
+    quality_at_40pct: float
 
     def as_dict(self, best_cost: float) -> dict[str, Any]:
         """JSON-ready summary; costs also as a share of the best model's cost."""
@@ -430,6 +438,7 @@ class CurveSummary:
             "cost_to_match_best_hull": self.cost_to_match_best_hull,
             "cost_to_match_best_hull_share": self.cost_to_match_best_hull / best_cost,
             "quality_at_cheapest": self.quality_at_cheapest,
+            "quality_at_40pct": self.quality_at_40pct,
             "points": [[float(c), float(q)] for c, q in self.points],
         }
 
@@ -447,7 +456,7 @@ class MultiEvalResult:
         best_model: Highest-quality single model.
         cheapest_model: Cheapest single model.
         methods: Method name -> its curve summary (router, random mix, best pair,
-            paper pair when present, oracle).
+            paper pair when present, task oracle when there are tasks, oracle).
         best_pair: The pair of the two-model baseline.
         predicted_quality: Out-of-fold predicted quality, shape (n, m).
         predicted_cost: Out-of-fold predicted cost, shape (n, m).
@@ -488,6 +497,7 @@ def _summarise(
     *,
     cost_range: tuple[float, float],
     best_quality: float,
+    best_cost: float,
     cheapest_cost: float,
 ) -> CurveSummary:
     c, q = points[:, 0], points[:, 1]
@@ -498,6 +508,7 @@ def _summarise(
         cost_to_match_best=cost_to_reach(c, q, best_quality),
         cost_to_match_best_hull=cost_to_reach(c, q, best_quality, interpolate=True),
         quality_at_cheapest=quality_at_cost(c, q, cheapest_cost, interpolate=True),
+        quality_at_40pct=quality_at_cost(c, q, 0.4 * best_cost, interpolate=True),
     )
 
 
@@ -629,6 +640,7 @@ def evaluate_predictions(
             points,
             cost_range=cost_range,
             best_quality=float(mean_q[best]),
+            best_cost=float(mean_c[best]),
             cheapest_cost=float(mean_c[cheapest]),
         )
 
@@ -652,6 +664,18 @@ def evaluate_predictions(
         methods["pair"] = summarise(
             f"pair {pair[0]} / {pair[1]}", run(cols, predicted_quality, predicted_cost)
         )
+    tasks = np.asarray(table.tasks)
+    if len(set(table.tasks)) > 1:
+        # Upper bound for any router that only recognises the task: each task's true
+        # mean quality and cost per model (in-sample).
+        task_q, task_c = np.empty_like(q_true), np.empty_like(c_true)
+        for name in set(table.tasks):
+            rows = tasks == name
+            task_q[rows], task_c[rows] = (
+                q_true[rows].mean(axis=0),
+                c_true[rows].mean(axis=0),
+            )
+        methods["task-oracle"] = summarise("task oracle", run(all_cols, task_q, task_c))
     methods["oracle"] = summarise("oracle", run(all_cols, q_true, c_true))
     return MultiEvalResult(
         benchmark=benchmark,
@@ -694,6 +718,7 @@ def plot_multi_eval(result: MultiEvalResult, path: Path, *, title: str = "") -> 
         "best-pair": ("tab:orange", "--", None),
         "pair": ("tab:purple", ":", None),
         "random-mix": ("tab:gray", "-.", "random mix (hull of single models)"),
+        "task-oracle": ("tab:red", ":", "task oracle (in-sample)"),
         "oracle": ("tab:green", "-", "oracle"),
     }
     for key, summary in result.methods.items():

@@ -20,7 +20,7 @@ TIER_MODES = ("any", "pair")
 
 
 def resolve_embedder(embedder: Embedder | str | None) -> Embedder:
-    """The injected embedder, or one built from a spec (default: the package default)."""
+    """The injected embedder, or one built from a spec (None: the package default)."""
     if embedder is None or isinstance(embedder, str):
         from prefroute import embed
 
@@ -31,7 +31,9 @@ def resolve_embedder(embedder: Embedder | str | None) -> Embedder:
 
 def length_stats(prompts: Sequence[str]) -> FloatArray:
     """Mean and std of log(1 + characters) over prompts, shape (2,)."""
-    ll = np.log1p(np.fromiter((len(p) for p in prompts), dtype=np.float64, count=len(prompts)))
+    ll = np.log1p(
+        np.fromiter((len(p) for p in prompts), dtype=np.float64, count=len(prompts))
+    )
     return np.array([ll.mean(), max(float(ll.std()), 1e-6)])
 
 
@@ -50,7 +52,9 @@ def features(
     x = np.asarray(embedder.embed(list(prompts)), dtype=np.float64)
     if stats is None:
         return x
-    ll = np.log1p(np.fromiter((len(p) for p in prompts), dtype=np.float64, count=len(prompts)))
+    ll = np.log1p(
+        np.fromiter((len(p) for p in prompts), dtype=np.float64, count=len(prompts))
+    )
     col = length_weight * (ll - stats[0]) / stats[1]
     return np.hstack([x, col[:, None]])
 
@@ -89,7 +93,9 @@ def tier_labels(
         chosen = (pair[0], pair[1])
         if pair[0] not in tiers or pair[1] not in tiers:
             logger.warning(
-                "pair %s/%s not both in the battles; using any two tiers", pair[0], pair[1]
+                "pair %s/%s not both in the battles; using any two tiers",
+                pair[0],
+                pair[1],
             )
     return strong_weak_labels(battles, tiers, min_gap=min_tier_gap, pair=chosen)
 
@@ -97,14 +103,19 @@ def tier_labels(
 class AdamW:
     """Full-batch AdamW over a dict of float64 arrays (deterministic)."""
 
-    def __init__(self, params: dict[str, np.ndarray], lr: float, weight_decay: float) -> None:
+    def __init__(
+        self, params: dict[str, np.ndarray], lr: float, weight_decay: float
+    ) -> None:
         """Start with zero moments."""
         self.lr, self.wd, self.t = lr, weight_decay, 0
         self.m = {k: np.zeros_like(v) for k, v in params.items()}
         self.v = {k: np.zeros_like(v) for k, v in params.items()}
 
     def step(
-        self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], decay: set[str]
+        self,
+        params: dict[str, np.ndarray],
+        grads: dict[str, np.ndarray],
+        decay: set[str],
     ) -> None:
         """Update `params` in place."""
         self.t += 1
@@ -146,7 +157,9 @@ def resolve_model(
     close = difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.75)
     if close:
         target = lower[close[0]]
-        logger.warning("model %r not seen in training; using closest name %r", name, target)
+        logger.warning(
+            "model %r not seen in training; using closest name %r", name, target
+        )
         return target
     raise ConfigError(
         f"model {name!r} was not seen in training and has no alias; pass "

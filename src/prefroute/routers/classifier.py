@@ -136,14 +136,18 @@ class ClassifierRouter(Router):
             pair=(self.strong_model, self.weak_model),
         )
         if not labels.prompts:
-            raise DataError("no battles between a stronger and a weaker tier to learn from")
+            raise DataError(
+                "no battles between a stronger and a weaker tier to learn from"
+            )
         total = labels.total
         target = np.stack([labels.strong_win, labels.tie, labels.weak_win], axis=1)
         target = target / np.maximum(total, 1e-12)[:, None]
         # Prompts with more (weighted) battles count more, with diminishing returns.
         sample_w = np.sqrt(total)
         sample_w = sample_w / sample_w.sum()
-        self.length_stats_ = length_stats(labels.prompts) if self.length_feature else None
+        self.length_stats_ = (
+            length_stats(labels.prompts) if self.length_feature else None
+        )
         x = features(self._get_embedder(), labels.prompts, self.length_stats_)
         d = x.shape[1]
         rng = np.random.default_rng(self.seed)
@@ -165,7 +169,9 @@ class ClassifierRouter(Router):
                 grads["W1"] = x.T @ dh
                 grads["b1"] = dh.sum(axis=0)
             opt.step(w, grads, decay={"W1", "W2"})
-        self.weights_ = {k: v.astype(np.float32).astype(np.float64) for k, v in w.items()}
+        self.weights_ = {
+            k: v.astype(np.float32).astype(np.float64) for k, v in w.items()
+        }
         return self
 
     def predict_proba(self, prompts: Sequence[str]) -> FloatArray:

@@ -223,9 +223,11 @@ class MFRouter(Router):
         self._check_fitted("models_", "proj_", "model_vecs_", "model_bias_")
         assert self.proj_ is not None and self.model_vecs_ is not None
         assert self.model_bias_ is not None and self.models_ is not None
-        cols = list(range(len(self.models_))) if models is None else [
-            self._column(m) for m in models
-        ]
+        cols = (
+            list(range(len(self.models_)))
+            if models is None
+            else [self._column(m) for m in models]
+        )
         if len(prompts) == 0:
             return np.zeros((0, len(cols)))
         z = self._features(prompts) @ self.proj_.astype(np.float64)
@@ -244,7 +246,9 @@ class MFRouter(Router):
 
     def _save_state(self, directory: Path) -> None:
         self._check_fitted("models_", "proj_")
-        extra = {} if self.length_stats_ is None else {"length_stats": self.length_stats_}
+        extra = (
+            {} if self.length_stats_ is None else {"length_stats": self.length_stats_}
+        )
         save_arrays(
             directory,
             models=np.array(self.models_, dtype=str),

@@ -330,6 +330,8 @@ class MultiModelRouter(Router):
         has_battles = b_rows.size > 0 and self.battle_weight > 0
         if has_battles:
             b_scale = self.battle_weight * b_weight / b_weight.sum()
+            cell_a = b_rows * n_models + b_a
+            cell_b = b_rows * n_models + b_b
         l2 = self.l2
         m1 = {key: np.zeros_like(value) for key, value in params.items()}
         m2 = {key: np.zeros_like(value) for key, value in params.items()}
@@ -342,10 +344,14 @@ class MultiModelRouter(Router):
             if has_golden:
                 grad_s += (_sigmoid(s) - y) * mask
             if has_battles:
-                diff = s[b_rows, b_a] - s[b_rows, b_b]
+                flat = s.ravel()
+                diff = flat[cell_a] - flat[cell_b]
                 g = (_sigmoid(diff) - b_credit) * b_scale
-                np.add.at(grad_s, (b_rows, b_a), g)
-                np.add.at(grad_s, (b_rows, b_b), -g)
+                # bincount scatters far faster than np.add.at on 100k battles.
+                grad_s += (
+                    np.bincount(cell_a, weights=g, minlength=s.size)
+                    - np.bincount(cell_b, weights=g, minlength=s.size)
+                ).reshape(s.shape)
             grad_z = grad_s @ v_mat
             grads = {
                 "P": grad_z.T @ x + l2 * p_mat,

@@ -125,21 +125,27 @@ class SWRankingRouter(Router):
             pair=(self.strong_model, self.weak_model),
         )
         if not labels.prompts:
-            raise DataError("no battles between a stronger and a weaker tier to learn from")
+            raise DataError(
+                "no battles between a stronger and a weaker tier to learn from"
+            )
         total = labels.total
         strong = labels.strong_win + 0.5 * labels.tie
         order = np.arange(len(total))
         if self.max_prompts is not None and len(total) > self.max_prompts:
             rng = np.random.default_rng(self.seed)
             jitter = rng.random(len(total)) * 1e-9
-            order = np.sort(np.argsort(-(total + jitter), kind="stable")[: self.max_prompts])
+            order = np.sort(
+                np.argsort(-(total + jitter), kind="stable")[: self.max_prompts]
+            )
         prompts = [labels.prompts[i] for i in order]
         emb = np.asarray(self._get_embedder().embed(prompts), dtype=np.float32)
         self.embeddings_ = np.clip(np.round(emb * _Q), -127, 127).astype(np.int8)
         # float32 precision, as saved, so a loaded router scores identically.
         self.strong_mass_ = strong[order].astype(np.float32).astype(np.float64)
         self.total_mass_ = total[order].astype(np.float32).astype(np.float64)
-        self.base_rate_ = float(self.strong_mass_.sum() / max(self.total_mass_.sum(), 1e-12))
+        self.base_rate_ = float(
+            self.strong_mass_.sum() / max(self.total_mass_.sum(), 1e-12)
+        )
         return self
 
     def score(self, prompts: Sequence[str]) -> FloatArray:
@@ -163,7 +169,7 @@ class SWRankingRouter(Router):
             total = np.broadcast_to(self.total_mass_, sims.shape)
         max_sim = sims.max(axis=1, keepdims=True)
         max_sim = np.where(np.abs(max_sim) < 1e-12, 1e-12, max_sim)
-        # Subtracting the largest exponent leaves the ratio unchanged and avoids overflow.
+        # Subtracting the largest exponent keeps the ratio and avoids overflow.
         log_w = np.log(self.gamma) * (sims / max_sim)
         w = np.exp(log_w - log_w.max(axis=1, keepdims=True))
         num = (w * strong).sum(axis=1)
@@ -174,6 +180,7 @@ class SWRankingRouter(Router):
 
     def _save_state(self, directory: Path) -> None:
         self._check_fitted("embeddings_")
+        assert self.embeddings_ is not None
         save_arrays(
             directory,
             embeddings=self.embeddings_,

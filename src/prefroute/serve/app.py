@@ -52,8 +52,14 @@ _SHARES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 class _HTTPFailure(PrefrouteError):
-    def __init__(self, status: int, message: str, kind: str, code: str | None,
-                 param: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        kind: str,
+        code: str | None,
+        param: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.kind = kind
@@ -61,8 +67,9 @@ class _HTTPFailure(PrefrouteError):
         self.param = param
 
 
-def error_body(message: str, kind: str, param: str | None = None,
-               code: str | None = None) -> dict[str, Any]:
+def error_body(
+    message: str, kind: str, param: str | None = None, code: str | None = None
+) -> dict[str, Any]:
     """An OpenAI error envelope.
 
     Args:
@@ -84,13 +91,16 @@ def _failure(exc: BaseException) -> tuple[int, dict[str, Any]]:
     if isinstance(exc, InvalidRequestError):
         return 400, error_body(str(exc), "invalid_request_error", exc.param, exc.code)
     if isinstance(exc, UnknownRouterError):
-        return 404, error_body(str(exc), "invalid_request_error", "model", "model_not_found")
+        return 404, error_body(
+            str(exc), "invalid_request_error", "model", "model_not_found"
+        )
     if isinstance(exc, UpstreamStatusError):
         body = exc.body
         if isinstance(body, dict) and isinstance(body.get("error"), dict):
             return exc.status_code, body
-        return exc.status_code, error_body(str(exc), "upstream_error", None,
-                                           f"upstream_{exc.status_code}")
+        return exc.status_code, error_body(
+            str(exc), "upstream_error", None, f"upstream_{exc.status_code}"
+        )
     if isinstance(exc, UpstreamTimeoutError):
         return 504, error_body(str(exc), "upstream_timeout", None, "upstream_timeout")
     if isinstance(exc, UpstreamError | MissingDependencyError):
@@ -98,11 +108,17 @@ def _failure(exc: BaseException) -> tuple[int, dict[str, Any]]:
     if isinstance(exc, ConfigError):
         return 400, error_body(str(exc), "invalid_request_error", None, None)
     logger.error("internal error: %r", exc, exc_info=exc)
-    return 500, error_body(f"internal server error ({type(exc).__name__})",
-                           "internal_error", None, "internal_error")
+    return 500, error_body(
+        f"internal server error ({type(exc).__name__})",
+        "internal_error",
+        None,
+        "internal_error",
+    )
 
 
-def _decision_headers(decision: Decision, model: str, is_fallback: bool) -> dict[str, str]:
+def _decision_headers(
+    decision: Decision, model: str, is_fallback: bool
+) -> dict[str, str]:
     headers = {
         f"{HEADER_PREFIX}routed-to": model,
         f"{HEADER_PREFIX}tier": decision.tier,
@@ -121,27 +137,42 @@ def _decision_headers(decision: Decision, model: str, is_fallback: bool) -> dict
 async def _read_json(request: Request, limit: int) -> dict[str, Any]:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _HTTPFailure(413, f"request body is {declared} bytes; the limit is {limit}",
-                           "invalid_request_error", "request_too_large")
+        raise _HTTPFailure(
+            413,
+            f"request body is {declared} bytes; the limit is {limit}",
+            "invalid_request_error",
+            "request_too_large",
+        )
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _HTTPFailure(413, f"request body exceeds the limit of {limit} bytes",
-                               "invalid_request_error", "request_too_large")
+            raise _HTTPFailure(
+                413,
+                f"request body exceeds the limit of {limit} bytes",
+                "invalid_request_error",
+                "request_too_large",
+            )
         chunks.append(chunk)
     raw = b"".join(chunks)
     try:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise _HTTPFailure(400, f"request body is not valid JSON ({exc}); expected a "
-                           "chat completion object with 'model' and 'messages'",
-                           "invalid_request_error", "invalid_json") from exc
+        raise _HTTPFailure(
+            400,
+            f"request body is not valid JSON ({exc}); expected a "
+            "chat completion object with 'model' and 'messages'",
+            "invalid_request_error",
+            "invalid_json",
+        ) from exc
     if not isinstance(body, dict):
-        raise _HTTPFailure(400, f"request body must be a JSON object, got "
-                           f"{type(body).__name__}", "invalid_request_error",
-                           "invalid_json")
+        raise _HTTPFailure(
+            400,
+            f"request body must be a JSON object, got {type(body).__name__}",
+            "invalid_request_error",
+            "invalid_json",
+        )
     return body
 
 
@@ -159,7 +190,9 @@ def build_core(config: ServeConfig, metrics: ServeMetrics) -> RoutingCore:
 
     routers = {name: load_router(target) for name, target in config.routers.items()}
     calibrations = load_calibrations_for(config, routers)
-    return RoutingCore(config, routers=routers, calibrations=calibrations, observer=metrics)
+    return RoutingCore(
+        config, routers=routers, calibrations=calibrations, observer=metrics
+    )
 
 
 def _models_payload(core: RoutingCore, created: int) -> dict[str, Any]:
@@ -169,30 +202,39 @@ def _models_payload(core: RoutingCore, created: int) -> dict[str, Any]:
         thresholds = None
         if calibration is not None:
             thresholds = {f"{s:g}": calibration.threshold_for(s) for s in _SHARES}
-        data.append({
-            "id": f"router-{name}",
-            "object": "model",
-            "created": created,
-            "owned_by": "prefroute",
-            "router": name,
-            "usage": f"router-{name}-<threshold in [0, 1]> or router-{name}@<strong share>",
-            "calibrated_thresholds": thresholds,
-            "calibration_prompts": calibration.n_prompts if calibration else None,
-        })
+        data.append(
+            {
+                "id": f"router-{name}",
+                "object": "model",
+                "created": created,
+                "owned_by": "prefroute",
+                "router": name,
+                "usage": f"router-{name}-<threshold in [0, 1]> or "
+                f"router-{name}@<strong share>",
+                "calibrated_thresholds": thresholds,
+                "calibration_prompts": calibration.n_prompts if calibration else None,
+            }
+        )
         if thresholds is not None:
             for share, threshold in thresholds.items():
-                data.append({
-                    "id": f"router-{name}@{share}",
-                    "object": "model",
-                    "created": created,
-                    "owned_by": "prefroute",
-                    "router": name,
-                    "strong_share": float(share),
-                    "threshold": threshold,
-                    "equivalent": f"router-{name}-{threshold:.6g}",
-                })
-    return {"object": "list", "data": data,
-            "strong_model": core.config.strong.model, "weak_model": core.config.weak.model}
+                data.append(
+                    {
+                        "id": f"router-{name}@{share}",
+                        "object": "model",
+                        "created": created,
+                        "owned_by": "prefroute",
+                        "router": name,
+                        "strong_share": float(share),
+                        "threshold": threshold,
+                        "equivalent": f"router-{name}-{threshold:.6g}",
+                    }
+                )
+    return {
+        "object": "list",
+        "data": data,
+        "strong_model": core.config.strong.model,
+        "weak_model": core.config.weak.model,
+    }
 
 
 def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastAPI:
@@ -220,8 +262,13 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
         yield
         await app.state.core.aclose()
 
-    app = FastAPI(title="prefroute", docs_url=None, redoc_url=None, openapi_url=None,
-                  lifespan=lifespan)
+    app = FastAPI(
+        title="prefroute",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
     app.state.core = core
     app.state.metrics = metrics
     app.state.config = config
@@ -239,17 +286,25 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
         if scheme.lower() != "bearer" or not any(
             secrets.compare_digest(token.strip(), key) for key in api_keys
         ):
-            raise _HTTPFailure(401, "missing or invalid API key; send 'Authorization: "
-                               "Bearer <key>'", "invalid_request_error", "invalid_api_key")
+            raise _HTTPFailure(
+                401,
+                "missing or invalid API key; send 'Authorization: Bearer <key>'",
+                "invalid_request_error",
+                "invalid_api_key",
+            )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         kind = "invalid_request_error"
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
-        message = (f"no route {request.method} {request.url.path}; endpoints: POST "
-                   "/v1/chat/completions, GET /v1/models, GET /health, GET /metrics")
+        message = (
+            f"no route {request.method} {request.url.path}; endpoints: POST "
+            "/v1/chat/completions, GET /v1/models, GET /health, GET /metrics"
+        )
         metrics.on_request(request.url.path, exc.status_code)
-        return JSONResponse(error_body(message, kind, None, code), status_code=exc.status_code)
+        return JSONResponse(
+            error_body(message, kind, None, code), status_code=exc.status_code
+        )
 
     @app.exception_handler(Exception)
     async def _any_error(request: Request, exc: Exception) -> Response:
@@ -263,21 +318,29 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
             body = await _read_json(request, config.max_body_bytes)
             stream = body.get("stream", False)
             if not isinstance(stream, bool):
-                raise InvalidRequestError(f"'stream' must be true or false, got {stream!r}",
-                                          param="stream", code="invalid_stream")
+                raise InvalidRequestError(
+                    f"'stream' must be true or false, got {stream!r}",
+                    param="stream",
+                    code="invalid_stream",
+                )
             decision = await core.adecide(body.get("model"), body.get("messages"))
             if stream:
                 result = await core.astream(body, decision)
                 headers = _decision_headers(decision, result.model, result.is_fallback)
                 headers["cache-control"] = "no-cache"
                 metrics.on_request(path, 200)
-                return StreamingResponse(result.chunks, media_type="text/event-stream",
-                                         headers=headers,
-                                         background=BackgroundTask(result.aclose))
+                return StreamingResponse(
+                    result.chunks,
+                    media_type="text/event-stream",
+                    headers=headers,
+                    background=BackgroundTask(result.aclose),
+                )
             answer = await core.acomplete(body, decision)
             metrics.on_request(path, 200)
-            return JSONResponse(answer.body, headers=_decision_headers(
-                decision, answer.model, answer.is_fallback))
+            return JSONResponse(
+                answer.body,
+                headers=_decision_headers(decision, answer.model, answer.is_fallback),
+            )
         except Exception as exc:  # every failure becomes an envelope, never a 500 page
             return envelope(exc, path)
 
@@ -292,13 +355,19 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
 
     @app.get("/health")
     async def health() -> Response:
-        return JSONResponse({"status": "ok", "routers": sorted(core.routers),
-                             "strong_model": config.strong.model,
-                             "weak_model": config.weak.model})
+        return JSONResponse(
+            {
+                "status": "ok",
+                "routers": sorted(core.routers),
+                "strong_model": config.strong.model,
+                "weak_model": config.weak.model,
+            }
+        )
 
     @app.get("/metrics")
     async def prometheus() -> Response:
-        return PlainTextResponse(metrics.render(),
-                                 media_type="text/plain; version=0.0.4; charset=utf-8")
+        return PlainTextResponse(
+            metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
 
     return app

@@ -1,4 +1,4 @@
-"""`ServeConfig`: everything `prefroute serve` needs, parsed once from YAML and flags."""
+"""`ServeConfig`: what `prefroute serve` needs, parsed once from YAML and flags."""
 
 from __future__ import annotations
 
@@ -81,7 +81,8 @@ def load_serve_config(
             raise ConfigError(f"cannot read serve config {str(path)!r}: {exc}") from exc
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(
-                f"serve config {str(path)!r} must be a mapping, got {type(loaded).__name__}"
+                f"serve config {str(path)!r} must be a mapping, "
+                f"got {type(loaded).__name__}"
             )
         data = loaded or {}
     for key, value in (overrides or {}).items():

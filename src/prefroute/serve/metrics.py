@@ -11,8 +11,21 @@ from prefroute.client.core import Decision
 __all__ = ["Histogram", "ServeMetrics"]
 
 _ROUTING_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
-_UPSTREAM_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-                     60.0)
+_UPSTREAM_BUCKETS = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+)
 
 
 def _labels(pairs: tuple[tuple[str, str], ...]) -> str:
@@ -75,11 +88,15 @@ class ServeMetrics:
     def on_route(self, decision: Decision) -> None:
         """A request was routed."""
         with self._lock:
-            key = (("model", decision.model), ("router", decision.router or "direct"),
-                   ("tier", decision.tier))
+            key = (
+                ("model", decision.model),
+                ("router", decision.router or "direct"),
+                ("tier", decision.tier),
+            )
             self.routed[key] += 1
-            self.routing_latency.observe(decision.routing_seconds,
-                                         (("router", decision.router or "direct"),))
+            self.routing_latency.observe(
+                decision.routing_seconds, (("router", decision.router or "direct"),)
+            )
 
     def on_upstream(self, model: str, seconds: float, error: str | None) -> None:
         """An upstream call ended."""
@@ -97,25 +114,44 @@ class ServeMetrics:
         """All metrics in the Prometheus text exposition format (version 0.0.4)."""
         out: list[str] = []
 
-        def counter(name: str, help_text: str,
-                    series: dict[tuple[tuple[str, str], ...], int]) -> None:
+        def counter(
+            name: str, help_text: str, series: dict[tuple[tuple[str, str], ...], int]
+        ) -> None:
             out.append(f"# HELP {name} {help_text}")
             out.append(f"# TYPE {name} counter")
             out.extend(f"{name}{_labels(k)} {v}" for k, v in sorted(series.items()))
 
         with self._lock:
-            counter("prefroute_requests_total", "HTTP requests by path and status.",
-                    self.requests)
-            counter("prefroute_routed_total", "Requests routed, by upstream model.",
-                    self.routed)
-            counter("prefroute_upstream_errors_total", "Failed upstream calls by kind.",
-                    self.upstream_errors)
-            counter("prefroute_fallbacks_total", "Calls retried on the other model.",
-                    self.fallbacks)
+            counter(
+                "prefroute_requests_total",
+                "HTTP requests by path and status.",
+                self.requests,
+            )
+            counter(
+                "prefroute_routed_total",
+                "Requests routed, by upstream model.",
+                self.routed,
+            )
+            counter(
+                "prefroute_upstream_errors_total",
+                "Failed upstream calls by kind.",
+                self.upstream_errors,
+            )
+            counter(
+                "prefroute_fallbacks_total",
+                "Calls retried on the other model.",
+                self.fallbacks,
+            )
             name = "prefroute_routing_latency_seconds"
-            out += [f"# HELP {name} Time to parse and score a request.",
-                    f"# TYPE {name} histogram", *self.routing_latency.render(name)]
+            out += [
+                f"# HELP {name} Time to parse and score a request.",
+                f"# TYPE {name} histogram",
+                *self.routing_latency.render(name),
+            ]
             name = "prefroute_upstream_latency_seconds"
-            out += [f"# HELP {name} Upstream call time (to the end of the stream).",
-                    f"# TYPE {name} histogram", *self.upstream_latency.render(name)]
+            out += [
+                f"# HELP {name} Upstream call time (to the end of the stream).",
+                f"# TYPE {name} histogram",
+                *self.upstream_latency.render(name),
+            ]
         return "\n".join(out) + "\n"

@@ -8,6 +8,7 @@ deterministic for a given recipe seed.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -35,8 +36,8 @@ __all__ = [
     "TrainingData",
     "build_battles",
     "collect_eval_prompts",
-    "training_embedder",
     "train_router",
+    "training_embedder",
 ]
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,49 @@ class MemoEmbedder:
         self.dim = inner.dim
         self._memo: dict[str, np.ndarray] = {}
 
+    def load_store(self, path: Path) -> int:
+        """Preload vectors saved by `save_store` (same embedder spec only).
+
+        Args:
+            path: An ``.npz`` with arrays ``spec``, ``texts_json`` and ``vectors``.
+
+        Returns:
+            Vectors loaded (0 when the file is absent or holds another spec).
+        """
+        if not path.is_file():
+            return 0
+        with np.load(path, allow_pickle=False) as data:
+            if str(data["spec"]) != self.spec:
+                logger.warning(
+                    "%s holds %s embeddings, not %s; ignored",
+                    path,
+                    data["spec"],
+                    self.spec,
+                )
+                return 0
+            texts = json.loads(data["texts_json"].tobytes().decode("utf-8"))
+            vectors = data["vectors"]
+            self._memo.update(zip(texts, vectors, strict=True))
+            return len(texts)
+
+    def save_store(self, path: Path) -> None:
+        """Write every memoised vector to `path` (``.npz``, no pickle)."""
+        texts = list(self._memo)
+        vectors = (
+            np.stack([self._memo[t] for t in texts])
+            if texts
+            else np.zeros((0, self.dim))
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(
+            path,
+            spec=np.array(self.spec),
+            # Texts as one UTF-8 JSON blob: a fixed-width str array would pad every
+            # text to the longest one.
+            texts_json=np.frombuffer(json.dumps(texts).encode("utf-8"), dtype=np.uint8),
+            vectors=vectors.astype(np.float32),
+        )
+
     def embed(self, texts: Sequence[str]) -> FloatArray:
         """Embed texts, reusing memoised rows: (len(texts), dim) float32."""
         missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
@@ -73,7 +117,7 @@ class MemoEmbedder:
         return out
 
 
-def training_embedder(spec: str) -> Embedder:
+def training_embedder(spec: str) -> MemoEmbedder:
     """The embedder for training: `spec`, on-disk cached when the cache exists,
     memoised in memory.
 
@@ -119,9 +163,10 @@ class TrainingData:
         d = self.decontamination
         if d is not None:
             lines.append(
-                f"decontamination (cosine > {d.threshold}): dropped {d.n_dropped_prompts}"
-                f" of {d.n_train_prompts} prompts ({d.n_dropped_battles} battles) against"
-                f" {d.n_eval_prompts} evaluation prompts"
+                f"decontamination (cosine > {d.threshold}): dropped "
+                f"{d.n_dropped_prompts} of {d.n_train_prompts} prompts "
+                f"({d.n_dropped_battles} battles) against {d.n_eval_prompts} "
+                "evaluation prompts"
             )
         if self.ratings is not None:
             r = self.ratings

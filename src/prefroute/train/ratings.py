@@ -119,7 +119,8 @@ def fit_bradley_terry(
         theta = theta - step
         if float(np.abs(step).max(initial=0.0)) < 1e-9:
             break
-    return theta - theta.mean()
+    out: FloatArray = theta - theta.mean()
+    return out
 
 
 def assign_tiers(elo: FloatArray, n_tiers: int) -> np.ndarray:

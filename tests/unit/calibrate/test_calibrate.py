@@ -82,8 +82,9 @@ def test_load_prompts_missing_file_raises(tmp_path: Path) -> None:
 
 
 def test_calibration_json_round_trip(tmp_path: Path, prompts: list[str]) -> None:
-    calibration = calibrate_router(load_router("random"), prompts, name="random",
-                                   source="fixture")
+    calibration = calibrate_router(
+        load_router("random"), prompts, name="random", source="fixture"
+    )
     save_calibrations(tmp_path / "cal.json", [calibration])
     loaded = load_calibrations(tmp_path / "cal.json")["random"]
     assert loaded == calibration
@@ -115,8 +116,16 @@ def test_default_prompts_are_the_805_alpaca_instructions(data_dir: Path) -> None
 def test_cli_calibrate_prints_threshold_on_default_prompts(data_dir: Path) -> None:
     result = CliRunner().invoke(
         build_app(),
-        ["calibrate", "--router", "random", "--strong-share", "0.3", "--json",
-         "--data-dir", str(data_dir)],
+        [
+            "calibrate",
+            "--router",
+            "random",
+            "--strong-share",
+            "0.3",
+            "--json",
+            "--data-dir",
+            str(data_dir),
+        ],
     )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
@@ -131,8 +140,17 @@ def test_cli_calibrate_writes_file_for_prompt_file(tmp_path: Path) -> None:
     out = tmp_path / "cal.json"
     result = CliRunner().invoke(
         build_app(),
-        ["calibrate", "-r", "random", "-s", "0.2", "--prompts", str(prompts),
-         "--out", str(out)],
+        [
+            "calibrate",
+            "-r",
+            "random",
+            "-s",
+            "0.2",
+            "--prompts",
+            str(prompts),
+            "--out",
+            str(out),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "20.0% of 50 prompts" in result.stdout

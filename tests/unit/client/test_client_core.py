@@ -50,34 +50,53 @@ class BrokenRouter(Router):
 
 
 def _config(**overrides: Any) -> RoutingConfig:
-    return RoutingConfig.model_validate({
-        "strong": {"model": "big", "base_url": "http://127.0.0.1:1/v1"},
-        "weak": {"model": "small", "base_url": "http://127.0.0.1:1/v1"},
-        "routers": ["counting"],
-        **overrides,
-    })
+    return RoutingConfig.model_validate(
+        {
+            "strong": {"model": "big", "base_url": "http://127.0.0.1:1/v1"},
+            "weak": {"model": "small", "base_url": "http://127.0.0.1:1/v1"},
+            "routers": ["counting"],
+            **overrides,
+        }
+    )
 
 
 def _user(text: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": text}]
 
 
-@pytest.mark.parametrize(("model", "expected"), [
-    ("router-mf-0.116", ModelSpec("mf", threshold=0.116)),
-    ("router-sw_ranking-0", ModelSpec("sw_ranking", threshold=0.0)),
-    ("router-mf-multi-1", ModelSpec("mf-multi", threshold=1.0)),
-    ("router-mf@0.3", ModelSpec("mf", strong_share=0.3)),
-    ("big", ModelSpec(None, direct="strong")),
-    ("small", ModelSpec(None, direct="weak")),
-])
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ("router-mf-0.116", ModelSpec("mf", threshold=0.116)),
+        ("router-sw_ranking-0", ModelSpec("sw_ranking", threshold=0.0)),
+        ("router-mf-multi-1", ModelSpec("mf-multi", threshold=1.0)),
+        ("router-mf@0.3", ModelSpec("mf", strong_share=0.3)),
+        ("big", ModelSpec(None, direct="strong")),
+        ("small", ModelSpec(None, direct="weak")),
+    ],
+)
 def test_parse_model_accepts_documented_forms(model: str, expected: ModelSpec) -> None:
     assert parse_model(model, strong_model="big", weak_model="small") == expected
 
 
-@pytest.mark.parametrize("model", [None, "", 3, "gpt-4", "router-mf", "router--0.5",
-                                   "router-mf-1.01", "router-mf--0.2", "router-mf-x",
-                                   "router-mf-inf", "router-mf@", "router-@0.3",
-                                   "router-mf@1.5"])
+@pytest.mark.parametrize(
+    "model",
+    [
+        None,
+        "",
+        3,
+        "gpt-4",
+        "router-mf",
+        "router--0.5",
+        "router-mf-1.01",
+        "router-mf--0.2",
+        "router-mf-x",
+        "router-mf-inf",
+        "router-mf@",
+        "router-@0.3",
+        "router-mf@1.5",
+    ],
+)
 def test_parse_model_rejects_malformed_with_param_model(model: Any) -> None:
     with pytest.raises(InvalidRequestError) as info:
         parse_model(model)
@@ -90,13 +109,19 @@ def test_extract_prompt_defaults_to_last_user_turn() -> None:
         {"role": "system", "content": "sys"},
         {"role": "user", "content": "first"},
         {"role": "assistant", "content": "reply"},
-        {"role": "user", "content": [{"type": "text", "text": "second"},
-                                     {"type": "image_url", "image_url": {"url": "x"}}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "second"},
+                {"type": "image_url", "image_url": {"url": "x"}},
+            ],
+        },
     ]
     assert extract_prompt(messages) == "second"
     assert extract_prompt(messages, "all_user") == "first\nsecond"
     assert extract_prompt(messages, "conversation") == (
-        "system: sys\nuser: first\nassistant: reply\nuser: second")
+        "system: sys\nuser: first\nassistant: reply\nuser: second"
+    )
 
 
 def test_extract_prompt_without_user_uses_last_message() -> None:
@@ -147,8 +172,9 @@ def test_batcher_respects_max_batch() -> None:
 def test_batcher_passes_router_errors_to_every_caller() -> None:
     async def run() -> list[Any]:
         batcher = ScoreBatcher(BrokenRouter(), window_s=0.01)
-        results = await asyncio.gather(batcher.score("a"), batcher.score("b"),
-                                       return_exceptions=True)
+        results = await asyncio.gather(
+            batcher.score("a"), batcher.score("b"), return_exceptions=True
+        )
         ok = await ScoreBatcher(CountingRouter(), window_s=0.0).score("c")
         return [*results, ok]
 
@@ -191,8 +217,11 @@ def test_core_unknown_router_raises_unknown_router_error() -> None:
 def test_core_share_uses_calibration(prompts: list[str]) -> None:
     router = load_router("random")
     calibration = calibrate_router(router, prompts, name="random")
-    core = RoutingCore(_config(routers=["random"]), routers={"random": router},
-                       calibrations={"random": calibration})
+    core = RoutingCore(
+        _config(routers=["random"]),
+        routers={"random": router},
+        calibrations={"random": calibration},
+    )
     decision = core.decide("router-random@0.5", _user(prompts[0]))
     assert decision.threshold == calibration.threshold_for(0.5)
     strong = [core.decide("router-random@0.5", _user(p)).is_strong for p in prompts]
@@ -222,3 +251,21 @@ def test_config_rejects_unknown_keys_and_bad_router_names() -> None:
         _config(colour="blue")
     with pytest.raises(ValueError, match="router names"):
         _config(routers=["a@b"])
+
+
+def test_batcher_cache_skips_rescoring_repeated_prompts() -> None:
+    router = CountingRouter()
+
+    async def run() -> list[float]:
+        batcher = ScoreBatcher(router, window_s=0.0, cache_size=2)
+        first = await batcher.score("aaaa")
+        again = await batcher.score("aaaa")
+        await batcher.score("b")
+        await batcher.score("cc")  # evicts "aaaa" (least recently used)
+        evicted = await batcher.score("aaaa")
+        batcher.close()
+        assert batcher.n_cache_hits == 1
+        return [first, again, evicted]
+
+    assert asyncio.run(run()) == pytest.approx([0.04, 0.04, 0.04])
+    assert [b for batch in router.batches for b in batch] == ["aaaa", "b", "cc", "aaaa"]

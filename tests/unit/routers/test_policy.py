@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -102,7 +103,7 @@ def test_mean_cost_non_increasing_in_lambda() -> None:
         policy_outcome(quality, cost, lam, "utility")[0]
         for lam in np.logspace(-2, 4, 40)
     ]
-    assert all(a >= b - 1e-15 for a, b in zip(costs, costs[1:], strict=False))
+    assert all(a >= b - 1e-15 for a, b in itertools.pairwise(costs))
 
 
 @pytest.mark.parametrize("policy", ["utility", "tolerance"])

@@ -27,8 +27,9 @@ port: 7000
 def test_yaml_is_parsed_and_flags_override(tmp_path: Path) -> None:
     path = tmp_path / "serve.yaml"
     path.write_text(YAML)
-    config = load_serve_config(path, {"weak.model": "tiny", "port": None,
-                                      "strong.timeout": 5.0})
+    config = load_serve_config(
+        path, {"weak.model": "tiny", "port": None, "strong.timeout": 5.0}
+    )
     assert config.weak.model == "tiny"
     assert config.port == 7000
     assert config.strong.base_url == "http://a/v1"
@@ -46,10 +47,16 @@ def test_invalid_config_names_each_problem(tmp_path: Path) -> None:
 
 
 def test_flags_alone_build_a_config_with_default_key_envs() -> None:
-    config = config_from_options(None, {
-        "strong.model": "big", "strong.base_url": "http://a/v1",
-        "weak.model": "small", "weak.base_url": "http://b/v1", "routers": "random,x=random",
-    })
+    config = config_from_options(
+        None,
+        {
+            "strong.model": "big",
+            "strong.base_url": "http://a/v1",
+            "weak.model": "small",
+            "weak.base_url": "http://b/v1",
+            "routers": "random,x=random",
+        },
+    )
     assert config.strong.api_key_env == "PREFROUTE_STRONG_API_KEY"
     assert config.weak.api_key_env == "PREFROUTE_WEAK_API_KEY"
     assert config.api_keys_env == "PREFROUTE_SERVER_API_KEYS"
@@ -58,8 +65,7 @@ def test_flags_alone_build_a_config_with_default_key_envs() -> None:
 
 def test_server_api_keys_come_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PREFROUTE_SERVER_API_KEYS", "a, b")
-    config = config_from_options(None, {
-        "strong.model": "big", "weak.model": "small"})
+    config = config_from_options(None, {"strong.model": "big", "weak.model": "small"})
     assert config.resolved_api_keys() == ["a", "b"]
 
 
@@ -70,10 +76,21 @@ def test_example_configs_are_valid(name: str) -> None:
 
 
 def test_serve_dry_run_loads_and_prints_config() -> None:
-    result = CliRunner().invoke(build_app(), [
-        "serve", "--strong-model", "big", "--strong-base-url", "http://a/v1",
-        "--weak-model", "small", "--weak-base-url", "http://b/v1", "--dry-run",
-    ])
+    result = CliRunner().invoke(
+        build_app(),
+        [
+            "serve",
+            "--strong-model",
+            "big",
+            "--strong-base-url",
+            "http://a/v1",
+            "--weak-model",
+            "small",
+            "--weak-base-url",
+            "http://b/v1",
+            "--dry-run",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert '"model": "big"' in result.stdout
 

@@ -1,0 +1,108 @@
+"""Cost-quality frontier of the mf-multi router on RouterBench (and RouterDC).
+
+Cross-validates over prompts (5-fold random split, and leave-one-task-out), prints
+AIQ, the cost to match the best single model and the quality at the cheapest model's
+cost for the router and every baseline, and writes JSON + PNG files.
+
+Usage:
+    PREFROUTE_DATA_DIR=/path/to/data OPENBLAS_NUM_THREADS=1 \
+        .venv/bin/python benchmarks/multi_routerbench.py --out docs/img [--routerdc]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from prefroute.config import resolve_data_dir
+from prefroute.embed import get_embedder
+from prefroute.evals.multi import (
+    MemoEmbedder,
+    MultiEvalResult,
+    cross_validate_multi,
+    golden_table,
+    load_golden,
+    plot_multi_eval,
+)
+from prefroute.routers.multi import MultiModelRouter
+
+PAPER_PAIR = ("gpt-4-1106-preview", "mistralai/mixtral-8x7b-chat")
+
+
+def _print(result: MultiEvalResult, seconds: float) -> None:
+    best_cost, best_q = result.single[result.best_model]
+    cheap_cost, cheap_q = result.single[result.cheapest_model]
+    print(
+        f"\n== {result.benchmark} / {result.split} split: {result.n_prompts} prompts, "
+        f"{seconds:.0f}s\n   best single {result.best_model}: quality {best_q:.4f} at "
+        f"${best_cost:.6f}/query; cheapest {result.cheapest_model}: {cheap_q:.4f} at "
+        f"${cheap_cost:.6f}"
+    )
+    print(
+        f"   {'method':58s} {'AIQ':>7s} {'match':>7s} {'hull':>7s} {'q@cheap':>8s} "
+        f"{'q@40%':>7s}"
+    )
+    for summary in result.methods.values():
+        match = summary.cost_to_match_best / best_cost
+        hull = summary.cost_to_match_best_hull / best_cost
+        print(
+            f"   {summary.name:58s} {summary.aiq:7.4f} {100 * match:6.1f}% "
+            f"{100 * hull:6.1f}% {summary.quality_at_cheapest:8.4f} "
+            f"{summary.quality_at_40pct:7.4f}"
+        )
+
+
+def main() -> None:
+    """Run the benchmark and print its numbers."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("docs/img"))
+    parser.add_argument("--json-dir", type=Path, default=None)
+    parser.add_argument("--embedder", default="minilm")
+    parser.add_argument("--dim", type=int, default=16)
+    parser.add_argument("--l2", type=float, default=3e-3)
+    parser.add_argument("--epochs", type=int, default=400)
+    parser.add_argument("--tail-chars", type=int, default=384)
+    parser.add_argument(
+        "--routerdc", action="store_true", help="Also RouterDC (7 models)."
+    )
+    args = parser.parse_args()
+    data_dir = resolve_data_dir(None)
+    embedder = MemoEmbedder(get_embedder(args.embedder))
+
+    def make() -> MultiModelRouter:
+        return MultiModelRouter(
+            embedder=embedder,
+            dim=args.dim,
+            l2=args.l2,
+            n_epochs=args.epochs,
+            tail_chars=args.tail_chars or None,
+        )
+
+    runs = [("routerbench", "random"), ("routerbench", "task")]
+    if args.routerdc:
+        runs.append(("routerdc", "random"))
+    json_dir = args.json_dir or args.out
+    for benchmark, split in runs:
+        table = golden_table(load_golden(benchmark, data_dir))
+        start = time.perf_counter()
+        result = cross_validate_multi(
+            table,
+            make,
+            benchmark=benchmark,
+            split=split,
+            n_folds=5,
+            pair=PAPER_PAIR if benchmark == "routerbench" else None,
+        )
+        _print(result, time.perf_counter() - start)
+        stem = f"multi_{benchmark}_{split}"
+        plot_multi_eval(result, args.out / f"{stem}.png")
+        json_dir.mkdir(parents=True, exist_ok=True)
+        (json_dir / f"{stem}.json").write_text(
+            json.dumps(result.as_dict(), indent=1) + "\n", encoding="utf-8"
+        )
+
+
+if __name__ == "__main__":
+    main()

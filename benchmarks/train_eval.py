@@ -1,0 +1,111 @@
+"""Train routers from a recipe and print APGR (exact and 10-bin) per benchmark.
+
+Validation that never touches the evaluation benchmarks: with ``--holdout-source
+routerbench`` the routers are trained without RouterBench and scored on RouterBench's
+own prompts with the paper's pair (gpt-4-1106-preview vs Mixtral golden labels).
+
+Usage:
+    PREFROUTE_DATA_DIR=../shared/data .venv/bin/python benchmarks/train_eval.py \
+        --recipe examples/recipes/default.yaml --embedding-store /tmp/emb_store.npz \
+        --router mf --router sw_ranking --router classifier
+    # a router variant: --router 'mf:dim=64,n_epochs=500'
+    # a shipped checkpoint folder: --load src/prefroute/checkpoints/mf
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from prefroute.config import resolve_data_dir
+from prefroute.data.benchmarks import DEFAULT_PAIR, load_benchmark
+from prefroute.data.golden import load_routerbench
+from prefroute.evals.harness import evaluate_router_scores
+from prefroute.train.pipeline import build_battles, train_router, training_embedder
+from prefroute.train.recipe import load_recipe
+from prefroute.types import BenchmarkSet
+
+
+def _parse(spec: str) -> tuple[str, dict[str, Any]]:
+    name, _, rest = spec.partition(":")
+    params: dict[str, Any] = {}
+    for item in filter(None, rest.split(",")):
+        k, _, v = item.partition("=")
+        try:
+            params[k] = json.loads(v)
+        except json.JSONDecodeError:
+            params[k] = v
+    return name, params
+
+
+def _routerbench_pair(data_dir: Path) -> BenchmarkSet:
+    recs = [
+        r
+        for r in load_routerbench(data_dir, canonical=True)
+        if DEFAULT_PAIR.strong in r.scores and DEFAULT_PAIR.weak in r.scores
+    ]
+    return BenchmarkSet(
+        name="routerbench-holdout",
+        prompts=[r.prompt for r in recs],
+        strong_quality=np.array([r.scores[DEFAULT_PAIR.strong] for r in recs]),
+        weak_quality=np.array([r.scores[DEFAULT_PAIR.weak] for r in recs]),
+        pair=DEFAULT_PAIR,
+    )
+
+
+def main() -> None:
+    """Run the benchmark and print one line per router and benchmark."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--recipe", type=Path, required=True)
+    ap.add_argument("--data-dir", type=Path, default=None)
+    ap.add_argument("--embedding-store", type=Path, default=None)
+    ap.add_argument("--router", action="append", default=[])
+    ap.add_argument("--load", action="append", default=[], type=Path)
+    ap.add_argument("--holdout-source", default=None)
+    ap.add_argument("--benchmarks", default="mt-bench,mmlu,gsm8k")
+    args = ap.parse_args()
+    data_dir = resolve_data_dir(args.data_dir)
+    recipe = load_recipe(args.recipe)
+    emb = training_embedder(recipe.embedder)
+    if args.embedding_store is not None:
+        print("preloaded", emb.load_store(args.embedding_store), "vectors")
+    benches: list[BenchmarkSet] = []
+    if args.holdout_source:
+        kept = tuple(s for s in recipe.sources if s.kind != args.holdout_source)
+        recipe = recipe.model_copy(update={"sources": kept})
+        if args.holdout_source == "routerbench":
+            benches.append(_routerbench_pair(data_dir))
+    benches += [load_benchmark(b, data_dir) for b in args.benchmarks.split(",") if b]
+    routers: dict[str, Any] = {}
+    if args.router:
+        t0 = time.time()
+        data = build_battles(recipe, data_dir, emb)
+        print(f"built battles in {time.time() - t0:.0f}s")
+        print(data.summary().split("\nmodels")[0])
+        for spec in args.router:
+            name, params = _parse(spec)
+            t0 = time.time()
+            routers[spec] = train_router(name, recipe, data, emb, **params)
+            print(f"trained {spec} in {time.time() - t0:.1f}s")
+    from prefroute.routers import load_router
+
+    for folder in args.load:
+        routers[str(folder)] = load_router(folder, embedder=emb)
+    if args.embedding_store is not None:
+        emb.save_store(args.embedding_store)
+    print(f"{'router':50s} {'benchmark':20s} {'APGR':>7s} {'APGR10':>7s}")
+    for bench in benches:
+        scores = {k: r.score(list(bench.prompts)) for k, r in routers.items()}
+        report = evaluate_router_scores(bench, scores, n_bootstrap=0)
+        for k, res in report.routers.items():
+            m = res.metrics
+            print(f"{k:50s} {bench.name:20s} {m['APGR']:7.3f} {m['APGR_10bin']:7.3f}")
+
+
+if __name__ == "__main__":
+    main()
