@@ -18,8 +18,8 @@ from pathlib import Path
 
 from prefroute.config import resolve_data_dir
 from prefroute.embed import get_embedder
+from prefroute.embed.cache import CachedEmbedder
 from prefroute.evals.multi import (
-    MemoEmbedder,
     MultiEvalResult,
     cross_validate_multi,
     golden_table,
@@ -69,7 +69,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     data_dir = resolve_data_dir(None)
-    embedder = MemoEmbedder(get_embedder(args.embedder))
+    embedder = CachedEmbedder(get_embedder(args.embedder), memory_items=1_000_000)
 
     def make() -> MultiModelRouter:
         return MultiModelRouter(

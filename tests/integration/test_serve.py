@@ -540,3 +540,16 @@ def test_server_built_from_config_calibrates_at_start(
         "strong-model",
         "weak-model",
     }
+
+
+def test_litellm_provider_without_package_gives_502_naming_extra(
+    upstream: FakeUpstream, start_server: Any
+) -> None:
+    strong = {"model": "anthropic/x", "provider": "litellm", "timeout": 0.5}
+    running = start_server(_app(_config(upstream, strong=strong)))
+    client = _openai(running.url)
+    for stream in (False, True):
+        with pytest.raises(openai.APIStatusError) as info:
+            _ask(client, "router-random-0", stream=stream)
+        assert info.value.status_code == 502
+    assert _ask(client, "router-random-1").parse().model == "weak-model"

@@ -29,7 +29,7 @@ def _close_controllers() -> Iterator[None]:
 
 
 def _controller(**kwargs: Any) -> Controller:
-    client = _controller(**kwargs)
+    client = Controller(**kwargs)
     _OPEN.append(client)
     return client
 

@@ -32,10 +32,10 @@ def _router_factory(
     embedder_spec: str, dim: int, l2: float, n_epochs: int, tail_chars: int, seed: int
 ) -> Any:
     from prefroute.embed import get_embedder
-    from prefroute.evals.multi import MemoEmbedder
+    from prefroute.embed.cache import CachedEmbedder
     from prefroute.routers.multi import MultiModelRouter
 
-    embedder = MemoEmbedder(get_embedder(embedder_spec))
+    embedder = CachedEmbedder(get_embedder(embedder_spec), memory_items=1_000_000)
 
     def make() -> MultiModelRouter:
         return MultiModelRouter(

@@ -78,7 +78,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--strong-api-key-env",
                 help="Env var with the strong API key "
-                f"[default: {DEFAULT_STRONG_KEY_ENV}].",
+                f"(default: {DEFAULT_STRONG_KEY_ENV}).",
             ),
         ] = None,
         weak_model: Annotated[
@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--weak-api-key-env",
                 help="Env var with the weak API key "
-                f"[default: {DEFAULT_WEAK_KEY_ENV}].",
+                f"(default: {DEFAULT_WEAK_KEY_ENV}).",
             ),
         ] = None,
         routers: Annotated[
@@ -101,14 +101,15 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--routers",
                 help="Comma-separated routers (names, shipped checkpoints, or "
-                "NAME=FOLDER) [default: random].",
+                "NAME=FOLDER) (default: random).",
             ),
         ] = None,
         host: Annotated[
-            str | None, typer.Option("--host", help="[default: 127.0.0.1]")
+            str | None,
+            typer.Option("--host", help="Interface to bind (default: 127.0.0.1)."),
         ] = None,
         port: Annotated[
-            int | None, typer.Option("--port", help="[default: 6060]")
+            int | None, typer.Option("--port", help="TCP port (default: 6060).")
         ] = None,
         calibration: Annotated[
             Path | None,

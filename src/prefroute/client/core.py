@@ -893,6 +893,7 @@ class RoutingCore:
             started = time.perf_counter()
             try:
                 if endpoint.provider == "litellm":
+                    _import_litellm()  # fail before the response starts
                     chunks = _litellm_stream(endpoint, body)
                     return StreamResult(chunks, decision, endpoint.model, is_fallback)
                 response = await self._send(endpoint, body, stream=True)

@@ -1,6 +1,6 @@
 """Embedders: the protocol, backends, and `get_embedder(spec)`.
 
-Specs: "hashing[:DIM]", "minilm" (the default), "minilm-int8",
+Specs: "hashing[:DIM]", "minilm" (the default), "minilm-q8", "minilm-int8",
 "openai:<model>@<base_url>"; further backends register in `_BACKENDS` (imported lazily).
 """
 
@@ -21,6 +21,7 @@ _BACKENDS: dict[str, str] = {
     "hashing": "prefroute.embed._factories:hashing",
     "minilm": "prefroute.embed._factories:minilm",
     "minilm-int8": "prefroute.embed._factories:minilm_int8",
+    "minilm-q8": "prefroute.embed._factories:minilm_q8",
     "openai": "prefroute.embed._factories:openai",
 }
 

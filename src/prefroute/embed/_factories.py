@@ -45,3 +45,11 @@ def openai(arg: str | None) -> Embedder:
 
     model, base_url = parse_openai_spec(arg)
     return OpenAIEmbedder(base_url=base_url, model=model)
+
+
+def minilm_q8(arg: str | None) -> Embedder:
+    """`minilm-q8`: all-MiniLM-L6-v2 with int8 block-quantised dense layers."""
+    from prefroute.embed.onnx import OnnxEmbedder
+
+    _no_arg("minilm-q8", arg)
+    return OnnxEmbedder(variant="q8")

@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 
-from prefroute.embed.base import Embedder
 from prefroute.errors import ConfigError, DataError, MissingDependencyError
 from prefroute.routers.policy import Policy, choose
 from prefroute.types import FloatArray, GoldenRecord
@@ -40,7 +39,6 @@ __all__ = [
     "BENCHMARKS",
     "CurveSummary",
     "GoldenTable",
-    "MemoEmbedder",
     "MultiEvalResult",
     "aiq",
     "cost_to_reach",
@@ -88,39 +86,6 @@ def load_golden(
     if benchmark == "routerdc":
         return golden.load_routerdc(data_dir, canonical=canonical)
     raise ConfigError(f"benchmark must be one of {BENCHMARKS}, got {benchmark!r}")
-
-
-class MemoEmbedder:
-    """Wraps an embedder with an in-memory cache, so cross-validation embeds each
-    prompt once however many folds see it. Keeps the inner `spec` and `dim`."""
-
-    def __init__(self, inner: Embedder) -> None:
-        """Wrap `inner`.
-
-        Args:
-            inner: The embedder to cache.
-        """
-        self.inner = inner
-        self.spec = inner.spec
-        self.dim = inner.dim
-        self._cache: dict[str, FloatArray] = {}
-
-    def embed(self, texts: Sequence[str]) -> FloatArray:
-        """Embed texts, computing only the ones not seen before.
-
-        Args:
-            texts: Texts.
-
-        Returns:
-            float32 (len(texts), dim).
-        """
-        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if todo:
-            vectors = np.asarray(self.inner.embed(todo), dtype=np.float32)
-            self._cache.update(zip(todo, vectors, strict=True))
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([self._cache[t] for t in texts])
 
 
 @dataclass(frozen=True)

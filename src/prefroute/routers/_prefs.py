@@ -108,6 +108,7 @@ class AdamW:
     ) -> None:
         """Start with zero moments."""
         self.lr, self.wd, self.t = lr, weight_decay, 0
+        # Moments keep each parameter's dtype (float32 training stays float32).
         self.m = {k: np.zeros_like(v) for k, v in params.items()}
         self.v = {k: np.zeros_like(v) for k, v in params.items()}
 

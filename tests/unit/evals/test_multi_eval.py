@@ -12,7 +12,6 @@ import pytest
 from prefroute.embed.hashing import HashingEmbedder
 from prefroute.errors import ConfigError
 from prefroute.evals.multi import (
-    MemoEmbedder,
     aiq,
     cost_to_reach,
     cross_validate_multi,
@@ -123,7 +122,7 @@ class _RecordingRouter(MultiModelRouter):
 def test_cross_validation_never_scores_training_prompts() -> None:
     table = golden_table(_synthetic_records())
     _RecordingRouter.fitted, _RecordingRouter.scored = [], []
-    embedder = MemoEmbedder(HashingEmbedder(dim=64))
+    embedder = HashingEmbedder(dim=64)
     result = cross_validate_multi(
         table,
         lambda: _RecordingRouter(embedder=embedder, dim=4, n_epochs=100),
@@ -140,7 +139,7 @@ def test_cross_validation_never_scores_training_prompts() -> None:
 
 def test_router_beats_random_mix_and_oracle_bounds_it() -> None:
     table = golden_table(_synthetic_records())
-    embedder = MemoEmbedder(HashingEmbedder(dim=64))
+    embedder = HashingEmbedder(dim=64)
     result = cross_validate_multi(
         table,
         lambda: MultiModelRouter(embedder=embedder, dim=4, n_epochs=200, l2=1e-3),
@@ -166,7 +165,7 @@ def test_router_beats_random_mix_and_oracle_bounds_it() -> None:
 
 def test_task_split_holds_out_whole_tasks() -> None:
     table = golden_table(_synthetic_records(8))
-    embedder = MemoEmbedder(HashingEmbedder(dim=32))
+    embedder = HashingEmbedder(dim=32)
     result = cross_validate_multi(
         table,
         lambda: MultiModelRouter(embedder=embedder, dim=2, n_epochs=30),
@@ -175,26 +174,10 @@ def test_task_split_holds_out_whole_tasks() -> None:
     assert result.split == "task" and result.n_prompts == 16
 
 
-def test_memo_embedder_embeds_each_text_once() -> None:
-    class Counting(HashingEmbedder):
-        calls = 0
-
-        def embed(self, texts):  # type: ignore[no-untyped-def]
-            Counting.calls += len(texts)
-            return super().embed(texts)
-
-    memo = MemoEmbedder(Counting(dim=16))
-    first = memo.embed(["a", "b", "a"])
-    second = memo.embed(["b", "a"])
-    assert Counting.calls == 2
-    np.testing.assert_array_equal(first[[1, 0]], second)
-    assert memo.spec == "hashing:16"
-
-
 def test_plot_writes_png(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     table = golden_table(_synthetic_records(6))
-    embedder = MemoEmbedder(HashingEmbedder(dim=32))
+    embedder = HashingEmbedder(dim=32)
     result = cross_validate_multi(
         table,
         lambda: MultiModelRouter(embedder=embedder, dim=2, n_epochs=20),
