@@ -21,8 +21,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from prefroute.types import FloatArray, GoldenRecord
 
@@ -76,7 +78,8 @@ def question_text(prompt: str) -> str:
 def _gap(records: Sequence[GoldenRecord]) -> FloatArray:
     models = sorted({m for r in records for m in r.scores})
     acc = {
-        m: float(np.mean([r.scores[m] for r in records if m in r.scores])) for m in models
+        m: float(np.mean([r.scores[m] for r in records if m in r.scores]))
+        for m in models
     }
     order = sorted(models, key=lambda m: acc[m])
     out = np.empty(len(records))
@@ -106,12 +109,14 @@ def build_table(data_dir: Path, *, families: Sequence[str] | None = None) -> Tab
     """
     from prefroute.data.golden import (
         load_llmrouter,
+        load_routeprofile,
         load_routerbench,
         load_routerdc,
-        load_routeprofile,
     )
 
-    wanted = set(families or ("routerbench", "routerdc", "llmrouter", "routeprofile", "alpaca"))
+    wanted = set(
+        families or ("routerbench", "routerdc", "llmrouter", "routeprofile", "alpaca")
+    )
     loaders = {
         "routerbench": load_routerbench,
         "routerdc": load_routerdc,
@@ -125,7 +130,9 @@ def build_table(data_dir: Path, *, families: Sequence[str] | None = None) -> Tab
             continue
         records = [r for r in loader(data_dir) if len(r.scores) >= 2]
         gap = _gap(records)
-        fail = np.array([1.0 - float(np.mean(list(r.scores.values()))) for r in records])
+        fail = np.array(
+            [1.0 - float(np.mean(list(r.scores.values()))) for r in records]
+        )
         by_source: dict[str, list[int]] = defaultdict(list)
         for i, r in enumerate(records):
             by_source[_source_key(fam, r)].append(i)
@@ -189,3 +196,82 @@ def _add_alpaca(table: Table, data_dir: Path, seen: set[str]) -> None:
             table.targets[key].append(np.nan)
         table.targets["chat"].append(float(c))
         table.targets["pair"].append(pair.get(p, np.nan))
+
+
+# The recipe chosen by leave-one-source-out cross-validation (docs/results/quality.md).
+HEADS: tuple[str, ...] = ("gap", "gap_pct", "chat")
+HEAD_WEIGHTS: dict[str, float] = {"gap": 1.0, "gap_pct": 1.0, "chat": 1.0}
+LENGTH_WEIGHT = 1.0
+ALPHA = 1.0
+CALIBRATION = "pair"
+
+
+def clean_table(data_dir: Path, embedder: Any) -> tuple[Table, FloatArray]:
+    """`build_table`, decontaminated against every evaluation prompt, and embedded.
+
+    Args:
+        data_dir: The data root.
+        embedder: Embedder (a `MemoEmbedder` so the decontamination pass is reused).
+
+    Returns:
+        (table restricted to clean prompts, embeddings of its texts (n, dim)).
+    """
+    from prefroute.data.benchmarks import load_eval_prompts
+    from prefroute.train.decontam import contaminated_prompts
+
+    table = build_table(data_dir)
+    bad = contaminated_prompts(table.texts, load_eval_prompts(data_dir), embedder)
+    keep = [t not in bad for t in table.texts]
+    table = subset(table, np.asarray(keep))
+    return table, np.asarray(embedder.embed(table.texts), dtype=np.float32)
+
+
+def subset(table: Table, mask: npt.NDArray[np.bool_]) -> Table:
+    """Rows of `table` where `mask` is True."""
+    idx = np.flatnonzero(mask)
+    out = Table()
+    out.prompts = [table.prompts[i] for i in idx]
+    out.texts = [table.texts[i] for i in idx]
+    out.family = [table.family[i] for i in idx]
+    out.source = [table.source[i] for i in idx]
+    out.records = [table.records[i] for i in idx]
+    for k, v in table.targets.items():
+        out.targets[k] = [v[i] for i in idx]
+    return out
+
+
+def fit_difficulty(
+    table: Table,
+    emb: FloatArray,
+    *,
+    families: Sequence[str] | None = None,
+    mask: npt.NDArray[np.bool_] | None = None,
+    embedder: Any = "minilm",
+    heads: Sequence[str] = HEADS,
+) -> Any:
+    """Fit the default recipe on the rows of the given families (and mask).
+
+    Heads without any labeled row in the selection are left out; with no
+    calibration label in the selection the heads' mean target is used.
+    """
+    from prefroute.routers.difficulty import DifficultyRouter
+
+    sel = np.ones(len(table), dtype=bool) if mask is None else mask.copy()
+    if families is not None:
+        sel &= np.isin(np.asarray(table.family), list(families))
+    arrays = {k: v[sel] for k, v in table.arrays().items()}
+    texts = [t for t, s in zip(table.texts, sel, strict=True) if s]
+    used = [h for h in heads if np.isfinite(arrays[h]).sum() >= 2]
+    cal = arrays[CALIBRATION]
+    router = DifficultyRouter(
+        embedder=embedder,
+        alpha=ALPHA,
+        length_weight=LENGTH_WEIGHT,
+        head_weights={h: HEAD_WEIGHTS.get(h, 1.0) for h in used},
+    )
+    return router.fit_targets(
+        texts,
+        {h: arrays[h] for h in used},
+        calibration=cal if np.isfinite(cal).sum() >= 2 else None,
+        embeddings=emb[sel],
+    )

@@ -21,24 +21,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _difficulty_data as D  # noqa: E402
+import _difficulty_data as D
 
-from prefroute.config import resolve_data_dir  # noqa: E402
-from prefroute.data.benchmarks import load_eval_prompts  # noqa: E402
-from prefroute.embed import DEFAULT_EMBEDDER  # noqa: E402
-from prefroute.routers.difficulty import DifficultyRouter  # noqa: E402
-from prefroute.train.decontam import contaminated_prompts  # noqa: E402
-from prefroute.train.pipeline import training_embedder  # noqa: E402
-
-# The recipe chosen by leave-one-source-out cross-validation (docs/results/quality.md).
-HEADS = ("gap", "gap_pct", "chat")
-HEAD_WEIGHTS = {"gap": 1.0, "gap_pct": 1.0, "chat": 1.0}
-LENGTH_WEIGHT = 1.0
-ALPHA = 1.0
+from prefroute.config import resolve_data_dir
+from prefroute.embed import DEFAULT_EMBEDDER
+from prefroute.train.pipeline import training_embedder
 
 
 def main() -> None:
@@ -47,34 +36,29 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--embedder", default=DEFAULT_EMBEDDER)
+    parser.add_argument(
+        "--embedding-store",
+        type=Path,
+        default=None,
+        help="npz of precomputed vectors (MemoEmbedder.save_store); updated after",
+    )
     args = parser.parse_args()
     data_dir = resolve_data_dir(args.data_dir)
     t0 = time.time()
-    table = D.build_table(data_dir)
     embedder = training_embedder(args.embedder)
-    bad = contaminated_prompts(table.texts, load_eval_prompts(data_dir), embedder)
-    keep = np.array([t not in bad for t in table.texts])
-    print(f"{len(table)} prompts, {int((~keep).sum())} dropped by decontamination")
-    texts = [t for t, k in zip(table.texts, keep, strict=True) if k]
-    targets = {k: v[keep] for k, v in table.arrays().items()}
-    emb = embedder.embed(texts)
-    router = DifficultyRouter(
-        embedder=args.embedder,
-        alpha=ALPHA,
-        length_weight=LENGTH_WEIGHT,
-        head_weights=HEAD_WEIGHTS,
-    )
-    router.fit_targets(
-        texts,
-        {h: targets[h] for h in HEADS},
-        calibration=targets["pair"],
-        embeddings=emb,
-    )
+    if args.embedding_store is not None:
+        print("preloaded", embedder.load_store(args.embedding_store), "vectors")
+    n_all = len(D.build_table(data_dir))
+    table, emb = D.clean_table(data_dir, embedder)
+    print(f"{n_all} prompts, {n_all - len(table)} dropped by decontamination")
+    router = D.fit_difficulty(table, emb, embedder=args.embedder)
     router.save(args.out)
+    if args.embedding_store is not None:
+        embedder.save_store(args.embedding_store)
     meta = {
-        "n_prompts": int(keep.sum()),
-        "n_decontaminated": int((~keep).sum()),
-        "heads": list(HEADS),
+        "n_prompts": len(table),
+        "n_decontaminated": n_all - len(table),
+        "heads": router.heads_,
         "seconds": round(time.time() - t0, 1),
     }
     print(json.dumps(meta, indent=2))

@@ -165,28 +165,32 @@ class CachedEmbedder:
                 self.stats.disk_hits += sum(1 for k in keys if k in on_disk)
                 found.update(on_disk)
                 missing = [k for k in missing if k not in on_disk]
-            if missing:
-                first_text: dict[bytes, str] = {}
-                for key, text in zip(keys, texts, strict=True):
-                    first_text.setdefault(key, text)
-                vectors = np.asarray(
-                    self.inner.embed([first_text[k] for k in missing]), dtype=np.float32
+        if missing:
+            # The model runs outside the lock, so cache hits of other threads (the
+            # server hot path) never wait for it.
+            first_text: dict[bytes, str] = {}
+            for key, text in zip(keys, texts, strict=True):
+                first_text.setdefault(key, text)
+            vectors = np.asarray(
+                self.inner.embed([first_text[k] for k in missing]), dtype=np.float32
+            )
+            if vectors.shape != (len(missing), self.dim):
+                raise ConfigError(
+                    f"inner embedder {self.spec!r} returned shape {vectors.shape}, "
+                    f"expected {(len(missing), self.dim)}"
                 )
-                if vectors.shape != (len(missing), self.dim):
-                    raise ConfigError(
-                        f"inner embedder {self.spec!r} returned shape {vectors.shape}, "
-                        f"expected {(len(missing), self.dim)}"
-                    )
+            new = {k: v.copy() for k, v in zip(missing, vectors, strict=True)}
+            found.update(new)
+        with self._lock:
+            if missing:
                 missing_set = set(missing)
                 self.stats.misses += sum(1 for k in keys if k in missing_set)
-                new = {k: v.copy() for k, v in zip(missing, vectors, strict=True)}
                 if self.use_disk:
                     self._to_disk(new)
-                found.update(new)
             self._remember(found)
-            if not keys:
-                return np.zeros((0, self.dim), dtype=np.float32)
-            return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+        if not keys:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
 
     # ------------------------------------------------------------------ tiers
     def _from_memory(self, keys: list[bytes]) -> dict[bytes, FloatArray]:

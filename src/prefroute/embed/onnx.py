@@ -349,7 +349,9 @@ class OnnxEmbedder:
         if n == 1:
             ids = np.asarray([tokenizer.encode(texts[0]).ids], dtype=np.int64)
             return self._run(session, ids, np.ones_like(ids))
-        encodings = tokenizer.encode_batch(list(texts))
+        # encode_batch_fast (tokenizers >= 0.21) skips the offsets we do not use.
+        encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
+        encodings = encode(list(texts))
         token_ids = [e.ids for e in encodings]
         lengths = np.fromiter((len(t) for t in token_ids), dtype=np.int64, count=n)
         order = np.argsort(lengths, kind="stable")

@@ -178,9 +178,7 @@ class DifficultyRouter(Router):
         emb = self._embedder().embed(prompts) if embeddings is None else embeddings
         emb = np.asarray(emb, dtype=np.float64)
         if emb.shape[0] != len(prompts):
-            raise DataError(
-                f"got {emb.shape[0]} embeddings for {len(prompts)} prompts"
-            )
+            raise DataError(f"got {emb.shape[0]} embeddings for {len(prompts)} prompts")
         mean, std = self.length_stats_
         z_len = (log_length(prompts) - mean) / std
         return np.hstack([emb, z_len[:, None]])
@@ -274,17 +272,18 @@ class DifficultyRouter(Router):
         for name in names:
             target = np.asarray(targets[name], dtype=np.float64)
             if target.shape != (n,):
-                raise DataError(f"target {name!r} has shape {target.shape}, expected ({n},)")
-            if isinstance(weights, Mapping):
-                w_raw = weights.get(name)
-            else:
-                w_raw = weights
+                raise DataError(
+                    f"target {name!r} has shape {target.shape}, expected ({n},)"
+                )
+            w_raw = weights.get(name) if isinstance(weights, Mapping) else weights
             w = np.ones(n) if w_raw is None else np.asarray(w_raw, dtype=np.float64)
             if w.shape != (n,):
                 raise DataError(f"weights have shape {w.shape}, expected ({n},)")
             keep = np.isfinite(target) & (w > 0)
             if keep.sum() < 2:
-                raise DataError(f"target {name!r} has {int(keep.sum())} labeled prompts")
+                raise DataError(
+                    f"target {name!r} has {int(keep.sum())} labeled prompts"
+                )
             coef, intercept = _ridge(features[keep], target[keep], w[keep], self.alpha)
             coefs.append(coef)
             intercepts.append(intercept)
@@ -296,7 +295,9 @@ class DifficultyRouter(Router):
         self.heads_ = names
         raw = self._average(features)
         if calibration is None:
-            stacked = np.vstack([np.asarray(targets[k], dtype=np.float64) for k in names])
+            stacked = np.vstack(
+                [np.asarray(targets[k], dtype=np.float64) for k in names]
+            )
             with np.errstate(invalid="ignore"):
                 cal = np.nanmean(stacked, axis=0)
         else:
@@ -305,7 +306,9 @@ class DifficultyRouter(Router):
         if calibration_mask is not None:
             mask &= np.asarray(calibration_mask, dtype=bool)
         if mask.sum() < 2:
-            raise DataError(f"calibration needs >= 2 labeled prompts, got {int(mask.sum())}")
+            raise DataError(
+                f"calibration needs >= 2 labeled prompts, got {int(mask.sum())}"
+            )
         knots_x, knots_y = isotonic_fit(raw[mask], np.clip(cal[mask], 0.0, 1.0))
         self.calib_x_, self.calib_y_ = _thin(knots_x, knots_y, self.n_quantiles)
         return self
@@ -403,7 +406,9 @@ class DifficultyRouter(Router):
     def _load_state(self, directory: Path) -> None:
         arrays = load_arrays(directory)
         try:
-            heads = json.loads((directory / _HEADS_FILE).read_text(encoding="utf-8"))["heads"]
+            heads = json.loads((directory / _HEADS_FILE).read_text(encoding="utf-8"))[
+                "heads"
+            ]
             self.coef_ = arrays["coef"]
             self.intercept_ = arrays["intercept"]
             self.length_stats_ = arrays["length_stats"]
@@ -411,10 +416,13 @@ class DifficultyRouter(Router):
             self.calib_x_ = arrays["calib_x"]
             self.calib_y_ = arrays["calib_y"]
         except (OSError, KeyError, json.JSONDecodeError) as exc:
-            raise ArtifactError(f"incomplete difficulty router in {str(directory)!r}: {exc}") from exc
+            raise ArtifactError(
+                f"incomplete difficulty router in {str(directory)!r}: {exc}"
+            ) from exc
         if not isinstance(heads, list) or len(heads) != self.coef_.shape[0]:
             raise ArtifactError(
-                f"{str(directory)!r}: {len(heads)} head names for {self.coef_.shape[0]} heads"
+                f"{str(directory)!r}: expected {self.coef_.shape[0]} head names, "
+                f"got {heads!r}"
             )
         self.heads_ = [str(h) for h in heads]
 

@@ -20,6 +20,7 @@ not seen is mapped to one it has, by alias or closest name, with a warning), and
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Self
@@ -40,6 +41,8 @@ from prefroute.routers.base import Router, load_arrays, save_arrays
 from prefroute.types import Battle, FloatArray
 
 __all__ = ["MFRouter"]
+
+logger = logging.getLogger(__name__)
 
 
 class MFRouter(Router):
@@ -184,21 +187,38 @@ class MFRouter(Router):
         assert self.models_ is not None
         return self.models_.index(resolve_model(name, self.models_, self.model_aliases))
 
-    def pair(self) -> tuple[str, str]:
-        """The (strong, weak) pair `score` uses, resolved to seen models."""
-        self._check_fitted("models_", "model_bias_")
+    def _pair_member(self, name: str | None, *, strongest: bool) -> str:
         assert self.models_ is not None and self.model_bias_ is not None
-        strong = (
-            self.models_[self._column(self.strong_model)]
-            if self.strong_model is not None
-            else self.models_[int(np.argmax(self.model_bias_))]
+        pick = np.argmax if strongest else np.argmin
+        fallback = self.models_[int(pick(self.model_bias_))]
+        if name is None:
+            return fallback
+        try:
+            return self.models_[self._column(name)]
+        except ConfigError:
+            if self.model_aliases and name in self.model_aliases:
+                raise
+            # The top (bottom) tier is the best guess for an unseen strong (weak)
+            # model of a pair; say so, since it changes what the score means.
+            logger.warning(
+                "model %r not seen in training; using the %s seen model %r",
+                name,
+                "strongest" if strongest else "weakest",
+                fallback,
+            )
+            return fallback
+
+    def pair(self) -> tuple[str, str]:
+        """The (strong, weak) pair `score` uses, resolved to seen models.
+
+        A pair member never seen in training (and without an alias) maps to the
+        strongest (for strong) or weakest (for weak) seen model, with a warning.
+        """
+        self._check_fitted("models_", "model_bias_")
+        return (
+            self._pair_member(self.strong_model, strongest=True),
+            self._pair_member(self.weak_model, strongest=False),
         )
-        weak = (
-            self.models_[self._column(self.weak_model)]
-            if self.weak_model is not None
-            else self.models_[int(np.argmin(self.model_bias_))]
-        )
-        return strong, weak
 
     def with_pair(self, strong: str, weak: str) -> MFRouter:
         """The same fitted router scoring another strong/weak pair.

@@ -152,3 +152,15 @@ def test_concurrent_processes_share_one_cache(tmp_path: Path) -> None:
     out = CachedEmbedder(inner, tmp_path).embed(texts)
     assert inner.seen == []
     assert np.array_equal(out, HashingEmbedder(dim=32).embed(texts))
+
+
+def test_threads_get_identical_results(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    cached = CachedEmbedder(CountingEmbedder(), tmp_path)
+    batches = [[f"text {(i + j) % 12}" for j in range(5)] for i in range(24)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(cached.embed, batches))
+    reference = HashingEmbedder(dim=32)
+    for batch, out in zip(batches, results, strict=True):
+        assert np.array_equal(out, reference.embed(batch))

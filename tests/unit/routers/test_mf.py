@@ -75,9 +75,23 @@ def test_unseen_model_maps_by_alias_with_warning(
     np.testing.assert_array_equal(aliased.score(prompts), router.score(prompts))
 
 
-def test_unseen_model_without_alias_fails(tiny_battles: list[Battle]) -> None:
+def test_unseen_model_without_alias_fails_in_score_models(
+    tiny_battles: list[Battle], prompts: list[str]
+) -> None:
     with pytest.raises(ConfigError, match="was not seen in training"):
-        _fit(tiny_battles).with_pair("totally-unknown-llm", "weak-model")
+        _fit(tiny_battles).score_models(prompts, ["totally-unknown-llm"])
+
+
+def test_unseen_pair_member_maps_to_top_tier(
+    tiny_battles: list[Battle], caplog: pytest.LogCaptureFixture
+) -> None:
+    router = _fit(tiny_battles)
+    with caplog.at_level(logging.WARNING):
+        strong, weak = router.with_pair("totally-unknown-llm", "weak-model").pair()
+    assert "strongest seen model" in caplog.text
+    assert weak == "weak-model"
+    assert router.model_bias_ is not None
+    assert strong == router.models[int(np.argmax(router.model_bias_))]
 
 
 def test_round_trip_identical(

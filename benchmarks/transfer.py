@@ -1,0 +1,155 @@
+"""Transfer: does a router trained for one pair rank prompts well for other pairs?
+
+For RouterBench (11 models, per-prompt correctness) and RouterDC (7 models) we hold
+out half of each family's prompts (a fixed hash split; training rows within cosine
+0.95 of a held-out prompt are dropped as well). On the held-out half we score, for
+several (strong, weak) pairs:
+
+- ``random`` (expected APGR 0.5) and ``length`` (log prompt length);
+- ``default-recipe``: the default difficulty recipe trained on everything except the
+  held-out prompts, never told the pair (no retraining);
+- ``retrained``: a difficulty router with one head fitted to this pair's own label
+  P(strong right and weak wrong) on the family's training half;
+- every shipped checkpoint (marked ``*``: trained on all prompts, including the
+  held-out half, so its numbers are optimistic).
+
+Usage::
+
+    .venv/bin/python benchmarks/transfer.py --embedding-store /tmp/emb_store.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _difficulty_data as D
+
+from prefroute.config import resolve_data_dir
+from prefroute.embed import DEFAULT_EMBEDDER
+from prefroute.evals.harness import evaluate_router_scores
+from prefroute.routers.difficulty import DifficultyRouter, log_length
+from prefroute.routers.registry import load_router, shipped_checkpoints
+from prefroute.train.pipeline import training_embedder
+from prefroute.types import BenchmarkSet, ModelPair
+
+PAIRS: dict[str, list[tuple[str, str]]] = {
+    "routerbench": [
+        ("gpt-4-1106-preview", "mistralai/mixtral-8x7b-chat"),
+        ("gpt-4-1106-preview", "meta/llama-2-70b-chat"),
+        ("gpt-4-1106-preview", "gpt-3.5-turbo-1106"),
+        ("claude-v2", "mistralai/mistral-7b-chat"),
+        ("gpt-3.5-turbo-1106", "WizardLM/WizardLM-13B-V1.2"),
+        ("zero-one-ai/Yi-34B-Chat", "meta/code-llama-instruct-34b-chat"),
+    ],
+    "routerdc": [
+        ("cognitivecomputations/dolphin-2.9-llama3-8b", "mistralai/Mistral-7B-v0.1"),
+        ("meta-math/MetaMath-Mistral-7B", "HuggingFaceH4/zephyr-7b-beta"),
+        ("meta-llama/Meta-Llama-3-8B", "itpossible/Chinese-Mistral-7B-v0.1"),
+    ],
+}
+
+
+def _held_out(prompt: str) -> bool:
+    return hashlib.blake2b(prompt.encode("utf-8"), digest_size=2).digest()[0] % 2 == 0
+
+
+def main() -> None:
+    """Fit per split, score every pair, print APGR (exact / 10-bin)."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", type=Path, default=None)
+    ap.add_argument("--embedding-store", type=Path, default=None)
+    args = ap.parse_args()
+    data_dir = resolve_data_dir(args.data_dir)
+    embedder = training_embedder(DEFAULT_EMBEDDER)
+    if args.embedding_store is not None:
+        print("preloaded", embedder.load_store(args.embedding_store), "vectors")
+    table, emb = D.clean_table(data_dir, embedder)
+    family = np.asarray(table.family)
+    test = np.array(
+        [
+            f in PAIRS and _held_out(p)
+            for f, p in zip(table.family, table.prompts, strict=True)
+        ]
+    )
+    near = np.zeros(len(table), dtype=bool)
+    test_emb = emb[test]
+    for start in range(0, len(table), 4096):
+        sims = emb[start : start + 4096] @ test_emb.T
+        near[start : start + 4096] = sims.max(axis=1) > 0.95
+    train = ~test & ~near
+    print(f"held out {int(test.sum())} prompts; training on {int(train.sum())}")
+    default = D.fit_difficulty(table, emb, mask=train, embedder=DEFAULT_EMBEDDER)
+    shipped = {}
+    for name in shipped_checkpoints():
+        try:
+            shipped[name + "*"] = load_router(name, embedder=embedder)
+        except Exception as exc:
+            print(f"skip shipped {name}: {exc}")
+
+    print(f"{'family':12s} {'strong':28s} {'weak':34s} {'router':16s} APGR  APGR10")
+    for fam, pairs in PAIRS.items():
+        in_fam = family == fam
+        for strong, weak in pairs:
+            recs = table.records
+
+            def has(i: int, s: str = strong, w: str = weak, rr: list = recs) -> bool:
+                r = rr[i]
+                return r is not None and s in r.scores and w in r.scores
+
+            te = np.array([i for i in np.flatnonzero(in_fam & test) if has(i)])
+            tr = np.array([i for i in np.flatnonzero(in_fam & train) if has(i)])
+            if te.size < 20 or tr.size < 20:
+                print(f"{fam:12s} {strong:28s} {weak:34s} too few prompts")
+                continue
+            sq = np.array([recs[i].scores[strong] for i in te])  # type: ignore[union-attr]
+            wq = np.array([recs[i].scores[weak] for i in te])  # type: ignore[union-attr]
+            if sq.mean() <= wq.mean():
+                continue
+            label = np.array(
+                [
+                    recs[i].scores[strong] * (1 - recs[i].scores[weak])  # type: ignore[union-attr]
+                    for i in tr
+                ]
+            )
+            retrained = DifficultyRouter(
+                embedder=DEFAULT_EMBEDDER, alpha=D.ALPHA, length_weight=0.0
+            ).fit_targets(
+                [table.texts[i] for i in tr], {"pair": label}, embeddings=emb[tr]
+            )
+            prompts = [table.texts[i] for i in te]
+            bench = BenchmarkSet(
+                name=f"{fam}-heldout",
+                prompts=prompts,
+                strong_quality=sq,
+                weak_quality=wq,
+                pair=ModelPair(strong, weak),
+            )
+            scores = {
+                "random": np.stack(
+                    [np.random.default_rng(k).random(te.size) for k in range(20)]
+                ),
+                "length": log_length(prompts),
+                "default-recipe": default.score(prompts, embeddings=emb[te]),
+                "retrained": retrained.score(prompts, embeddings=emb[te]),
+            }
+            for name, router in shipped.items():
+                scores[name] = router.score(prompts)
+            report = evaluate_router_scores(bench, scores, n_bootstrap=0)
+            for name, res in report.routers.items():
+                m = res.metrics
+                print(
+                    f"{fam:12s} {strong[-28:]:28s} {weak[-34:]:34s} {name:16s} "
+                    f"{m['APGR']:.3f} {m['APGR_10bin']:.3f}"
+                )
+            print()
+
+
+if __name__ == "__main__":
+    main()
