@@ -67,6 +67,9 @@ def main() -> None:
     parser.add_argument(
         "--routerdc", action="store_true", help="Also RouterDC (7 models)."
     )
+    parser.add_argument(
+        "--only-routerdc", action="store_true", help="RouterDC only (no RouterBench)."
+    )
     args = parser.parse_args()
     data_dir = resolve_data_dir(None)
     embedder = CachedEmbedder(get_embedder(args.embedder), memory_items=1_000_000)
@@ -81,7 +84,9 @@ def main() -> None:
         )
 
     runs = [("routerbench", "random"), ("routerbench", "task")]
-    if args.routerdc:
+    if args.only_routerdc:
+        runs = []
+    if args.routerdc or args.only_routerdc:
         runs.append(("routerdc", "random"))
     json_dir = args.json_dir or args.out
     for benchmark, split in runs:

@@ -507,7 +507,7 @@ def cross_validate_multi(
         seed: Fold shuffle seed.
         policy: Policy swept for every router curve.
         use_true_mean_cost: Route with each model's mean training cost per query
-            instead of the router's cost model.
+            instead of the router's cost model (always so for data without costs).
         pair: An extra two-model baseline to report (e.g. the paper's pair).
         fit_extra: Called as ``fit_extra(router, train_records)`` instead of
             ``router.fit_multi(train_records)`` (e.g. to add battles).
@@ -522,6 +522,8 @@ def cross_validate_multi(
     folds = fold_ids(
         n, n_folds=n_folds, seed=seed, groups=table.tasks if split == "task" else None
     )
+    # Cost-less data (RouterDC): route on the table's per-model prices instead.
+    has_costs = any(r.costs for r in table.records)
     pred_q = np.zeros((n, m))
     pred_c = np.zeros((n, m))
     fold_list = sorted(set(folds.tolist()))
@@ -536,7 +538,7 @@ def cross_validate_multi(
             router.fit_multi(train_records)
         test_prompts = [table.prompts[i] for i in test]
         pred_q[test] = router.score_models(test_prompts, table.models)
-        if use_true_mean_cost:
+        if use_true_mean_cost or not has_costs:
             pred_c[test] = table.cost[train].mean(axis=0)
         else:
             pred_c[test] = router.predict_costs(test_prompts, table.models)

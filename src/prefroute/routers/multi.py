@@ -77,7 +77,7 @@ class MultiModelRouter(Router):
         *,
         embedder: Embedder | str = "minilm",
         dim: int = 16,
-        l2: float = 1e-4,
+        l2: float = 3e-3,
         battle_weight: float = 1.0,
         n_epochs: int = 400,
         learning_rate: float = 0.02,
@@ -91,7 +91,8 @@ class MultiModelRouter(Router):
         Args:
             embedder: An Embedder, or its spec (e.g. "minilm", "hashing:256").
             dim: Rank of the shared prompt projection.
-            l2: L2 penalty on all weights (per observation).
+            l2: L2 penalty on all weights for 1,000 training prompts; the applied
+                penalty is ``l2 * 1000 / n_prompts``.
             battle_weight: Weight of the Bradley-Terry term relative to golden labels.
             n_epochs: Full-batch Adam steps.
             learning_rate: Adam step size.
@@ -332,7 +333,10 @@ class MultiModelRouter(Router):
             b_scale = self.battle_weight * b_weight / b_weight.sum()
             cell_a = b_rows * n_models + b_a
             cell_b = b_rows * n_models + b_b
-        l2 = self.l2
+        # The loss is a mean over labels, so a fixed penalty would regularise big data
+        # sets as hard as small ones: scale it like a summed loss would (per 1,000
+        # prompts). One default then suits 2k (RouterBench) and 13k (RouterDC) prompts.
+        l2 = self.l2 * 1000.0 / max(n, 1)
         m1 = {key: np.zeros_like(value) for key, value in params.items()}
         m2 = {key: np.zeros_like(value) for key, value in params.items()}
         beta1, beta2, eps = 0.9, 0.999, 1e-8

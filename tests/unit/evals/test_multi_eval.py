@@ -200,3 +200,17 @@ def test_routerbench_table_has_eleven_models_with_costs(data_dir: Path) -> None:
 def test_unknown_benchmark_raises() -> None:
     with pytest.raises(ConfigError, match="routerbench"):
         load_golden("nope", Path("."))
+
+
+def test_cost_less_golden_data_routes_on_table_prices() -> None:
+    records = [
+        GoldenRecord(r.prompt, r.scores, task=r.task) for r in _synthetic_records(8)
+    ]
+    table = golden_table(records, prices={"cheap": 1.0, "mid": 2.0, "dear": 5.0})
+    assert table.cost[0].tolist() == [1.0, 5.0, 2.0]  # models sorted: cheap, dear, mid
+    result = cross_validate_multi(
+        table,
+        lambda: MultiModelRouter(embedder=HashingEmbedder(dim=32), dim=2, n_epochs=30),
+        n_folds=2,
+    )
+    assert result.cheapest_model == "cheap"

@@ -61,7 +61,11 @@ def _battles() -> list[Battle]:
 @pytest.fixture()
 def router() -> MultiModelRouter:
     return MultiModelRouter(
-        embedder=HashingEmbedder(dim=64), dim=4, n_epochs=300, learning_rate=0.05
+        embedder=HashingEmbedder(dim=64),
+        dim=4,
+        n_epochs=300,
+        learning_rate=0.05,
+        l2=1e-4,
     ).fit_multi(_golden(), _battles())
 
 
@@ -91,8 +95,9 @@ def test_score_is_strong_over_weak_win_rate(router: MultiModelRouter) -> None:
     assert strong == "big"  # highest mean predicted quality
     assert weak == "chatter"  # cheapest learned cost
     scores = router.score(MATH[:2] + CHAT[:2])
-    # big is needed over chatter on math, not on chat.
-    assert scores[0] > 0.5 > scores[2]
+    # big is needed over chatter on math; on chat both are right (about even).
+    assert min(scores[:2]) > 0.9
+    assert max(scores[2:]) < 0.7
 
 
 def test_learned_costs_follow_training_costs(router: MultiModelRouter) -> None:
