@@ -17,7 +17,7 @@ import typer
 
 from prefroute.errors import ConfigError
 
-__all__ = ["register"]
+__all__ = ["print_multi_result", "register", "run_eval_multi"]
 
 _PAPER_PAIR = ("gpt-4-1106-preview", "mistralai/mixtral-8x7b-chat")
 
@@ -94,6 +94,94 @@ def print_multi_result(result: Any) -> None:
     console.print(singles)
 
 
+def run_eval_multi(
+    benchmark: str,
+    *,
+    split: str = "random",
+    folds: int = 5,
+    policy: str = "utility",
+    embedder: str = "minilm",
+    dim: int = 16,
+    l2: float = 3e-3,
+    n_epochs: int = 400,
+    tail_chars: int = 384,
+    seed: int = 0,
+    json_out: Path | None = None,
+    plot_out: Path | None = None,
+    data_dir: Path | None = None,
+) -> Any:
+    """Cross-validate mf-multi on a golden benchmark, print the table, write outputs.
+
+    The body of `prefroute eval-multi`; `prefroute eval --benchmark routerbench`
+    can delegate here.
+
+    Args:
+        benchmark: "routerbench" or "routerdc".
+        split: "random" (K-fold over prompts) or "task" (leave-one-task-out).
+        folds: Folds for the random split.
+        policy: "utility" or "tolerance".
+        embedder: Embedder spec.
+        dim: Rank of the factors.
+        l2: L2 penalty per 1,000 prompts.
+        n_epochs: Adam steps.
+        tail_chars: Embed the prompt's last N characters (0: all).
+        seed: Fold and weight seed.
+        json_out: Write the result as JSON here.
+        plot_out: Write a PNG plot here.
+        data_dir: Data directory (default: the configured one).
+
+    Returns:
+        The `MultiEvalResult`.
+    """
+    from rich.progress import Progress
+
+    from prefroute.config import resolve_data_dir
+    from prefroute.evals.multi import (
+        cross_validate_multi,
+        golden_table,
+        load_golden,
+        plot_multi_eval,
+    )
+
+    if policy not in ("utility", "tolerance"):
+        raise ConfigError(f"--policy must be utility or tolerance, got {policy!r}")
+    records = load_golden(benchmark, resolve_data_dir(data_dir))
+    table = golden_table(records)
+    make = _router_factory(embedder, dim, l2, n_epochs, tail_chars, seed)
+    with Progress(transient=True) as bar:
+        n_tasks = len(set(table.tasks)) if split == "task" else folds
+        task = bar.add_task(f"{benchmark}: fitting folds", total=n_tasks)
+        result = cross_validate_multi(
+            table,
+            make,
+            benchmark=benchmark,
+            split=split,
+            n_folds=folds,
+            seed=seed,
+            policy=policy,  # type: ignore[arg-type]
+            pair=_PAPER_PAIR if benchmark == "routerbench" else None,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    print_multi_result(result)
+    if json_out is not None:
+        report = result.as_dict()
+        report["settings"] = {
+            "embedder": embedder,
+            "dim": dim,
+            "l2": l2,
+            "epochs": n_epochs,
+            "tail_chars": tail_chars,
+            "policy": policy,
+            "folds": folds,
+            "seed": seed,
+        }
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if plot_out is not None:
+        plot_multi_eval(result, plot_out)
+    return result
+
+
 def register(app: typer.Typer) -> None:
     """Add the `eval-multi` and `train-multi` commands to the app."""
 
@@ -139,54 +227,21 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Cross-validate the multi-model router: cost-quality curve, AIQ, baselines."""
-        from rich.progress import Progress
-
-        from prefroute.config import resolve_data_dir
-        from prefroute.evals.multi import (
-            cross_validate_multi,
-            golden_table,
-            load_golden,
-            plot_multi_eval,
+        run_eval_multi(
+            benchmark,
+            split=split,
+            folds=folds,
+            policy=policy,
+            embedder=embedder,
+            dim=dim,
+            l2=l2,
+            n_epochs=n_epochs,
+            tail_chars=tail_chars,
+            seed=seed,
+            json_out=json_out,
+            plot_out=plot_out,
+            data_dir=data_dir,
         )
-
-        if policy not in ("utility", "tolerance"):
-            raise ConfigError(f"--policy must be utility or tolerance, got {policy!r}")
-        records = load_golden(benchmark, resolve_data_dir(data_dir))
-        table = golden_table(records)
-        make = _router_factory(embedder, dim, l2, n_epochs, tail_chars, seed)
-        with Progress(transient=True) as bar:
-            n_tasks = len(set(table.tasks)) if split == "task" else folds
-            task = bar.add_task(f"{benchmark}: fitting folds", total=n_tasks)
-            result = cross_validate_multi(
-                table,
-                make,
-                benchmark=benchmark,
-                split=split,
-                n_folds=folds,
-                seed=seed,
-                policy=policy,  # type: ignore[arg-type]
-                pair=_PAPER_PAIR if benchmark == "routerbench" else None,
-                progress=lambda done, total: bar.update(
-                    task, completed=done, total=total
-                ),
-            )
-        print_multi_result(result)
-        if json_out is not None:
-            report = result.as_dict()
-            report["settings"] = {
-                "embedder": embedder,
-                "dim": dim,
-                "l2": l2,
-                "epochs": n_epochs,
-                "tail_chars": tail_chars,
-                "policy": policy,
-                "folds": folds,
-                "seed": seed,
-            }
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        if plot_out is not None:
-            plot_multi_eval(result, plot_out)
 
     @app.command("train-multi")
     def train_multi(
@@ -265,8 +320,11 @@ def register(app: typer.Typer) -> None:
             from prefroute.data.battles import load_alpaca_eval
 
             fights.extend(load_alpaca_eval(root, canonical=canonical))
+        from prefroute.embed.cache import CachedEmbedder
+
         router = MultiModelRouter(
-            embedder=get_embedder(embedder),
+            # Cached: the saved config records the inner spec, as for a plain one.
+            embedder=CachedEmbedder(get_embedder(embedder)),
             dim=dim,
             l2=l2,
             n_epochs=n_epochs,

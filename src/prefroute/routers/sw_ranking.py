@@ -89,6 +89,7 @@ class SWRankingRouter(Router):
         self.total_mass_: FloatArray | None = None
         self.base_rate_: float | None = None
         self._embedder: Embedder | None = None
+        self._emb_t: np.ndarray | None = None
 
     def _validate(self) -> None:
         if not self.gamma > 1.0:
@@ -140,6 +141,7 @@ class SWRankingRouter(Router):
         prompts = [labels.prompts[i] for i in order]
         emb = np.asarray(self._get_embedder().embed(prompts), dtype=np.float32)
         self.embeddings_ = np.clip(np.round(emb * _Q), -127, 127).astype(np.int8)
+        self._emb_t = None
         # float32 precision, as saved, so a loaded router scores identically.
         self.strong_mass_ = strong[order].astype(np.float32).astype(np.float64)
         self.total_mass_ = total[order].astype(np.float32).astype(np.float64)
@@ -156,7 +158,10 @@ class SWRankingRouter(Router):
         if len(prompts) == 0:
             return np.zeros(0)
         q = np.asarray(self._get_embedder().embed(list(prompts)), dtype=np.float32)
-        sims = (q @ self.embeddings_.T.astype(np.float32)) / np.float32(_Q)
+        if self._emb_t is None or self._emb_t.shape[1] != len(self.embeddings_):
+            # Dequantised once: converting per call would cost more than the product.
+            self._emb_t = np.ascontiguousarray(self.embeddings_.T, dtype=np.float32)
+        sims = (q @ self._emb_t) / np.float32(_Q)
         sims = sims.astype(np.float64)
         n_train = sims.shape[1]
         if self.top_k is not None and self.top_k < n_train:
@@ -193,6 +198,7 @@ class SWRankingRouter(Router):
         arrays = load_arrays(directory)
         try:
             self.embeddings_ = arrays["embeddings"].astype(np.int8)
+            self._emb_t = None
             self.strong_mass_ = arrays["strong_mass"].astype(np.float64)
             self.total_mass_ = arrays["total_mass"].astype(np.float64)
             self.base_rate_ = float(arrays["base_rate"][0])

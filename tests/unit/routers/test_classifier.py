@@ -52,3 +52,16 @@ def test_round_trip_identical(
     router.save(tmp_path / "c")
     loaded = ClassifierRouter.load(tmp_path / "c")
     np.testing.assert_array_equal(loaded.score(prompts), router.score(prompts))
+
+
+def test_shipped_checkpoint_loads_without_data(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from prefroute.routers import load_router
+
+    monkeypatch.setenv("PREFROUTE_DATA_DIR", str(tmp_path / "absent"))
+    router = load_router("classifier")
+    assert isinstance(router, ClassifierRouter)
+    scores = router.score(["What is 2 + 2?", "Prove Fermat's little theorem."])
+    assert scores.shape == (2,)
+    assert np.all((scores >= 0) & (scores <= 1))

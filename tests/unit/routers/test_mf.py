@@ -105,3 +105,16 @@ def test_round_trip_identical(
         loaded.score_models(prompts), router.score_models(prompts)
     )
     assert loaded.models == router.models
+
+
+def test_shipped_checkpoint_loads_without_data(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from prefroute.routers import load_router
+
+    monkeypatch.setenv("PREFROUTE_DATA_DIR", str(tmp_path / "absent"))
+    router = load_router("mf")
+    assert isinstance(router, MFRouter)
+    scores = router.score(["What is 2 + 2?", "Prove Fermat's little theorem."])
+    assert scores.shape == (2,)
+    assert np.all((scores >= 0) & (scores <= 1))

@@ -70,3 +70,16 @@ def test_single_prompt_latency_smoke(tiny_battles: list[Battle]) -> None:
     for _ in range(20):
         router.score(["What is the capital of Peru?"])
     assert (time.perf_counter() - t0) / 20 < 0.5  # lax: CI machines vary
+
+
+def test_shipped_checkpoint_loads_without_data(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from prefroute.routers import load_router
+
+    monkeypatch.setenv("PREFROUTE_DATA_DIR", str(tmp_path / "absent"))
+    router = load_router("sw_ranking")
+    assert isinstance(router, SWRankingRouter)
+    scores = router.score(["What is 2 + 2?", "Prove Fermat's little theorem."])
+    assert scores.shape == (2,)
+    assert np.all((scores >= 0) & (scores <= 1))
