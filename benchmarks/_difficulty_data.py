@@ -10,7 +10,9 @@ Targets (all in [0, 1], NaN = not labeled by that source):
   stronger model is right and the weaker wrong: "does capability matter here?".
 - ``gap_pct``: ``gap`` as a percentile within its source file (item difficulty
   relative to its own task, free of task-level scale differences).
-- ``fail_pct``: share of models failing, as a percentile within its source file.
+- ``fail``: share of the source's graded models that fail the prompt (raw, so
+  between-task differences in difficulty are kept).
+- ``fail_pct``: ``fail`` as a percentile within its source file.
 - ``chat``: AlpacaEval: mean P(judge prefers gpt4_1106_preview) over the other
   generators on that instruction, as a percentile (open-ended chat difficulty).
 """
@@ -153,6 +155,7 @@ def build_table(data_dir: Path, *, families: Sequence[str] | None = None) -> Tab
             table.targets["gap"].append(float(gap[i]))
             table.targets["gap_pct"].append(float(gap_pct[i]))
             table.targets["fail_pct"].append(float(fail_pct[i]))
+            table.targets["fail"].append(float(fail[i]))
             table.targets["chat"].append(np.nan)
             pair = (
                 r.scores[STRONG] * (1.0 - r.scores[WEAK_RB])
@@ -192,15 +195,17 @@ def _add_alpaca(table: Table, data_dir: Path, seen: set[str]) -> None:
         table.family.append("alpaca")
         table.source.append("alpaca")
         table.records.append(None)
-        for key in ("gap", "gap_pct", "fail_pct"):
+        for key in ("gap", "gap_pct", "fail_pct", "fail"):
             table.targets[key].append(np.nan)
         table.targets["chat"].append(float(c))
         table.targets["pair"].append(pair.get(p, np.nan))
 
 
 # The recipe chosen by leave-one-source-out cross-validation (docs/results/quality.md).
-HEADS: tuple[str, ...] = ("gap", "gap_pct", "chat")
-HEAD_WEIGHTS: dict[str, float] = {"gap": 1.0, "gap_pct": 1.0, "chat": 1.0}
+HEADS: tuple[str, ...] = ("fail",)
+HEAD_WEIGHTS: dict[str, float] = {"fail": 1.0}
+# Head used when a training mixture has no golden labels (judge battles only).
+FALLBACK_HEAD = "chat"
 LENGTH_WEIGHT = 1.0
 ALPHA = 1.0
 CALIBRATION = "pair"
@@ -262,6 +267,8 @@ def fit_difficulty(
     arrays = {k: v[sel] for k, v in table.arrays().items()}
     texts = [t for t, s in zip(table.texts, sel, strict=True) if s]
     used = [h for h in heads if np.isfinite(arrays[h]).sum() >= 2]
+    if not used:
+        used = [FALLBACK_HEAD]
     cal = arrays[CALIBRATION]
     router = DifficultyRouter(
         embedder=embedder,

@@ -16,6 +16,8 @@ from prefroute.errors import ConfigError
 __all__ = ["register"]
 
 BENCHMARKS = ("mt-bench", "mmlu", "gsm8k")
+# Golden-label sets of many models: N-model cost-quality evaluation (cmd_multi).
+MULTI_BENCHMARKS = ("routerbench", "routerdc")
 
 
 def _split(value: str | None) -> list[str]:
@@ -40,7 +42,13 @@ def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_command(
         benchmark: Annotated[
-            str, typer.Option("--benchmark", "-b", help="mt-bench, mmlu or gsm8k.")
+            str,
+            typer.Option(
+                "--benchmark",
+                "-b",
+                help="mt-bench, mmlu or gsm8k; routerbench or routerdc for the "
+                "N-model cost-quality evaluation of mf-multi (cross-validated).",
+            ),
         ],
         routers: Annotated[
             str,
@@ -124,10 +132,16 @@ def register(app: typer.Typer) -> None:
         from prefroute.evals.scoring import read_scores_jsonl, scores_for_benchmark
         from prefroute.types import FloatArray, ModelPair
 
-        if benchmark not in BENCHMARKS:
-            raise ConfigError(
-                f"--benchmark must be one of {', '.join(BENCHMARKS)}, got {benchmark!r}"
+        if benchmark in MULTI_BENCHMARKS:
+            from prefroute.cli.cmd_multi import run_eval_multi
+
+            run_eval_multi(
+                benchmark, json_out=json_out, plot_out=plot_out, data_dir=data_dir
             )
+            return
+        if benchmark not in BENCHMARKS:
+            known = ", ".join(BENCHMARKS + MULTI_BENCHMARKS)
+            raise ConfigError(f"--benchmark must be one of {known}, got {benchmark!r}")
         if (strong is None) != (weak is None):
             raise ConfigError("give both --strong and --weak, or neither")
         pairs: list[tuple[str, str]] = []
