@@ -201,13 +201,18 @@ def _add_alpaca(table: Table, data_dir: Path, seen: set[str]) -> None:
         table.targets["pair"].append(pair.get(p, np.nan))
 
 
-# The recipe chosen by leave-one-source-out cross-validation (docs/results/quality.md).
-HEADS: tuple[str, ...] = ("fail",)
-HEAD_WEIGHTS: dict[str, float] = {"fail": 1.0}
+# Recipes. "cv" is the one chosen by leave-one-source-out cross-validation on the
+# training sources (docs/results/quality.md) and shipped as `default`; "floor" is the
+# issue's reference (percentile failure share, weakly regularised).
+RECIPES: dict[str, dict[str, Any]] = {
+    "cv": {"heads": ("fail",), "alpha": 100.0, "length_weight": 1.0},
+    "floor": {"heads": ("fail_pct",), "alpha": 1.0, "length_weight": 1.0},
+}
+HEADS: tuple[str, ...] = RECIPES["cv"]["heads"]
+ALPHA: float = RECIPES["cv"]["alpha"]
+LENGTH_WEIGHT: float = RECIPES["cv"]["length_weight"]
 # Head used when a training mixture has no golden labels (judge battles only).
 FALLBACK_HEAD = "chat"
-LENGTH_WEIGHT = 1.0
-ALPHA = 1.0
 CALIBRATION = "pair"
 
 
@@ -252,7 +257,7 @@ def fit_difficulty(
     families: Sequence[str] | None = None,
     mask: npt.NDArray[np.bool_] | None = None,
     embedder: Any = "minilm",
-    heads: Sequence[str] = HEADS,
+    recipe: str = "cv",
 ) -> Any:
     """Fit the default recipe on the rows of the given families (and mask).
 
@@ -261,6 +266,8 @@ def fit_difficulty(
     """
     from prefroute.routers.difficulty import DifficultyRouter
 
+    spec = RECIPES[recipe]
+    heads: Sequence[str] = spec["heads"]
     sel = np.ones(len(table), dtype=bool) if mask is None else mask.copy()
     if families is not None:
         sel &= np.isin(np.asarray(table.family), list(families))
@@ -272,9 +279,8 @@ def fit_difficulty(
     cal = arrays[CALIBRATION]
     router = DifficultyRouter(
         embedder=embedder,
-        alpha=ALPHA,
-        length_weight=LENGTH_WEIGHT,
-        head_weights={h: HEAD_WEIGHTS.get(h, 1.0) for h in used},
+        alpha=spec["alpha"],
+        length_weight=spec["length_weight"],
     )
     return router.fit_targets(
         texts,

@@ -98,6 +98,10 @@ def main() -> None:
                 list(s.prompts), embeddings=bench_emb[b]
             )
         rows.append(("difficulty", label))
+    router = D.fit_difficulty(table, emb, embedder=DEFAULT_EMBEDDER, recipe="floor")
+    for b, s in benches.items():
+        scores[b]["floor|all"] = router.score(list(s.prompts), embeddings=bench_emb[b])
+    rows.append(("floor", "all"))
 
     for name in shipped_checkpoints():
         try:

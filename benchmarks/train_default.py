@@ -36,6 +36,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--embedder", default=DEFAULT_EMBEDDER)
+    parser.add_argument("--recipe", default="cv", choices=sorted(D.RECIPES))
     parser.add_argument(
         "--embedding-store",
         type=Path,
@@ -51,7 +52,7 @@ def main() -> None:
     n_all = len(D.build_table(data_dir))
     table, emb = D.clean_table(data_dir, embedder)
     print(f"{n_all} prompts, {n_all - len(table)} dropped by decontamination")
-    router = D.fit_difficulty(table, emb, embedder=args.embedder)
+    router = D.fit_difficulty(table, emb, embedder=args.embedder, recipe=args.recipe)
     router.save(args.out)
     if args.embedding_store is not None:
         embedder.save_store(args.embedding_store)

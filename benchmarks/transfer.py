@@ -39,6 +39,7 @@ from prefroute.routers.registry import load_router, shipped_checkpoints
 from prefroute.train.pipeline import training_embedder
 from prefroute.types import BenchmarkSet, ModelPair
 
+MIN_GAP = 0.03
 PAIRS: dict[str, list[tuple[str, str]]] = {
     "routerbench": [
         ("gpt-4-1106-preview", "mistralai/mixtral-8x7b-chat"),
@@ -50,6 +51,7 @@ PAIRS: dict[str, list[tuple[str, str]]] = {
     ],
     "routerdc": [
         ("cognitivecomputations/dolphin-2.9-llama3-8b", "mistralai/Mistral-7B-v0.1"),
+        ("meta-math/MetaMath-Mistral-7B", "mistralai/Mistral-7B-v0.1"),
         ("meta-math/MetaMath-Mistral-7B", "HuggingFaceH4/zephyr-7b-beta"),
         ("meta-llama/Meta-Llama-3-8B", "itpossible/Chinese-Mistral-7B-v0.1"),
     ],
@@ -110,7 +112,9 @@ def main() -> None:
                 continue
             sq = np.array([recs[i].scores[strong] for i in te])  # type: ignore[union-attr]
             wq = np.array([recs[i].scores[weak] for i in te])  # type: ignore[union-attr]
-            if sq.mean() <= wq.mean():
+            if sq.mean() - wq.mean() < MIN_GAP:
+                # PGR divides by the mean gap: a near-zero gap makes APGR explode.
+                print(f"{fam:12s} {strong[-28:]:28s} {weak[-34:]:34s} gap < {MIN_GAP}")
                 continue
             label = np.array(
                 [

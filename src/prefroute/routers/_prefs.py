@@ -78,6 +78,7 @@ def tier_labels(
     min_tier_gap: int,
     tier_mode: str,
     pair: tuple[str | None, str | None],
+    label_norm: str = "none",
 ) -> Any:
     """Fit ratings and tiers on `battles` and return strong/weak label masses.
 
@@ -97,7 +98,12 @@ def tier_labels(
                 pair[0],
                 pair[1],
             )
-    return strong_weak_labels(battles, tiers, min_gap=min_tier_gap, pair=chosen)
+    labels = strong_weak_labels(battles, tiers, min_gap=min_tier_gap, pair=chosen)
+    if label_norm == "source":
+        return labels.normalised_by_source()
+    if label_norm != "none":
+        raise ConfigError(f"label_norm must be 'none' or 'source', got {label_norm!r}")
+    return labels
 
 
 class AdamW:

@@ -53,6 +53,7 @@ class SWRankingRouter(Router):
         n_tiers: int = 10,
         min_tier_gap: int = 1,
         tier_mode: str = "any",
+        label_norm: str = "none",
         strong_model: str | None = None,
         weak_model: str | None = None,
         seed: int = 0,
@@ -69,6 +70,8 @@ class SWRankingRouter(Router):
             n_tiers: Tiers to group models into.
             min_tier_gap: Minimum tier difference for a strong/weak label.
             tier_mode: "any" (any two tiers) or "pair" (the pair's tiers).
+            label_norm: "none", or "source": replace each prompt's strong credit
+                by its percentile rank within its source.
             strong_model: Strong model (used by tier_mode="pair").
             weak_model: Weak model (used by tier_mode="pair").
             seed: Tie-break seed for choosing prompts.
@@ -81,6 +84,7 @@ class SWRankingRouter(Router):
         self.n_tiers = n_tiers
         self.min_tier_gap = min_tier_gap
         self.tier_mode = tier_mode
+        self.label_norm = label_norm
         self.strong_model = strong_model
         self.weak_model = weak_model
         self.seed = seed
@@ -124,6 +128,7 @@ class SWRankingRouter(Router):
             min_tier_gap=self.min_tier_gap,
             tier_mode=self.tier_mode,
             pair=(self.strong_model, self.weak_model),
+            label_norm=self.label_norm,
         )
         if not labels.prompts:
             raise DataError(

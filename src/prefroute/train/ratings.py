@@ -10,7 +10,7 @@ Ratings are reported on the Elo scale: ``1000 + 400 / ln(10) * theta``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -218,6 +218,7 @@ class StrongWeakLabels:
         tie: Weighted tie mass per prompt (credit 0.5 counts half to each side).
         weak_win: Weighted weak-wins mass per prompt.
         n_battles: Number of labelled battles.
+        sources: Source of each prompt's first labelled battle, shape (u,).
     """
 
     prompts: list[str]
@@ -225,6 +226,38 @@ class StrongWeakLabels:
     tie: FloatArray
     weak_win: FloatArray
     n_battles: int
+    sources: list[str] = field(default_factory=list)
+
+    def normalised_by_source(self) -> StrongWeakLabels:
+        """Labels with each prompt's strong credit replaced by its percentile rank
+        within its source (ties averaged), as strong/weak masses (no tie mass).
+
+        Sources differ in base rates (task mix, which models they hold); the rank
+        within a source keeps only the prompt-level signal, which transfers better.
+        """
+        credit = self.credit
+        pct = np.zeros(len(credit))
+        src = np.asarray(self.sources)
+        for s in np.unique(src):
+            idx = np.flatnonzero(src == s)
+            order = np.argsort(credit[idx], kind="stable")
+            ranks = np.empty(len(idx))
+            ranks[order] = np.arange(len(idx))
+            # average ranks over tied credits
+            _, inv = np.unique(credit[idx], return_inverse=True)
+            sums = np.bincount(inv, weights=ranks)
+            counts = np.bincount(inv)
+            ranks = (sums / counts)[inv]
+            pct[idx] = (ranks + 0.5) / len(idx)
+        total = self.total
+        return StrongWeakLabels(
+            prompts=self.prompts,
+            strong_win=pct * total,
+            tie=np.zeros(len(total)),
+            weak_win=(1.0 - pct) * total,
+            n_battles=self.n_battles,
+            sources=self.sources,
+        )
 
     @property
     def total(self) -> FloatArray:
@@ -262,6 +295,7 @@ def strong_weak_labels(
         weak-wins, except exact ties, which add to tie.
     """
     index: dict[str, int] = {}
+    sources: list[str] = []
     sw: list[float] = []
     tie: list[float] = []
     ww: list[float] = []
@@ -284,6 +318,7 @@ def strong_weak_labels(
         i = index.get(b.prompt)
         if i is None:
             i = index[b.prompt] = len(sw)
+            sources.append(b.source)
             sw.append(0.0)
             tie.append(0.0)
             ww.append(0.0)
@@ -299,4 +334,5 @@ def strong_weak_labels(
         tie=np.asarray(tie),
         weak_win=np.asarray(ww),
         n_battles=n,
+        sources=sources,
     )

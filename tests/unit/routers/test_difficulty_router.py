@@ -137,3 +137,19 @@ def test_fit_without_ranked_models_raises() -> None:
 def test_mismatched_target_shape_raises() -> None:
     with pytest.raises(DataError, match="shape"):
         _router().fit_targets(["a", "b", "c"], {"t": np.zeros(2)})
+
+
+def test_shipped_default_checkpoint_loads_and_scores() -> None:
+    pytest.importorskip("onnxruntime")
+    router = load_router("default")
+    assert isinstance(router, DifficultyRouter)
+    scores = router.score(
+        [
+            "Say hello to my friend Anna.",
+            "Let f(x) = x^3 - 6x^2 + 11x - 6. Find all real x with f(f(x)) = 0 and "
+            "prove that your list is complete.",
+        ]
+    )
+    assert scores.shape == (2,)
+    assert np.all((scores >= 0) & (scores <= 1))
+    assert scores[1] > scores[0]
