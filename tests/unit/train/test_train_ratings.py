@@ -79,3 +79,19 @@ def test_pair_mode_keeps_only_pair_tiers() -> None:
     tiers = {"top": 0, "mid": 1, "bottom": 2}
     labels = strong_weak_labels(battles, tiers, pair=("top", "bottom"))
     assert labels.prompts == ["p1"]
+
+
+def test_source_normalisation_ranks_within_each_source() -> None:
+    battles = [
+        Battle("a1", "strong", "weak", "a", source="A"),
+        Battle("a2", "strong", "weak", "b", source="A"),
+        Battle("b1", "strong", "weak", "tie", source="B"),
+        Battle("b2", "strong", "weak", "b", source="B"),
+    ]
+    labels = strong_weak_labels(
+        battles, {"strong": 0, "weak": 1}
+    ).normalised_by_source()
+    assert labels.sources == ["A", "A", "B", "B"]
+    # Within each source, the prompt with the higher strong credit ranks 0.75.
+    np.testing.assert_allclose(labels.credit, [0.75, 0.25, 0.75, 0.25])
+    np.testing.assert_allclose(labels.tie, 0.0)
