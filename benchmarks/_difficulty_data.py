@@ -206,6 +206,7 @@ def _add_alpaca(table: Table, data_dir: Path, seen: set[str]) -> None:
 # issue's reference (percentile failure share, weakly regularised).
 RECIPES: dict[str, dict[str, Any]] = {
     "cv": {"heads": ("fail",), "alpha": 100.0, "length_weight": 1.0},
+    "fail-only": {"heads": ("fail",), "alpha": 100.0, "length_weight": 0.0},
     "floor": {"heads": ("fail_pct",), "alpha": 1.0, "length_weight": 1.0},
 }
 HEADS: tuple[str, ...] = RECIPES["cv"]["heads"]

@@ -338,6 +338,8 @@ def score_router_on_benchmark(
                     "scores of %s on %s from cache %s", spec, bench.name, cache_file
                 )
                 return np.asarray(cached, dtype=np.float64)
+    if folder is not None and "embedder" not in overrides:
+        overrides = {**overrides, **_cached_embedder_override(folder)}
     router = load_router(name, **overrides)
     if on_start is not None:
         on_start(len(bench))
@@ -350,6 +352,19 @@ def score_router_on_benchmark(
         np.save(tmp, scores)
         tmp.replace(cache_file)
     return scores
+
+
+def _cached_embedder_override(folder: Path) -> dict[str, Any]:
+    """Wrap a saved router's embedder in the on-disk cache, so that several routers
+    evaluated on one benchmark (and later runs) embed each prompt once."""
+    from prefroute.embed import get_embedder
+    from prefroute.embed.cache import CachedEmbedder
+    from prefroute.routers.base import read_config
+
+    saved = read_config(folder).get("hyperparameters", {}).get("embedder")
+    if isinstance(saved, dict) and isinstance(saved.get("__embedder__"), str):
+        return {"embedder": CachedEmbedder(get_embedder(saved["__embedder__"]))}
+    return {}
 
 
 def parse_router_spec(spec: str) -> tuple[str, dict[str, Any]]:

@@ -271,18 +271,9 @@ def router_folder(name_or_path: str) -> Path | None:
     Returns:
         The folder, or None for a registered router built without a folder.
     """
-    from prefroute.routers import registry
-    from prefroute.routers.base import CONFIG_FILE
+    from prefroute.routers.registry import router_folder as _resolve
 
-    path = Path(name_or_path)
-    if (path / CONFIG_FILE).is_file():
-        return path.resolve()
-    name = str(name_or_path)
-    # Same resolution as registry.load_router for shipped checkpoints and aliases.
-    shipped = registry._CHECKPOINTS / registry._ALIASES.get(name, name)
-    if "/" not in name and (shipped / CONFIG_FILE).is_file():
-        return shipped
-    return None
+    return _resolve(name_or_path)
 
 
 def _folder_digest(folder: Path) -> str:

@@ -298,8 +298,11 @@ class DifficultyRouter(Router):
             stacked = np.vstack(
                 [np.asarray(targets[k], dtype=np.float64) for k in names]
             )
-            with np.errstate(invalid="ignore"):
-                cal = np.nanmean(stacked, axis=0)
+            labeled = np.isfinite(stacked)
+            counts = labeled.sum(axis=0)
+            sums = np.where(labeled, stacked, 0.0).sum(axis=0)
+            cal = np.full(n, np.nan)
+            np.divide(sums, counts, out=cal, where=counts > 0)
         else:
             cal = np.asarray(calibration, dtype=np.float64)
         mask = np.isfinite(cal)

@@ -15,6 +15,7 @@ __all__ = [
     "get_router",
     "get_router_class",
     "load_router",
+    "router_folder",
     "shipped_checkpoints",
 ]
 
@@ -44,6 +45,25 @@ def shipped_checkpoints() -> list[str]:
     names = {p.name for p in _CHECKPOINTS.iterdir() if (p / CONFIG_FILE).is_file()}
     names |= {alias for alias, target in _ALIASES.items() if target in names}
     return sorted(names)
+
+
+def router_folder(name_or_path: str | Path) -> Path | None:
+    """The folder `load_router(name_or_path)` would load from, if any.
+
+    Args:
+        name_or_path: A router folder, shipped checkpoint name or alias.
+
+    Returns:
+        The folder, or None for a registered router built without one.
+    """
+    path = Path(name_or_path)
+    if (path / CONFIG_FILE).is_file():
+        return path.resolve()
+    name = str(name_or_path)
+    shipped = _CHECKPOINTS / _ALIASES.get(name, name)
+    if "/" not in name and (shipped / CONFIG_FILE).is_file():
+        return shipped
+    return None
 
 
 def get_router_class(name: str) -> type[Router]:
@@ -100,13 +120,10 @@ def load_router(name_or_path: str | Path, **overrides: Any) -> Router:
         UnknownRouterError: Nothing matches.
         ArtifactError: The folder exists but is not a valid router.
     """
-    path = Path(name_or_path)
-    if (path / CONFIG_FILE).is_file():
-        return get_router_class(read_config(path)["name"]).load(path, **overrides)
+    folder = router_folder(name_or_path)
+    if folder is not None:
+        return get_router_class(read_config(folder)["name"]).load(folder, **overrides)
     name = str(name_or_path)
-    shipped = _CHECKPOINTS / _ALIASES.get(name, name)
-    if "/" not in name and (shipped / CONFIG_FILE).is_file():
-        return get_router_class(read_config(shipped)["name"]).load(shipped, **overrides)
     if name in _ROUTERS:
         cls = get_router_class(name)
         if getattr(cls, "needs_fit", True) is False:
