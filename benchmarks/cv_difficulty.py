@@ -89,7 +89,7 @@ def main() -> None:
         print(f"\nalpha={alpha}")
         print(f"{'candidate':22s}" + "".join(f"{t:>12s}" for t in TASKS) + "    mean")
         results: dict[str, list[float]] = {c: [] for c in CANDIDATES}
-        for task, (col, value, strong, weak) in TASKS.items():
+        for col, value, strong, weak in TASKS.values():
             held = cols[col] == value
             if strong:
                 held &= np.array(
