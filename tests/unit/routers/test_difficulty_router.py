@@ -152,4 +152,17 @@ def test_shipped_default_checkpoint_loads_and_scores() -> None:
     )
     assert scores.shape == (2,)
     assert np.all((scores >= 0) & (scores <= 1))
-    assert scores[1] > scores[0]
+
+
+def test_shipped_default_beats_random_on_an_mmlu_sample(data_dir: Path) -> None:
+    from prefroute.data.benchmarks import load_benchmark
+    from prefroute.evals.metrics import apgr, exact_curve
+
+    bench = load_benchmark("mmlu", data_dir)
+    idx = np.random.default_rng(0).choice(len(bench), size=800, replace=False)
+    prompts = [bench.prompts[i] for i in idx]
+    strong = np.asarray(bench.strong_quality)[idx]
+    weak = np.asarray(bench.weak_quality)[idx]
+    scores = load_router("default").score(prompts)
+    value = apgr(exact_curve(scores, strong, weak), strong.mean(), weak.mean())
+    assert value > 0.53
