@@ -362,8 +362,10 @@ def _cached_embedder_override(folder: Path) -> dict[str, Any]:
     from prefroute.routers.base import read_config
 
     saved = read_config(folder).get("hyperparameters", {}).get("embedder")
-    if isinstance(saved, dict) and isinstance(saved.get("__embedder__"), str):
-        return {"embedder": CachedEmbedder(get_embedder(saved["__embedder__"]))}
+    if isinstance(saved, dict):
+        saved = saved.get("__embedder__")
+    if isinstance(saved, str):
+        return {"embedder": CachedEmbedder(get_embedder(saved))}
     return {}
 
 
