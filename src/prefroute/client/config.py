@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-__all__ = ["EndpointConfig", "RouteOn", "RoutingConfig"]
+__all__ = ["EndpointConfig", "PricedEndpoint", "RouteOn", "RoutingConfig"]
 
 RouteOn = Literal["last_user", "all_user", "conversation"]
 
@@ -57,6 +57,32 @@ class EndpointConfig(BaseModel):
         return None
 
 
+class PricedEndpoint(EndpointConfig):
+    """An endpoint with a price, for N-model (``router-<multi>@<USD budget>``) routing.
+
+    Attributes:
+        price: Keys of `prefroute.routers.policy.ModelPrice` (per_query,
+            input_per_mtok, output_per_mtok, expected_output_tokens), in USD.
+        router_name: The router's name for this model (default: `model`).
+    """
+
+    price: dict[str, float] = Field(default_factory=dict)
+    router_name: str | None = None
+
+    @field_validator("price")
+    @classmethod
+    def _check_price(cls, value: dict[str, float]) -> dict[str, float]:
+        from prefroute.routers.policy import ModelPrice
+
+        ModelPrice.from_mapping(value)  # ConfigError (a ValueError?) on bad keys
+        return value
+
+    @property
+    def routed_name(self) -> str:
+        """The model's name in the router."""
+        return self.router_name or self.model
+
+
 class RoutingConfig(BaseModel):
     """How requests are routed between the strong and the weak endpoint.
 
@@ -80,6 +106,8 @@ class RoutingConfig(BaseModel):
         calibration_prompts: Prompt file to calibrate every router on at start, or
             "default" for the default prompt set of the data directory.
         data_dir: Data directory for the default prompt set.
+        models: Priced endpoints for N-model routers (``router-<name>@<USD>``
+            picks among them; empty: strong/weak only).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -95,6 +123,7 @@ class RoutingConfig(BaseModel):
     calibration_file: Path | None = None
     calibration_prompts: str | None = None
     data_dir: Path | None = None
+    models: list[PricedEndpoint] = Field(default_factory=list)
 
     @field_validator("routers", mode="before")
     @classmethod
@@ -120,4 +149,12 @@ class RoutingConfig(BaseModel):
                     "router names must be non-empty without '@' or spaces, "
                     f"got {name!r}"
                 )
+        return value
+
+    @field_validator("models")
+    @classmethod
+    def _check_models(cls, value: list[PricedEndpoint]) -> list[PricedEndpoint]:
+        ids = [m.model for m in value]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"model ids in 'models' must be unique, got {ids}")
         return value

@@ -216,6 +216,11 @@ class Controller:
         """Calls sent to each upstream model so far (fallback calls included)."""
         return dict(self.core.model_counts)
 
+    @property
+    def model_spend(self) -> dict[str, float]:
+        """USD spent per priced model (server-side usage pricing; see `RoutingCore`)."""
+        return dict(self.core.model_spend)
+
     def close(self) -> None:
         """Close the HTTP clients."""
         for client in self._clients.values():
@@ -300,6 +305,11 @@ class AsyncController:
     def model_counts(self) -> dict[str, int]:
         """Calls sent to each upstream model so far (fallback calls included)."""
         return dict(self.core.model_counts)
+
+    @property
+    def model_spend(self) -> dict[str, float]:
+        """USD spent per priced model (server-side usage pricing; see `RoutingCore`)."""
+        return dict(self.core.model_spend)
 
     async def close(self) -> None:
         """Close the HTTP clients and the scoring thread."""

@@ -28,7 +28,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from prefroute.client.config import EndpointConfig, RouteOn, RoutingConfig
+from prefroute.client.config import (
+    EndpointConfig,
+    PricedEndpoint,
+    RouteOn,
+    RoutingConfig,
+)
 from prefroute.errors import ConfigError, UnknownRouterError, UpstreamError
 
 if TYPE_CHECKING:
@@ -119,6 +124,27 @@ class ModelSpec:
     threshold: float | None = None
     strong_share: float | None = None
     direct: Literal["strong", "weak"] | None = None
+    budget: float | None = None
+    knob: float | None = None
+
+
+def _parse_multi(model: str, name: str, value: str, at: bool) -> ModelSpec:
+    """``router-<name>@<USD budget>`` or ``router-<name>-<lambda>`` of an N-model router."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number < 0:
+        what = "budget (mean USD per request)" if at else "lambda"
+        raise InvalidRequestError(
+            f"{what} in model {model!r} must be a finite number >= 0, got {value!r} "
+            f"(expected e.g. 'router-{name}@0.004' or 'router-{name}-50')",
+            param="model",
+            code="invalid_budget" if at else "invalid_lambda",
+        )
+    if at:
+        return ModelSpec(router=name, budget=number)
+    return ModelSpec(router=name, knob=number)
 
 
 def _parse_unit(text: str, what: str, model: str) -> float:
@@ -414,6 +440,9 @@ class Decision:
         score: Router score of the prompt, or None for a direct call.
         strong_share: Requested strong share for ``@share`` model strings.
         routing_seconds: Time spent parsing and scoring.
+        candidates: N-model routing only: upstream model ids in fallback order
+            (the chosen one first).
+        budget: N-model routing only: the requested mean USD per request.
     """
 
     tier: Literal["strong", "weak"]
@@ -423,6 +452,8 @@ class Decision:
     score: float | None = None
     strong_share: float | None = None
     routing_seconds: float = 0.0
+    candidates: tuple[str, ...] = ()
+    budget: float | None = None
 
     @property
     def is_strong(self) -> bool:
@@ -529,6 +560,15 @@ class RoutingCore:
             config.strong.model: 0,
             config.weak.model: 0,
         }
+        from prefroute.routers.policy import ModelPrice
+
+        self.priced: dict[str, PricedEndpoint] = {m.model: m for m in config.models}
+        self.prices: dict[str, ModelPrice] = {
+            m.model: ModelPrice.from_mapping(m.price) for m in config.models
+        }
+        self.model_spend: dict[str, float] = {m.model: 0.0 for m in config.models}
+        for m in config.models:
+            self.model_counts.setdefault(m.model, 0)
         self._executor: ThreadPoolExecutor | None = None
         self._batchers: dict[str, ScoreBatcher] = {}
         self._http: dict[str, httpx.AsyncClient] = {}
@@ -572,8 +612,31 @@ class RoutingCore:
             )
         return calibration.threshold_for(spec.strong_share)
 
+    def _multi(self, name: str) -> Any:
+        """The router if it is an N-model router (has `choose`), else None."""
+        from prefroute.routers.multi import MultiModelRouter
+
+        router = self.routers.get(name)
+        return router if isinstance(router, MultiModelRouter) else None
+
     def parse(self, model: Any) -> ModelSpec:
         """Parse and check a model string (router known, threshold resolvable)."""
+        if isinstance(model, str) and model.startswith(MODEL_PREFIX):
+            rest = model[len(MODEL_PREFIX) :]
+            at = "@" in rest
+            name, _, value = rest.rpartition("@" if at else "-")
+            if name and self._multi(name) is not None:
+                if self.config.models:
+                    return _parse_multi(model, name, value, at)
+                if at and name not in self.calibrations:
+                    raise InvalidRequestError(
+                        f"router {name!r} routes among N models, but this server has "
+                        f"no 'models' list with prices, so {model!r} cannot be "
+                        "resolved; add 'models' to the config or use "
+                        f"'router-{name}-<threshold>' for the strong/weak pair",
+                        param="model",
+                        code="no_models",
+                    )
         spec = parse_model(
             model,
             strong_model=self.config.strong.model,
@@ -627,9 +690,88 @@ class RoutingCore:
         prompt = extract_prompt(messages, self.config.route_on)
         if spec.router is None:
             return self._decide(spec, None, None, started)
+        if spec.budget is not None or spec.knob is not None:
+            return self._decide_multi(spec, prompt, started)
         threshold = self.resolve_threshold(spec)
         score = float(self._router(spec.router).score([prompt])[0])
         return self._decide(spec, threshold, score, started)
+
+    def _decide_multi(self, spec: ModelSpec, prompt: str, started: float) -> Decision:
+        """Pick one of `config.models` with the N-model router."""
+        assert spec.router is not None
+        router = self._multi(spec.router)
+        by_name = {self.priced[m].routed_name: m for m in self.priced}
+        prices = {self.priced[m].routed_name: p for m, p in self.prices.items()}
+        unknown = [n for n in by_name if n not in router.models]
+        if unknown:
+            raise InvalidRequestError(
+                f"router {spec.router!r} does not know models {unknown}; it knows "
+                f"{router.models} (set 'router_name' in 'models')",
+                param="model",
+                code="unknown_models",
+            )
+        if spec.budget is not None:
+            chosen = router.choose([prompt], prices, target_cost=spec.budget)[0]
+        else:
+            chosen = router.choose([prompt], prices, knob=spec.knob)[0]
+        model = by_name[chosen]
+        order = (model, *[m for m in self.priced if m != model])
+        cheapest = min(self.prices, key=lambda m: float(self.prices[m].cost(0.0)))
+        decision = Decision(
+            tier="weak" if model == cheapest else "strong",
+            model=model,
+            router=spec.router,
+            threshold=spec.knob,
+            routing_seconds=time.perf_counter() - started,
+            candidates=order,
+            budget=spec.budget,
+        )
+        if self.observer is not None:
+            self.observer.on_route(decision)
+        return decision
+
+    def record_spend(self, model: str, usage: Any, prompt_chars: int = 0) -> float:
+        """Add the USD of one answered call to `model_spend` (and the observer).
+
+        Args:
+            model: Upstream model id.
+            usage: The answer's OpenAI ``usage`` mapping (or None: estimated).
+            prompt_chars: Prompt length, for the estimate without usage.
+
+        Returns:
+            The USD added (0 for unpriced models).
+        """
+        price = self.prices.get(model)
+        if price is None:
+            return 0.0
+        if isinstance(usage, dict) and "prompt_tokens" in usage:
+            usd = (
+                price.per_query
+                + float(usage.get("prompt_tokens") or 0) * price.input_per_mtok / 1e6
+                + float(usage.get("completion_tokens") or 0)
+                * price.output_per_mtok
+                / 1e6
+            )
+        else:
+            usd = float(price.cost(prompt_chars / 4.0))
+        self.model_spend[model] = self.model_spend.get(model, 0.0) + usd
+        on_spend = getattr(self.observer, "on_spend", None)
+        if on_spend is not None:
+            on_spend(model, usd)
+        return usd
+
+    def endpoints_for(self, decision: Decision) -> list[EndpointConfig]:
+        """Endpoints to try in order (the decided one, then the fallback)."""
+        if decision.candidates:
+            order: list[EndpointConfig] = [
+                self.priced[m] for m in decision.candidates
+            ]
+        else:
+            other: Literal["strong", "weak"] = (
+                "weak" if decision.tier == "strong" else "strong"
+            )
+            order = [self.endpoint(decision.tier), self.endpoint(other)]
+        return order[:2] if self.config.fallback else order[:1]
 
     async def adecide(self, model: Any, messages: Any) -> Decision:
         """Route a chat request; concurrent calls share micro-batched scoring.
@@ -650,6 +792,11 @@ class RoutingCore:
         prompt = extract_prompt(messages, self.config.route_on)
         if spec.router is None:
             return self._decide(spec, None, None, started)
+        if spec.budget is not None or spec.knob is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                self._scoring_executor(), self._decide_multi, spec, prompt, started
+            )
         threshold = self.resolve_threshold(spec)
         score = await self.batcher(spec.router).score(prompt)
         return self._decide(spec, threshold, score, started)
@@ -675,14 +822,16 @@ class RoutingCore:
         score = float(self._router(router).score([prompt])[0])
         return self._decide(spec, spec.threshold, score, started)
 
+    def _scoring_executor(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="prefroute-score")
+        return self._executor
+
     def batcher(self, router: str) -> ScoreBatcher:
         """The (lazily created) micro-batcher of a router."""
         batcher = self._batchers.get(router)
         if batcher is None:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(
-                    1, thread_name_prefix="prefroute-score"
-                )
+            self._scoring_executor()
             batcher = ScoreBatcher(
                 self._router(router),
                 window_s=self.config.batch_window_ms / 1000.0,
@@ -835,9 +984,9 @@ class RoutingCore:
             UpstreamTimeoutError: Timed out (and fallback failed or is off).
             UpstreamError: Unreachable, 5xx or garbage (and fallback failed or is off).
         """
-        tier = decision.tier
-        for is_fallback in (False, True):
-            endpoint = self.endpoint(tier)
+        order = self.endpoints_for(decision)
+        for i, endpoint in enumerate(order):
+            is_fallback = i > 0
             self.count(endpoint.model)
             started = time.perf_counter()
             try:
@@ -847,24 +996,24 @@ class RoutingCore:
                 raise
             except UpstreamError as exc:
                 self._observe(endpoint.model, started, _error_kind(exc))
-                if is_fallback or not self.config.fallback:
+                if i + 1 >= len(order):
                     raise
-                other: Literal["strong", "weak"] = (
-                    "weak" if tier == "strong" else "strong"
-                )
+                nxt = order[i + 1].model
                 logger.warning(
                     "upstream %s failed (%s); falling back to %s",
                     endpoint.model,
                     exc,
-                    self.endpoint(other).model,
+                    nxt,
                 )
                 if self.observer is not None:
-                    self.observer.on_fallback(
-                        endpoint.model, self.endpoint(other).model
-                    )
-                tier = other
+                    self.observer.on_fallback(endpoint.model, nxt)
                 continue
             self._observe(endpoint.model, started, None)
+            if endpoint.model in self.prices:
+                data["model"] = endpoint.model
+                self.record_spend(
+                    endpoint.model, data.get("usage"), len(json.dumps(body))
+                )
             return UpstreamResult(data, decision, endpoint.model, is_fallback)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -886,9 +1035,9 @@ class RoutingCore:
             UpstreamTimeoutError: Timed out before streaming (fallback failed or off).
             UpstreamError: Unreachable, 5xx or not SSE (fallback failed or off).
         """
-        tier = decision.tier
-        for is_fallback in (False, True):
-            endpoint = self.endpoint(tier)
+        order = self.endpoints_for(decision)
+        for i, endpoint in enumerate(order):
+            is_fallback = i > 0
             self.count(endpoint.model)
             started = time.perf_counter()
             try:
@@ -910,17 +1059,13 @@ class RoutingCore:
                 raise
             except UpstreamError as exc:
                 self._observe(endpoint.model, started, _error_kind(exc))
-                if is_fallback or not self.config.fallback:
+                if i + 1 >= len(order):
                     raise
-                other: Literal["strong", "weak"] = (
-                    "weak" if tier == "strong" else "strong"
-                )
                 if self.observer is not None:
-                    self.observer.on_fallback(
-                        endpoint.model, self.endpoint(other).model
-                    )
-                tier = other
+                    self.observer.on_fallback(endpoint.model, order[i + 1].model)
                 continue
+            if endpoint.model in self.prices:  # streams carry no usage: estimate
+                self.record_spend(endpoint.model, None, len(json.dumps(body)))
             return StreamResult(
                 self._relay(response, endpoint, started),
                 decision,

@@ -77,6 +77,7 @@ class ServeMetrics:
         self.routed: dict[tuple[tuple[str, str], ...], int] = defaultdict(int)
         self.upstream_errors: dict[tuple[tuple[str, str], ...], int] = defaultdict(int)
         self.fallbacks: dict[tuple[tuple[str, str], ...], int] = defaultdict(int)
+        self.spend: dict[str, float] = {}
         self.routing_latency = Histogram(_ROUTING_BUCKETS)
         self.upstream_latency = Histogram(_UPSTREAM_BUCKETS)
 
@@ -104,6 +105,11 @@ class ServeMetrics:
             self.upstream_latency.observe(seconds, (("model", model),))
             if error is not None:
                 self.upstream_errors[(("kind", error), ("model", model))] += 1
+
+    def on_spend(self, model: str, usd: float) -> None:
+        """An answered call cost `usd`."""
+        with self._lock:
+            self.spend[model] = self.spend.get(model, 0.0) + usd
 
     def on_fallback(self, from_model: str, to_model: str) -> None:
         """A failed call went to the other model."""
@@ -142,6 +148,15 @@ class ServeMetrics:
                 "Calls retried on the other model.",
                 self.fallbacks,
             )
+            name = "prefroute_spend_usd_total"
+            out += [
+                f"# HELP {name} USD spent per upstream model (usage-priced).",
+                f"# TYPE {name} counter",
+                *(
+                    f"{name}{_labels((('model', m),))} {v:.9g}"
+                    for m, v in sorted(self.spend.items())
+                ),
+            ]
             name = "prefroute_routing_latency_seconds"
             out += [
                 f"# HELP {name} Time to parse and score a request.",
