@@ -763,9 +763,7 @@ class RoutingCore:
     def endpoints_for(self, decision: Decision) -> list[EndpointConfig]:
         """Endpoints to try in order (the decided one, then the fallback)."""
         if decision.candidates:
-            order: list[EndpointConfig] = [
-                self.priced[m] for m in decision.candidates
-            ]
+            order: list[EndpointConfig] = [self.priced[m] for m in decision.candidates]
         else:
             other: Literal["strong", "weak"] = (
                 "weak" if decision.tier == "strong" else "strong"
