@@ -202,7 +202,7 @@ def _add_alpaca(table: Table, data_dir: Path, seen: set[str]) -> None:
 
 
 # Recipes. "cv" is the one chosen by leave-one-source-out cross-validation on the
-# training sources (docs/results/quality.md) and shipped as `default`; "floor" is the
+# training sources (docs/results.md) and shipped as `default`; "floor" is the
 # issue's reference (percentile failure share, weakly regularised).
 RECIPES: dict[str, dict[str, Any]] = {
     "cv": {"heads": ("fail",), "alpha": 100.0, "length_weight": 1.0},

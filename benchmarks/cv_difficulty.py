@@ -3,7 +3,7 @@
 Never touches the evaluation benchmarks: each CV task holds out one training source
 (or family), also drops training rows within cosine 0.95 of a held-out prompt, refits
 the heads and reports APGR (exact) on the held-out prompts for one (strong, weak)
-pair. This is how the shipped recipe was chosen (docs/results/quality.md).
+pair. This is how the shipped recipe was chosen (docs/results.md).
 
 Usage (about a minute per alpha with cached embeddings)::
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: seeded tiny battles, prompts, a fake (hashing) embedder, data dir."""
+"""Shared fixtures: seeded tiny battles, prompts, a fake embedder, the data dir."""
 
 from __future__ import annotations
 
@@ -35,7 +35,11 @@ _EASY = [
 def data_dir() -> Path:
     """The real data directory; tests needing it skip only when it is absent."""
     value = os.environ.get("PREFROUTE_DATA_DIR")
-    path = Path(value) if value else Path(__file__).resolve().parents[2] / "shared" / "data"
+    path = (
+        Path(value)
+        if value
+        else Path(__file__).resolve().parents[2] / "shared" / "data"
+    )
     if not path.is_dir():
         pytest.skip(f"real data not found at {path}")
     return path
@@ -61,10 +65,14 @@ def tiny_battles() -> list[Battle]:
     for _ in range(4):
         for p in _HARD:
             winner = "a" if rng.random() < 0.85 else "tie"
-            battles.append(Battle(p, "strong-model", "weak-model", winner, source="test"))
+            battles.append(
+                Battle(p, "strong-model", "weak-model", winner, source="test")
+            )
             battles.append(Battle(p, "mid-model", "weak-model", "a", source="test"))
         for p in _EASY:
             winner = "b" if rng.random() < 0.5 else "tie"
-            battles.append(Battle(p, "strong-model", "weak-model", winner, source="test"))
+            battles.append(
+                Battle(p, "strong-model", "weak-model", winner, source="test")
+            )
             battles.append(Battle(p, "strong-model", "mid-model", "tie", source="test"))
     return battles

@@ -56,7 +56,9 @@ def cache_dir() -> Path:
     return path
 
 
-def resolve_data_dir(explicit: Path | str | None = None, *, must_exist: bool = True) -> Path:
+def resolve_data_dir(
+    explicit: Path | str | None = None, *, must_exist: bool = True
+) -> Path:
     """Find the data directory: `explicit`, else PREFROUTE_DATA_DIR, else the user
     data dir (where `prefroute data download` puts files).
 

@@ -1,4 +1,4 @@
-"""Exception tree: every error prefroute raises on purpose derives from PrefrouteError."""
+"""Exception tree: every error prefroute raises on purpose is a PrefrouteError."""
 
 from __future__ import annotations
 
@@ -55,8 +55,7 @@ class MissingDependencyError(PrefrouteError, ImportError):
         """
         why = f" for {purpose}" if purpose else ""
         super().__init__(
-            f"the package {package!r} is needed{why}: "
-            f"pip install 'prefroute[{extra}]'"
+            f"the package {package!r} is needed{why}: pip install 'prefroute[{extra}]'"
         )
         self.package = package
         self.extra = extra

@@ -20,7 +20,11 @@ FACTORIES: dict[str, Callable[[HashingEmbedder], Router]] = {
         embedder=emb, strong_model="strong-model", weak_model="weak-model"
     ),
     "mf": lambda emb: get_router_class("mf")(
-        embedder=emb, dim=4, n_epochs=60, strong_model="strong-model", weak_model="weak-model"
+        embedder=emb,
+        dim=4,
+        n_epochs=60,
+        strong_model="strong-model",
+        weak_model="weak-model",
     ),
     "classifier": lambda emb: get_router_class("classifier")(
         embedder=emb, n_epochs=60, strong_model="strong-model", weak_model="weak-model"
@@ -33,7 +37,9 @@ FACTORIES: dict[str, Callable[[HashingEmbedder], Router]] = {
         cache_only=True,
         on_cache_miss="strong",
     ),
-    "mf-multi": lambda emb: get_router_class("mf-multi")(embedder=emb, dim=4, n_epochs=60),
+    "mf-multi": lambda emb: get_router_class("mf-multi")(
+        embedder=emb, dim=4, n_epochs=60
+    ),
 }
 
 
@@ -46,7 +52,9 @@ def make_router(request: pytest.FixtureRequest) -> Callable[[], Router]:
     return lambda: FACTORIES[request.param](HashingEmbedder(dim=64))
 
 
-def test_fit_returns_self(make_router: Callable[[], Router], tiny_battles: list[Battle]) -> None:
+def test_fit_returns_self(
+    make_router: Callable[[], Router], tiny_battles: list[Battle]
+) -> None:
     router = make_router()
     assert router.fit(tiny_battles) is router
 

@@ -129,7 +129,7 @@ class ModelSpec:
 
 
 def _parse_multi(model: str, name: str, value: str, at: bool) -> ModelSpec:
-    """``router-<name>@<USD budget>`` or ``router-<name>-<lambda>`` of an N-model router."""
+    """Parse ``router-<name>@<USD budget>`` / ``router-<name>-<lambda>`` (N models)."""
     try:
         number = float(value)
     except ValueError:

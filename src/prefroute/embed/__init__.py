@@ -54,6 +54,8 @@ def get_embedder(spec: str) -> Embedder:
             f"unknown embedder {spec!r}; backends: {', '.join(available_embedders())}"
         ) from None
     module_name, _, attr = target.partition(":")
-    factory: Callable[[str | None], Any] = getattr(importlib.import_module(module_name), attr)
+    factory: Callable[[str | None], Any] = getattr(
+        importlib.import_module(module_name), attr
+    )
     embedder: Embedder = factory(arg or None)
     return embedder

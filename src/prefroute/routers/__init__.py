@@ -8,4 +8,10 @@ from prefroute.routers.registry import (
     load_router,
 )
 
-__all__ = ["Router", "available_routers", "get_router", "get_router_class", "load_router"]
+__all__ = [
+    "Router",
+    "available_routers",
+    "get_router",
+    "get_router_class",
+    "load_router",
+]

@@ -146,10 +146,10 @@ class Router(abc.ABC):
             if p.kind is inspect.Parameter.KEYWORD_ONLY
         }
 
-    def _save_state(self, directory: Path) -> None:
+    def _save_state(self, directory: Path) -> None:  # noqa: B027 - optional hook
         """Write learned state (arrays) into `directory`; stateless routers skip."""
 
-    def _load_state(self, directory: Path) -> None:
+    def _load_state(self, directory: Path) -> None:  # noqa: B027 - optional hook
         """Read learned state written by `_save_state`."""
 
     def save(self, directory: Path | str) -> None:
@@ -209,7 +209,9 @@ class Router(abc.ABC):
         try:
             router = cls(**hyper)
         except TypeError as exc:
-            raise ArtifactError(f"bad hyperparameters in {str(directory)!r}: {exc}") from exc
+            raise ArtifactError(
+                f"bad hyperparameters in {str(directory)!r}: {exc}"
+            ) from exc
         router._load_state(directory)
         return router
 

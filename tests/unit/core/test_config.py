@@ -10,7 +10,9 @@ from prefroute.config import resolve_data_dir
 from prefroute.errors import DataError
 
 
-def test_explicit_data_dir_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_explicit_data_dir_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PREFROUTE_DATA_DIR", "/nonexistent")
     assert resolve_data_dir(tmp_path) == tmp_path
 

@@ -37,17 +37,23 @@ def test_all_names_exist(module_name: str) -> None:
 def test_import_prefroute_loads_no_heavy_module() -> None:
     code = (
         "import sys, prefroute; "
-        "heavy = {'numpy', 'onnxruntime', 'torch', 'fastapi', 'matplotlib'} & set(sys.modules); "
+        "heavy = {'numpy', 'onnxruntime', 'torch', 'fastapi', 'matplotlib'}; "
+        "heavy &= set(sys.modules); "
         "print(','.join(sorted(heavy)))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == ""
 
 
 def test_random_router_route_does_not_import_torch() -> None:
     code = (
-        "import sys, prefroute; r = prefroute.load_router('random'); r.route(['x'], 0.5); "
+        "import sys, prefroute; r = prefroute.load_router('random'); "
+        "r.route(['x'], 0.5); "
         "print('torch' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "False"
