@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from prefroute.embed.base import Embedder
-from prefroute.errors import ConfigError
+from prefroute.errors import ConfigError, DataError
 from prefroute.types import Battle, FloatArray
 
 logger = logging.getLogger(__name__)
@@ -71,6 +71,23 @@ def sigmoid(z: FloatArray) -> FloatArray:
     return out
 
 
+def router_tier_labels(router: Any, battles: Sequence[Battle]) -> Any:
+    """`tier_labels` with a tier-labelled router's own settings (n_tiers,
+    min_tier_gap, tier_mode, strong_model/weak_model, label_norm).
+
+    Raises:
+        DataError: No battle between two tiers.
+    """
+    return tier_labels(
+        battles,
+        n_tiers=router.n_tiers,
+        min_tier_gap=router.min_tier_gap,
+        tier_mode=router.tier_mode,
+        pair=(router.strong_model, router.weak_model),
+        label_norm=router.label_norm,
+    )
+
+
 def tier_labels(
     battles: Sequence[Battle],
     *,
@@ -99,6 +116,8 @@ def tier_labels(
                 pair[1],
             )
     labels = strong_weak_labels(battles, tiers, min_gap=min_tier_gap, pair=chosen)
+    if not labels.prompts:
+        raise DataError("no battles between a stronger and a weaker tier to learn from")
     if label_norm == "source":
         return labels.normalised_by_source()
     if label_norm != "none":

@@ -22,14 +22,14 @@ from typing import Self
 import numpy as np
 
 from prefroute.embed.base import Embedder
-from prefroute.errors import ArtifactError, ConfigError, DataError
+from prefroute.errors import ArtifactError, ConfigError
 from prefroute.routers._prefs import (
     AdamW,
     check_tier_mode,
     features,
     length_stats,
     resolve_embedder,
-    tier_labels,
+    router_tier_labels,
 )
 from prefroute.routers.base import Router, load_arrays, save_arrays
 from prefroute.types import Battle, FloatArray
@@ -132,18 +132,7 @@ class ClassifierRouter(Router):
                 f"hidden must be >= 0, n_epochs >= 1, lr > 0; got {self.hidden}, "
                 f"{self.n_epochs}, {self.lr}"
             )
-        labels = tier_labels(
-            battles,
-            n_tiers=self.n_tiers,
-            min_tier_gap=self.min_tier_gap,
-            tier_mode=self.tier_mode,
-            pair=(self.strong_model, self.weak_model),
-            label_norm=self.label_norm,
-        )
-        if not labels.prompts:
-            raise DataError(
-                "no battles between a stronger and a weaker tier to learn from"
-            )
+        labels = router_tier_labels(self, battles)
         total = labels.total
         target = np.stack([labels.strong_win, labels.tie, labels.weak_win], axis=1)
         target = target / np.maximum(total, 1e-12)[:, None]

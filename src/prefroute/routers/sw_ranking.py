@@ -27,8 +27,12 @@ from typing import Self
 import numpy as np
 
 from prefroute.embed.base import Embedder
-from prefroute.errors import ArtifactError, ConfigError, DataError
-from prefroute.routers._prefs import check_tier_mode, resolve_embedder, tier_labels
+from prefroute.errors import ArtifactError, ConfigError
+from prefroute.routers._prefs import (
+    check_tier_mode,
+    resolve_embedder,
+    router_tier_labels,
+)
 from prefroute.routers.base import Router, load_arrays, save_arrays
 from prefroute.types import Battle, FloatArray
 
@@ -122,18 +126,7 @@ class SWRankingRouter(Router):
             DataError: No battle between two tiers.
         """
         self._validate()
-        labels = tier_labels(
-            battles,
-            n_tiers=self.n_tiers,
-            min_tier_gap=self.min_tier_gap,
-            tier_mode=self.tier_mode,
-            pair=(self.strong_model, self.weak_model),
-            label_norm=self.label_norm,
-        )
-        if not labels.prompts:
-            raise DataError(
-                "no battles between a stronger and a weaker tier to learn from"
-            )
+        labels = router_tier_labels(self, battles)
         total = labels.total
         strong = labels.strong_win + 0.5 * labels.tie
         order = np.arange(len(total))
