@@ -129,7 +129,7 @@ class ModelSpec:
 
 
 def _parse_multi(model: str, name: str, value: str, at: bool) -> ModelSpec:
-    """Parse ``router-<name>@<USD budget>`` / ``router-<name>-<lambda>`` (N models)."""
+    """Parse an N-model string: ``router-<name>@<USD>`` or ``router-<name>-<lam>``."""
     try:
         number = float(value)
     except ValueError:
