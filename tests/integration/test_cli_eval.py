@@ -195,7 +195,7 @@ def test_score_bad_line_is_an_error_naming_the_line(tmp_path: Path) -> None:
     source.write_text('{"prompt": "ok"}\n{"text": "no prompt"}\n')
     result = CliRunner().invoke(build_app(), ["score", "-r", "random", str(source)])
     assert isinstance(result.exception, DataError)
-    assert "line 2" in str(result.exception)
+    assert "in.jsonl:2" in str(result.exception)
 
 
 def test_score_bad_json_exits_2_with_one_line(tmp_path: Path) -> None:
@@ -218,7 +218,7 @@ def test_score_bad_json_exits_2_with_one_line(tmp_path: Path) -> None:
         timeout=120,
     )
     assert done.returncode == 2
-    assert "line 2: invalid JSON" in done.stderr
+    assert "in.jsonl:2: invalid JSON" in done.stderr
     assert "Traceback" not in done.stderr
 
 

@@ -10,7 +10,7 @@ import csv
 import json
 import math
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,18 +104,36 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """
     _check_file(path)
     with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from exc
-            if not isinstance(obj, dict):
-                raise DataError(
-                    f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}"
-                )
-            yield lineno, obj
+        yield from iter_jsonl_lines(handle, str(path))
+
+
+def iter_jsonl_lines(
+    lines: Iterable[str], name: str
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, object)`` for each non-empty line of a JSONL stream.
+
+    Args:
+        lines: The stream (an open file, ``sys.stdin``, a list of lines).
+        name: What to call it in error messages (a path, ``<stdin>``).
+
+    Yields:
+        1-based line number and the parsed JSON object.
+
+    Raises:
+        DataError: ``<name>:<line>: ...`` when a line is not a JSON object.
+    """
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{name}:{lineno}: invalid JSON ({exc.msg})") from exc
+        if not isinstance(obj, dict):
+            raise DataError(
+                f"{name}:{lineno}: expected a JSON object, got {type(obj).__name__}"
+            )
+        yield lineno, obj
 
 
 def read_json(path: Path) -> Any:

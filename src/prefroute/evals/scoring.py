@@ -7,17 +7,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
+from prefroute.data._io import iter_jsonl_lines
 from prefroute.errors import DataError
 from prefroute.types import BenchmarkSet, FloatArray
 
 __all__ = [
-    "iter_jsonl_records",
     "prompt_from_record",
     "read_scores_jsonl",
     "router_folder",
@@ -119,36 +119,6 @@ def prompt_from_record(record: Any, where: str = "record") -> str:
     )
 
 
-def iter_jsonl_records(
-    stream: IO[str], name: str
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Parse a JSONL stream lazily, skipping blank lines.
-
-    Args:
-        stream: Text stream.
-        name: Its name for error messages.
-
-    Yields:
-        (line number from 1, object).
-
-    Raises:
-        DataError: A line is not a JSON object (the message names the line).
-    """
-    for line_no, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{name} line {line_no}: invalid JSON: {exc.msg}") from exc
-        if not isinstance(record, dict):
-            raise DataError(
-                f"{name} line {line_no}: expected a JSON object, "
-                f"got {type(record).__name__}"
-            )
-        yield line_no, record
-
-
 def score_jsonl_stream(
     router: Any,
     source: IO[str],
@@ -197,8 +167,8 @@ def score_jsonl_stream(
         batch.clear()
         prompts.clear()
 
-    for line_no, record in iter_jsonl_records(source, name):
-        prompts.append(prompt_from_record(record, f"{name} line {line_no}"))
+    for line_no, record in iter_jsonl_lines(source, name):
+        prompts.append(prompt_from_record(record, f"{name}:{line_no}"))
         batch.append(record)
         if len(batch) >= batch_size:
             flush()
@@ -222,8 +192,8 @@ def read_scores_jsonl(path: Path | str) -> dict[str, float]:
     out: dict[str, float] = {}
     try:
         with path.open(encoding="utf-8") as stream:
-            for line_no, record in iter_jsonl_records(stream, str(path)):
-                where = f"{path} line {line_no}"
+            for line_no, record in iter_jsonl_lines(stream, str(path)):
+                where = f"{path}:{line_no}"
                 prompt = prompt_from_record(record, where)
                 score = record.get("score")
                 if isinstance(score, bool) or not isinstance(score, int | float):

@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from prefroute.data._io import iter_jsonl_lines
 from prefroute.errors import ConfigError, DataError, UpstreamError
 from prefroute.train._openai_http import (
     AsyncChatClient,
@@ -281,19 +282,8 @@ def read_label_inputs(path: Path | str) -> list[LabelItem]:
     items: list[LabelItem] = []
     seen: set[str] = set()
     with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: invalid JSON ({exc.msg})") from exc
-            if not isinstance(obj, dict):
-                raise DataError(
-                    f"{where}: expected a JSON object, got {type(obj).__name__}"
-                )
-            item = _item_from_obj(obj, where)
+        for lineno, obj in iter_jsonl_lines(handle, str(path)):
+            item = _item_from_obj(obj, f"{path}:{lineno}")
             if item.key not in seen:
                 seen.add(item.key)
                 items.append(item)

@@ -68,7 +68,7 @@ def test_stream_adds_scores_in_batches() -> None:
 
 def test_bad_json_names_the_line() -> None:
     source = io.StringIO('{"prompt": "a"}\n{not json\n')
-    with pytest.raises(DataError, match=r"f\.jsonl line 2: invalid JSON"):
+    with pytest.raises(DataError, match=r"f\.jsonl:2: invalid JSON"):
         score_jsonl_stream(RandomRouter(), source, io.StringIO(), name="f.jsonl")
 
 
@@ -104,7 +104,7 @@ def test_score_file_missing_prompts_is_an_error(tmp_path: Path) -> None:
 def test_score_file_needs_numeric_scores(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     path.write_text(json.dumps({"prompt": "a", "score": "high"}) + "\n")
-    with pytest.raises(DataError, match="line 1: expected a numeric 'score'"):
+    with pytest.raises(DataError, match=":1: expected a numeric 'score'"):
         read_scores_jsonl(path)
 
 
