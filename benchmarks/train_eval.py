@@ -68,6 +68,9 @@ def main() -> None:
     ap.add_argument("--load", action="append", default=[], type=Path)
     ap.add_argument("--holdout-source", default=None)
     ap.add_argument("--benchmarks", default="mt-bench,mmlu,gsm8k")
+    ap.add_argument("--n-bootstrap", type=int, default=0, help="for 95%% intervals")
+    ap.add_argument("--label", default=None, help="mixture name in the --json rows")
+    ap.add_argument("--json", type=Path, default=None, help="append rows (JSONL)")
     args = ap.parse_args()
     data_dir = resolve_data_dir(args.data_dir)
     recipe = load_recipe(args.recipe)
@@ -98,13 +101,40 @@ def main() -> None:
         routers[str(folder)] = load_router(folder, embedder=emb)
     if args.embedding_store is not None:
         emb.save_store(args.embedding_store)
-    print(f"{'router':50s} {'benchmark':20s} {'APGR':>7s} {'APGR10':>7s}")
+    print(
+        f"{'router':40s} {'benchmark':20s} {'APGR':>18s} {'APGR10':>18s} "
+        f"{'CPT50':>6s} {'CPT80':>6s}"
+    )
+    rows: list[dict[str, Any]] = []
     for bench in benches:
         scores = {k: r.score(list(bench.prompts)) for k, r in routers.items()}
-        report = evaluate_router_scores(bench, scores, n_bootstrap=0)
+        report = evaluate_router_scores(bench, scores, n_bootstrap=args.n_bootstrap)
         for k, res in report.routers.items():
-            m = res.metrics
-            print(f"{k:50s} {bench.name:20s} {m['APGR']:7.3f} {m['APGR_10bin']:7.3f}")
+            m, ci = res.metrics, res.intervals
+
+            def cell(key: str, m: dict[str, float] = m, ci: Any = ci) -> str:
+                if key in ci:
+                    return f"{m[key]:.3f} [{ci[key][0]:.2f},{ci[key][1]:.2f}]"
+                return f"{m[key]:.3f}"
+
+            print(
+                f"{k:40s} {bench.name:20s} {cell('APGR'):>18s} "
+                f"{cell('APGR_10bin'):>18s} {m.get('CPT50', float('nan')):6.3f} "
+                f"{m.get('CPT80', float('nan')):6.3f}"
+            )
+            rows.append(
+                {
+                    "router": k,
+                    "mixture": args.label or str(args.recipe),
+                    "benchmark": bench.name,
+                    "metrics": m,
+                    "intervals": {key: list(v) for key, v in ci.items()},
+                }
+            )
+    if args.json is not None:
+        with args.json.open("a", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps(row) + "\n")
 
 
 if __name__ == "__main__":

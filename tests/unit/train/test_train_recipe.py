@@ -9,7 +9,8 @@ import pytest
 from prefroute.errors import ConfigError
 from prefroute.train.recipe import load_recipe, parse_recipe
 
-DEFAULT = Path(__file__).resolve().parents[3] / "examples" / "recipes" / "default.yaml"
+RECIPES = Path(__file__).resolve().parents[3] / "examples" / "recipes"
+DEFAULT = RECIPES / "default.yaml"
 
 
 def test_default_recipe_parses() -> None:
@@ -70,3 +71,19 @@ def test_yaml_syntax_error_names_file(tmp_path: Path) -> None:
 def test_non_mapping_top_level_is_refused() -> None:
     with pytest.raises(ConfigError, match="expected a mapping"):
         parse_recipe(["routerbench"])
+
+
+@pytest.mark.parametrize(
+    ("name", "kinds"),
+    [
+        ("judge-only.yaml", {"alpaca_eval"}),
+        (
+            "all.yaml",
+            {"routerbench", "routerdc", "llmrouter", "routeprofile", "alpaca_eval"},
+        ),
+    ],
+)
+def test_table2_mixture_recipes_parse(name: str, kinds: set[str]) -> None:
+    recipe = load_recipe(RECIPES / name)
+    assert {s.kind for s in recipe.sources if s.weight > 0} == kinds
+    assert recipe.decontamination.enabled
