@@ -1,18 +1,32 @@
 """Added latency of `prefroute serve` over calling the upstream directly.
 
-Three processes: a fake OpenAI-compatible upstream that answers immediately
-(tests/integration/fake_upstream.py), the routing server (uvicorn, one worker) in
-front of it, and this load generator (httpx, N concurrent clients each sending
-requests back to back). For each concurrency it measures the direct path and the
-routed path and prints p50/p99 latency, requests/s and the p50/p99 overhead.
+Three processes on the same machine: a fake OpenAI-compatible upstream
+(tests/integration/fake_upstream.py: one asyncio event loop, answers after an
+asynchronous wait like a real LLM), the routing server (uvicorn, one worker) in front
+of it, and this load generator (N closed-loop clients, each on its own keep-alive
+connection, sending requests back to back over a minimal asyncio HTTP/1.1 client so
+the generator costs little CPU). For each upstream latency and each concurrency it
+runs the same requests directly against the upstream and through the server, in the
+same run, and prints p50/p99 latency, requests/s, the p50/p99 overhead and the
+server's CPU time per request (from /proc, robust to other load on the machine),
+the mean routing time (parse + queue + score, from /metrics) and the mean score batch.
 
     .venv/bin/python benchmarks/serve_overhead.py --router mf
-    .venv/bin/python benchmarks/serve_overhead.py --router random --concurrency 1,64
+    .venv/bin/python benchmarks/serve_overhead.py --router mf --latency-ms 500,0 \
+        --concurrency 1,64 --json out.json
 
-`--router` is anything `load_router` accepts; if it cannot be loaded (e.g. no shipped
-`mf` checkpoint yet), a small MF router on the default MiniLM embedder is trained on
-synthetic battles instead, so scoring costs what a real `mf` costs (the numbers do
-not depend on what the router learned). The router actually used is printed.
+Upstream latency (``--latency-ms``, per request ``fake_latency_ms``, which the
+server passes through like any unknown field): ``L * (1 + jitter * u)``, u in
+[-1, 1] a hash of the prompt, so direct and routed runs see the same latencies. At
+L > 0 clients start staggered over one latency period (independent users), and the
+figure is what a user sees. At L = 0 the upstream answers at once and back-to-back
+clients saturate the CPU: that run gives the maximum requests/s, and its latencies
+are queueing, not overhead.
+
+`--router` is anything `load_router` accepts (default: the shipped `mf`).
+`--profile FILE` runs the server under pyinstrument (must be importable, e.g.
+``pip install --target /tmp/pyinst pyinstrument`` and ``PYTHONPATH=/tmp/pyinst``) and
+writes an HTML profile of its event-loop thread and a flat text one beside it.
 """
 
 from __future__ import annotations
@@ -24,7 +38,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -51,44 +64,28 @@ def _free_port() -> int:
     return port
 
 
-def _role_upstream(port: int) -> None:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+# -- roles (separate processes) ----------------------------------------------------
+
+
+def _role_upstream(port: int, jitter: float) -> None:
     sys.path.insert(0, str(ROOT / "tests" / "integration"))
-    from fake_upstream import FakeUpstream, _Handler, _Server
+    from fake_upstream import FakeUpstream
 
-    fake = FakeUpstream()
-    server = _Server(("127.0.0.1", port), _Handler)
-    server.fake = fake
-    fake.requests = _NoList()  # type: ignore[assignment]
-    fake.auth_headers = _NoList()  # type: ignore[assignment]
-    server.serve_forever(poll_interval=0.05)
+    FakeUpstream(latency_jitter=jitter, record=False).serve_forever(port)
 
 
-class _NoList(list):  # type: ignore[type-arg]
-    """Drops appended items so a long benchmark does not grow memory."""
-
-    def append(self, item: Any) -> None:
-        return None
-
-
-def _trained_mf(directory: Path) -> str:
-    """Train a small MF router on the default embedder; return its folder."""
-    from prefroute.routers.registry import get_router
-    from prefroute.types import Battle
-
-    battles = []
-    for i, prompt in enumerate(PROMPTS * 4):
-        hard = any(w in prompt.lower() for w in ("prove", "derive", "debug", "explain"))
-        winner = "a" if hard else ("b" if i % 2 else "tie")
-        battles.append(
-            Battle(prompt, "strong-model", "weak-model", winner, source="bench")
-        )
-    router = get_router("mf", n_epochs=50).fit(battles)
-    router.save(directory)
-    return str(directory)
-
-
-def _role_server(port: int, upstream_port: int, router: str, window_ms: float) -> None:
+def _role_server(
+    port: int, upstream_port: int, router: str, window_ms: float, profile: str | None
+) -> None:
     import logging
+    import signal
 
     import uvicorn
 
@@ -108,50 +105,167 @@ def _role_server(port: int, upstream_port: int, router: str, window_ms: float) -
     )
     app = create_app(config)
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    profiler = None
+    if profile:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.001, async_mode="disabled")
+        profiler.start()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", access_log=False
+        )
+    )
+    signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
+    server.run()
+    if profiler is not None and profile:
+        profiler.stop()
+        Path(profile).write_text(profiler.output_html(), encoding="utf-8")
+        Path(profile).with_suffix(".txt").write_text(
+            profiler.output_text(unicode=False, flat=True), encoding="utf-8"
+        )
+
+
+# -- load generator ------------------------------------------------------------------
+
+
+class _Conn:
+    """One keep-alive HTTP/1.1 connection (content-length responses only)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(
+                self.host, self.port
+            )
+        assert self.reader is not None
+        self.writer.write(
+            (
+                f"POST {path} HTTP/1.1\r\nhost: {self.host}:{self.port}\r\n"
+                "content-type: application/json\r\n"
+                f"content-length: {len(body)}\r\n\r\n"
+            ).encode()
+            + body
+        )
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split(b" ", 2)[1])
+        length = 0
+        for line in lines[1:]:
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        data = await self.reader.readexactly(length)
+        return status, data
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 async def _load(
-    url: str, model: str, concurrency: int, n_requests: int
+    port: int,
+    model: str,
+    concurrency: int,
+    n_requests: int,
+    latency_ms: float,
+    offset: int,
 ) -> dict[str, float]:
-    import httpx
-
     latencies: list[float] = []
-    counter = iter(range(n_requests))
-    limits = httpx.Limits(
-        max_connections=concurrency, max_keepalive_connections=concurrency
-    )
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+    counter = iter(range(offset, offset + n_requests))
+    conns = [_Conn("127.0.0.1", port) for _ in range(concurrency)]
+    stagger = latency_ms / 1000.0 / concurrency if latency_ms > 0 else 0.0
 
-        async def worker() -> None:
-            for i in counter:
-                body = {
-                    "model": model,
-                    "messages": [
-                        {"role": "user", "content": f"{PROMPTS[i % len(PROMPTS)]} #{i}"}
-                    ],
-                }
-                started = time.perf_counter()
-                response = await client.post(url, json=body)
-                latencies.append(time.perf_counter() - started)
-                if response.status_code != 200:
-                    raise RuntimeError(
-                        f"{url}: HTTP {response.status_code}: {response.text}"
-                    )
+    async def worker(k: int) -> None:
+        conn = conns[k]
+        await asyncio.sleep(k * stagger)
+        for i in counter:
+            body = {
+                "model": model,
+                "messages": [
+                    {"role": "user", "content": f"{PROMPTS[i % len(PROMPTS)]} #{i}"}
+                ],
+                "fake_latency_ms": latency_ms,
+            }
+            payload = json.dumps(body).encode()
+            started = time.perf_counter()
+            status, data = await conn.post("/v1/chat/completions", payload)
+            latencies.append(time.perf_counter() - started)
+            if status != 200:
+                raise RuntimeError(f"port {port}: HTTP {status}: {data[:300]!r}")
+            if f" #{i}".encode() not in data:  # the answer belongs to this request
+                raise RuntimeError(f"port {port}: wrong answer {data[:300]!r}")
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    finally:
+        for conn in conns:
+            conn.close()
+    elapsed = time.perf_counter() - started
     latencies.sort()
     return {
         "p50_ms": 1000 * statistics.median(latencies),
         "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        "mean_ms": 1000 * statistics.fmean(latencies),
         "rps": len(latencies) / elapsed,
         "n": float(len(latencies)),
     }
 
 
-def _wait(url: str, timeout: float = 120) -> None:
+def _run(*args: Any) -> dict[str, float]:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(_load(*args))
+    return uvloop.run(_load(*args))
+
+
+def _score_floor(router_name: str) -> dict[str, float]:
+    """The router's own cost in this process (before the servers start): the
+    floor under the server's added latency."""
+    from prefroute.routers.registry import load_router
+
+    router = load_router(router_name)
+    prompts = [f"{PROMPTS[i % len(PROMPTS)]} ~{i}" for i in range(200)]
+    router.score(prompts[:4])  # load the model
+    times = []
+    for prompt in prompts[4:44]:
+        started = time.perf_counter()
+        router.score([prompt])
+        times.append(time.perf_counter() - started)
+    started = time.perf_counter()
+    for i in range(44, 172, 16):
+        router.score(prompts[i : i + 16])
+    batch = (time.perf_counter() - started) / 128
+    return {
+        "one_prompt_p50_ms": 1000 * statistics.median(times),
+        "batch16_ms_per_prompt": 1000 * batch,
+    }
+
+
+def _routing(port: int) -> tuple[float, float, float, float]:
+    """(routing seconds sum, routed count, score batches, scored prompts) so far."""
+    import httpx
+
+    values = [0.0, 0.0, 0.0, 0.0]
+    prefixes = (
+        "prefroute_routing_latency_seconds_sum{",
+        "prefroute_routing_latency_seconds_count{",
+        "prefroute_score_batches_total{",
+        "prefroute_scored_prompts_total{",
+    )
+    for line in httpx.get(f"http://127.0.0.1:{port}/metrics").text.splitlines():
+        for i, prefix in enumerate(prefixes):
+            if line.startswith(prefix):
+                values[i] += float(line.rsplit(" ", 1)[1])
+    return values[0], values[1], values[2], values[3]
+
+
+def _wait(url: str, timeout: float = 180) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout
@@ -160,8 +274,17 @@ def _wait(url: str, timeout: float = 120) -> None:
             httpx.get(url, timeout=1)
             return
         except httpx.HTTPError:
-            time.sleep(0.1)
+            time.sleep(0.2)
     raise RuntimeError(f"{url} did not come up")
+
+
+def _n_requests(args: argparse.Namespace, concurrency: int, latency_ms: float) -> int:
+    if args.requests:
+        return int(args.requests)
+    if latency_ms > 0:  # about 10 s per phase
+        per_client = max(4, round(10_000 / latency_ms))
+        return concurrency * per_client if concurrency > 1 else max(20, per_client * 2)
+    return 300 if concurrency == 1 else 30 * concurrency
 
 
 def main() -> None:
@@ -170,126 +293,164 @@ def main() -> None:
     parser.add_argument("--router", default="mf")
     parser.add_argument("--concurrency", default="1,64")
     parser.add_argument(
+        "--latency-ms",
+        default="500,0",
+        help="upstream latencies to run, comma-separated (0 = answer at once)",
+    )
+    parser.add_argument("--jitter", type=float, default=0.5)
+    parser.add_argument(
         "--requests",
         type=int,
         default=0,
-        help="requests per run (default: 300 at c=1, 30*c otherwise)",
+        help="requests per phase (default: ~10 s per phase at L > 0; "
+        "300 at c=1 and 30*c otherwise at L = 0)",
     )
     parser.add_argument("--threshold", default="0.5")
     parser.add_argument("--window-ms", type=float, default=0.0)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--profile", default=None, help="server profile (HTML path)")
     parser.add_argument("--role", choices=["upstream", "server"], default=None)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--upstream-port", type=int, default=0)
     args = parser.parse_args()
     if args.role == "upstream":
-        _role_upstream(args.port)
+        _role_upstream(args.port, args.jitter)
         return
     if args.role == "server":
-        _role_server(args.port, args.upstream_port, args.router, args.window_ms)
+        _role_server(
+            args.port, args.upstream_port, args.router, args.window_ms, args.profile
+        )
         return
 
-    from prefroute.errors import PrefrouteError
-    from prefroute.routers.registry import load_router
-
-    router_target, note = args.router, f"router {args.router!r}"
-    tmp = tempfile.TemporaryDirectory()
-    try:
-        load_router(args.router)
-    except PrefrouteError as exc:
-        router_target = _trained_mf(Path(tmp.name) / "mf")
-        note = (
-            f"router {args.router!r} unavailable ({exc}); used an MF router trained "
-            "here on synthetic battles with the default MiniLM (ONNX) embedder"
-        )
-    print(note, flush=True)
-
+    floor = _score_floor(args.router)
+    print(
+        f"in-process {args.router}.score, no server: one prompt p50 "
+        f"{floor['one_prompt_p50_ms']:.2f} ms; batch of 16 "
+        f"{floor['batch16_ms_per_prompt']:.2f} ms/prompt",
+        flush=True,
+    )
     upstream_port, server_port = _free_port(), _free_port()
     script = str(Path(__file__).resolve())
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                script,
-                "--role",
-                "upstream",
-                "--port",
-                str(upstream_port),
-            ],
-            env=env,
-        ),
-        subprocess.Popen(
-            [
-                sys.executable,
-                script,
-                "--role",
-                "server",
-                "--port",
-                str(server_port),
-                "--upstream-port",
-                str(upstream_port),
-                "--router",
-                router_target,
-                "--window-ms",
-                str(args.window_ms),
-            ],
-            env=env,
-        ),
+    upstream = subprocess.Popen(
+        [
+            *(sys.executable, script, "--role", "upstream"),
+            *("--port", str(upstream_port), "--jitter", str(args.jitter)),
+        ],
+        env=env,
+    )
+    server_cmd = [
+        sys.executable,
+        script,
+        "--role",
+        "server",
+        "--port",
+        str(server_port),
+        "--upstream-port",
+        str(upstream_port),
+        "--router",
+        args.router,
+        "--window-ms",
+        str(args.window_ms),
     ]
+    if args.profile:
+        server_cmd += ["--profile", str(Path(args.profile).resolve())]
+    server = subprocess.Popen(server_cmd, env=env)
     results: dict[str, Any] = {
-        "router": note,
+        "router": args.router,
+        "jitter": args.jitter,
         "cpus": os.cpu_count(),
         "load_avg_start": os.getloadavg(),
         "runs": [],
+        "score_floor": floor,
     }
     try:
         _wait(f"http://127.0.0.1:{upstream_port}/v1/models")
         _wait(f"http://127.0.0.1:{server_port}/health")
-        direct = f"http://127.0.0.1:{upstream_port}/v1/chat/completions"
-        routed = f"http://127.0.0.1:{server_port}/v1/chat/completions"
         model = f"router-bench-{args.threshold}"
-        asyncio.run(_load(routed, model, 8, 200))  # warm up (ONNX session, connections)
-        asyncio.run(_load(direct, "weak-model", 8, 200))
-        print(f"{'conc':>4} {'path':>7} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
-        for concurrency in (int(c) for c in args.concurrency.split(",")):
-            n = args.requests or (300 if concurrency == 1 else 30 * concurrency)
-            row: dict[str, Any] = {"concurrency": concurrency, "requests": n}
-            for name, url, m in (
-                ("direct", direct, "weak-model"),
-                ("server", routed, model),
-            ):
-                stats = asyncio.run(_load(url, m, concurrency, n))
-                row[name] = stats
+        # warm up (ONNX session, connections); prompts offset so none repeat later
+        _run(server_port, model, 8, 200, 0.0, 10_000_000)
+        _run(upstream_port, "weak-model", 8, 200, 0.0, 10_000_000)
+        print(
+            f"{'L ms':>5} {'conc':>4} {'path':>7} {'p50 ms':>8} {'p99 ms':>8} "
+            f"{'req/s':>7} {'srv CPU ms/req':>14} {'route mean ms':>14} "
+            f"{'batch':>6}"
+        )
+        offset = 0
+        for latency_ms in (float(x) for x in args.latency_ms.split(",")):
+            for concurrency in (int(c) for c in args.concurrency.split(",")):
+                n = _n_requests(args, concurrency, latency_ms)
+                row: dict[str, Any] = {
+                    "latency_ms": latency_ms,
+                    "concurrency": concurrency,
+                    "requests": n,
+                }
+                for name, port, m in (
+                    ("direct", upstream_port, "weak-model"),
+                    ("server", server_port, model),
+                ):
+                    cpu0 = _cpu_seconds(server.pid)
+                    route0 = _routing(server_port)
+                    stats = _run(port, m, concurrency, n, latency_ms, offset)
+                    stats["server_cpu_ms_per_req"] = (
+                        1000 * (_cpu_seconds(server.pid) - cpu0) / n
+                    )
+                    route1 = _routing(server_port)
+                    routed = route1[1] - route0[1]
+                    stats["routing_mean_ms"] = (
+                        1000 * (route1[0] - route0[0]) / routed if routed else 0.0
+                    )
+                    stats["mean_batch"] = (
+                        (route1[3] - route0[3]) / (route1[2] - route0[2])
+                        if route1[2] > route0[2]
+                        else 0.0
+                    )
+                    row[name] = stats
+                    print(
+                        f"{latency_ms:>5.0f} {concurrency:>4} {name:>7} "
+                        f"{stats['p50_ms']:8.2f} {stats['p99_ms']:8.2f} "
+                        f"{stats['rps']:7.1f} {stats['server_cpu_ms_per_req']:14.2f} "
+                        f"{stats['routing_mean_ms']:14.2f} {stats['mean_batch']:6.1f}",
+                        flush=True,
+                    )
+                offset += n
+                row["overhead_p50_ms"] = (
+                    row["server"]["p50_ms"] - row["direct"]["p50_ms"]
+                )
+                row["overhead_p99_ms"] = (
+                    row["server"]["p99_ms"] - row["direct"]["p99_ms"]
+                )
                 print(
-                    f"{concurrency:>4} {name:>7} {stats['p50_ms']:8.2f} "
-                    f"{stats['p99_ms']:8.2f} {stats['rps']:8.0f}",
+                    f"{latency_ms:>5.0f} {concurrency:>4} overhead p50 "
+                    f"{row['overhead_p50_ms']:+.2f} ms, p99 "
+                    f"{row['overhead_p99_ms']:+.2f} ms",
                     flush=True,
                 )
-            row["overhead_p50_ms"] = row["server"]["p50_ms"] - row["direct"]["p50_ms"]
-            row["overhead_p99_ms"] = row["server"]["p99_ms"] - row["direct"]["p99_ms"]
-            print(
-                f"{concurrency:>4} overhead p50 {row['overhead_p50_ms']:+.2f} ms, "
-                f"p99 {row['overhead_p99_ms']:+.2f} ms",
-                flush=True,
-            )
-            results["runs"].append(row)
+                results["runs"].append(row)
         import httpx
 
         metrics = httpx.get(f"http://127.0.0.1:{server_port}/metrics").text
-        results["routing_latency_count"] = [
+        results["metrics"] = [
             line
             for line in metrics.splitlines()
-            if line.startswith("prefroute_routing_latency_seconds_sum")
-            or line.startswith("prefroute_routing_latency_seconds_count")
+            if line.startswith(
+                (
+                    "prefroute_routing_latency_seconds_sum",
+                    "prefroute_routing_latency_seconds_count",
+                    "prefroute_score_batches_total{",
+                    "prefroute_scored_prompts_total{",
+                )
+            )
         ]
-        print("\n".join(results["routing_latency_count"]))
+        print("\n".join(results["metrics"]))
     finally:
-        for proc in procs:
+        for proc in (server, upstream):
             proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=10)
-        tmp.cleanup()
+        for proc in (server, upstream):
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
     results["load_avg_end"] = os.getloadavg()
     print(
         f"load average start {results['load_avg_start']}, end {results['load_avg_end']}"

@@ -1,28 +1,40 @@
-"""A fake OpenAI-compatible upstream: a real threaded HTTP server on 127.0.0.1.
+"""A fake OpenAI-compatible upstream: a real asyncio HTTP/1.1 server on 127.0.0.1.
 
 Behaviour is chosen per upstream model id (the id the router sends), via
 `FakeUpstream.behaviour[model]`:
     "ok"        200 chat completion echoing the last user message (default)
-    "slow"      sleep `slow_seconds`, then answer as "ok"
+    "slow"      wait `slow_seconds`, then answer as "ok"
     "500"       HTTP 500 with an error envelope
     "400"       HTTP 400 with an error envelope (a client error, passed through)
     "garbage"   HTTP 200 whose body is not JSON
     "nochoices" HTTP 200 JSON without "choices"
+    "nan"       HTTP 200 JSON-like body with a NaN (valid for Python, not JSON)
     "drop"      close the connection without answering
     "midstream" (streaming) two chunks, then the connection dies
 Streaming requests (``"stream": true``) get SSE over chunked transfer encoding:
 one role chunk, one chunk per word, a finish chunk, then ``data: [DONE]``.
-Used by the integration tests and by benchmarks/serve_overhead.py.
+
+`latency_seconds` (or a request's ``fake_latency_ms`` field) makes every answer
+wait (``asyncio.sleep``, so thousands of requests can wait at once, like a real LLM
+that takes 0.5-2 s). With `latency_jitter` = j the wait is ``base * (1 + j * u)``,
+u in [-1, 1] a hash of the last message, so the same request always waits the same
+time (a direct and a routed run of the same prompts see the same latencies).
+
+One event loop serves every connection (keep-alive, no thread per request), so the
+fake is cheap enough for benchmarks/serve_overhead.py to measure the server, not the
+fake. Tests run it in a daemon thread (`start()`); the benchmark runs it in its own
+process (`serve_forever()`, uvloop when installed).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
@@ -30,6 +42,8 @@ import numpy as np
 from prefroute.routers.base import Router
 
 __all__ = ["FakeUpstream", "KeywordRouter", "RunningServer", "closed_port"]
+
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Error"}
 
 
 def closed_port() -> int:
@@ -70,185 +84,166 @@ def _chunk(model: str, delta: dict[str, Any], finish: str | None = None) -> byte
     return b"data: " + json.dumps(payload).encode() + b"\n\n"
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body are separate writes
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:  # silence stderr
-        return
-
-    def _send_json(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _write_chunk(self, data: bytes) -> None:
-        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        self.wfile.flush()
-
-    def do_GET(self) -> None:
-        if self.path.rstrip("/").endswith("/models"):
-            self._send_json(200, {"object": "list", "data": []})
-        else:
-            self._send_json(
-                404,
-                {
-                    "error": {
-                        "message": "not found",
-                        "type": "x",
-                        "param": None,
-                        "code": None,
-                    }
-                },
-            )
-
-    def do_POST(self) -> None:
-        fake = self.server.fake
-        length = int(self.headers.get("Content-Length", "0"))
-        body = json.loads(self.rfile.read(length) or b"{}")
-        model = str(body.get("model"))
-        with fake.lock:
-            fake.requests.append(body)
-            fake.auth_headers.append(self.headers.get("Authorization"))
-        if not self.path.endswith("/chat/completions"):
-            self._send_json(
-                404,
-                {
-                    "error": {
-                        "message": f"no {self.path}",
-                        "type": "x",
-                        "param": None,
-                        "code": None,
-                    }
-                },
-            )
-            return
-        behaviour = fake.behaviour.get(model, "ok")
-        if behaviour == "slow":
-            time.sleep(fake.slow_seconds)
-        if behaviour == "drop":
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        if behaviour == "500":
-            self._send_json(
-                500,
-                {
-                    "error": {
-                        "message": "upstream exploded",
-                        "type": "server_error",
-                        "param": None,
-                        "code": None,
-                    }
-                },
-            )
-            return
-        if behaviour == "400":
-            self._send_json(
-                400,
-                {
-                    "error": {
-                        "message": "bad temperature",
-                        "type": "invalid_request_error",
-                        "param": "temperature",
-                        "code": None,
-                    }
-                },
-            )
-            return
-        if behaviour == "garbage":
-            data = b"<html>definitely not json"
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-            return
-        if behaviour == "nochoices":
-            self._send_json(200, {"hello": "world"})
-            return
-        messages = body.get("messages") or [{}]
-        text = f"echo: {messages[-1].get('content', '')}"
-        if not body.get("stream"):
-            self._send_json(200, _completion(model, text))
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        self._write_chunk(_chunk(model, {"role": "assistant", "content": ""}))
-        words = text.split(" ")
-        for i, word in enumerate(words):
-            if behaviour == "midstream" and i == 1:
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
-                return
-            self._write_chunk(
-                _chunk(model, {"content": word if i == 0 else f" {word}"})
-            )
-        self._write_chunk(_chunk(model, {}, "stop"))
-        self._write_chunk(b"data: [DONE]\n\n")
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
+def _error(message: str, kind: str, param: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": param, "code": None}}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-    fake: FakeUpstream
+def _response(
+    status: int, body: bytes, content_type: str = "application/json"
+) -> bytes:
+    head = (
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\n"
+        f"content-type: {content_type}\r\ncontent-length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up on a slow answer closes the socket: expected here.
-        import sys
 
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
+def _json(status: int, payload: Any) -> bytes:
+    return _response(status, json.dumps(payload).encode())
+
+
+def _sse_chunk(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    parts = []
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+        data = await reader.readexactly(size + 2)
+        if size == 0:
+            return b"".join(parts)
+        parts.append(data[:-2])
 
 
 class FakeUpstream:
-    """Start with `start()`, stop with `stop()`; `base_url` ends in /v1."""
+    """Start with `start()`, stop with `stop()`; `base_url` ends in /v1.
 
-    def __init__(self) -> None:
-        """Create (not started)."""
+    Args:
+        latency_seconds: How long an "ok" answer takes (asynchronous wait).
+        latency_jitter: Relative spread of that wait, in [0, 1).
+        record: Keep every request body in `requests` (turn off for long runs).
+        ssl_context: Server-side TLS context (serve HTTPS).
+    """
+
+    def __init__(
+        self,
+        *,
+        latency_seconds: float = 0.0,
+        latency_jitter: float = 0.0,
+        record: bool = True,
+        ssl_context: Any = None,
+    ) -> None:
+        """Create (not started); with `ssl_context` it serves HTTPS."""
         self.behaviour: dict[str, str] = {}
         self.slow_seconds = 2.0
+        self.latency_seconds = latency_seconds
+        self.latency_jitter = latency_jitter
+        self.record = record
+        self.ssl_context = ssl_context
         self.requests: list[dict[str, Any]] = []
         self.auth_headers: list[str | None] = []
+        self.n_requests = 0
+        self.n_connections = 0
         self.lock = threading.Lock()
-        self._server: _Server | None = None
+        self._port: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
 
     @property
     def base_url(self) -> str:
         """Base URL of the API, e.g. http://127.0.0.1:PORT/v1."""
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        assert self._port is not None
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://127.0.0.1:{self._port}/v1"
 
-    def start(self) -> FakeUpstream:
-        """Bind a free port and serve in a daemon thread."""
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            daemon=True,
+    def latency_for(self, body: dict[str, Any]) -> float:
+        """The wait of an "ok" answer to `body` (deterministic per last message).
+
+        A request may set its own base latency with a ``fake_latency_ms`` field
+        (the benchmark does; the routing server passes unknown fields through).
+        """
+        base = self.latency_seconds
+        requested = body.get("fake_latency_ms")
+        if isinstance(requested, int | float) and requested >= 0:
+            base = float(requested) / 1000.0
+        if base <= 0:
+            return 0.0
+        messages = body.get("messages")
+        last = messages[-1] if isinstance(messages, list) and messages else None
+        text = str(last.get("content", "")) if isinstance(last, dict) else ""
+        u = zlib.crc32(text.encode()) / 2**31 - 1.0
+        return base * (1.0 + self.latency_jitter * u)
+
+    # -- serving --
+
+    async def _listen(self, port: int) -> asyncio.AbstractServer:
+        server = await asyncio.start_server(
+            self._handle, "127.0.0.1", port, backlog=2048, ssl=self.ssl_context
         )
+        self._port = server.sockets[0].getsockname()[1]
+        return server
+
+    def start(self, port: int = 0) -> FakeUpstream:
+        """Bind `port` (0: a free one) and serve from a daemon thread's event loop."""
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            self._loop = loop
+            try:
+                server = loop.run_until_complete(self._listen(port))
+            except BaseException as exc:  # surface bind errors to the caller
+                failure.append(exc)
+                ready.set()
+                return
+            ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                server.close()
+                for writer in list(self._writers):
+                    writer.transport.abort()
+                pending = asyncio.all_tasks(loop)
+                for task in pending:
+                    task.cancel()
+                loop.run_until_complete(
+                    asyncio.gather(*pending, return_exceptions=True)
+                )
+                loop.close()
+
+        self._thread = threading.Thread(target=run, daemon=True)
         self._thread.start()
+        ready.wait(10)
+        if failure:
+            raise failure[0]
         return self
 
+    def serve_forever(self, port: int) -> None:
+        """Serve on `port` in this thread until interrupted (uvloop when present)."""
+
+        async def main() -> None:
+            server = await self._listen(port)
+            async with server:
+                await server.serve_forever()
+
+        try:
+            import uvloop
+        except ImportError:
+            asyncio.run(main())
+        else:
+            uvloop.run(main())
+
     def stop(self) -> None:
-        """Shut the server down."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
+        """Shut the server down (open connections are dropped)."""
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
+        self._loop = None
+        self._thread = None
 
     def reset(self) -> None:
         """Forget behaviours and recorded requests."""
@@ -256,6 +251,124 @@ class FakeUpstream:
             self.behaviour.clear()
             self.requests.clear()
             self.auth_headers.clear()
+
+    async def _handle(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self._writers.add(writer)
+        self.n_connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {}
+                for line in lines[1:]:
+                    key, sep, value = line.partition(":")
+                    if sep:
+                        headers[key.strip().lower()] = value.strip()
+                if headers.get("transfer-encoding", "").lower() == "chunked":
+                    raw = await _read_chunked(reader)
+                else:
+                    length = int(headers.get("content-length", "0") or 0)
+                    raw = await reader.readexactly(length) if length else b""
+                keep = await self._respond(method, path, headers, raw, writer)
+                if not keep or headers.get("connection", "").lower() == "close":
+                    break
+        except (
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            ConnectionError,
+            ValueError,
+        ):
+            pass  # the client went away or sent garbage
+        finally:
+            self._writers.discard(writer)
+            if not writer.transport.is_closing():
+                writer.close()
+
+    async def _respond(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        raw: bytes,
+        writer: asyncio.StreamWriter,
+    ) -> bool:
+        """Answer one request; False closes the connection."""
+        if method == "GET":
+            if path.rstrip("/").endswith("/models"):
+                writer.write(_json(200, {"object": "list", "data": []}))
+            else:
+                writer.write(_json(404, _error("not found", "x")))
+            await writer.drain()
+            return True
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        model = str(body.get("model"))
+        self.n_requests += 1
+        if self.record:
+            with self.lock:
+                self.requests.append(body)
+                self.auth_headers.append(headers.get("authorization"))
+        if not path.endswith("/chat/completions"):
+            writer.write(_json(404, _error(f"no {path}", "x")))
+            await writer.drain()
+            return True
+        behaviour = self.behaviour.get(model, "ok")
+        if behaviour == "slow":
+            await asyncio.sleep(self.slow_seconds)
+        else:
+            wait = self.latency_for(body)
+            if wait > 0:
+                await asyncio.sleep(wait)
+        if behaviour == "drop":
+            writer.transport.abort()
+            return False
+        out: bytes | None = None
+        if behaviour == "500":
+            out = _json(500, _error("upstream exploded", "server_error"))
+        elif behaviour == "400":
+            out = _json(
+                400, _error("bad temperature", "invalid_request_error", "temperature")
+            )
+        elif behaviour == "garbage":
+            out = _response(200, b"<html>definitely not json")
+        elif behaviour == "nochoices":
+            out = _json(200, {"hello": "world"})
+        elif behaviour == "nan":
+            out = _response(200, b'{"choices": [], "score": NaN}')
+        messages = body.get("messages") or [{}]
+        last = messages[-1] if isinstance(messages[-1], dict) else {}
+        text = f"echo: {last.get('content', '')}"
+        if out is None and not body.get("stream"):
+            out = _json(200, _completion(model, text))
+        if out is not None:
+            writer.write(out)
+            await writer.drain()
+            return True
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"transfer-encoding: chunked\r\n\r\n"
+        )
+        writer.write(_sse_chunk(_chunk(model, {"role": "assistant", "content": ""})))
+        for i, word in enumerate(text.split(" ")):
+            if behaviour == "midstream" and i == 1:
+                await writer.drain()
+                writer.transport.abort()
+                return False
+            delta = {"content": word if i == 0 else f" {word}"}
+            writer.write(_sse_chunk(_chunk(model, delta)))
+            await writer.drain()
+        writer.write(_sse_chunk(_chunk(model, {}, "stop")))
+        writer.write(_sse_chunk(b"data: [DONE]\n\n"))
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        return True
 
 
 class KeywordRouter(Router):

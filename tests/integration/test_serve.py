@@ -77,9 +77,17 @@ def _close_clients() -> Iterator[None]:
         _OPEN.pop().close()
 
 
-@pytest.fixture(scope="module")
-def server(fake_upstream: FakeUpstream) -> Iterator[RunningServer]:
-    running = RunningServer(_app(_config(fake_upstream)))
+@pytest.fixture(scope="module", params=["fast", "httpx"])
+def server(
+    fake_upstream: FakeUpstream, request: pytest.FixtureRequest
+) -> Iterator[RunningServer]:
+    """The server, once with the lean upstream HTTP client and once with httpx."""
+    config = _config(fake_upstream)
+    endpoints = {
+        tier: {**getattr(config, tier).model_dump(), "http_client": request.param}
+        for tier in ("strong", "weak")
+    }
+    running = RunningServer(_app(_config(fake_upstream, **endpoints)))
     yield running
     running.stop()
 
@@ -367,7 +375,7 @@ def test_unknown_path_gives_404_envelope(server: RunningServer) -> None:
 # -- upstream failures ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("behaviour", ["500", "garbage", "nochoices", "drop"])
+@pytest.mark.parametrize("behaviour", ["500", "garbage", "nochoices", "nan", "drop"])
 def test_upstream_failure_gives_502_and_server_recovers(
     client: openai.OpenAI, upstream: FakeUpstream, behaviour: str
 ) -> None:
@@ -450,6 +458,20 @@ def test_upstream_down_gives_502(upstream: FakeUpstream, start_server: Any) -> N
         'prefroute_upstream_errors_total{kind="upstream",model="strong-model"} 1'
         in metrics
     )
+
+
+@pytest.mark.parametrize("base_url", ["", "127.0.0.1:9/v1", "ftp://127.0.0.1/v1"])
+def test_upstream_url_without_http_gives_502(
+    upstream: FakeUpstream, start_server: Any, base_url: str
+) -> None:
+    config = _config(upstream, strong={"model": "strong-model", "base_url": base_url})
+    running = start_server(_app(config))
+    client = _openai(running.url, "x")
+    with pytest.raises(openai.APIStatusError) as info:
+        _ask(client, "router-random-0")
+    assert info.value.status_code == 502
+    assert info.value.type == "upstream_error"
+    assert _ask(client, "router-random-1").parse().model == "weak-model"
 
 
 def test_fallback_to_weak_when_strong_is_down(

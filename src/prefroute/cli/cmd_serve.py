@@ -184,6 +184,11 @@ def register(app: typer.Typer) -> None:
                 else "not calibrated"
             )
             typer.echo(f"router {name}: {shares}", err=True)
+        for (name, budget), knob in sorted(core.budget_knobs.items()):
+            typer.echo(
+                f"router {name}: budget ${budget:g}/request -> lambda {knob:.6g}",
+                err=True,
+            )
         if dry_run:
             typer.echo(config.model_dump_json(indent=2))
             return

@@ -18,11 +18,17 @@ uses.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from prefroute.client.config import EndpointConfig, RouteOn, RoutingConfig
+from prefroute.client.config import (
+    EndpointConfig,
+    PricedEndpoint,
+    RouteOn,
+    RoutingConfig,
+)
 from prefroute.client.core import Decision, RoutingCore, load_calibrations_for
 from prefroute.errors import ConfigError, MissingDependencyError
 
@@ -53,14 +59,18 @@ def _endpoint(value: EndpointConfig | Mapping[str, Any], which: str) -> Endpoint
 
 
 def _build_core(
-    strong: EndpointConfig | Mapping[str, Any],
-    weak: EndpointConfig | Mapping[str, Any],
+    strong: EndpointConfig | Mapping[str, Any] | None,
+    weak: EndpointConfig | Mapping[str, Any] | None,
     routers: Sequence[str] | Mapping[str, str | Router],
     route_on: RouteOn,
     fallback: bool,
     calibrations: Mapping[str, Calibration] | Path | str | None,
     calibration_prompts: str | None,
+    models: Sequence[PricedEndpoint | Mapping[str, Any]] = (),
+    budgets: Sequence[float] = (),
 ) -> RoutingCore:
+    from pydantic import ValidationError
+
     from prefroute.calibrate import load_calibrations
     from prefroute.routers.base import Router
     from prefroute.routers.registry import load_router
@@ -79,14 +89,29 @@ def _build_core(
         else:
             loaded[name] = load_router(target)
             targets[name] = str(target)
-    config = RoutingConfig(
-        strong=_endpoint(strong, "strong"),
-        weak=_endpoint(weak, "weak"),
-        routers=targets,
-        route_on=route_on,
-        fallback=fallback,
-        calibration_prompts=calibration_prompts,
-    )
+    if (strong is None or weak is None) and not models:
+        raise ConfigError(
+            "give both 'strong' and 'weak' endpoints, or a priced 'models' list "
+            "(strong/weak then default to its dearest and cheapest model)"
+        )
+    fields: dict[str, Any] = {
+        "routers": targets,
+        "route_on": route_on,
+        "fallback": fallback,
+        "calibration_prompts": calibration_prompts,
+        "models": [
+            m if isinstance(m, PricedEndpoint) else PricedEndpoint(**m) for m in models
+        ],
+        "budgets": list(budgets),
+    }
+    if strong is not None:
+        fields["strong"] = _endpoint(strong, "strong")
+    if weak is not None:
+        fields["weak"] = _endpoint(weak, "weak")
+    try:
+        config = RoutingConfig(**fields)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid Controller configuration: {exc}") from exc
     found: dict[str, Calibration] = {}
     if isinstance(calibrations, str | Path):
         found = {
@@ -97,7 +122,7 @@ def _build_core(
     if calibration_prompts:
         missing = {k: v for k, v in loaded.items() if k not in found}
         found.update(load_calibrations_for(config, missing))
-    for endpoint in (config.strong, config.weak):
+    for endpoint in _all_endpoints(config):
         if endpoint.provider != "openai":
             raise ConfigError(
                 "the Controller supports provider 'openai' (any OpenAI-compatible "
@@ -105,7 +130,25 @@ def _build_core(
                 f"got {endpoint.provider!r} for {endpoint.model!r}; use the server for "
                 "LiteLLM providers"
             )
-    return RoutingCore(config, routers=loaded, calibrations=found)
+    core = RoutingCore(config, routers=loaded, calibrations=found)
+    core.calibrate_budgets()
+    return core
+
+
+def _all_endpoints(config: RoutingConfig) -> list[EndpointConfig]:
+    return [config.strong, config.weak, *config.models]
+
+
+def _key(endpoint: EndpointConfig) -> str:
+    return f"{endpoint.base_url}|{endpoint.model}"
+
+
+def _usage(reply: Any) -> dict[str, Any] | None:
+    usage = getattr(reply, "usage", None)
+    if usage is None:
+        return None
+    dump = getattr(usage, "model_dump", None)
+    return dump() if dump is not None else dict(usage)
 
 
 def _client_kwargs(endpoint: EndpointConfig) -> dict[str, Any]:
@@ -132,22 +175,37 @@ class _Completions:
         """Route and call the chosen model; same arguments and return types as
         `openai.OpenAI().chat.completions.create`."""
         owner = self._owner
-        decision = owner.core.decide(model, messages)
+        core = owner.core
+        decision = core.decide(model, messages)
         owner.last_decision = decision
-        tier: Literal["strong", "weak"] = decision.tier
+        order = core.endpoints_for(decision)
         errors = _fallback_errors(owner._openai)
-        for is_fallback in (False, True):
-            endpoint = owner.core.endpoint(tier)
-            owner.core.count(endpoint.model)
+        for i, endpoint in enumerate(order):
+            core.count(endpoint.model)
             try:
-                return owner._clients[tier].chat.completions.create(
+                reply = owner._clients[_key(endpoint)].chat.completions.create(
                     model=endpoint.model, messages=messages, **kwargs
                 )
             except errors:
-                if is_fallback or not owner.core.config.fallback:
+                if i + 1 >= len(order):
                     raise
-                tier = "weak" if tier == "strong" else "strong"
+                continue
+            _record(core, endpoint, reply, messages, kwargs)
+            return reply
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _record(
+    core: RoutingCore,
+    endpoint: EndpointConfig,
+    reply: Any,
+    messages: Any,
+    kwargs: Mapping[str, Any],
+) -> None:
+    """Spend of a priced model: from the reply's usage, estimated for streams."""
+    if endpoint.model in core.prices:
+        usage = None if kwargs.get("stream") else _usage(reply)
+        core.record_spend(endpoint.model, usage, len(json.dumps(messages, default=str)))
 
 
 class _Chat:
@@ -156,7 +214,8 @@ class _Chat:
 
 
 class Controller:
-    """Synchronous drop-in for `openai.OpenAI` that routes between two models.
+    """Synchronous drop-in for `openai.OpenAI` that routes between two models, or
+    among N priced models.
 
     Args:
         strong: Strong model endpoint (EndpointConfig or its fields as a mapping).
@@ -168,6 +227,13 @@ class Controller:
             ``router-<name>@<share>`` model strings.
         calibration_prompts: Prompt file (or "default") to calibrate routers
             lacking a calibration.
+        models: Priced endpoints (`PricedEndpoint` or its fields: an endpoint plus
+            ``price`` in USD and an optional ``router_name``), as the server's
+            ``models:``; an N-model router (``mf-multi``) then picks among them for
+            ``model="router-mf-multi@<mean USD per request>"`` or
+            ``"router-mf-multi-<lambda>"``, and a priced model's id sends there
+            directly. `strong`/`weak` may then be omitted (dearest / cheapest).
+        budgets: USD budgets to calibrate now rather than on first use.
 
     Attributes:
         chat: ``chat.completions.create(...)`` as in the OpenAI client.
@@ -178,22 +244,32 @@ class Controller:
     def __init__(
         self,
         *,
-        strong: EndpointConfig | Mapping[str, Any],
-        weak: EndpointConfig | Mapping[str, Any],
+        strong: EndpointConfig | Mapping[str, Any] | None = None,
+        weak: EndpointConfig | Mapping[str, Any] | None = None,
         routers: Sequence[str] | Mapping[str, str | Router] = ("random",),
         route_on: RouteOn = "last_user",
         fallback: bool = True,
         calibrations: Mapping[str, Calibration] | Path | str | None = None,
         calibration_prompts: str | None = None,
+        models: Sequence[PricedEndpoint | Mapping[str, Any]] = (),
+        budgets: Sequence[float] = (),
     ) -> None:
         """Load routers and create one OpenAI client per endpoint."""
         self._openai = _import_openai()
         self.core = _build_core(
-            strong, weak, routers, route_on, fallback, calibrations, calibration_prompts
+            strong,
+            weak,
+            routers,
+            route_on,
+            fallback,
+            calibrations,
+            calibration_prompts,
+            models,
+            budgets,
         )
         self._clients = {
-            "strong": self._openai.OpenAI(**_client_kwargs(self.core.config.strong)),
-            "weak": self._openai.OpenAI(**_client_kwargs(self.core.config.weak)),
+            _key(e): self._openai.OpenAI(**_client_kwargs(e))
+            for e in _all_endpoints(self.core.config)
         }
         self.chat = _Chat(self)
         self.last_decision: Decision | None = None
@@ -218,7 +294,8 @@ class Controller:
 
     @property
     def model_spend(self) -> dict[str, float]:
-        """USD spent per priced model (server-side usage pricing; see `RoutingCore`)."""
+        """USD spent per priced model: each reply's ``usage`` at the model's price
+        (estimated from the prompt length for streams), as the server counts it."""
         return dict(self.core.model_spend)
 
     def close(self) -> None:
@@ -243,21 +320,23 @@ class _AsyncCompletions:
         """Route (micro-batched) and call the chosen model; as
         `openai.AsyncOpenAI().chat.completions.create`."""
         owner = self._owner
-        decision = await owner.core.adecide(model, messages)
+        core = owner.core
+        decision = await core.adecide(model, messages)
         owner.last_decision = decision
-        tier: Literal["strong", "weak"] = decision.tier
+        order = core.endpoints_for(decision)
         errors = _fallback_errors(owner._openai)
-        for is_fallback in (False, True):
-            endpoint = owner.core.endpoint(tier)
-            owner.core.count(endpoint.model)
+        for i, endpoint in enumerate(order):
+            core.count(endpoint.model)
             try:
-                return await owner._clients[tier].chat.completions.create(
+                reply = await owner._clients[_key(endpoint)].chat.completions.create(
                     model=endpoint.model, messages=messages, **kwargs
                 )
             except errors:
-                if is_fallback or not owner.core.config.fallback:
+                if i + 1 >= len(order):
                     raise
-                tier = "weak" if tier == "strong" else "strong"
+                continue
+            _record(core, endpoint, reply, messages, kwargs)
+            return reply
         raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -275,24 +354,32 @@ class AsyncController:
     def __init__(
         self,
         *,
-        strong: EndpointConfig | Mapping[str, Any],
-        weak: EndpointConfig | Mapping[str, Any],
+        strong: EndpointConfig | Mapping[str, Any] | None = None,
+        weak: EndpointConfig | Mapping[str, Any] | None = None,
         routers: Sequence[str] | Mapping[str, str | Router] = ("random",),
         route_on: RouteOn = "last_user",
         fallback: bool = True,
         calibrations: Mapping[str, Calibration] | Path | str | None = None,
         calibration_prompts: str | None = None,
+        models: Sequence[PricedEndpoint | Mapping[str, Any]] = (),
+        budgets: Sequence[float] = (),
     ) -> None:
         """Load routers and create one async OpenAI client per endpoint."""
         self._openai = _import_openai()
         self.core = _build_core(
-            strong, weak, routers, route_on, fallback, calibrations, calibration_prompts
+            strong,
+            weak,
+            routers,
+            route_on,
+            fallback,
+            calibrations,
+            calibration_prompts,
+            models,
+            budgets,
         )
         self._clients = {
-            "strong": self._openai.AsyncOpenAI(
-                **_client_kwargs(self.core.config.strong)
-            ),
-            "weak": self._openai.AsyncOpenAI(**_client_kwargs(self.core.config.weak)),
+            _key(e): self._openai.AsyncOpenAI(**_client_kwargs(e))
+            for e in _all_endpoints(self.core.config)
         }
         self.chat = _AsyncChat(self)
         self.last_decision: Decision | None = None
@@ -308,7 +395,8 @@ class AsyncController:
 
     @property
     def model_spend(self) -> dict[str, float]:
-        """USD spent per priced model (server-side usage pricing; see `RoutingCore`)."""
+        """USD spent per priced model: each reply's ``usage`` at the model's price
+        (estimated from the prompt length for streams), as the server counts it."""
         return dict(self.core.model_spend)
 
     async def close(self) -> None:

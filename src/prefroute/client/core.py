@@ -3,8 +3,12 @@
 It parses the request's ``model`` string into a router and a threshold, extracts the
 text to score from the conversation, scores it (concurrent async requests are
 micro-batched into one `Router.score` call), picks the strong or weak endpoint, and
-(for the server) calls that OpenAI-compatible upstream over HTTP with retries and an
-optional fallback to the other model.
+(for the server) calls that OpenAI-compatible upstream over HTTP (a lean keep-alive
+HTTP/1.1 client, `prefroute.client._http`; httpx behind proxies) with retries and an
+optional fallback to the other model. With priced `models`, an N-model router picks
+one of them per request (quality - lambda x USD, lambda given or calibrated for a
+budget) and falls back to the next-best by the same utility; calls and spend are
+counted per model. The server and the `Controller` share all of this.
 
 Model strings:
     ``router-<name>-<threshold>``: router ``<name>`` with cost threshold in [0, 1]
@@ -12,7 +16,9 @@ Model strings:
     to the strong model.
     ``router-<name>@<share>``: the threshold calibrated so that a fraction
     ``<share>`` of the calibration prompts goes strong (e.g. ``router-mf@0.3``).
-    The strong or weak upstream model id itself: sent there without routing.
+    ``router-<name>@<USD>`` / ``router-<name>-<lambda>`` for an N-model router when
+    priced `models` are configured (mean USD per request budget, or lambda).
+    The strong or weak (or a priced) upstream model id itself: sent there unrouted.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ if TYPE_CHECKING:
     import httpx
 
     from prefroute.calibrate import Calibration
+    from prefroute.client._http import LeanClient
     from prefroute.routers.base import Router
 
 __all__ = [
@@ -54,6 +61,7 @@ __all__ = [
     "UpstreamStatusError",
     "UpstreamTimeoutError",
     "extract_prompt",
+    "fallback_order",
     "load_calibrations_for",
     "parse_model",
 ]
@@ -118,6 +126,9 @@ class ModelSpec:
         threshold: Explicit cost threshold, or None.
         strong_share: Target share of strong calls (calibrated threshold), or None.
         direct: "strong" or "weak" when the string named an upstream model itself.
+        budget: N-model routing: mean USD per request (``router-<name>@<USD>``).
+        knob: N-model routing: lambda (``router-<name>-<lambda>``).
+        model: A priced model id named directly (sent there, not routed).
     """
 
     router: str | None
@@ -126,6 +137,7 @@ class ModelSpec:
     direct: Literal["strong", "weak"] | None = None
     budget: float | None = None
     knob: float | None = None
+    model: str | None = None
 
 
 def _parse_multi(model: str, name: str, value: str, at: bool) -> ModelSpec:
@@ -313,6 +325,7 @@ class ScoreBatcher:
         max_batch: int = 64,
         executor: ThreadPoolExecutor | None = None,
         cache_size: int = 0,
+        score_fn: Callable[[list[str]], Sequence[Any]] | None = None,
     ) -> None:
         """Create a batcher for one router.
 
@@ -322,14 +335,18 @@ class ScoreBatcher:
             max_batch: Largest batch.
             executor: Where `score` runs (default: a private single thread).
             cache_size: Scores remembered per prompt (0 = no cache).
+            score_fn: Batch function to call instead of `router.score` (one result
+                per prompt, returned as is by `value`; e.g. an N-model router's
+                per-model qualities).
         """
         self.router = router
+        self.score_fn = score_fn
         self.window_s = window_s
         self.max_batch = max_batch
         self._executor = executor or ThreadPoolExecutor(
             1, thread_name_prefix="prefroute-score"
         )
-        self._pending: list[tuple[str, asyncio.Future[float]]] = []
+        self._pending: list[tuple[str, asyncio.Future[Any]]] = []
         self._timer: asyncio.Handle | None = None
         self._busy = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -337,7 +354,7 @@ class ScoreBatcher:
         self.n_prompts = 0
         self.n_cache_hits = 0
         self.cache_size = cache_size
-        self._cache: OrderedDict[str, float] = OrderedDict()
+        self._cache: OrderedDict[str, Any] = OrderedDict()
 
     async def score(self, prompt: str) -> float:
         """Score one prompt, batched with concurrent calls.
@@ -348,6 +365,17 @@ class ScoreBatcher:
         Returns:
             Its score in [0, 1].
         """
+        return float(await self.value(prompt))
+
+    async def value(self, prompt: str) -> Any:
+        """The batch function's result for one prompt, batched with concurrent calls.
+
+        Args:
+            prompt: The prompt.
+
+        Returns:
+            `router.score`'s float, or `score_fn`'s item for this prompt.
+        """
         if self.cache_size:
             cached = self._cache.get(prompt)
             if cached is not None:
@@ -355,7 +383,7 @@ class ScoreBatcher:
                 self.n_cache_hits += 1
                 return cached
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[float] = loop.create_future()
+        future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((prompt, future))
         if not self._busy:
             if len(self._pending) >= self.max_batch:
@@ -388,14 +416,20 @@ class ScoreBatcher:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, batch: list[tuple[str, asyncio.Future[float]]]) -> None:
+    async def _run(self, batch: list[tuple[str, asyncio.Future[Any]]]) -> None:
         loop = asyncio.get_running_loop()
         prompts = [prompt for prompt, _ in batch]
         try:
-            scores = await loop.run_in_executor(
-                self._executor, self.router.score, prompts
-            )
-            values = [float(s) for s in scores]
+            if self.score_fn is not None:
+                results = await loop.run_in_executor(
+                    self._executor, self.score_fn, prompts
+                )
+                values: list[Any] = list(results)
+            else:
+                scores = await loop.run_in_executor(
+                    self._executor, self.router.score, prompts
+                )
+                values = [float(s) for s in scores]
             if len(values) != len(prompts):
                 raise UpstreamError(
                     f"router {self.router.name!r} returned {len(values)} scores for "
@@ -523,6 +557,38 @@ def _error_event(message: str, kind: str) -> bytes:
     return b"data: " + json.dumps(payload).encode() + b"\n\n"
 
 
+def fallback_order(quality: Any, cost: Any, knob: float) -> list[int]:
+    """Models of one prompt in the order an N-model request tries them.
+
+    The first is the policy's choice (`prefroute.routers.policy.choose_max_utility`:
+    the highest quality - knob x cost, ties to the cheaper model); the rest follow by
+    the same utility, best first (ties: cheaper, then list order), i.e. each fallback
+    is the model the router would have chosen had the ones before it been missing.
+    With an infinite knob (a budget below every model's cost) the order is by cost.
+
+    Args:
+        quality: Predicted quality per model, shape (m,).
+        cost: Expected USD per model, shape (m,).
+        knob: lambda >= 0 (may be inf).
+
+    Returns:
+        Column indices, all m of them.
+    """
+    import numpy as np
+
+    from prefroute.routers.policy import choose_max_utility
+
+    q = np.asarray(quality, dtype=np.float64).ravel()
+    c = np.asarray(cost, dtype=np.float64).ravel()
+    first = int(choose_max_utility(q[None, :], c[None, :], knob)[0])
+    if math.isinf(knob):
+        keys = [(c[j], -q[j], j) for j in range(len(q))]
+    else:
+        keys = [(-(q[j] - knob * c[j]), c[j], j) for j in range(len(q))]
+    rest = [j for _, _, j in sorted(keys) if j != first]
+    return [first, *rest]
+
+
 # -- the core ----------------------------------------------------------------------
 
 
@@ -567,11 +633,12 @@ class RoutingCore:
             m.model: ModelPrice.from_mapping(m.price) for m in config.models
         }
         self.model_spend: dict[str, float] = {m.model: 0.0 for m in config.models}
+        self.budget_knobs: dict[tuple[str, float], float] = {}
         for m in config.models:
             self.model_counts.setdefault(m.model, 0)
         self._executor: ThreadPoolExecutor | None = None
         self._batchers: dict[str, ScoreBatcher] = {}
-        self._http: dict[str, httpx.AsyncClient] = {}
+        self._http: dict[str, httpx.AsyncClient | LeanClient] = {}
 
     # -- decisions --
 
@@ -612,6 +679,10 @@ class RoutingCore:
             )
         return calibration.threshold_for(spec.strong_share)
 
+    def is_multi(self, name: str) -> bool:
+        """True when router `name` routes among N priced models."""
+        return self._multi(name) is not None
+
     def _multi(self, name: str) -> Any:
         """The router if it is an N-model router (has `choose`), else None."""
         from prefroute.routers.multi import MultiModelRouter
@@ -637,6 +708,12 @@ class RoutingCore:
                         param="model",
                         code="no_models",
                     )
+        if (
+            isinstance(model, str)
+            and model in self.priced
+            and model not in (self.config.strong.model, self.config.weak.model)
+        ):
+            return ModelSpec(router=None, model=model)
         spec = parse_model(
             model,
             strong_model=self.config.strong.model,
@@ -653,6 +730,16 @@ class RoutingCore:
         score: float | None,
         started: float,
     ) -> Decision:
+        if spec.model is not None:  # a priced model named directly
+            decision = Decision(
+                tier="strong",
+                model=spec.model,
+                routing_seconds=time.perf_counter() - started,
+                candidates=(spec.model,),
+            )
+            if self.observer is not None:
+                self.observer.on_route(decision)
+            return decision
         if spec.direct is not None:
             tier: Literal["strong", "weak"] = spec.direct
         else:
@@ -696,32 +783,79 @@ class RoutingCore:
         score = float(self._router(spec.router).score([prompt])[0])
         return self._decide(spec, threshold, score, started)
 
-    def _decide_multi(self, spec: ModelSpec, prompt: str, started: float) -> Decision:
-        """Pick one of `config.models` with the N-model router."""
-        assert spec.router is not None
-        router = self._multi(spec.router)
-        by_name = {self.priced[m].routed_name: m for m in self.priced}
-        prices = {self.priced[m].routed_name: p for m, p in self.prices.items()}
-        unknown = [n for n in by_name if n not in router.models]
+    def _multi_names(self, router_name: str, router: Any) -> list[str]:
+        """The router's names of the priced models (checked against the router)."""
+        names = [self.priced[m].routed_name for m in self.priced]
+        unknown = [n for n in names if n not in router.models]
         if unknown:
             raise InvalidRequestError(
-                f"router {spec.router!r} does not know models {unknown}; it knows "
+                f"router {router_name!r} does not know models {unknown}; it knows "
                 f"{router.models} (set 'router_name' in 'models')",
                 param="model",
                 code="unknown_models",
             )
-        if spec.budget is not None:
-            chosen = router.choose([prompt], prices, target_cost=spec.budget)[0]
-        else:
-            chosen = router.choose([prompt], prices, knob=spec.knob)[0]
-        model = by_name[chosen]
-        order = (model, *[m for m in self.priced if m != model])
+        return names
+
+    def budget_knob(self, router_name: str, budget: float) -> float:
+        """lambda of an N-model router for a mean-USD-per-request budget.
+
+        Calibrated on the router's stored prompts with the configured prices, once
+        per (router, budget): budgets named in `config.budgets` at start-up, others on
+        first use.
+
+        Raises:
+            InvalidRequestError: The router does not know a priced model.
+        """
+        key = (router_name, budget)
+        knob = self.budget_knobs.get(key)
+        if knob is None:
+            router = self._multi(router_name)
+            names = self._multi_names(router_name, router)
+            prices = {self.priced[m].routed_name: p for m, p in self.prices.items()}
+            knob = float(router.calibrate(prices, models=names, target_cost=budget))
+            self.budget_knobs[key] = knob
+        return knob
+
+    def calibrate_budgets(self) -> dict[tuple[str, float], float]:
+        """Calibrate every `config.budgets` entry for every N-model router (when the
+        config has priced `models`); returns (router, budget) -> lambda."""
+        if self.config.models:
+            for name in self.routers:
+                if self._multi(name) is not None:
+                    for budget in self.config.budgets:
+                        self.budget_knob(name, budget)
+        return dict(self.budget_knobs)
+
+    def _decide_multi(
+        self, spec: ModelSpec, prompt: str, started: float, quality: Any = None
+    ) -> Decision:
+        """Pick one of `config.models` with the N-model router.
+
+        The policy is quality - lambda x USD (lambda from the request, or calibrated
+        for its budget); the fallback order after the chosen model is the other
+        models by the same utility, best first (see `fallback_order`).
+        """
+        assert spec.router is not None
+        router = self._multi(spec.router)
+        names = self._multi_names(spec.router, router)
+        by_name = {self.priced[m].routed_name: m for m in self.priced}
+        prices = {self.priced[m].routed_name: p for m, p in self.prices.items()}
+        knob = (
+            self.budget_knob(spec.router, spec.budget)
+            if spec.budget is not None
+            else float(spec.knob if spec.knob is not None else 0.0)
+        )
+        if quality is None:  # synchronous path: score here
+            quality = router.score_models([prompt], names)[0]
+        cost = router.predict_costs([prompt], names, prices)[0]
+        order = tuple(by_name[names[j]] for j in fallback_order(quality, cost, knob))
+        model = order[0]
         cheapest = min(self.prices, key=lambda m: float(self.prices[m].cost(0.0)))
         decision = Decision(
             tier="weak" if model == cheapest else "strong",
             model=model,
             router=spec.router,
-            threshold=spec.knob,
+            threshold=knob,
             routing_seconds=time.perf_counter() - started,
             candidates=order,
             budget=spec.budget,
@@ -791,10 +925,19 @@ class RoutingCore:
         if spec.router is None:
             return self._decide(spec, None, None, started)
         if spec.budget is not None or spec.knob is not None:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(
-                self._scoring_executor(), self._decide_multi, spec, prompt, started
-            )
+            assert spec.router is not None
+            if (
+                spec.budget is not None
+                and (spec.router, spec.budget) not in self.budget_knobs
+            ):  # a budget not named in the config: calibrate off the event loop
+                await asyncio.get_running_loop().run_in_executor(
+                    self._scoring_executor(),
+                    self.budget_knob,
+                    spec.router,
+                    spec.budget,
+                )
+            quality = await self.multi_batcher(spec.router).value(prompt)
+            return self._decide_multi(spec, prompt, started, quality)
         threshold = self.resolve_threshold(spec)
         score = await self.batcher(spec.router).score(prompt)
         return self._decide(spec, threshold, score, started)
@@ -840,29 +983,79 @@ class RoutingCore:
             self._batchers[router] = batcher
         return batcher
 
+    @property
+    def batchers(self) -> dict[str, ScoreBatcher]:
+        """The micro-batchers created so far, by router name."""
+        return dict(self._batchers)
+
+    def multi_batcher(self, router: str) -> ScoreBatcher:
+        """The micro-batcher of an N-model router: per-prompt predicted qualities of
+        the priced models (in `config.models` order), batched like `batcher`."""
+        key = f"{router}@models"
+        batcher = self._batchers.get(key)
+        if batcher is None:
+            multi = self._multi(router)
+            names = self._multi_names(router, multi)
+
+            def quality(prompts: list[str]) -> list[Any]:
+                return list(multi.score_models(prompts, names))
+
+            self._scoring_executor()
+            batcher = ScoreBatcher(
+                multi,
+                window_s=self.config.batch_window_ms / 1000.0,
+                max_batch=self.config.max_batch,
+                executor=self._executor,
+                cache_size=self.config.score_cache_size,
+                score_fn=quality,
+            )
+            self._batchers[key] = batcher
+        return batcher
+
     def count(self, model: str) -> None:
         """Record one call sent to `model`."""
         self.model_counts[model] = self.model_counts.get(model, 0) + 1
 
     # -- upstream over HTTP (server) --
 
-    def _client(self, endpoint: EndpointConfig) -> httpx.AsyncClient:
-        import httpx
+    def _client(self, endpoint: EndpointConfig) -> httpx.AsyncClient | LeanClient:
+        """The HTTP client of an endpoint (one per base URL and model, created once).
 
+        The lean HTTP/1.1 client unless the endpoint asks for httpx or an HTTP proxy
+        from the environment applies to it (httpx honours proxies).
+        """
         key = f"{endpoint.base_url}|{endpoint.model}"
-        client = self._http.get(key)
+        known = self._http.get(key)
+        if known is not None:
+            return known
+        client: httpx.AsyncClient | LeanClient | None = None
+        headers = {"content-type": "application/json", **endpoint.headers}
+        secret = endpoint.resolved_api_key()
+        if secret is not None:
+            headers["authorization"] = f"Bearer {secret.get_secret_value()}"
+        try:
+            from prefroute.client._http import LeanClient, proxy_applies
+        except ImportError:  # httptools (the `serve` extra) missing: use httpx
+            fast = False
+        else:
+            fast = endpoint.http_client == "fast" and not proxy_applies(
+                endpoint.base_url
+            )
+        if fast:
+            try:
+                client = LeanClient(endpoint.base_url, headers, endpoint.timeout)
+            except ValueError:  # not an http(s) URL: httpx reports it as a 502
+                client = None
         if client is None:
-            headers = {"content-type": "application/json", **endpoint.headers}
-            secret = endpoint.resolved_api_key()
-            if secret is not None:
-                headers["authorization"] = f"Bearer {secret.get_secret_value()}"
+            import httpx
+
             client = httpx.AsyncClient(
                 base_url=endpoint.base_url,
                 headers=headers,
                 timeout=httpx.Timeout(endpoint.timeout),
                 limits=httpx.Limits(max_connections=512, max_keepalive_connections=128),
             )
-            self._http[key] = client
+        self._http[key] = client
         return client
 
     async def aclose(self) -> None:
@@ -881,7 +1074,7 @@ class RoutingCore:
 
     async def _send(
         self, endpoint: EndpointConfig, body: dict[str, Any], stream: bool
-    ) -> httpx.Response:
+    ) -> Any:
         """POST to /chat/completions with retries on connection errors; check status."""
         import httpx
 
@@ -892,10 +1085,16 @@ class RoutingCore:
             if attempt:
                 await asyncio.sleep(min(1.0, 0.05 * 2 ** (attempt - 1)))
             try:
-                request = client.build_request(
-                    "POST", "/chat/completions", content=payload
-                )
-                response = await client.send(request, stream=stream)
+                response: Any
+                if isinstance(client, httpx.AsyncClient):
+                    request = client.build_request(
+                        "POST", "/chat/completions", content=payload
+                    )
+                    response = await client.send(request, stream=stream)
+                else:
+                    response = await client.post(
+                        "/chat/completions", payload, stream=stream
+                    )
             except httpx.TimeoutException as exc:
                 raise UpstreamTimeoutError(
                     f"upstream {endpoint.model!r} at {endpoint.base_url} "
@@ -1074,7 +1273,7 @@ class RoutingCore:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _relay(
-        self, response: httpx.Response, endpoint: EndpointConfig, started: float
+        self, response: Any, endpoint: EndpointConfig, started: float
     ) -> AsyncIterator[bytes]:
         import httpx
 

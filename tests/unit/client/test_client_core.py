@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +19,7 @@ from prefroute.client.core import (
     RoutingCore,
     ScoreBatcher,
     extract_prompt,
+    fallback_order,
     parse_model,
 )
 from prefroute.errors import UnknownRouterError
@@ -269,3 +271,45 @@ def test_batcher_cache_skips_rescoring_repeated_prompts() -> None:
 
     assert asyncio.run(run()) == pytest.approx([0.04, 0.04, 0.04])
     assert [b for batch in router.batches for b in batch] == ["aaaa", "b", "cc", "aaaa"]
+
+
+def test_fallback_order_follows_utility_not_list_order() -> None:
+    # utilities at lam=50: .641, .370, .442 -> cheap, then dear, then mid
+    order = fallback_order([0.691, 0.520, 0.942], [0.001, 0.003, 0.010], 50.0)
+    assert order == [0, 2, 1]
+
+
+def test_fallback_order_ties_go_to_the_cheaper_model() -> None:
+    assert fallback_order([0.8, 0.8, 0.8], [0.3, 0.1, 0.2], 0.0) == [1, 2, 0]
+    # a free model and an infinite knob: order by cost, quality breaks cost ties
+    assert fallback_order([0.2, 0.9, 0.5], [0.0, 0.0, 0.1], math.inf) == [1, 0, 2]
+    # lam = 0: pure quality
+    assert fallback_order([0.2, 0.9, 0.5], [0.0, 5.0, 0.1], 0.0) == [1, 2, 0]
+
+
+def test_priced_models_default_strong_and_weak_and_check_budgets() -> None:
+    def priced(name: str, usd: float) -> dict[str, Any]:
+        return {"model": name, "base_url": "http://x/v1", "price": {"per_query": usd}}
+
+    config = RoutingConfig(
+        models=[priced("mid", 0.003), priced("dear", 0.01), priced("cheap", 0.001)],
+        budgets=[0.002],
+    )
+    assert (config.strong.model, config.weak.model) == ("dear", "cheap")
+    with pytest.raises(ValueError, match="budgets"):
+        RoutingConfig(models=[priced("a", 0.1)], budgets=[-1.0])
+    with pytest.raises(ValueError, match="strong"):
+        RoutingConfig(routers=["random"])
+
+
+def test_a_priced_model_id_is_a_direct_call() -> None:
+    config = RoutingConfig(
+        models=[
+            {"model": m, "base_url": "http://x/v1", "price": {"per_query": p}}
+            for m, p in (("cheap", 0.001), ("mid", 0.003), ("dear", 0.01))
+        ],
+    )
+    core = RoutingCore(config)
+    decision = core.decide("mid", [{"role": "user", "content": "hi"}])
+    assert decision.model == "mid" and decision.router is None
+    assert [e.model for e in core.endpoints_for(decision)] == ["mid"]
