@@ -1,7 +1,10 @@
 """Embedders: the protocol, backends, and `get_embedder(spec)`.
 
-Specs: "hashing[:DIM]", "minilm" (the default), "minilm-q8", "minilm-int8",
+Specs: "hashing[:DIM]", "minilm-dq8" (the default: all-MiniLM-L6-v2 with int8 dense
+layers), "minilm" (the exact fp32 model), "minilm-q8", "minilm-int8",
 "openai:<model>@<base_url>"; further backends register in `_BACKENDS` (imported lazily).
+A spec names one exact model variant: caches key vectors on it, so a spec never
+changes meaning.
 """
 
 from __future__ import annotations
@@ -20,13 +23,15 @@ __all__ = ["DEFAULT_EMBEDDER", "Embedder", "available_embedders", "get_embedder"
 _BACKENDS: dict[str, str] = {
     "hashing": "prefroute.embed._factories:hashing",
     "minilm": "prefroute.embed._factories:minilm",
+    "minilm-dq8": "prefroute.embed._factories:minilm_dq8",
     "minilm-int8": "prefroute.embed._factories:minilm_int8",
     "minilm-q8": "prefroute.embed._factories:minilm_q8",
     "openai": "prefroute.embed._factories:openai",
 }
 
-#: Spec of the default embedder (all-MiniLM-L6-v2 fp32 via ONNX Runtime).
-DEFAULT_EMBEDDER = "minilm"
+#: Spec of the default embedder: all-MiniLM-L6-v2 via ONNX Runtime with dynamically
+#: quantised int8 dense layers (~2x less CPU than fp32 "minilm", cosine >= 0.997 to it).
+DEFAULT_EMBEDDER = "minilm-dq8"
 
 
 def available_embedders() -> list[str]:

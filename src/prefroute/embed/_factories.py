@@ -24,7 +24,7 @@ def _no_arg(name: str, arg: str | None) -> None:
 
 
 def minilm(arg: str | None) -> Embedder:
-    """`minilm`: all-MiniLM-L6-v2, fp32, ONNX Runtime (the default embedder)."""
+    """`minilm`: all-MiniLM-L6-v2, fp32, ONNX Runtime (exact)."""
     from prefroute.embed.onnx import OnnxEmbedder
 
     _no_arg("minilm", arg)
@@ -53,3 +53,12 @@ def minilm_q8(arg: str | None) -> Embedder:
 
     _no_arg("minilm-q8", arg)
     return OnnxEmbedder(variant="q8")
+
+
+def minilm_dq8(arg: str | None) -> Embedder:
+    """`minilm-dq8`: all-MiniLM-L6-v2 with dynamically quantised int8 dense layers
+    (the default embedder)."""
+    from prefroute.embed.onnx import OnnxEmbedder
+
+    _no_arg("minilm-dq8", arg)
+    return OnnxEmbedder(variant="dq8")

@@ -9,7 +9,12 @@ is needed. Two flavours of the same maths:
 - fused (``fused=True``, what prefroute runs): ONNX Runtime's CPU contrib kernels
   ``Attention``, ``SkipLayerNormalization`` and ``BiasGelu`` (com.microsoft), the
   graph ORT's own transformer optimiser would produce, about half the latency for
-  short prompts because far fewer small ops run.
+  short prompts because far fewer small ops run;
+- dq8 (``fused=True, int8_outliers=...``, what "minilm-dq8" runs): the fused graph
+  with every dense layer in ORT ``DynamicQuantizeMatMul`` (uint8 activations with
+  one scale per run, int8 weights with one scale per output column), except a few
+  outlier input channels that are multiplied in fp32 on the side; attention runs in
+  ``MultiHeadAttention`` on the int8-projected Q, K, V.
 
 Inputs: ``input_ids`` and ``attention_mask`` (int64, ``(batch, seq)``); output
 ``sentence_embedding`` (float32, ``(batch, hidden)``). Token type ids are always 0 for
@@ -21,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +42,12 @@ _BLOCK = 32  # int8 weight block: min cosine 0.998 to fp32 (0.995 with 128)
 
 
 def build_bert_sentence_onnx(
-    model_dir: Path, out_path: Path, *, fused: bool, int8_weights: bool = False
+    model_dir: Path,
+    out_path: Path,
+    *,
+    fused: bool,
+    int8_weights: bool = False,
+    int8_outliers: Mapping[str, Sequence[int]] | None = None,
 ) -> None:
     """Write ``out_path`` (an ONNX model) built from ``model_dir``.
 
@@ -49,6 +60,11 @@ def build_bert_sentence_onnx(
             ``accuracy_level=4``, which also quantise activations per block and run
             int8 dot products (VNNI); the QKV projection inside a fused
             ``Attention`` stays fp32.
+        int8_outliers: With ``fused``: build the dq8 graph. Maps ``"<layer>.qkv"``,
+            ``"<layer>.inter"``, ``"<layer>.ffn"`` to the input channels kept in
+            fp32 (see `prefroute.embed._minilm_dq8`). Activations are quantised
+            with one scale per run, so run one text per call for vectors that do
+            not depend on the other texts of a batch.
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -111,6 +127,45 @@ def build_bert_sentence_onnx(
             block_size=_BLOCK,
             accuracy_level=4,
         )
+
+    def dq_matmul(x: str, weight: np.ndarray, name: str, site: str | None) -> str:
+        """x @ weight.T with dynamic uint8 x and per-column int8 weights; the
+        outlier channels of ``site`` are zeroed in x and multiplied in fp32."""
+        assert int8_outliers is not None
+        w_t = np.ascontiguousarray(weight.T)  # (in, out)
+        idx = np.asarray(
+            sorted(int8_outliers[site]) if site is not None else [], dtype=np.int64
+        )
+        w_main = w_t.copy()
+        w_main[idx] = 0.0
+        scale = np.abs(w_main).max(axis=0) / 127.0
+        scale[scale == 0] = 1.0
+        q = np.clip(np.round(w_main / scale), -127, 127).astype(np.int8)
+        x_main = x
+        if idx.size:
+            keep = np.ones(w_t.shape[0], dtype=np.float32)
+            keep[idx] = 0.0
+            x_main = node("Mul", [x, const(f"{name}.keep", keep)], f"{name}.xk")
+        main = node(
+            "DynamicQuantizeMatMul",
+            [
+                x_main,
+                const(f"{name}.wq", q),
+                const(f"{name}.ws", scale.astype(np.float32)),
+                const(f"{name}.wzp", np.zeros(w_t.shape[1], np.int8)),
+            ],
+            f"{name}.main" if idx.size else name,
+            domain=_MS,
+        )
+        if not idx.size:
+            return main
+        x_out = node("Gather", [x, const(f"{name}.oidx", idx)], f"{name}.xo", axis=-1)
+        side = node(
+            "MatMul",
+            [x_out, const(f"{name}.wo", np.ascontiguousarray(w_t[idx]))],
+            f"{name}.side",
+        )
+        return node("Add", [main, side], name)
 
     def linear(x: str, weight: np.ndarray, bias: np.ndarray, name: str) -> str:
         mm = matmul(x, weight, f"{name}.mm")
@@ -175,6 +230,53 @@ def build_bert_sentence_onnx(
             w(f"{p}.intermediate.dense.bias"),
         )
         w_ffn, b_ffn = w(f"{p}.output.dense.weight"), w(f"{p}.output.dense.bias")
+
+        if fused and int8_outliers is not None:
+            qkv = dq_matmul(x, wqkv, f"{p}.qkv", f"{i}.qkv")
+            q_, k_, v_ = (f"{p}.q", f"{p}.k", f"{p}.v")
+            nodes.append(
+                helper.make_node(
+                    "Split",
+                    [qkv],
+                    [q_, k_, v_],
+                    name=f"{p}.split",
+                    axis=-1,
+                    num_outputs=3,
+                )
+            )
+            ctx = node(
+                "MultiHeadAttention",
+                [q_, k_, v_, const(f"{p}.qkv.b", bqkv), mask_i32],
+                f"{p}.ctx",
+                domain=_MS,
+                num_heads=n_heads,
+            )
+            attn = dq_matmul(ctx, w_out, f"{p}.ao", None)
+            g, b = ln_params(f"{p}.attention.output.LayerNorm")
+            x = node(
+                "SkipLayerNormalization",
+                [attn, x, g, b, const(f"{p}.attn_out.b", b_out)],
+                f"{p}.ln1",
+                domain=_MS,
+                epsilon=eps,
+            )
+            inter = dq_matmul(x, w_in, f"{p}.inter", f"{i}.inter")
+            gelu = node(
+                "BiasGelu",
+                [inter, const(f"{p}.inter.b", b_in)],
+                f"{p}.gelu",
+                domain=_MS,
+            )
+            ffn = dq_matmul(gelu, w_ffn, f"{p}.ffn", f"{i}.ffn")
+            g, b = ln_params(f"{p}.output.LayerNorm")
+            x = node(
+                "SkipLayerNormalization",
+                [ffn, x, g, b, const(f"{p}.ffn.b", b_ffn)],
+                f"{p}.ln2",
+                domain=_MS,
+                epsilon=eps,
+            )
+            continue
 
         if fused:
             ctx = node(
