@@ -174,6 +174,30 @@ class Router(abc.ABC):
             json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8"
         )
 
+    def with_embedder(self, embedder: Any) -> Self:
+        """The same learned router, scoring with another embedder.
+
+        For an embedder that is a drop-in for the training one (same dimension, e.g.
+        ``minilm-dq8`` for vectors trained on exact ``minilm``). Goes through `save`
+        and `load`, so the result is exactly what loading a saved folder gives.
+
+        Args:
+            embedder: Embedder object or spec.
+
+        Returns:
+            A new router; this one is unchanged.
+
+        Raises:
+            ConfigError: The router has no embedder.
+        """
+        import tempfile
+
+        if "embedder" not in self.hyperparameters():
+            raise ConfigError(f"router {self.name!r} has no embedder to replace")
+        with tempfile.TemporaryDirectory() as tmp:
+            self.save(tmp)
+            return type(self).load(tmp, embedder=embedder)
+
     @classmethod
     def load(cls, directory: Path | str, **overrides: Any) -> Self:
         """Load a router saved by `save`.

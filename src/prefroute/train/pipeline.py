@@ -368,5 +368,22 @@ def train_router(
             f"router {name!r} has no hyperparameters {sorted(unknown)}; "
             f"it accepts {sorted(accepted)}"
         )
-    router = cls(**params)
-    return router.fit(data.battles)
+    router = cls(**params).fit(data.battles)
+    if recipe.serve_embedder and "embedder" in accepted and "embedder" not in overrides:
+        router = _serve_with(router, recipe.serve_embedder, embedder)
+    return router
+
+
+def _serve_with(router: Router, spec: str, trained_on: Embedder) -> Router:
+    """`router` scoring with the embedder `spec` (checked: same dimension)."""
+    from prefroute.embed import get_embedder
+
+    serving = get_embedder(spec)
+    probe = ["dimension probe"]
+    got, want = serving.embed(probe).shape[1], trained_on.embed(probe).shape[1]
+    if got != want:
+        raise ConfigError(
+            f"serve_embedder {spec!r} gives {got}-dimensional vectors; the router was "
+            f"trained on {want}-dimensional ones"
+        )
+    return router.with_embedder(serving)

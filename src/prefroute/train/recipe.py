@@ -134,7 +134,11 @@ class Recipe(BaseModel):
 
     Attributes:
         seed: Seed for sampling and router training.
-        embedder: Embedder spec for training and the saved router.
+        embedder: Embedder spec for training (and the saved router, unless
+            `serve_embedder` is set).
+        serve_embedder: Embedder spec the saved router scores with, when it differs
+            from the training one: a drop-in of the same dimension, e.g. train on
+            exact ``minilm`` vectors and serve with the 2x cheaper ``minilm-dq8``.
         pair: Default strong/weak pair (routers that score a pair).
         sources: Data sources, at least one.
         decontamination: Evaluation prompts to keep out.
@@ -147,6 +151,7 @@ class Recipe(BaseModel):
 
     seed: int = 0
     embedder: str = "minilm"
+    serve_embedder: str | None = None
     pair: PairSpec | None = None
     sources: tuple[SourceSpec, ...] = Field(min_length=1)
     decontamination: DecontaminationSpec = DecontaminationSpec()

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from prefroute.cli import build_app
 from prefroute.data.battles import write_battles_jsonl
 from prefroute.embed.hashing import HashingEmbedder
+from prefroute.errors import ConfigError
 from prefroute.routers import load_router
 from prefroute.train.pipeline import MemoEmbedder, build_battles, train_router
 from prefroute.train.recipe import parse_recipe
@@ -123,3 +124,34 @@ def test_memo_store_round_trip(tmp_path: Path) -> None:
     other = MemoEmbedder(HashingEmbedder(dim=32))
     assert other.load_store(tmp_path / "s.npz") == 2
     np.testing.assert_array_equal(other.embed(["c d", "a b"]), x[::-1])
+
+
+def test_serve_embedder_replaces_the_saved_embedder(
+    tmp_path: Path, battles_file: Path, prompts: list[str]
+) -> None:
+    (tmp_path / "eval.txt").write_text("unrelated\n")
+    emb = MemoEmbedder(HashingEmbedder(dim=64))
+    base = parse_recipe(_recipe(tmp_path), base_dir=tmp_path)
+    data = build_battles(base, tmp_path, emb)
+    plain = train_router("mf", base, data, emb, n_epochs=20)
+    served = train_router(
+        "mf",
+        parse_recipe(_recipe(tmp_path, serve_embedder="hashing:64"), base_dir=tmp_path),
+        data,
+        emb,
+        n_epochs=20,
+    )
+    # same learned state, other embedder object: hashing:64 is the training one
+    np.testing.assert_array_equal(plain.score(prompts), served.score(prompts))
+    served.save(tmp_path / "out")
+    assert '"__embedder__": "hashing:64"' in (tmp_path / "out/config.json").read_text()
+    with pytest.raises(ConfigError, match="32-dimensional"):
+        train_router(
+            "mf",
+            parse_recipe(
+                _recipe(tmp_path, serve_embedder="hashing:32"), base_dir=tmp_path
+            ),
+            data,
+            emb,
+            n_epochs=20,
+        )
