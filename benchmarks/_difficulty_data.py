@@ -15,6 +15,16 @@ Targets (all in [0, 1], NaN = not labeled by that source):
 - ``fail_pct``: ``fail`` as a percentile within its source file.
 - ``chat``: AlpacaEval: mean P(judge prefers gpt4_1106_preview) over the other
   generators on that instruction, as a percentile (open-ended chat difficulty).
+- ``pair``: RouterBench: P(gpt-4-1106 right and Mixtral-8x7B wrong); AlpacaEval: the
+  judge's preference for gpt4_1106_preview over Mixtral-8x7B (calibration target).
+- ``topgap``: strong tier (the family's two best models) right and weak tier (the
+  rest) wrong: mean(top two) * (1 - mean(rest)); ``topgap_pct`` its percentile
+  within the source file.
+- ``reasoning``: task type, 1 for math / code / logic-puzzle sources (GSM8K, MATH,
+  MBPP, HumanEval, JavaScript, logic grid), 0 for AlpacaEval's open-ended
+  instructions, NaN otherwise (fit with class-balanced weights); ``task3`` the same
+  with every other golden source (knowledge / commonsense QA, C-Eval, ...) at 0.5,
+  so that the head is told to be flat within those task types.
 """
 
 from __future__ import annotations
@@ -67,6 +77,29 @@ def _percentile(values: Sequence[float]) -> FloatArray:
         m = x == v
         ranks[m] = ranks[m].mean()
     return (ranks + 0.5) / len(x)
+
+
+def task_group(source: str) -> str:
+    """The task a training source belongs to, across families (for CV by task)."""
+    s = source.split("/", 1)[-1].lower()
+    for key, group in (
+        ("arc_", "arc"),
+        ("gsm8k", "gsm8k"),
+        ("math", "math"),
+        ("mbpp", "code"),
+        ("humaneval", "code"),
+        ("human_eval", "code"),
+        ("javascript", "code"),
+        ("cmmlu", "zh_exam"),
+        ("ceval", "zh_exam"),
+        ("winogra", "winogrande"),
+    ):
+        if key in s:
+            return group
+    return s
+
+
+REASONING_TASKS = ("gsm8k", "math", "code", "agentverse-logicgrid")
 
 
 def question_text(prompt: str) -> str:
@@ -165,7 +198,66 @@ def build_table(data_dir: Path, *, families: Sequence[str] | None = None) -> Tab
             table.targets["pair"].append(pair)
     if "alpaca" in wanted:
         _add_alpaca(table, data_dir, seen)
+    _add_tier_targets(table)
     return table
+
+
+def _family_ranking(table: Table) -> dict[str, list[str]]:
+    """Models of each family, best first (mean score over the family's prompts)."""
+    acc: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for fam, r in zip(table.family, table.records, strict=True):
+        if r is not None:
+            for m, v in r.scores.items():
+                acc[fam][m].append(v)
+    return {
+        fam: sorted(ms, key=lambda m: -float(np.mean(ms[m]))) for fam, ms in acc.items()
+    }
+
+
+def _add_tier_targets(table: Table) -> None:
+    """Add ``topgap``, ``topgap_pct`` and ``reasoning`` (module docstring)."""
+    n = len(table)
+    ranking = _family_ranking(table)
+    topgap = np.full(n, np.nan)
+    for i, (fam, r) in enumerate(zip(table.family, table.records, strict=True)):
+        if r is None:
+            continue
+        order = [m for m in ranking[fam] if m in r.scores]
+        if len(order) < 3:
+            continue
+        top = float(np.mean([r.scores[m] for m in order[:2]]))
+        rest = float(np.mean([r.scores[m] for m in order[2:]]))
+        topgap[i] = top * (1.0 - rest)
+    topgap_pct = np.full(n, np.nan)
+    src = np.asarray(table.source)
+    for s in sorted(set(table.source)):
+        idx = np.flatnonzero((src == s) & np.isfinite(topgap))
+        if len(idx):
+            topgap_pct[idx] = _percentile(topgap[idx])
+    groups = np.array([task_group(s) for s in table.source])
+    reasoning = np.where(
+        np.isin(groups, REASONING_TASKS),
+        1.0,
+        np.where(groups == "alpaca", 0.0, np.nan),
+    )
+    table.targets["topgap"] = [float(v) for v in topgap]
+    table.targets["topgap_pct"] = [float(v) for v in topgap_pct]
+    table.targets["reasoning"] = [float(v) for v in reasoning]
+    fam = np.asarray(table.family)
+    task3 = np.where(np.isnan(reasoning) & (fam != "alpaca"), 0.5, reasoning)
+    table.targets["task3"] = [float(v) for v in task3]
+
+
+def balanced_weights(target: FloatArray) -> FloatArray:
+    """Weights giving each distinct value of a class target (NaN ignored) equal
+    total weight; the weights of labeled rows sum to their number."""
+    w = np.ones(len(target))
+    labeled = np.isfinite(target)
+    values = np.unique(target[labeled])
+    for v in values:
+        m = target == v
+        w[m] = labeled.sum() / (len(values) * m.sum())
+    return w
 
 
 def _source_key(family: str, record: GoldenRecord) -> str:
@@ -202,12 +294,51 @@ def _add_alpaca(table: Table, data_dir: Path, seen: set[str]) -> None:
 
 
 # Recipes. "cv" is the one chosen by leave-one-source-out cross-validation on the
-# training sources (docs/results.md) and shipped as `default`; "floor" is the
-# issue's reference (percentile failure share, weakly regularised).
+# training sources in the first session (docs/results.md); "floor" is the issue's
+# reference (percentile failure share, weakly regularised), shipped as `default`
+# in that session. `heads` is a tuple of head names (weight 1 each) or a mapping
+# name -> weight in the rank average; `head_alphas` overrides `alpha` per head;
+# heads named in `balanced` are fit with class-balanced sample weights; heads in
+# `raw_heads` enter the average as clipped predictions, not percentiles.
 RECIPES: dict[str, dict[str, Any]] = {
     "cv": {"heads": ("fail",), "alpha": 100.0, "length_weight": 1.0},
     "fail-only": {"heads": ("fail",), "alpha": 100.0, "length_weight": 0.0},
     "floor": {"heads": ("fail_pct",), "alpha": 1.0, "length_weight": 1.0},
+    # floor + a task-type head (math/code/logic sources vs AlpacaEval chat), chosen
+    # by benchmarks/cv_quality.py (/work/notes/results_quality.md)
+    "floor-reasoning": {
+        "heads": {"fail_pct": 1.0, "reasoning": 1.0},
+        "alpha": 1.0,
+        "head_alphas": {"reasoning": 10.0},
+        "balanced": ("reasoning",),
+        "length_weight": 1.0,
+    },
+    # third/fourth CV rounds (designed after floor-reasoning lost on MMLU): the
+    # task-type head on a probability scale; task3 also labels knowledge QA 0.5
+    "floor-reasoning-raw": {
+        "heads": {"fail_pct": 1.0, "reasoning": 1.0},
+        "alpha": 1.0,
+        "head_alphas": {"reasoning": 10.0},
+        "balanced": ("reasoning",),
+        "raw_heads": ("reasoning",),
+        "length_weight": 1.0,
+    },
+    "floor-task3": {
+        "heads": {"fail_pct": 1.0, "task3": 1.0},
+        "alpha": 1.0,
+        "head_alphas": {"task3": 10.0},
+        "balanced": ("task3",),
+        "raw_heads": ("task3",),
+        "length_weight": 1.0,
+    },
+    # the best CV mean of the second round (rank-average weights 1 : 2 : 2)
+    "floor-reasoning-2": {
+        "heads": {"fail_pct": 1.0, "reasoning": 2.0},
+        "alpha": 1.0,
+        "head_alphas": {"reasoning": 10.0},
+        "balanced": ("reasoning",),
+        "length_weight": 2.0,
+    },
 }
 HEADS: tuple[str, ...] = RECIPES["cv"]["heads"]
 ALPHA: float = RECIPES["cv"]["alpha"]
@@ -215,6 +346,14 @@ LENGTH_WEIGHT: float = RECIPES["cv"]["length_weight"]
 # Head used when a training mixture has no golden labels (judge battles only).
 FALLBACK_HEAD = "chat"
 CALIBRATION = "pair"
+
+
+def recipe_heads(recipe: str) -> dict[str, float]:
+    """Head name -> rank-average weight of a recipe."""
+    heads = RECIPES[recipe]["heads"]
+    if isinstance(heads, dict):
+        return {str(k): float(v) for k, v in heads.items()}
+    return dict.fromkeys(heads, 1.0)
 
 
 def clean_table(data_dir: Path, embedder: Any) -> tuple[Table, FloatArray]:
@@ -268,24 +407,41 @@ def fit_difficulty(
     from prefroute.routers.difficulty import DifficultyRouter
 
     spec = RECIPES[recipe]
-    heads: Sequence[str] = spec["heads"]
+    head_weights = recipe_heads(recipe)
     sel = np.ones(len(table), dtype=bool) if mask is None else mask.copy()
     if families is not None:
         sel &= np.isin(np.asarray(table.family), list(families))
     arrays = {k: v[sel] for k, v in table.arrays().items()}
     texts = [t for t, s in zip(table.texts, sel, strict=True) if s]
-    used = [h for h in heads if np.isfinite(arrays[h]).sum() >= 2]
+    used = [
+        h
+        for h in head_weights
+        if np.isfinite(arrays[h]).sum() >= 2
+        and np.unique(arrays[h][np.isfinite(arrays[h])]).size >= 2
+    ]
     if not used:
         used = [FALLBACK_HEAD]
     cal = arrays[CALIBRATION]
+    balanced = set(spec.get("balanced", ()))
+    weights = {
+        h: balanced_weights(arrays[h]) if h in balanced else np.ones(len(texts))
+        for h in used
+    }
     router = DifficultyRouter(
         embedder=embedder,
         alpha=spec["alpha"],
         length_weight=spec["length_weight"],
+        head_weights={h: head_weights.get(h, 1.0) for h in used}
+        if isinstance(spec["heads"], dict)
+        else None,
+        head_alphas={h: a for h, a in spec.get("head_alphas", {}).items() if h in used}
+        or None,
+        raw_heads=[h for h in spec.get("raw_heads", ()) if h in used] or None,
     )
     return router.fit_targets(
         texts,
         {h: arrays[h] for h in used},
+        weights=weights,
         calibration=cal if np.isfinite(cal).sum() >= 2 else None,
         embeddings=emb[sel],
     )

@@ -2,7 +2,9 @@
 
 Cross-validates over prompts (5-fold random split, and leave-one-task-out), prints
 AIQ, the cost to match the best single model and the quality at the cheapest model's
-cost for the router and every baseline, and writes JSON + PNG files.
+cost for the router and every baseline, and writes JSON + PNG files. The router is
+the shipped recipe (factorisation + task prior, `--task-shrink 0.5`); the
+factorisation alone (`task_shrink=None`) is reported as one more row, "router-mf".
 
 Usage:
     PREFROUTE_DATA_DIR=/path/to/data OPENBLAS_NUM_THREADS=1 \
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from prefroute.config import resolve_data_dir
@@ -54,6 +57,11 @@ def _print(result: MultiEvalResult, seconds: float) -> None:
         )
 
 
+def _check_same_baselines(a: MultiEvalResult, b: MultiEvalResult) -> None:
+    """Both runs saw the same table (same single models)."""
+    assert a.single == b.single
+
+
 def main() -> None:
     """Run the benchmark and print its numbers."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -65,6 +73,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=400)
     parser.add_argument("--tail-chars", type=int, default=384)
     parser.add_argument(
+        "--task-shrink",
+        type=float,
+        default=0.5,
+        help="Task prior share of the MF's within-task signal; negative: MF only.",
+    )
+    parser.add_argument(
+        "--no-mf-row", action="store_true", help="Skip the MF-only comparison row."
+    )
+    parser.add_argument(
         "--routerdc", action="store_true", help="Also RouterDC (7 models)."
     )
     parser.add_argument(
@@ -74,14 +91,20 @@ def main() -> None:
     data_dir = resolve_data_dir(None)
     embedder = CachedEmbedder(get_embedder(args.embedder), memory_items=1_000_000)
 
-    def make() -> MultiModelRouter:
-        return MultiModelRouter(
-            embedder=embedder,
-            dim=args.dim,
-            l2=args.l2,
-            n_epochs=args.epochs,
-            tail_chars=args.tail_chars or None,
-        )
+    def factory(task_shrink: float | None) -> Callable[[], MultiModelRouter]:
+        def make() -> MultiModelRouter:
+            return MultiModelRouter(
+                embedder=embedder,
+                dim=args.dim,
+                l2=args.l2,
+                n_epochs=args.epochs,
+                tail_chars=args.tail_chars or None,
+                task_shrink=task_shrink,
+            )
+
+        return make
+
+    shrink = args.task_shrink if args.task_shrink >= 0 else None
 
     runs = [("routerbench", "random"), ("routerbench", "task")]
     if args.only_routerdc:
@@ -92,14 +115,24 @@ def main() -> None:
     for benchmark, split in runs:
         table = golden_table(load_golden(benchmark, data_dir))
         start = time.perf_counter()
+        pair = PAPER_PAIR if benchmark == "routerbench" else None
         result = cross_validate_multi(
             table,
-            make,
+            factory(shrink),
             benchmark=benchmark,
             split=split,
             n_folds=5,
-            pair=PAPER_PAIR if benchmark == "routerbench" else None,
+            pair=pair,
         )
+        if shrink is not None and not args.no_mf_row:
+            # The factorisation alone on the same folds: one more row.
+            mf = cross_validate_multi(
+                table, factory(None), benchmark=benchmark, split=split, n_folds=5
+            )
+            row = mf.methods["router"]
+            row.name = "router-mf (factorisation only)"
+            result.methods["router-mf"] = row
+            _check_same_baselines(result, mf)
         _print(result, time.perf_counter() - start)
         stem = f"multi_{benchmark}_{split}"
         plot_multi_eval(result, args.out / f"{stem}.png")

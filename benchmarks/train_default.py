@@ -43,6 +43,14 @@ def main() -> None:
         default=None,
         help="npz of precomputed vectors (MemoEmbedder.save_store); updated after",
     )
+    parser.add_argument(
+        "--score-benchmarks",
+        type=Path,
+        default=None,
+        help="folder: also write <benchmark>/<recipe>.jsonl scores of the MT Bench, "
+        "MMLU and GSM8K prompts (embedded by the same embedder/store), for "
+        "`prefroute eval --scores`",
+    )
     args = parser.parse_args()
     data_dir = resolve_data_dir(args.data_dir)
     t0 = time.time()
@@ -54,6 +62,10 @@ def main() -> None:
     print(f"{n_all} prompts, {n_all - len(table)} dropped by decontamination")
     router = D.fit_difficulty(table, emb, embedder=args.embedder, recipe=args.recipe)
     router.save(args.out)
+    if args.score_benchmarks is not None:
+        _score_benchmarks(
+            router, embedder, data_dir, args.score_benchmarks, args.recipe
+        )
     if args.embedding_store is not None:
         embedder.save_store(args.embedding_store)
     meta = {
@@ -63,6 +75,28 @@ def main() -> None:
         "seconds": round(time.time() - t0, 1),
     }
     print(json.dumps(meta, indent=2))
+
+
+def _score_benchmarks(
+    router: object, embedder: object, data_dir: Path, folder: Path, recipe: str
+) -> None:
+    from prefroute.data.benchmarks import BENCHMARKS, load_benchmark
+    from prefroute.errors import DataError
+
+    for bench_name in BENCHMARKS:
+        try:
+            bench = load_benchmark(bench_name, data_dir)
+        except DataError:
+            continue
+        prompts = list(bench.prompts)
+        emb = embedder.embed(prompts)  # type: ignore[attr-defined]
+        scores = router.score(prompts, embeddings=emb)  # type: ignore[attr-defined]
+        path = folder / bench_name / f"{recipe}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8") as fh:
+            for p, sc in zip(prompts, scores, strict=True):
+                fh.write(json.dumps({"prompt": p, "score": float(sc)}) + "\n")
+        print("wrote", path)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from _tiny_bert import make_tiny_bert
 from prefroute.embed.hashing import HashingEmbedder
 from prefroute.errors import NotFittedError
 from prefroute.routers import Router, available_routers, get_router_class
 from prefroute.types import Battle
+
+# Folder of a tiny random BERT (set by the session fixture below) for classifier-ft.
+_TINY_BERT: dict[str, Path] = {}
 
 # name -> factory(embedder) building a small, fast instance of that router.
 FACTORIES: dict[str, Callable[[HashingEmbedder], Router]] = {
@@ -29,6 +33,14 @@ FACTORIES: dict[str, Callable[[HashingEmbedder], Router]] = {
     "classifier": lambda emb: get_router_class("classifier")(
         embedder=emb, n_epochs=60, strong_model="strong-model", weak_model="weak-model"
     ),
+    # fine-tunes a 2-layer, 32-wide BERT (torch) and scores with its ONNX export
+    "classifier-ft": lambda emb: get_router_class("classifier-ft")(
+        encoder=str(_TINY_BERT["path"]),
+        max_length=32,
+        n_threads=1,
+        strong_model="strong-model",
+        weak_model="weak-model",
+    ),
     "difficulty": lambda emb: get_router_class("difficulty")(embedder=emb, alpha=0.1),
     # cache-only: scores come from a shipped cache of judge grades, no server needed
     "llm_judge": lambda emb: get_router_class("llm_judge")(
@@ -43,12 +55,19 @@ FACTORIES: dict[str, Callable[[HashingEmbedder], Router]] = {
 }
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> None:
+    _TINY_BERT["path"] = make_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
+
+
 def test_every_registered_router_has_a_factory() -> None:
     assert set(available_routers()) == set(FACTORIES)
 
 
 @pytest.fixture(params=sorted(FACTORIES))
 def make_router(request: pytest.FixtureRequest) -> Callable[[], Router]:
+    if request.param == "classifier-ft":
+        pytest.importorskip("torch", reason="the 'train' extra is not installed")
     return lambda: FACTORIES[request.param](HashingEmbedder(dim=64))
 
 

@@ -79,7 +79,11 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option(
                 "--finetune",
-                help="classifier only: fine-tune the encoder (torch extra).",
+                help="classifier only: fine-tune the whole encoder (torch, the "
+                "'train' extra) and save the `classifier-ft` router (ONNX); its "
+                "hyperparameters come from the recipe's `classifier-ft` section "
+                "and --set (e.g. --set n_epochs=2 --set max_length=128 "
+                "--set device=cuda).",
             ),
         ] = False,
     ) -> None:
@@ -96,10 +100,11 @@ def register(app: typer.Typer) -> None:
         from prefroute.train.recipe import load_recipe
 
         if finetune:
-            raise ConfigError(
-                "--finetune (full encoder fine-tune, torch extra) is not available in "
-                "this version; train the frozen-embedder head without it"
-            )
+            if router not in ("classifier", "classifier-ft"):
+                raise ConfigError(
+                    f"--finetune applies to the classifier router, not {router!r}"
+                )
+            router = "classifier-ft"
         console = Console(stderr=True)
         spec = load_recipe(recipe)
         update: dict[str, Any] = {}
@@ -129,7 +134,16 @@ def register(app: typer.Typer) -> None:
                     bar.update(task, completed=0)
 
             data = build_battles(spec, root, emb, progress=progress)
-            bar.update(task, description=f"fitting {router}", total=None, completed=0)
+            if router != "classifier-ft":
+                bar.update(
+                    task, description=f"fitting {router}", total=None, completed=0
+                )
+                fitted = train_router(router, spec, data, emb, **params)
+        if router == "classifier-ft":  # shows its own progress bar
+            console.print(
+                f"fine-tuning the classifier encoder: {len(data.battles)} battles"
+            )
+            params.setdefault("progress", True)
             fitted = train_router(router, spec, data, emb, **params)
         fitted.save(out)
         if embedding_store is not None:

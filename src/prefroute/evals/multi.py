@@ -682,6 +682,7 @@ def plot_multi_eval(result: MultiEvalResult, path: Path, *, title: str = "") -> 
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
     styles = {
         "router": ("tab:blue", "-", "mf-multi router"),
+        "router-mf": ("tab:cyan", "--", "mf-multi, factorisation only"),
         "best-pair": ("tab:orange", "--", None),
         "pair": ("tab:purple", ":", None),
         "random-mix": ("tab:gray", "-.", "random mix (hull of single models)"),

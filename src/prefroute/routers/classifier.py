@@ -9,8 +9,9 @@ The score is the expected credit of the strong side,
 ``P(strong wins) + P(tie) / 2`` (the Bradley-Terry win probability with ties as
 half a win, the same quantity `sw_ranking` and `mf` estimate).
 
-The full fine-tune of the encoder (torch, the ``torch`` extra) lives in
-`prefroute.train.finetune`; this module never imports torch.
+The full fine-tune of the encoder is the ``classifier-ft`` router
+(`prefroute.routers.classifier_ft`, trained with torch, the ``train`` extra, in
+`prefroute.train.finetune`); this module never imports torch.
 """
 
 from __future__ import annotations

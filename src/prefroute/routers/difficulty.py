@@ -116,6 +116,11 @@ class DifficultyRouter(Router):
         head_weights: Head name -> weight in the rank average; heads not named
             get weight 1.
         n_quantiles: Size of each head's stored quantile grid.
+        head_alphas: Head name -> ridge penalty for that head; heads not named use
+            `alpha`.
+        raw_heads: Heads that enter the average as their prediction clipped to
+            [0, 1] (a probability scale, e.g. a 0/1 task-type head) instead of as
+            their percentile among the training prompts.
     """
 
     name = "difficulty"
@@ -129,6 +134,8 @@ class DifficultyRouter(Router):
         length_weight: float = 0.0,
         head_weights: Mapping[str, float] | None = None,
         n_quantiles: int = 201,
+        head_alphas: Mapping[str, float] | None = None,
+        raw_heads: Sequence[str] | None = None,
     ) -> None:
         """Store hyperparameters (see the class docstring)."""
         if alpha <= 0:
@@ -139,11 +146,19 @@ class DifficultyRouter(Router):
             raise ConfigError(f"n_quantiles must be >= 3, got {n_quantiles!r}")
         if head_weights is not None and any(v < 0 for v in head_weights.values()):
             raise ConfigError(f"head_weights must be >= 0, got {dict(head_weights)!r}")
+        if head_alphas is not None and any(v <= 0 for v in head_alphas.values()):
+            raise ConfigError(f"head_alphas must be > 0, got {dict(head_alphas)!r}")
         self.embedder = embedder
         self.alpha = float(alpha)
         self.length_weight = float(length_weight)
         self.head_weights = dict(head_weights) if head_weights is not None else None
         self.n_quantiles = int(n_quantiles)
+        self.head_alphas = (
+            {k: float(v) for k, v in head_alphas.items()}
+            if head_alphas is not None
+            else None
+        )
+        self.raw_heads = list(raw_heads) if raw_heads is not None else None
         self.heads_: list[str] | None = None
         self.coef_: FloatArray | None = None  # (n_heads, dim + 1)
         self.intercept_: FloatArray | None = None  # (n_heads,)
@@ -169,6 +184,8 @@ class DifficultyRouter(Router):
             "length_weight": self.length_weight,
             "head_weights": self.head_weights,
             "n_quantiles": self.n_quantiles,
+            "head_alphas": self.head_alphas,
+            "raw_heads": self.raw_heads,
         }
 
     def _features(
@@ -284,7 +301,8 @@ class DifficultyRouter(Router):
                 raise DataError(
                     f"target {name!r} has {int(keep.sum())} labeled prompts"
                 )
-            coef, intercept = _ridge(features[keep], target[keep], w[keep], self.alpha)
+            alpha = (self.head_alphas or {}).get(name, self.alpha)
+            coef, intercept = _ridge(features[keep], target[keep], w[keep], alpha)
             coefs.append(coef)
             intercepts.append(intercept)
             grids.append(np.quantile(features @ coef + intercept, probs))
@@ -327,25 +345,34 @@ class DifficultyRouter(Router):
             raise ConfigError("head_weights and length_weight are all zero")
         return np.asarray(w) / total
 
-    def _average(self, features: FloatArray) -> FloatArray:
-        """Weighted mean of the heads' training percentiles, shape (n,)."""
+    def _columns(self, features: FloatArray) -> FloatArray:
+        """Each head's value on the averaging scale, then length: (n, n_heads + 1).
+
+        A head's value is its percentile among the training prompts, or for a
+        head named in `raw_heads` its prediction clipped to [0, 1]."""
         assert self.coef_ is not None and self.intercept_ is not None
-        assert self.quantiles_ is not None
+        assert self.quantiles_ is not None and self.heads_ is not None
         raw = features @ self.coef_.T + self.intercept_  # (n, n_heads)
         columns = np.hstack([raw, features[:, -1:]])
         probs = np.linspace(0.0, 1.0, self.quantiles_.shape[1])
-        pct = np.column_stack(
-            [
-                _percentile(columns[:, k], self.quantiles_[k], probs)
-                for k in range(columns.shape[1])
-            ]
-        )
-        return pct @ self._weights()
+        as_raw = set(self.raw_heads or ())
+        out = []
+        for k in range(columns.shape[1]):
+            if k < len(self.heads_) and self.heads_[k] in as_raw:
+                out.append(np.clip(columns[:, k], 0.0, 1.0))
+            else:
+                out.append(_percentile(columns[:, k], self.quantiles_[k], probs))
+        return np.column_stack(out)
+
+    def _average(self, features: FloatArray) -> FloatArray:
+        """Weighted mean of the heads' values (see `_columns`), shape (n,)."""
+        return self._columns(features) @ self._weights()
 
     def head_scores(
         self, prompts: Sequence[str], *, embeddings: FloatArray | None = None
     ) -> dict[str, FloatArray]:
-        """Each head's percentile among the training prompts (plus "length").
+        """Each head's value in the average (plus "length"): its percentile among
+        the training prompts, or its clipped prediction for a head in `raw_heads`.
 
         Args:
             prompts: Prompts to score.
@@ -357,15 +384,9 @@ class DifficultyRouter(Router):
         self._check_fitted("heads_", "coef_", "calib_x_")
         assert self.heads_ is not None and self.coef_ is not None
         assert self.quantiles_ is not None and self.intercept_ is not None
-        features = self._features(prompts, embeddings)
-        raw = features @ self.coef_.T + self.intercept_
-        columns = np.hstack([raw, features[:, -1:]])
-        probs = np.linspace(0.0, 1.0, self.quantiles_.shape[1])
+        columns = self._columns(self._features(prompts, embeddings))
         names = [*self.heads_, "length"]
-        return {
-            name: _percentile(columns[:, k], self.quantiles_[k], probs)
-            for k, name in enumerate(names)
-        }
+        return {name: columns[:, k] for k, name in enumerate(names)}
 
     def score(
         self, prompts: Sequence[str], *, embeddings: FloatArray | None = None

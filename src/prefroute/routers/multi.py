@@ -20,6 +20,13 @@ requests when no explicit prices are given. `choose` applies a policy from
 of the best), and `calibrate` picks the knob for a target mean cost or quality on the
 training prompts' predictions stored in the router.
 
+With ``task_shrink`` set (the shipped checkpoint uses 0.5), a *task prior* corrects
+the factorisation per training task: a prompt is assigned to the nearest task centroid
+and each labelled model's logit becomes its smoothed accuracy on that task plus
+``task_shrink`` times the factorisation's deviation from its task mean. On RouterBench
+the embedding carries little within-task signal (out-of-fold AUC 0.5-0.6), so routing
+on the task's accuracy is what the router can do well; see docs/results.md.
+
 `score` keeps the two-model meaning: P(strong needed) for the default pair is
 ``sigmoid(s(x, strong) - s(x, weak))``, the Bradley-Terry win rate of strong over weak.
 """
@@ -53,6 +60,16 @@ __all__ = ["MultiModelRouter"]
 _STATE_FILE = "state.json"
 # Calibration rows kept in a saved router (predicted quality per model, float16).
 _MAX_CALIBRATION_ROWS = 4000
+# Task prior: the group every battle prompt belongs to, and the fewest golden labels
+# of a model in a group for the group's accuracy to replace the factorisation's mean.
+_BATTLE_GROUP = "battles"
+_MIN_GROUP_LABELS = 20
+
+
+def _unit(x: FloatArray) -> FloatArray:
+    norm = np.linalg.norm(x, axis=1, keepdims=True)
+    out: FloatArray = x / np.where(norm > 0, norm, 1.0)
+    return out
 
 
 def _sigmoid(z: FloatArray) -> FloatArray:
@@ -85,6 +102,7 @@ class MultiModelRouter(Router):
         tail_chars: int | None = 384,
         strong: str | None = None,
         weak: str | None = None,
+        task_shrink: float | None = None,
     ) -> None:
         """Create an unfitted router (no I/O: a spec string is resolved on first use).
 
@@ -103,6 +121,15 @@ class MultiModelRouter(Router):
                 model with the highest mean predicted quality on the training prompts.
             weak: Weak model of the default pair; None picks the cheapest model (by
                 learned cost) or, without costs, the lowest-quality one.
+            task_shrink: None (default) scores with the factorisation alone. A value
+                in [0, 1] turns on the *task prior*: training prompts are grouped by
+                task (golden records' `task`, else `source`; battles form one more
+                group), a prompt is assigned to the nearest group centroid (cosine
+                of embeddings), and for every (group, model) with golden labels the
+                logit becomes ``logit(group accuracy) + task_shrink * (s - mean s
+                over the group)``: 0 routes on the task's accuracy alone, 1 keeps
+                the factorisation's within-task ranking but fixes its task mean.
+                Models without golden labels in a group keep ``s``.
         """
         if dim < 1:
             raise ConfigError(f"dim must be >= 1, got {dim!r}")
@@ -111,6 +138,10 @@ class MultiModelRouter(Router):
                 "n_epochs >= 0, learning_rate > 0, l2 >= 0, battle_weight >= 0 "
                 f"expected, got {n_epochs!r}, {learning_rate!r}, {l2!r}, "
                 f"{battle_weight!r}"
+            )
+        if task_shrink is not None and not 0.0 <= task_shrink <= 1.0:
+            raise ConfigError(
+                f"task_shrink must be None or in [0, 1], got {task_shrink!r}"
             )
         if tail_chars is not None and tail_chars < 16:
             raise ConfigError(f"tail_chars must be None or >= 16, got {tail_chars!r}")
@@ -124,6 +155,7 @@ class MultiModelRouter(Router):
         self.tail_chars = tail_chars
         self.strong = strong
         self.weak = weak
+        self.task_shrink = task_shrink
         self._resolved: Embedder | None = (
             embedder if not isinstance(embedder, str) else None
         )
@@ -139,6 +171,12 @@ class MultiModelRouter(Router):
         self.calib_quality_: FloatArray | None = None  # (n_cal, n_models)
         self.calib_tokens_: FloatArray | None = None  # (n_cal,)
         self.pair_: tuple[str, str] | None = None
+        # Task prior (task_shrink set): group names, unit centroids (n_groups, d),
+        # and per (group, model) logit = slope * s + offset.
+        self.groups_: list[str] | None = None
+        self.centroids_: FloatArray | None = None
+        self.group_slope_: FloatArray | None = None
+        self.group_offset_: FloatArray | None = None
 
     # -- embedding -------------------------------------------------------------
 
@@ -212,10 +250,12 @@ class MultiModelRouter(Router):
             return names[name]
 
         prompt_ids: dict[str, int] = {}
+        prompt_groups: list[str] = []
 
-        def prompt_id(text: str) -> int:
+        def prompt_id(text: str, group: str) -> int:
             if text not in prompt_ids:
                 prompt_ids[text] = len(prompt_ids)
+                prompt_groups.append(group)
             return prompt_ids[text]
 
         g_rows: list[int] = []
@@ -225,7 +265,7 @@ class MultiModelRouter(Router):
         c_tokens: list[float] = []
         c_vals: list[float] = []
         for record in golden:
-            row = prompt_id(record.prompt)
+            row = prompt_id(record.prompt, record.task or record.source or "golden")
             tokens = float(estimate_input_tokens([record.prompt])[0])
             for model, value in record.scores.items():
                 v = float(value)
@@ -251,7 +291,7 @@ class MultiModelRouter(Router):
             a, b = model_id(battle.model_a), model_id(battle.model_b)
             if a == b:
                 continue
-            b_rows.append(prompt_id(battle.prompt))
+            b_rows.append(prompt_id(battle.prompt, _BATTLE_GROUP))
             b_a.append(a)
             b_b.append(b)
             b_credit.append(float(battle.credit_a))
@@ -285,6 +325,13 @@ class MultiModelRouter(Router):
         np.add.at(n_labels[:, 0], np.array(g_cols, dtype=np.intp), 1)
         np.add.at(n_labels[:, 1], np.array(b_a + b_b, dtype=np.intp), 1)
         self.n_labels_ = n_labels
+        self._fit_task_prior(
+            x,
+            prompt_groups,
+            np.array(g_rows, dtype=np.intp),
+            np.array(g_cols, dtype=np.intp),
+            np.array(g_vals),
+        )
         # Calibration set: predicted quality on (a sample of) the training prompts.
         rng = np.random.default_rng(self.seed)
         keep = np.arange(len(texts))
@@ -373,6 +420,49 @@ class MultiModelRouter(Router):
         self.biases_ = params["b"]
         self.difficulty_ = params["u"]
 
+    def _fit_task_prior(
+        self,
+        x: FloatArray,
+        groups: Sequence[str],
+        g_rows: np.ndarray,
+        g_cols: np.ndarray,
+        g_vals: FloatArray,
+    ) -> None:
+        """Per-task accuracy prior on top of the factorisation (see `task_shrink`)."""
+        self.groups_ = self.centroids_ = None
+        self.group_slope_ = self.group_offset_ = None
+        if self.task_shrink is None:
+            return
+        assert self.factors_ is not None
+        n_models = self.factors_.shape[0]
+        names = sorted(set(groups))
+        index = {g: i for i, g in enumerate(names)}
+        group_of = np.array([index[g] for g in groups], dtype=np.intp)
+        unit = _unit(x)
+        sums: FloatArray = np.zeros((len(names), x.shape[1]))
+        np.add.at(sums, group_of, unit)
+        centroids = _unit(sums)
+        slope: FloatArray = np.ones((len(names), n_models))
+        offset: FloatArray = np.zeros((len(names), n_models))
+        if g_vals.size:
+            s = self._base_logits(x)[g_rows, g_cols]
+            cell = group_of[g_rows] * n_models + g_cols
+            size = len(names) * n_models
+            count = np.bincount(cell, minlength=size).reshape(len(names), n_models)
+            total = np.bincount(cell, weights=g_vals, minlength=size)
+            sum_s = np.bincount(cell, weights=s, minlength=size)
+            labelled = count >= _MIN_GROUP_LABELS
+            # Smoothed accuracy (add half a success and half a failure).
+            acc = (total.reshape(count.shape) + 0.5) / (count + 1.0)
+            mean_s = sum_s.reshape(count.shape) / np.maximum(count, 1)
+            beta = float(self.task_shrink)
+            slope = np.where(labelled, beta, 1.0)
+            offset = np.where(labelled, np.log(acc / (1 - acc)) - beta * mean_s, 0.0)
+        self.groups_ = names
+        self.centroids_ = centroids
+        self.group_slope_ = slope
+        self.group_offset_ = offset
+
     def _fit_costs(
         self, n_models: int, cols: np.ndarray, tokens: FloatArray, values: FloatArray
     ) -> None:
@@ -424,7 +514,7 @@ class MultiModelRouter(Router):
 
     # -- scoring ---------------------------------------------------------------
 
-    def _logits(self, x: FloatArray) -> FloatArray:
+    def _base_logits(self, x: FloatArray) -> FloatArray:
         assert self.projection_ is not None and self.factors_ is not None
         assert self.biases_ is not None and self.difficulty_ is not None
         s: FloatArray = (
@@ -433,6 +523,40 @@ class MultiModelRouter(Router):
             + (x @ self.difficulty_)[:, None]
         )
         return s
+
+    def assign_groups(self, prompts: Sequence[str]) -> list[str]:
+        """Training task (group) each prompt is assigned to by the task prior.
+
+        Args:
+            prompts: Prompts.
+
+        Returns:
+            One group name per prompt.
+
+        Raises:
+            NotFittedError: Before `fit`/`load`, or when the router has no task
+                prior (`task_shrink` was None).
+        """
+        self._check_fitted("groups_", "centroids_")
+        assert self.groups_ is not None
+        if len(prompts) == 0:
+            return []
+        idx = self._group_index(self._embed(prompts))
+        return [self.groups_[int(i)] for i in idx]
+
+    def _group_index(self, x: FloatArray) -> np.ndarray:
+        assert self.centroids_ is not None
+        out: np.ndarray = np.argmax(_unit(x) @ self.centroids_.T, axis=1)
+        return out
+
+    def _logits(self, x: FloatArray) -> FloatArray:
+        s = self._base_logits(x)
+        if self.centroids_ is None or self.group_slope_ is None:
+            return s
+        assert self.group_offset_ is not None
+        g = self._group_index(x)
+        out: FloatArray = self.group_slope_[g] * s + self.group_offset_[g]
+        return out
 
     def _columns(self, models: Sequence[str] | None) -> list[int]:
         self._check_fitted("models_", "projection_")
@@ -683,8 +807,11 @@ class MultiModelRouter(Router):
             n_labels=self.n_labels_,
             calib_quality=self.calib_quality_.astype(np.float16),
             calib_tokens=self.calib_tokens_.astype(np.float32),
+            **self._group_arrays(),
         )
-        state = {"models": self.models_, "pair": list(self.pair_)}
+        state: dict[str, Any] = {"models": self.models_, "pair": list(self.pair_)}
+        if self.groups_ is not None:
+            state["groups"] = self.groups_
         (directory / _STATE_FILE).write_text(
             json.dumps(state, indent=2) + "\n", encoding="utf-8"
         )
@@ -706,6 +833,13 @@ class MultiModelRouter(Router):
             self.n_labels_ = arrays["n_labels"]
             self.calib_quality_ = arrays["calib_quality"].astype(np.float64)
             self.calib_tokens_ = arrays["calib_tokens"].astype(np.float64)
+            self.groups_ = self.centroids_ = None
+            self.group_slope_ = self.group_offset_ = None
+            if "groups" in state:
+                self.groups_ = [str(g) for g in state["groups"]]
+                self.centroids_ = arrays["group_centroids"].astype(np.float64)
+                self.group_slope_ = arrays["group_slope"].astype(np.float64)
+                self.group_offset_ = arrays["group_offset"].astype(np.float64)
         except (OSError, KeyError, IndexError, TypeError, ValueError) as exc:
             raise ArtifactError(
                 f"bad multi-model router state in {str(directory)!r}: {exc}"
@@ -719,9 +853,32 @@ class MultiModelRouter(Router):
                 f"{str(directory)!r}: {n_models} models but factors of shape "
                 f"{self.factors_.shape} and projection {self.projection_.shape}"
             )
+        if self.groups_ is not None and not (
+            self.centroids_ is not None
+            and self.group_slope_ is not None
+            and self.group_offset_ is not None
+            and self.centroids_.shape == (len(self.groups_), self.projection_.shape[1])
+            and self.group_slope_.shape == (len(self.groups_), n_models)
+            and self.group_offset_.shape == (len(self.groups_), n_models)
+        ):
+            raise ArtifactError(
+                f"{str(directory)!r}: task-prior arrays do not match "
+                f"{len(self.groups_)} groups and {n_models} models"
+            )
         self.models_ = models
         self.pair_ = pair
         self._knob_cache = {}
+
+    def _group_arrays(self) -> dict[str, np.ndarray]:
+        if self.groups_ is None:
+            return {}
+        assert self.centroids_ is not None and self.group_slope_ is not None
+        assert self.group_offset_ is not None
+        return {
+            "group_centroids": self.centroids_.astype(np.float32),
+            "group_slope": self.group_slope_.astype(np.float32),
+            "group_offset": self.group_offset_.astype(np.float32),
+        }
 
     def save(self, directory: Path | str) -> None:
         """Write config.json, arrays.npz and state.json (model names, default pair).
@@ -743,9 +900,18 @@ class MultiModelRouter(Router):
         super().save(directory)
 
     def _round(self) -> None:
-        for attr in ("projection_", "factors_", "biases_", "difficulty_"):
+        for attr in (
+            "projection_",
+            "factors_",
+            "biases_",
+            "difficulty_",
+            "centroids_",
+            "group_slope_",
+            "group_offset_",
+        ):
             value = getattr(self, attr)
-            setattr(self, attr, value.astype(np.float32).astype(np.float64))
+            if value is not None:
+                setattr(self, attr, value.astype(np.float32).astype(np.float64))
         assert self.calib_quality_ is not None and self.calib_tokens_ is not None
         self.calib_quality_ = self.calib_quality_.astype(np.float16).astype(np.float64)
         self.calib_tokens_ = self.calib_tokens_.astype(np.float32).astype(np.float64)

@@ -24,6 +24,7 @@ _ROUTERS: dict[str, str] = {
     "sw_ranking": "prefroute.routers.sw_ranking:SWRankingRouter",
     "mf": "prefroute.routers.mf:MFRouter",
     "classifier": "prefroute.routers.classifier:ClassifierRouter",
+    "classifier-ft": "prefroute.routers.classifier_ft:FinetunedClassifierRouter",
     "difficulty": "prefroute.routers.difficulty:DifficultyRouter",
     "llm_judge": "prefroute.routers.llm_judge:LLMJudgeRouter",
     "mf-multi": "prefroute.routers.multi:MultiModelRouter",

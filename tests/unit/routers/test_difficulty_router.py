@@ -128,6 +128,50 @@ def test_bad_alpha_raises() -> None:
         _router(alpha=0.0)
 
 
+def test_bad_head_alpha_raises() -> None:
+    with pytest.raises(ConfigError, match="head_alphas must be > 0"):
+        _router(head_alphas={"a": 0.0})
+
+
+def test_head_alphas_override_the_shared_penalty_per_head(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    words = ["alpha", "beta", "gamma", "delta", "omega", "sigma", "kappa", "theta"]
+    prompts = [" ".join(rng.choice(words, size=6)) for _ in range(200)]
+    target = np.array([p.count("omega") / 6 for p in prompts])
+    targets = {"a": target, "b": target}
+    plain = _router(alpha=0.1).fit_targets(prompts, targets)
+    mixed = _router(alpha=0.1, head_alphas={"b": 1e6}).fit_targets(prompts, targets)
+    assert mixed.coef_ is not None and plain.coef_ is not None
+    np.testing.assert_allclose(mixed.coef_[0], plain.coef_[0])
+    # a huge penalty shrinks head b's embedding weights towards zero
+    assert np.abs(mixed.coef_[1]).sum() < 0.01 * np.abs(plain.coef_[1]).sum()
+    mixed.save(tmp_path / "d")
+    loaded = load_router(tmp_path / "d")
+    assert isinstance(loaded, DifficultyRouter)
+    assert loaded.head_alphas == {"b": 1e6}
+    np.testing.assert_allclose(loaded.score(prompts), mixed.score(prompts), atol=1e-9)
+
+
+def test_raw_heads_enter_the_average_as_clipped_predictions(tmp_path: Path) -> None:
+    prompts = [f"prompt {i} " + "z " * i for i in range(60)]
+    kind = np.array([1.0 if i % 2 else 0.0 for i in range(60)])
+    targets = {"a": np.linspace(0, 1, 60), "kind": kind}
+    pct = _router(alpha=0.1).fit_targets(prompts, targets)
+    raw = _router(alpha=0.1, raw_heads=["kind"]).fit_targets(prompts, targets)
+    pct_cols, raw_cols = pct.head_scores(prompts), raw.head_scores(prompts)
+    np.testing.assert_allclose(raw_cols["a"], pct_cols["a"])
+    assert raw.coef_ is not None and raw.intercept_ is not None
+    features = raw._features(prompts, None)
+    expected = np.clip(features @ raw.coef_[1] + raw.intercept_[1], 0.0, 1.0)
+    np.testing.assert_allclose(raw_cols["kind"], expected)
+    assert not np.allclose(raw_cols["kind"], pct_cols["kind"])
+    raw.save(tmp_path / "d")
+    loaded = load_router(tmp_path / "d")
+    assert isinstance(loaded, DifficultyRouter)
+    assert loaded.raw_heads == ["kind"]
+    np.testing.assert_allclose(loaded.score(prompts), raw.score(prompts), atol=1e-9)
+
+
 def test_fit_without_ranked_models_raises() -> None:
     battles = [Battle("p", "m1", "m2", "tie"), Battle("q", "m2", "m1", "tie")]
     with pytest.raises(DataError, match="different win rates"):
