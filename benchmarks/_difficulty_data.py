@@ -24,7 +24,9 @@ Targets (all in [0, 1], NaN = not labeled by that source):
   MBPP, HumanEval, JavaScript, logic grid), 0 for AlpacaEval's open-ended
   instructions, NaN otherwise (fit with class-balanced weights); ``task3`` the same
   with every other golden source (knowledge / commonsense QA, C-Eval, ...) at 0.5,
-  so that the head is told to be flat within those task types.
+  so that the head is told to be flat within those task types; ``freeform`` is 1 for
+  the math / code / logic sources and 0 for every other source, AlpacaEval included
+  (fit with weights balancing the three ``task3`` groups).
 """
 
 from __future__ import annotations
@@ -246,6 +248,10 @@ def _add_tier_targets(table: Table) -> None:
     fam = np.asarray(table.family)
     task3 = np.where(np.isnan(reasoning) & (fam != "alpaca"), 0.5, reasoning)
     table.targets["task3"] = [float(v) for v in task3]
+    # free-form reasoning (math / code / logic) vs everything else, chat and every
+    # other golden task (multiple-choice QA, short-answer QA, ...) alike
+    freeform = np.where(np.isnan(task3), np.nan, (task3 == 1.0).astype(float))
+    table.targets["freeform"] = [float(v) for v in freeform]
 
 
 def balanced_weights(target: FloatArray) -> FloatArray:
@@ -299,7 +305,8 @@ def _add_alpaca(table: Table, data_dir: Path, seen: set[str]) -> None:
 # in that session. `heads` is a tuple of head names (weight 1 each) or a mapping
 # name -> weight in the rank average; `head_alphas` overrides `alpha` per head;
 # heads named in `balanced` are fit with class-balanced sample weights; heads in
-# `raw_heads` enter the average as clipped predictions, not percentiles.
+# `raw_heads` enter the average as clipped predictions, not percentiles; a head in
+# `balance_by` is weighted to balance the classes of another target.
 RECIPES: dict[str, dict[str, Any]] = {
     "cv": {"heads": ("fail",), "alpha": 100.0, "length_weight": 1.0},
     "fail-only": {"heads": ("fail",), "alpha": 100.0, "length_weight": 0.0},
@@ -329,6 +336,14 @@ RECIPES: dict[str, dict[str, Any]] = {
         "head_alphas": {"task3": 10.0},
         "balanced": ("task3",),
         "raw_heads": ("task3",),
+        "length_weight": 1.0,
+    },
+    # sixth round: free-form reasoning vs everything else (multiple-choice QA at 0)
+    "floor-freeform": {
+        "heads": {"fail_pct": 1.0, "freeform": 1.0},
+        "alpha": 1.0,
+        "head_alphas": {"freeform": 10.0},
+        "balance_by": {"freeform": "task3"},
         "length_weight": 1.0,
     },
     # the best CV mean of the second round (rank-average weights 1 : 2 : 2)
@@ -423,8 +438,13 @@ def fit_difficulty(
         used = [FALLBACK_HEAD]
     cal = arrays[CALIBRATION]
     balanced = set(spec.get("balanced", ()))
+    balance_by = dict(spec.get("balance_by", {}))
     weights = {
-        h: balanced_weights(arrays[h]) if h in balanced else np.ones(len(texts))
+        h: balanced_weights(arrays[balance_by[h]])
+        if h in balance_by
+        else balanced_weights(arrays[h])
+        if h in balanced
+        else np.ones(len(texts))
         for h in used
     }
     router = DifficultyRouter(

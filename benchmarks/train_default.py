@@ -1,8 +1,14 @@
 """Train the shipped `default` checkpoint (a DifficultyRouter) from the real data.
 
-Exact reproduction command (from the repository root)::
+Exact reproduction commands (from the repository root; byte-identical arrays)::
 
     .venv/bin/python benchmarks/train_default.py --out src/prefroute/checkpoints/default
+    .venv/bin/python benchmarks/train_default.py --recipe floor-reasoning \
+        --out src/prefroute/checkpoints/default-chat
+
+Training embeds with the exact fp32 ``minilm``; the saved router scores with
+``--serve-embedder`` (default: the package default, the int8 ``minilm-dq8``, cosine
+>= 0.997 to fp32).
 
 Steps: load every golden source and AlpacaEval (``_difficulty_data.build_table``),
 drop training prompts with cosine > 0.95 to any MT Bench / MMLU / GSM8K prompt
@@ -35,8 +41,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument("--embedder", default=DEFAULT_EMBEDDER)
-    parser.add_argument("--recipe", default="cv", choices=sorted(D.RECIPES))
+    parser.add_argument("--embedder", default="minilm", help="training vectors")
+    parser.add_argument(
+        "--serve-embedder",
+        default=DEFAULT_EMBEDDER,
+        help="embedder the saved router scores with (same dimension)",
+    )
+    parser.add_argument("--recipe", default="floor", choices=sorted(D.RECIPES))
     parser.add_argument(
         "--embedding-store",
         type=Path,
@@ -61,6 +72,8 @@ def main() -> None:
     table, emb = D.clean_table(data_dir, embedder)
     print(f"{n_all} prompts, {n_all - len(table)} dropped by decontamination")
     router = D.fit_difficulty(table, emb, embedder=args.embedder, recipe=args.recipe)
+    if args.serve_embedder != args.embedder:
+        router = router.with_embedder(args.serve_embedder)
     router.save(args.out)
     if args.score_benchmarks is not None:
         _score_benchmarks(
