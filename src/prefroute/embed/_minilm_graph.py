@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +181,40 @@ def build_bert_sentence_onnx(
         g, b = ln_params(name)
         return node("LayerNormalization", [x, g, b], out, axis=-1, epsilon=eps)
 
+    def fused_tail(
+        i: int, ctx: str, x: str, mm: Callable[[str, np.ndarray, str, str | None], str]
+    ) -> str:
+        """Layer `i` after attention, in ORT's fused ops: output projection, residual
+        LayerNorm, GELU feed-forward, residual LayerNorm. `mm(x, weight, name, site)`
+        makes the dense products (fp32 or int8 with outlier `site`s)."""
+        p = f"encoder.layer.{i}"
+        attn = mm(ctx, w(f"{p}.attention.output.dense.weight"), f"{p}.ao", None)
+        g, b = ln_params(f"{p}.attention.output.LayerNorm")
+        b_out = w(f"{p}.attention.output.dense.bias")
+        x = node(
+            "SkipLayerNormalization",
+            [attn, x, g, b, const(f"{p}.attn_out.b", b_out)],
+            f"{p}.ln1",
+            domain=_MS,
+            epsilon=eps,
+        )
+        inter = mm(x, w(f"{p}.intermediate.dense.weight"), f"{p}.inter", f"{i}.inter")
+        gelu = node(
+            "BiasGelu",
+            [inter, const(f"{p}.inter.b", w(f"{p}.intermediate.dense.bias"))],
+            f"{p}.gelu",
+            domain=_MS,
+        )
+        ffn = mm(gelu, w(f"{p}.output.dense.weight"), f"{p}.ffn", f"{i}.ffn")
+        g, b = ln_params(f"{p}.output.LayerNorm")
+        return node(
+            "SkipLayerNormalization",
+            [ffn, x, g, b, const(f"{p}.ffn.b", w(f"{p}.output.dense.bias"))],
+            f"{p}.ln2",
+            domain=_MS,
+            epsilon=eps,
+        )
+
     # --- embeddings ---------------------------------------------------------------
     word = const("word_embeddings", w("embeddings.word_embeddings.weight"))
     type0 = w("embeddings.token_type_embeddings.weight")[0]
@@ -251,31 +285,7 @@ def build_bert_sentence_onnx(
                 domain=_MS,
                 num_heads=n_heads,
             )
-            attn = dq_matmul(ctx, w_out, f"{p}.ao", None)
-            g, b = ln_params(f"{p}.attention.output.LayerNorm")
-            x = node(
-                "SkipLayerNormalization",
-                [attn, x, g, b, const(f"{p}.attn_out.b", b_out)],
-                f"{p}.ln1",
-                domain=_MS,
-                epsilon=eps,
-            )
-            inter = dq_matmul(x, w_in, f"{p}.inter", f"{i}.inter")
-            gelu = node(
-                "BiasGelu",
-                [inter, const(f"{p}.inter.b", b_in)],
-                f"{p}.gelu",
-                domain=_MS,
-            )
-            ffn = dq_matmul(gelu, w_ffn, f"{p}.ffn", f"{i}.ffn")
-            g, b = ln_params(f"{p}.output.LayerNorm")
-            x = node(
-                "SkipLayerNormalization",
-                [ffn, x, g, b, const(f"{p}.ffn.b", b_ffn)],
-                f"{p}.ln2",
-                domain=_MS,
-                epsilon=eps,
-            )
+            x = fused_tail(i, ctx, x, dq_matmul)
             continue
 
         if fused:
@@ -286,31 +296,7 @@ def build_bert_sentence_onnx(
                 domain=_MS,
                 num_heads=n_heads,
             )
-            attn = matmul(ctx, w_out, f"{p}.ao")
-            g, b = ln_params(f"{p}.attention.output.LayerNorm")
-            x = node(
-                "SkipLayerNormalization",
-                [attn, x, g, b, const(f"{p}.attn_out.b", b_out)],
-                f"{p}.ln1",
-                domain=_MS,
-                epsilon=eps,
-            )
-            inter = matmul(x, w_in, f"{p}.inter")
-            gelu = node(
-                "BiasGelu",
-                [inter, const(f"{p}.inter.b", b_in)],
-                f"{p}.gelu",
-                domain=_MS,
-            )
-            ffn = matmul(gelu, w_ffn, f"{p}.ffn")
-            g, b = ln_params(f"{p}.output.LayerNorm")
-            x = node(
-                "SkipLayerNormalization",
-                [ffn, x, g, b, const(f"{p}.ffn.b", b_ffn)],
-                f"{p}.ln2",
-                domain=_MS,
-                epsilon=eps,
-            )
+            x = fused_tail(i, ctx, x, lambda a, wt, name, _site: matmul(a, wt, name))
             continue
 
         qkv = linear(x, wqkv, bqkv, f"{p}.qkv")
