@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from prefroute.client.config import (
     EndpointConfig,
@@ -213,7 +213,73 @@ class _Chat:
         self.completions = _Completions(owner)
 
 
-class Controller:
+class _ControllerBase:
+    """What `Controller` and `AsyncController` share: the routing core, one SDK
+    client per endpoint, counts and spend."""
+
+    _client_class: ClassVar[str]
+    _chat_class: ClassVar[type[Any]]
+
+    def __init__(
+        self,
+        *,
+        strong: EndpointConfig | Mapping[str, Any] | None = None,
+        weak: EndpointConfig | Mapping[str, Any] | None = None,
+        routers: Sequence[str] | Mapping[str, str | Router] = ("random",),
+        route_on: RouteOn = "last_user",
+        fallback: bool = True,
+        calibrations: Mapping[str, Calibration] | Path | str | None = None,
+        calibration_prompts: str | None = None,
+        models: Sequence[PricedEndpoint | Mapping[str, Any]] = (),
+        budgets: Sequence[float] = (),
+    ) -> None:
+        """Load routers and create one OpenAI SDK client per endpoint."""
+        self._openai = _import_openai()
+        self.core = _build_core(
+            strong,
+            weak,
+            routers,
+            route_on,
+            fallback,
+            calibrations,
+            calibration_prompts,
+            models,
+            budgets,
+        )
+        factory = getattr(self._openai, self._client_class)
+        self._clients: dict[str, Any] = {
+            _key(e): factory(**_client_kwargs(e))
+            for e in _all_endpoints(self.core.config)
+        }
+        self.chat: Any = self._chat_class(self)
+        self.last_decision: Decision | None = None
+
+    def route(self, prompt: str, router: str, threshold: float) -> str:
+        """The model a prompt would go to.
+
+        Args:
+            prompt: The prompt.
+            router: Router name.
+            threshold: Cost threshold in [0, 1].
+
+        Returns:
+            The upstream model id (strong or weak).
+        """
+        return self.core.route(prompt, router, threshold).model
+
+    @property
+    def model_counts(self) -> dict[str, int]:
+        """Calls sent to each upstream model so far (fallback calls included)."""
+        return dict(self.core.model_counts)
+
+    @property
+    def model_spend(self) -> dict[str, float]:
+        """USD spent per priced model: each reply's ``usage`` at the model's price
+        (estimated from the prompt length for streams), as the server counts it."""
+        return dict(self.core.model_spend)
+
+
+class Controller(_ControllerBase):
     """Synchronous drop-in for `openai.OpenAI` that routes between two models, or
     among N priced models.
 
@@ -241,62 +307,8 @@ class Controller:
         last_decision: The decision of the latest request.
     """
 
-    def __init__(
-        self,
-        *,
-        strong: EndpointConfig | Mapping[str, Any] | None = None,
-        weak: EndpointConfig | Mapping[str, Any] | None = None,
-        routers: Sequence[str] | Mapping[str, str | Router] = ("random",),
-        route_on: RouteOn = "last_user",
-        fallback: bool = True,
-        calibrations: Mapping[str, Calibration] | Path | str | None = None,
-        calibration_prompts: str | None = None,
-        models: Sequence[PricedEndpoint | Mapping[str, Any]] = (),
-        budgets: Sequence[float] = (),
-    ) -> None:
-        """Load routers and create one OpenAI client per endpoint."""
-        self._openai = _import_openai()
-        self.core = _build_core(
-            strong,
-            weak,
-            routers,
-            route_on,
-            fallback,
-            calibrations,
-            calibration_prompts,
-            models,
-            budgets,
-        )
-        self._clients = {
-            _key(e): self._openai.OpenAI(**_client_kwargs(e))
-            for e in _all_endpoints(self.core.config)
-        }
-        self.chat = _Chat(self)
-        self.last_decision: Decision | None = None
-
-    def route(self, prompt: str, router: str, threshold: float) -> str:
-        """The model a prompt would go to.
-
-        Args:
-            prompt: The prompt.
-            router: Router name.
-            threshold: Cost threshold in [0, 1].
-
-        Returns:
-            The upstream model id (strong or weak).
-        """
-        return self.core.route(prompt, router, threshold).model
-
-    @property
-    def model_counts(self) -> dict[str, int]:
-        """Calls sent to each upstream model so far (fallback calls included)."""
-        return dict(self.core.model_counts)
-
-    @property
-    def model_spend(self) -> dict[str, float]:
-        """USD spent per priced model: each reply's ``usage`` at the model's price
-        (estimated from the prompt length for streams), as the server counts it."""
-        return dict(self.core.model_spend)
+    _client_class = "OpenAI"
+    _chat_class = _Chat
 
     def close(self) -> None:
         """Close the HTTP clients."""
@@ -345,59 +357,14 @@ class _AsyncChat:
         self.completions = _AsyncCompletions(owner)
 
 
-class AsyncController:
+class AsyncController(_ControllerBase):
     """Asynchronous drop-in for `openai.AsyncOpenAI`; same arguments as `Controller`.
 
     Concurrent requests share micro-batched router scoring.
     """
 
-    def __init__(
-        self,
-        *,
-        strong: EndpointConfig | Mapping[str, Any] | None = None,
-        weak: EndpointConfig | Mapping[str, Any] | None = None,
-        routers: Sequence[str] | Mapping[str, str | Router] = ("random",),
-        route_on: RouteOn = "last_user",
-        fallback: bool = True,
-        calibrations: Mapping[str, Calibration] | Path | str | None = None,
-        calibration_prompts: str | None = None,
-        models: Sequence[PricedEndpoint | Mapping[str, Any]] = (),
-        budgets: Sequence[float] = (),
-    ) -> None:
-        """Load routers and create one async OpenAI client per endpoint."""
-        self._openai = _import_openai()
-        self.core = _build_core(
-            strong,
-            weak,
-            routers,
-            route_on,
-            fallback,
-            calibrations,
-            calibration_prompts,
-            models,
-            budgets,
-        )
-        self._clients = {
-            _key(e): self._openai.AsyncOpenAI(**_client_kwargs(e))
-            for e in _all_endpoints(self.core.config)
-        }
-        self.chat = _AsyncChat(self)
-        self.last_decision: Decision | None = None
-
-    def route(self, prompt: str, router: str, threshold: float) -> str:
-        """The model a prompt would go to (see `Controller.route`)."""
-        return self.core.route(prompt, router, threshold).model
-
-    @property
-    def model_counts(self) -> dict[str, int]:
-        """Calls sent to each upstream model so far (fallback calls included)."""
-        return dict(self.core.model_counts)
-
-    @property
-    def model_spend(self) -> dict[str, float]:
-        """USD spent per priced model: each reply's ``usage`` at the model's price
-        (estimated from the prompt length for streams), as the server counts it."""
-        return dict(self.core.model_spend)
+    _client_class = "AsyncOpenAI"
+    _chat_class = _AsyncChat
 
     async def close(self) -> None:
         """Close the HTTP clients and the scoring thread."""
