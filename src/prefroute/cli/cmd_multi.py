@@ -25,6 +25,18 @@ _PAPER_PAIR = ("gpt-4-1106-preview", "mistralai/mixtral-8x7b-chat")
 DEFAULT_TASK_SHRINK = 0.5
 
 
+# The task prior's knob, shared by eval-multi and train-multi.
+_TaskShrink = Annotated[
+    float,
+    typer.Option(
+        "--task-shrink",
+        help="Task prior: route on each task's accuracy plus this share of "
+        "the factorisation's within-task signal (0..1); negative: "
+        "factorisation only.",
+    ),
+]
+
+
 def _fmt(value: float, pct: bool = False) -> str:
     if not math.isfinite(value):
         return "n/a"
@@ -232,15 +244,7 @@ def register(app: typer.Typer) -> None:
             ),
         ] = 384,
         seed: Annotated[int, typer.Option("--seed", help="Fold and weight seed.")] = 0,
-        task_shrink: Annotated[
-            float,
-            typer.Option(
-                "--task-shrink",
-                help="Task prior: route on each task's accuracy plus this share of "
-                "the factorisation's within-task signal (0..1); negative: "
-                "factorisation only.",
-            ),
-        ] = DEFAULT_TASK_SHRINK,
+        task_shrink: _TaskShrink = DEFAULT_TASK_SHRINK,
         json_out: Annotated[
             Path | None, typer.Option("--json", help="Write the result as JSON.")
         ] = None,
@@ -321,15 +325,7 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--weak", help="Weak model of `score`'s pair.")
         ] = None,
         seed: Annotated[int, typer.Option("--seed", help="Weight seed.")] = 0,
-        task_shrink: Annotated[
-            float,
-            typer.Option(
-                "--task-shrink",
-                help="Task prior: route on each task's accuracy plus this share of "
-                "the factorisation's within-task signal (0..1); negative: "
-                "factorisation only.",
-            ),
-        ] = DEFAULT_TASK_SHRINK,
+        task_shrink: _TaskShrink = DEFAULT_TASK_SHRINK,
         data_dir: Annotated[
             Path | None, typer.Option("--data-dir", help="Data directory.")
         ] = None,
