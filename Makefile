@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml Makefile
 venv: $(STAMP)
 
 demo: $(STAMP)
-	PREFROUTE_DATA_DIR=$(DATA) $(BIN)/prefroute eval --benchmark mt-bench --routers random,default,mf,sw_ranking,classifier
-	PREFROUTE_DATA_DIR=$(DATA) $(BIN)/prefroute eval --benchmark mmlu --routers random,default,mf,sw_ranking,classifier
+	PREFROUTE_DATA_DIR=$(DATA) $(BIN)/prefroute eval --benchmark mt-bench --routers random,default,default-chat,mf,sw_ranking,classifier
+	PREFROUTE_DATA_DIR=$(DATA) $(BIN)/prefroute eval --benchmark mmlu --routers random,default,default-chat,mf,sw_ranking,classifier
 
 test: $(STAMP)
 	PREFROUTE_DATA_DIR=$(DATA) $(BIN)/python -m pytest -q

@@ -291,6 +291,14 @@ def register(app: typer.Typer) -> None:
         embedder: Annotated[
             str, typer.Option("--embedder", help="Embedder spec.")
         ] = "minilm",
+        serve_embedder: Annotated[
+            str | None,
+            typer.Option(
+                "--serve-embedder",
+                help="Embedder the saved router scores with (same dimension; e.g. "
+                "train on exact minilm, serve with minilm-dq8). Default: --embedder.",
+            ),
+        ] = None,
         dim: Annotated[int, typer.Option("--dim", help="Rank of the factors.")] = 16,
         l2: Annotated[float, typer.Option("--l2", help="L2 penalty.")] = 3e-3,
         n_epochs: Annotated[int, typer.Option("--epochs", help="Adam steps.")] = 400,
@@ -367,6 +375,8 @@ def register(app: typer.Typer) -> None:
             task_shrink=task_shrink if task_shrink >= 0 else None,
         )
         router.fit_multi(records, fights)
+        if serve_embedder and serve_embedder != embedder:
+            router = router.with_embedder(serve_embedder)
         router.save(out)
         typer.echo(
             f"saved mf-multi ({len(router.models)} models, pair {router.default_pair}) "
