@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from prefroute.data.text import last_paragraph
 from prefroute.types import FloatArray, GoldenRecord
 
 STRONG = "gpt-4-1106-preview"
@@ -105,11 +106,8 @@ REASONING_TASKS = ("gsm8k", "math", "code", "agentverse-logicgrid")
 
 
 def question_text(prompt: str) -> str:
-    """The text to embed for a training prompt: its last paragraph when the prompt is
-    a few-shot block (RouterBench ARC/Winogrande prepend the same examples to every
-    row, so the first 256 tokens would be identical across rows)."""
-    parts = [b for b in prompt.split("\n\n") if b.strip()]
-    return parts[-1] if len(parts) > 2 else prompt
+    """The text to embed for a training prompt (see `last_paragraph`)."""
+    return last_paragraph(prompt)
 
 
 def _gap(records: Sequence[GoldenRecord]) -> FloatArray:

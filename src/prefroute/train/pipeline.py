@@ -198,6 +198,12 @@ def _source_path(spec: SourceSpec, recipe: Recipe, data_dir: Path) -> Path:
 
 
 def _filter(battles: list[Battle], spec: SourceSpec, seed: int) -> list[Battle]:
+    if spec.prompt_text == "last_paragraph":
+        from dataclasses import replace
+
+        from prefroute.data.text import last_paragraph
+
+        battles = [replace(b, prompt=last_paragraph(b.prompt)) for b in battles]
     if spec.models:
         keep = set(spec.models)
         battles = [b for b in battles if b.model_a in keep and b.model_b in keep]

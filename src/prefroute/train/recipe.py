@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -59,6 +59,10 @@ class SourceSpec(BaseModel):
         exclude_tasks: Drop prompts whose task is listed.
         annotators: AlpacaEval: keep only these judges.
         models: Keep only battles whose two models are both listed (empty = all).
+        prompt_text: "full", or "last_paragraph" to train on each prompt's last
+            paragraph when it has more than two (few-shot blocks such as RouterBench's
+            ARC / Winogrande rows, whose shared examples fill the embedder's 256
+            tokens and would make every row of a task one vector).
     """
 
     model_config = _FROZEN
@@ -72,6 +76,7 @@ class SourceSpec(BaseModel):
     exclude_tasks: tuple[str, ...] = ()
     annotators: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
+    prompt_text: Literal["full", "last_paragraph"] = "full"
 
     @field_validator("kind")
     @classmethod

@@ -155,3 +155,25 @@ def test_serve_embedder_replaces_the_saved_embedder(
             emb,
             n_epochs=20,
         )
+
+
+def test_last_paragraph_source_trains_on_the_question(
+    tmp_path: Path, tiny_battles: list[Battle]
+) -> None:
+    preamble = "Example one.\n\nExample two.\n\n"
+    few_shot = [
+        Battle(preamble + b.prompt, b.model_a, b.model_b, b.winner, b.source)
+        for b in tiny_battles
+    ]
+    write_battles_jsonl(tmp_path / "battles.jsonl", few_shot)
+    (tmp_path / "eval.txt").write_text("unrelated\n")
+    emb = MemoEmbedder(HashingEmbedder(dim=64))
+    source = {"kind": "jsonl", "path": "battles.jsonl", "prompt_text": "last_paragraph"}
+    recipe = parse_recipe(_recipe(tmp_path, sources=[source]), base_dir=tmp_path)
+    prompts = {b.prompt for b in build_battles(recipe, tmp_path, emb).battles}
+    assert prompts == {b.prompt for b in tiny_battles}
+    full = parse_recipe(_recipe(tmp_path), base_dir=tmp_path)
+    assert all(
+        p.startswith("Example one.")
+        for p in {b.prompt for b in build_battles(full, tmp_path, emb).battles}
+    )
