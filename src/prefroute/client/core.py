@@ -972,16 +972,24 @@ class RoutingCore:
         """The (lazily created) micro-batcher of a router."""
         batcher = self._batchers.get(router)
         if batcher is None:
-            self._scoring_executor()
-            batcher = ScoreBatcher(
-                self._router(router),
-                window_s=self.config.batch_window_ms / 1000.0,
-                max_batch=self.config.max_batch,
-                executor=self._executor,
-                cache_size=self.config.score_cache_size,
-            )
-            self._batchers[router] = batcher
+            batcher = self._batchers[router] = self._new_batcher(self._router(router))
         return batcher
+
+    def _new_batcher(
+        self,
+        router: Router,
+        score_fn: Callable[[list[str]], Sequence[Any]] | None = None,
+    ) -> ScoreBatcher:
+        """A micro-batcher with the config's window, size and cache, on the shared
+        scoring thread."""
+        return ScoreBatcher(
+            router,
+            window_s=self.config.batch_window_ms / 1000.0,
+            max_batch=self.config.max_batch,
+            executor=self._scoring_executor(),
+            cache_size=self.config.score_cache_size,
+            score_fn=score_fn,
+        )
 
     @property
     def batchers(self) -> dict[str, ScoreBatcher]:
@@ -1000,16 +1008,7 @@ class RoutingCore:
             def quality(prompts: list[str]) -> list[Any]:
                 return list(multi.score_models(prompts, names))
 
-            self._scoring_executor()
-            batcher = ScoreBatcher(
-                multi,
-                window_s=self.config.batch_window_ms / 1000.0,
-                max_batch=self.config.max_batch,
-                executor=self._executor,
-                cache_size=self.config.score_cache_size,
-                score_fn=quality,
-            )
-            self._batchers[key] = batcher
+            batcher = self._batchers[key] = self._new_batcher(multi, quality)
         return batcher
 
     def count(self, model: str) -> None:

@@ -239,6 +239,24 @@ def _shared_session(
     """One ORT session per (model file, settings, slot) per process: `run` is
     thread-safe, and several routers may each ask for the default embedder. Slots
     give parallel workers sessions of their own."""
+    return cpu_session(path, n_threads, allow_spinning=allow_spinning)
+
+
+def cpu_session(
+    model: str | bytes, n_threads: int, *, allow_spinning: bool = False
+) -> onnxruntime.InferenceSession:
+    """An ONNX Runtime CPU session with our settings: `n_threads` intra-op threads,
+    sequential execution, all graph optimisations, quiet logs, spinning off unless
+    asked (it costs other work on the machine CPU).
+
+    Args:
+        model: Model file path or serialized bytes.
+        n_threads: Intra-op threads.
+        allow_spinning: Let the intra-op threads busy-wait between ops.
+
+    Returns:
+        The session.
+    """
     import onnxruntime as ort  # a core dependency
 
     options = ort.SessionOptions()
@@ -250,8 +268,50 @@ def _shared_session(
     spin = "1" if allow_spinning else "0"
     options.add_session_config_entry("session.intra_op.allow_spinning", spin)
     return ort.InferenceSession(
-        path, sess_options=options, providers=["CPUExecutionProvider"]
+        model, sess_options=options, providers=["CPUExecutionProvider"]
     )
+
+
+def available_cores() -> int:
+    """The CPU cores this process may use (at least 1)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def load_tokenizer(
+    tokenizer_json: str, max_length: int, truncation: str = "right"
+) -> Tokenizer:
+    """A tokenizer from tokenizer.json text: no padding, truncation at `max_length`.
+
+    Args:
+        tokenizer_json: The text of a tokenizer.json.
+        max_length: Token limit, special tokens included.
+        truncation: "right" (keep the start) or "left" (keep the end).
+
+    Raises:
+        ConfigError: Unknown truncation side.
+    """
+    from tokenizers import Tokenizer
+
+    if truncation not in ("right", "left"):
+        raise ConfigError(f"truncation must be 'right' or 'left', got {truncation!r}")
+    tokenizer = Tokenizer.from_str(tokenizer_json)
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=max_length, direction=truncation)
+    return tokenizer
+
+
+def pad_batch(token_ids: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Right-pad token id lists to their longest: (input_ids, attention_mask) int64."""
+    width = max(len(t) for t in token_ids)
+    ids = np.zeros((len(token_ids), width), dtype=np.int64)
+    mask = np.zeros((len(token_ids), width), dtype=np.int64)
+    for i, t in enumerate(token_ids):
+        ids[i, : len(t)] = t
+        mask[i, : len(t)] = 1
+    return ids, mask
 
 
 class OnnxEmbedder:
@@ -329,12 +389,7 @@ class OnnxEmbedder:
 
     # ------------------------------------------------------------------ set-up
     def _threads(self) -> int:
-        if self.n_threads is not None:
-            return self.n_threads
-        try:
-            return max(1, len(os.sched_getaffinity(0)))
-        except AttributeError:  # not on Linux
-            return max(1, os.cpu_count() or 1)
+        return self.n_threads if self.n_threads is not None else available_cores()
 
     def _ensure_ready(self) -> tuple[onnxruntime.InferenceSession, Tokenizer]:
         session, tokenizer = self._session, self._tokenizer
@@ -347,13 +402,9 @@ class OnnxEmbedder:
             return self._session, self._tokenizer
 
     def _make_tokenizer(self) -> Tokenizer:
-        from tokenizers import Tokenizer
-
-        tokenizer = Tokenizer.from_file(str(minilm_model_dir() / "tokenizer.json"))
         # The shipped tokenizer.json pads/truncates to 128; we pad per mini-batch.
-        tokenizer.no_padding()
-        tokenizer.enable_truncation(max_length=self.max_length)
-        return tokenizer
+        text = (minilm_model_dir() / "tokenizer.json").read_text(encoding="utf-8")
+        return load_tokenizer(text, self.max_length)
 
     def _make_session(self) -> onnxruntime.InferenceSession:
         if self.variant == "int8":
@@ -404,14 +455,7 @@ class OnnxEmbedder:
             return out
         for start in range(0, n, self.batch_size):
             rows = order[start : start + self.batch_size]
-            width = int(lengths[rows[-1]])
-            ids = np.zeros((len(rows), width), dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            for j, r in enumerate(rows):
-                k = int(lengths[r])
-                ids[j, :k] = token_ids[r]
-                mask[j, :k] = 1
-            out[rows] = self._run(session, ids, mask)
+            out[rows] = self._run(session, *pad_batch([token_ids[r] for r in rows]))
         return out
 
     def _embed_one_by_one(

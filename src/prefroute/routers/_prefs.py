@@ -88,6 +88,23 @@ def router_tier_labels(router: Any, battles: Sequence[Battle]) -> Any:
     )
 
 
+def class_targets(labels: Any) -> tuple[FloatArray, FloatArray]:
+    """Per-prompt strong-wins / tie / weak-wins distributions and sample weights.
+
+    Args:
+        labels: From `tier_labels` (strong_win, tie, weak_win, total per prompt).
+
+    Returns:
+        (target (n, 3) rows summing to 1, weight (n,)): prompts with more (weighted)
+        battles count more, with diminishing returns (square root of the mass).
+    """
+    total = labels.total
+    target = np.stack([labels.strong_win, labels.tie, labels.weak_win], axis=1)
+    target = target / np.maximum(total, 1e-12)[:, None]
+    weight: FloatArray = np.sqrt(total)
+    return target, weight
+
+
 def tier_labels(
     battles: Sequence[Battle],
     *,

@@ -27,6 +27,7 @@ from prefroute.errors import ArtifactError, ConfigError
 from prefroute.routers._prefs import (
     AdamW,
     check_tier_mode,
+    class_targets,
     features,
     length_stats,
     resolve_embedder,
@@ -134,11 +135,7 @@ class ClassifierRouter(Router):
                 f"{self.n_epochs}, {self.lr}"
             )
         labels = router_tier_labels(self, battles)
-        total = labels.total
-        target = np.stack([labels.strong_win, labels.tie, labels.weak_win], axis=1)
-        target = target / np.maximum(total, 1e-12)[:, None]
-        # Prompts with more (weighted) battles count more, with diminishing returns.
-        sample_w = np.sqrt(total)
+        target, sample_w = class_targets(labels)
         sample_w = sample_w / sample_w.sum()
         self.length_stats_ = (
             length_stats(labels.prompts) if self.length_feature else None

@@ -14,7 +14,6 @@ in `classifier`.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import threading
 from collections.abc import Sequence
@@ -23,8 +22,18 @@ from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
+from prefroute.embed.onnx import (
+    available_cores,
+    cpu_session,
+    load_tokenizer,
+    pad_batch,
+)
 from prefroute.errors import ArtifactError, ConfigError
-from prefroute.routers._prefs import check_tier_mode, router_tier_labels
+from prefroute.routers._prefs import (
+    check_tier_mode,
+    class_targets,
+    router_tier_labels,
+)
 from prefroute.routers.base import Router
 from prefroute.types import Battle, FloatArray
 
@@ -32,45 +41,11 @@ if TYPE_CHECKING:
     import onnxruntime
     from tokenizers import Tokenizer
 
-__all__ = ["FinetunedClassifierRouter", "load_tokenizer", "pad_batch"]
+__all__ = ["FinetunedClassifierRouter"]
 
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 HISTORY_FILE = "training.json"
-
-
-def load_tokenizer(
-    tokenizer_json: str, max_length: int, truncation: str = "right"
-) -> Tokenizer:
-    """A tokenizer from tokenizer.json text: no padding, truncation at max_length.
-
-    Args:
-        tokenizer_json: The text of a tokenizer.json.
-        max_length: Token limit, special tokens included.
-        truncation: "right" (keep the start) or "left" (keep the end).
-
-    Raises:
-        ConfigError: Unknown truncation side.
-    """
-    from tokenizers import Tokenizer
-
-    if truncation not in ("right", "left"):
-        raise ConfigError(f"truncation must be 'right' or 'left', got {truncation!r}")
-    tokenizer = Tokenizer.from_str(tokenizer_json)
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length=max_length, direction=truncation)
-    return tokenizer
-
-
-def pad_batch(token_ids: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
-    """Right-pad token id lists to their longest: (input_ids, attention_mask) int64."""
-    width = max(len(t) for t in token_ids)
-    ids = np.zeros((len(token_ids), width), dtype=np.int64)
-    mask = np.zeros((len(token_ids), width), dtype=np.int64)
-    for i, t in enumerate(token_ids):
-        ids[i, : len(t)] = t
-        mask[i, : len(t)] = 1
-    return ids, mask
 
 
 class FinetunedClassifierRouter(Router):
@@ -186,11 +161,7 @@ class FinetunedClassifierRouter(Router):
         from prefroute.train.finetune import finetune_classifier
 
         labels = router_tier_labels(self, battles)
-        total = labels.total
-        target = np.stack([labels.strong_win, labels.tie, labels.weak_win], axis=1)
-        target = target / np.maximum(total, 1e-12)[:, None]
-        # As `classifier`: prompts with more battle mass count more, sub-linearly.
-        weight = np.sqrt(total)
+        target, weight = class_targets(labels)  # as `classifier`
         result = finetune_classifier(
             labels.prompts,
             target,
@@ -230,20 +201,11 @@ class FinetunedClassifierRouter(Router):
             return session, tokenizer
         with self._lock:
             if self._session is None or self._tokenizer is None:
-                import onnxruntime as ort
-
                 assert self.model_ is not None and self.tokenizer_json_ is not None
-                options = ort.SessionOptions()
-                options.intra_op_num_threads = self.n_threads or _cores()
-                options.inter_op_num_threads = 1
-                options.log_severity_level = 3
-                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 source = (
                     str(self.model_) if isinstance(self.model_, Path) else self.model_
                 )
-                self._session = ort.InferenceSession(
-                    source, sess_options=options, providers=["CPUExecutionProvider"]
-                )
+                self._session = cpu_session(source, self.n_threads or available_cores())
                 self._tokenizer = load_tokenizer(
                     self.tokenizer_json_, self.max_length, self.truncation
                 )
@@ -298,10 +260,3 @@ class FinetunedClassifierRouter(Router):
             except (OSError, ValueError) as exc:
                 raise ArtifactError(f"cannot read {HISTORY_FILE}: {exc}") from exc
         self._set_model(model.resolve(), tokenizer.read_text("utf-8"), history)
-
-
-def _cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)

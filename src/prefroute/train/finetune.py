@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from prefroute.embed.onnx import load_tokenizer, pad_batch
 from prefroute.errors import ArtifactError, ConfigError, MissingDependencyError
-from prefroute.routers.classifier_ft import load_tokenizer, pad_batch
 from prefroute.types import FloatArray
 
 if TYPE_CHECKING:
