@@ -35,7 +35,7 @@ import numpy as np
 __all__ = ["GRAPH_VERSION", "build_bert_sentence_onnx"]
 
 #: Bumped whenever the emitted graph changes, so cached model files are rebuilt.
-GRAPH_VERSION = 4
+GRAPH_VERSION = 5
 _OPSET = 18
 _MS = "com.microsoft"
 _BLOCK = 32  # int8 weight block: min cosine 0.998 to fp32 (0.995 with 128)
@@ -128,8 +128,10 @@ def build_bert_sentence_onnx(
             accuracy_level=4,
         )
 
-    def dq_matmul(x: str, weight: np.ndarray, name: str, site: str | None) -> str:
-        """x @ weight.T with dynamic uint8 x and per-column int8 weights; the
+    def dq_matmul(
+        x: str, weight: np.ndarray, bias: np.ndarray, name: str, site: str | None
+    ) -> str:
+        """x @ weight.T + bias with dynamic uint8 x and per-column int8 weights; the
         outlier channels of ``site`` are zeroed in x and multiplied in fp32."""
         assert int8_outliers is not None
         w_t = np.ascontiguousarray(weight.T)  # (in, out)
@@ -153,6 +155,7 @@ def build_bert_sentence_onnx(
                 const(f"{name}.wq", q),
                 const(f"{name}.ws", scale.astype(np.float32)),
                 const(f"{name}.wzp", np.zeros(w_t.shape[1], np.int8)),
+                const(f"{name}.b", bias),
             ],
             f"{name}.main" if idx.size else name,
             domain=_MS,
@@ -182,38 +185,45 @@ def build_bert_sentence_onnx(
         return node("LayerNormalization", [x, g, b], out, axis=-1, epsilon=eps)
 
     def fused_tail(
-        i: int, ctx: str, x: str, mm: Callable[[str, np.ndarray, str, str | None], str]
+        i: int,
+        ctx: str,
+        x: str,
+        mm: Callable[[str, np.ndarray, np.ndarray, str, str | None], str],
     ) -> str:
-        """Layer `i` after attention, in ORT's fused ops: output projection, residual
-        LayerNorm, GELU feed-forward, residual LayerNorm. `mm(x, weight, name, site)`
-        makes the dense products (fp32 or int8 with outlier `site`s)."""
+        """Layer `i` after attention: output projection, residual LayerNorm, GELU
+        feed-forward, residual LayerNorm. `mm(x, weight, bias, name, site)` makes
+        the dense products (fp32, or int8 with outlier `site`s), bias included.
+
+        The residual sums are a plain Add + LayerNormalization: ORT 1.32's CPU
+        ``SkipLayerNormalization`` took ~85 us on a (1, 32, 384) input against
+        ~20 us for the pair, a sixth of the dq8 graph's time for one prompt."""
         p = f"encoder.layer.{i}"
-        attn = mm(ctx, w(f"{p}.attention.output.dense.weight"), f"{p}.ao", None)
-        g, b = ln_params(f"{p}.attention.output.LayerNorm")
-        b_out = w(f"{p}.attention.output.dense.bias")
-        x = node(
-            "SkipLayerNormalization",
-            [attn, x, g, b, const(f"{p}.attn_out.b", b_out)],
-            f"{p}.ln1",
-            domain=_MS,
-            epsilon=eps,
+        attn = mm(
+            ctx,
+            w(f"{p}.attention.output.dense.weight"),
+            w(f"{p}.attention.output.dense.bias"),
+            f"{p}.ao",
+            None,
         )
-        inter = mm(x, w(f"{p}.intermediate.dense.weight"), f"{p}.inter", f"{i}.inter")
-        gelu = node(
-            "BiasGelu",
-            [inter, const(f"{p}.inter.b", w(f"{p}.intermediate.dense.bias"))],
-            f"{p}.gelu",
-            domain=_MS,
+        res1 = node("Add", [attn, x], f"{p}.res1")
+        x = layer_norm(res1, f"{p}.attention.output.LayerNorm", f"{p}.ln1")
+        inter = mm(
+            x,
+            w(f"{p}.intermediate.dense.weight"),
+            w(f"{p}.intermediate.dense.bias"),
+            f"{p}.inter",
+            f"{i}.inter",
         )
-        ffn = mm(gelu, w(f"{p}.output.dense.weight"), f"{p}.ffn", f"{i}.ffn")
-        g, b = ln_params(f"{p}.output.LayerNorm")
-        return node(
-            "SkipLayerNormalization",
-            [ffn, x, g, b, const(f"{p}.ffn.b", w(f"{p}.output.dense.bias"))],
-            f"{p}.ln2",
-            domain=_MS,
-            epsilon=eps,
+        gelu = node("Gelu", [inter], f"{p}.gelu", domain=_MS)
+        ffn = mm(
+            gelu,
+            w(f"{p}.output.dense.weight"),
+            w(f"{p}.output.dense.bias"),
+            f"{p}.ffn",
+            f"{i}.ffn",
         )
+        res2 = node("Add", [ffn, x], f"{p}.res2")
+        return layer_norm(res2, f"{p}.output.LayerNorm", f"{p}.ln2")
 
     # --- embeddings ---------------------------------------------------------------
     word = const("word_embeddings", w("embeddings.word_embeddings.weight"))
@@ -266,7 +276,7 @@ def build_bert_sentence_onnx(
         w_ffn, b_ffn = w(f"{p}.output.dense.weight"), w(f"{p}.output.dense.bias")
 
         if fused and int8_outliers is not None:
-            qkv = dq_matmul(x, wqkv, f"{p}.qkv", f"{i}.qkv")
+            qkv = dq_matmul(x, wqkv, bqkv, f"{p}.qkv", f"{i}.qkv")
             q_, k_, v_ = (f"{p}.q", f"{p}.k", f"{p}.v")
             nodes.append(
                 helper.make_node(
@@ -280,7 +290,7 @@ def build_bert_sentence_onnx(
             )
             ctx = node(
                 "MultiHeadAttention",
-                [q_, k_, v_, const(f"{p}.qkv.b", bqkv), mask_i32],
+                [q_, k_, v_, "", mask_i32],  # the QKV bias is in the matmul
                 f"{p}.ctx",
                 domain=_MS,
                 num_heads=n_heads,
@@ -296,7 +306,9 @@ def build_bert_sentence_onnx(
                 domain=_MS,
                 num_heads=n_heads,
             )
-            x = fused_tail(i, ctx, x, lambda a, wt, name, _site: matmul(a, wt, name))
+            x = fused_tail(
+                i, ctx, x, lambda a, wt, b, name, _site: linear(a, wt, b, name)
+            )
             continue
 
         qkv = linear(x, wqkv, bqkv, f"{p}.qkv")
