@@ -13,8 +13,10 @@ is needed. Two flavours of the same maths:
 - dq8 (``fused=True, int8_outliers=...``, what "minilm-dq8" runs): the fused graph
   with every dense layer in ORT ``DynamicQuantizeMatMul`` (uint8 activations with
   one scale per run, int8 weights with one scale per output column), except a few
-  outlier input channels that are multiplied in fp32 on the side; attention runs in
-  ``MultiHeadAttention`` on the int8-projected Q, K, V.
+  outlier input channels that are multiplied in fp32 on the side (channels are
+  reordered so that they come last and one ``Split`` separates them); attention runs
+  in ``MultiHeadAttention`` on the int8-projected Q, K, V, without a padding mask
+  (dq8 runs one unpadded text per call).
 
 Inputs: ``input_ids`` and ``attention_mask`` (int64, ``(batch, seq)``); output
 ``sentence_embedding`` (float32, ``(batch, hidden)``). Token type ids are always 0 for
@@ -35,10 +37,92 @@ import numpy as np
 __all__ = ["GRAPH_VERSION", "build_bert_sentence_onnx"]
 
 #: Bumped whenever the emitted graph changes, so cached model files are rebuilt.
-GRAPH_VERSION = 5
+GRAPH_VERSION = 6
 _OPSET = 18
 _MS = "com.microsoft"
 _BLOCK = 32  # int8 weight block: min cosine 0.998 to fp32 (0.995 with 128)
+
+
+def _outlier_layout(
+    tensors: Mapping[str, np.ndarray],
+    prefix: str,
+    n_layers: int,
+    outliers: Mapping[str, Sequence[int]],
+) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, int]]:
+    """Reorder channels so that every site's fp32 outlier channels come last.
+
+    The hidden channels of a BERT are in no particular order: permuting them in every
+    weight that reads or writes the residual stream (and in the LayerNorms, which
+    are per-channel) gives the same model with permuted hidden states. The same holds
+    for each layer's FFN channels. With the outliers at the end, a dq8 dense layer
+    takes its int8 and fp32 inputs with one ``Split`` instead of a masking ``Mul``
+    plus a ``Gather``. All qkv / inter sites share the hidden stream, so each keeps
+    the union of their outlier channels in fp32 (4 for all-MiniLM-L6-v2).
+
+    Returns:
+        (permuted tensors keyed like ``tensors``, the hidden permutation ``perm``
+        (new channel j is old channel ``perm[j]``), site -> number of trailing fp32
+        channels).
+    """
+
+    def order(size: int, last: Sequence[int]) -> np.ndarray:
+        tail = sorted(set(int(c) for c in last))
+        head = [c for c in range(size) if c not in set(tail)]
+        return np.asarray(head + tail, dtype=np.int64)
+
+    t = {k: np.asarray(v, dtype=np.float32) for k, v in tensors.items()}
+
+    def get(name: str) -> np.ndarray:
+        return t[prefix + name]
+
+    def put(name: str, value: np.ndarray) -> None:
+        t[prefix + name] = np.ascontiguousarray(value)
+
+    hidden = get("embeddings.word_embeddings.weight").shape[1]
+    shared = [
+        c for site, cs in outliers.items() if not site.endswith(".ffn") for c in cs
+    ]
+    perm = order(hidden, shared)
+    for name in (
+        "embeddings.word_embeddings.weight",
+        "embeddings.position_embeddings.weight",
+        "embeddings.token_type_embeddings.weight",
+    ):
+        put(name, get(name)[:, perm])
+    put("embeddings.LayerNorm.weight", get("embeddings.LayerNorm.weight")[perm])
+    put("embeddings.LayerNorm.bias", get("embeddings.LayerNorm.bias")[perm])
+    n_tail = {}
+    for i in range(n_layers):
+        p = f"encoder.layer.{i}."
+        for n in ("query", "key", "value"):
+            put(
+                f"{p}attention.self.{n}.weight",
+                get(f"{p}attention.self.{n}.weight")[:, perm],
+            )
+        put(
+            f"{p}attention.output.dense.weight",
+            get(f"{p}attention.output.dense.weight")[perm],
+        )
+        for n in (
+            "attention.output.dense.bias",
+            "attention.output.LayerNorm.weight",
+            "attention.output.LayerNorm.bias",
+            "output.dense.bias",
+            "output.LayerNorm.weight",
+            "output.LayerNorm.bias",
+        ):
+            put(p + n, get(p + n)[perm])
+        inner = get(f"{p}intermediate.dense.weight").shape[0]
+        perm_i = order(inner, outliers.get(f"{i}.ffn", ()))
+        put(
+            f"{p}intermediate.dense.weight",
+            get(f"{p}intermediate.dense.weight")[perm_i][:, perm],
+        )
+        put(f"{p}intermediate.dense.bias", get(f"{p}intermediate.dense.bias")[perm_i])
+        put(f"{p}output.dense.weight", get(f"{p}output.dense.weight")[perm][:, perm_i])
+        n_tail[f"{i}.qkv"] = n_tail[f"{i}.inter"] = len(set(shared))
+        n_tail[f"{i}.ffn"] = len(set(outliers.get(f"{i}.ffn", ())))
+    return t, perm, n_tail
 
 
 def build_bert_sentence_onnx(
@@ -71,8 +155,14 @@ def build_bert_sentence_onnx(
     from safetensors.numpy import load_file
 
     config: dict[str, Any] = json.loads((model_dir / "config.json").read_text())
-    tensors = load_file(str(model_dir / "model.safetensors"))
+    tensors: Mapping[str, np.ndarray] = load_file(str(model_dir / "model.safetensors"))
     prefix = "bert." if any(k.startswith("bert.") for k in tensors) else ""
+    perm: np.ndarray | None = None
+    n_tail: dict[str, int] = {}
+    if fused and int8_outliers is not None:
+        tensors, perm, n_tail = _outlier_layout(
+            tensors, prefix, int(config["num_hidden_layers"]), int8_outliers
+        )
 
     def w(name: str) -> np.ndarray:
         return np.ascontiguousarray(tensors[prefix + name], dtype=np.float32)
@@ -132,22 +222,27 @@ def build_bert_sentence_onnx(
         x: str, weight: np.ndarray, bias: np.ndarray, name: str, site: str | None
     ) -> str:
         """x @ weight.T + bias with dynamic uint8 x and per-column int8 weights; the
-        outlier channels of ``site`` are zeroed in x and multiplied in fp32."""
-        assert int8_outliers is not None
+        last ``n_tail[site]`` input channels (the outliers, see `_outlier_layout`)
+        are split off and multiplied in fp32."""
         w_t = np.ascontiguousarray(weight.T)  # (in, out)
-        idx = np.asarray(
-            sorted(int8_outliers[site]) if site is not None else [], dtype=np.int64
-        )
-        w_main = w_t.copy()
-        w_main[idx] = 0.0
+        k = n_tail.get(site, 0) if site is not None else 0
+        n_main = w_t.shape[0] - k
+        w_main = w_t[:n_main]
         scale = np.abs(w_main).max(axis=0) / 127.0
         scale[scale == 0] = 1.0
         q = np.clip(np.round(w_main / scale), -127, 127).astype(np.int8)
         x_main = x
-        if idx.size:
-            keep = np.ones(w_t.shape[0], dtype=np.float32)
-            keep[idx] = 0.0
-            x_main = node("Mul", [x, const(f"{name}.keep", keep)], f"{name}.xk")
+        if k:
+            x_main, x_out = f"{name}.xm", f"{name}.xo"
+            nodes.append(
+                helper.make_node(
+                    "Split",
+                    [x, const(f"{name}.split", np.array([n_main, k], np.int64))],
+                    [x_main, x_out],
+                    name=f"{name}.split",
+                    axis=-1,
+                )
+            )
         main = node(
             "DynamicQuantizeMatMul",
             [
@@ -157,15 +252,14 @@ def build_bert_sentence_onnx(
                 const(f"{name}.wzp", np.zeros(w_t.shape[1], np.int8)),
                 const(f"{name}.b", bias),
             ],
-            f"{name}.main" if idx.size else name,
+            f"{name}.main" if k else name,
             domain=_MS,
         )
-        if not idx.size:
+        if not k:
             return main
-        x_out = node("Gather", [x, const(f"{name}.oidx", idx)], f"{name}.xo", axis=-1)
         side = node(
             "MatMul",
-            [x_out, const(f"{name}.wo", np.ascontiguousarray(w_t[idx]))],
+            [x_out, const(f"{name}.wo", np.ascontiguousarray(w_t[n_main:]))],
             f"{name}.side",
         )
         return node("Add", [main, side], name)
@@ -242,7 +336,10 @@ def build_bert_sentence_onnx(
     mask_f = node("Cast", ["attention_mask"], "mask_f", to=TensorProto.FLOAT)
 
     if fused:
-        mask_i32 = node("Cast", ["attention_mask"], "mask_i32", to=TensorProto.INT32)
+        if int8_outliers is None:  # dq8's attention runs without a padding mask
+            mask_i32 = node(
+                "Cast", ["attention_mask"], "mask_i32", to=TensorProto.INT32
+            )
     else:
         # Additive attention bias, 0 keep / -1e4 drop, as HF BERT and ORT's Attention.
         inv = node(
@@ -290,7 +387,9 @@ def build_bert_sentence_onnx(
             )
             ctx = node(
                 "MultiHeadAttention",
-                [q_, k_, v_, "", mask_i32],  # the QKV bias is in the matmul
+                # QKV bias: in the matmul. No key padding mask: dq8 runs one
+                # unpadded text per call (attention_mask only weights the pooling).
+                [q_, k_, v_],
                 f"{p}.ctx",
                 domain=_MS,
                 num_heads=n_heads,
@@ -359,7 +458,13 @@ def build_bert_sentence_onnx(
     mean = node("Div", [summed, node("Max", [count, eps9], "tok_count_c")], "mean")
     norm = node("ReduceL2", [mean, i1], "l2", keepdims=1)
     eps12 = const("f_eps12", np.array(1e-12, np.float32))
-    node("Div", [mean, node("Max", [norm, eps12], "l2_c")], "sentence_embedding")
+    out = "sentence_embedding" if perm is None else "unit"
+    unit = node("Div", [mean, node("Max", [norm, eps12], "l2_c")], out)
+    if perm is not None:  # back to the model's own channel order
+        inverse = np.argsort(perm).astype(np.int64)
+        node(
+            "Gather", [unit, const("unpermute", inverse)], "sentence_embedding", axis=1
+        )
 
     graph = helper.make_graph(
         nodes,

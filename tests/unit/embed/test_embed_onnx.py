@@ -134,9 +134,61 @@ def test_dq8_graph_is_int8_with_fp32_outlier_channels(model_cache: Path) -> None
     model = onnx.load(str(built_model_path("dq8", model_cache)))
     ops = [n.op_type for n in model.graph.node]
     assert ops.count("DynamicQuantizeMatMul") == 24  # 6 layers x 4 dense layers
-    assert ops.count("Gather") == 1 + len(OUTLIERS)  # word embeddings + side paths
+    assert ops.count("MatMul") == len(OUTLIERS)  # the fp32 side paths
+    # Outliers are split off the end of the channels (no masking Mul / Gather): one
+    # Split per outlier site + one per layer's Q/K/V; Gathers: token embeddings and
+    # the final un-permutation.
+    assert ops.count("Split") == len(OUTLIERS) + 6
+    assert ops.count("Gather") == 2
+    assert ops.count("Mul") == 1 and "SkipLayerNormalization" not in ops  # pooling
     assert "MatMulNBits" not in ops and "Attention" not in ops
     assert built_model_path("dq8", model_cache).parent.name.startswith("minilm-dq8-")
+
+
+def test_outlier_layout_moves_outliers_last_and_keeps_the_model() -> None:
+    from prefroute.embed._minilm_graph import _outlier_layout
+
+    rng = np.random.default_rng(0)
+    hidden, inner, vocab = 8, 12, 5
+    names = {
+        "embeddings.word_embeddings.weight": (vocab, hidden),
+        "embeddings.position_embeddings.weight": (4, hidden),
+        "embeddings.token_type_embeddings.weight": (2, hidden),
+        "embeddings.LayerNorm.weight": (hidden,),
+        "embeddings.LayerNorm.bias": (hidden,),
+        "encoder.layer.0.attention.self.query.weight": (hidden, hidden),
+        "encoder.layer.0.attention.self.key.weight": (hidden, hidden),
+        "encoder.layer.0.attention.self.value.weight": (hidden, hidden),
+        "encoder.layer.0.attention.output.dense.weight": (hidden, hidden),
+        "encoder.layer.0.attention.output.dense.bias": (hidden,),
+        "encoder.layer.0.attention.output.LayerNorm.weight": (hidden,),
+        "encoder.layer.0.attention.output.LayerNorm.bias": (hidden,),
+        "encoder.layer.0.intermediate.dense.weight": (inner, hidden),
+        "encoder.layer.0.intermediate.dense.bias": (inner,),
+        "encoder.layer.0.output.dense.weight": (hidden, inner),
+        "encoder.layer.0.output.dense.bias": (hidden,),
+        "encoder.layer.0.output.LayerNorm.weight": (hidden,),
+        "encoder.layer.0.output.LayerNorm.bias": (hidden,),
+    }
+    t = {k: rng.normal(size=shape).astype(np.float32) for k, shape in names.items()}
+    outliers = {"0.qkv": (1, 5), "0.inter": (5, 6), "0.ffn": (0, 7)}
+    new, perm, n_tail = _outlier_layout(t, "", 1, outliers)
+    assert sorted(perm[-3:].tolist()) == [1, 5, 6]
+    assert n_tail == {"0.qkv": 3, "0.inter": 3, "0.ffn": 2}
+    p = "encoder.layer.0."
+    # The FFN computes the same function on permuted channels, outliers last.
+    x = rng.normal(size=hidden).astype(np.float32)
+    inter = t[p + "intermediate.dense.weight"] @ x + t[p + "intermediate.dense.bias"]
+    out = t[p + "output.dense.weight"] @ inter
+    inter_new = new[p + "intermediate.dense.weight"] @ x[perm]
+    inter_new += new[p + "intermediate.dense.bias"]
+    assert np.allclose(sorted(inter_new[-2:]), sorted(inter[[0, 7]]), atol=1e-5)
+    out_new = new[p + "output.dense.weight"] @ inter_new
+    np.testing.assert_allclose(out_new, out[perm], atol=1e-4)
+    np.testing.assert_allclose(
+        new["embeddings.word_embeddings.weight"],
+        t["embeddings.word_embeddings.weight"][:, perm],
+    )
 
 
 def test_dq8_refuses_weights_it_was_not_calibrated_on(
