@@ -7,8 +7,9 @@ one GELU unit feeding FFN-out); with them in the int8 range, min cosine to fp32 
 0.97. They are therefore kept out of the quantised product and multiplied in fp32 on
 the side (LLM.int8()-style decomposition); two channels per such layer (the graph keeps
 the union of the qkv / inter sites' channels, four, on the shared hidden stream) bring
-the min cosine to sentence-transformers on the 61 reference texts to ~0.998. SmoothQuant-style
-per-channel scaling was measured as well and did not help on top of this.
+the min cosine to sentence-transformers on the 61 reference texts to ~0.998.
+SmoothQuant-style per-channel scaling was measured as well and did not help on top
+of this.
 
 The channels were found once by `calibrate_outliers` (largest max |activation| per
 channel over 498 prompts: 300 AlpacaEval instructions and 198 RouterBench prompts,
