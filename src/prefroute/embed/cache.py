@@ -87,6 +87,9 @@ class CachedEmbedder:
             raise ConfigError(f"memory_items must be >= 0, got {memory_items!r}")
         self.inner = inner
         self.spec: str = inner.spec
+        # Rows are keyed on the inner embedder's `cache_key` where it has one (a spec
+        # plus the revision of the computation, e.g. the int8 graph's version).
+        self.cache_key: str = str(getattr(inner, "cache_key", inner.spec))
         self.directory = Path(directory) if directory is not None else None
         self.memory_items = memory_items
         self.use_disk = use_disk
@@ -221,7 +224,7 @@ class CachedEmbedder:
             rows = db.execute(
                 "SELECT key, vector FROM embeddings "
                 f"WHERE spec = ? AND key IN ({marks})",
-                [self.spec, *chunk],
+                [self.cache_key, *chunk],
             )
             for key, blob in rows:
                 found[bytes(key)] = np.frombuffer(blob, dtype=np.float32)
@@ -230,7 +233,7 @@ class CachedEmbedder:
     def _to_disk(self, vectors: dict[bytes, FloatArray]) -> None:
         db = self._connection()
         rows = [
-            (self.spec, key, np.ascontiguousarray(v, dtype=np.float32).tobytes())
+            (self.cache_key, key, np.ascontiguousarray(v, dtype=np.float32).tobytes())
             for key, v in vectors.items()
         ]
         with db:  # one transaction

@@ -379,6 +379,13 @@ class OnnxEmbedder:
         self.allow_spinning = allow_spinning
         self.dim = MINILM_DIM
         self.spec = _SPECS[variant]
+        #: What embedding caches key on: the int8 graph's vectors move a little
+        #: (~1e-2 per component) when its ops change, so they carry its version.
+        self.cache_key = self.spec
+        if variant == "dq8":
+            from prefroute.embed._minilm_graph import GRAPH_VERSION
+
+            self.cache_key = f"{self.spec}@g{GRAPH_VERSION}"
         self._lock = threading.Lock()
         self._session: onnxruntime.InferenceSession | None = None
         self._tokenizer: Tokenizer | None = None

@@ -266,8 +266,9 @@ def _prompts_digest(prompts: Iterable[str]) -> str:
 def scores_cache_path(cache_root: Path, folder: Path, bench: BenchmarkSet) -> Path:
     """Where a saved router's scores on a benchmark are cached.
 
-    The key hashes the router folder's content and the benchmark's prompts, so a
-    retrained router or a changed benchmark never reads stale scores.
+    The key hashes the router folder's content, the benchmark's prompts and the
+    MiniLM graph version, so a retrained router, a changed benchmark or a changed
+    embedder graph never reads stale scores.
 
     Args:
         cache_root: The cache directory (`prefroute.config.cache_dir()`).
@@ -277,7 +278,13 @@ def scores_cache_path(cache_root: Path, folder: Path, bench: BenchmarkSet) -> Pa
     Returns:
         Path of a `.npy` file under `cache_root/scores/`.
     """
-    key = hashlib.sha256(
-        f"{_folder_digest(folder)}:{bench.name}:{_prompts_digest(bench.prompts)}".encode()
-    ).hexdigest()[:32]
+    from prefroute.embed._minilm_graph import GRAPH_VERSION
+
+    parts = (
+        _folder_digest(folder),
+        bench.name,
+        _prompts_digest(bench.prompts),
+        f"minilm-graph-{GRAPH_VERSION}",  # the shipped routers' embedder
+    )
+    key = hashlib.sha256(":".join(parts).encode()).hexdigest()[:32]
     return cache_root / "scores" / f"{bench.name}-{key}.npy"

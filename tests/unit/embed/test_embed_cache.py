@@ -53,6 +53,28 @@ def test_second_call_does_not_reach_the_inner_embedder(tmp_path: Path) -> None:
     assert np.array_equal(first, HashingEmbedder(dim=32).embed(TEXTS))
 
 
+def test_a_new_revision_of_the_same_spec_is_not_served_old_vectors(
+    tmp_path: Path,
+) -> None:
+    old = CountingEmbedder()
+    old.cache_key = "hashing:32@1"  # type: ignore[attr-defined]
+    CachedEmbedder(old, tmp_path).embed(TEXTS)
+    new = CountingEmbedder()
+    new.cache_key = "hashing:32@2"  # type: ignore[attr-defined]
+    cached = CachedEmbedder(new, tmp_path)
+    cached.embed(TEXTS)
+    assert sorted(new.seen) == sorted(set(TEXTS))  # all embedded again
+    assert cached.spec == "hashing:32"  # routers still record the plain spec
+
+
+def test_dq8_cache_key_names_the_graph_version() -> None:
+    from prefroute.embed._minilm_graph import GRAPH_VERSION
+    from prefroute.embed.onnx import OnnxEmbedder
+
+    assert OnnxEmbedder(variant="dq8").cache_key == f"minilm-dq8@g{GRAPH_VERSION}"
+    assert OnnxEmbedder(variant="fp32").cache_key == "minilm"
+
+
 def test_cache_survives_a_new_instance(tmp_path: Path) -> None:
     first = CachedEmbedder(CountingEmbedder(), tmp_path).embed(TEXTS)
     inner = CountingEmbedder()
