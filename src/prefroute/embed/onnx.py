@@ -350,7 +350,9 @@ class OnnxEmbedder:
             max_length: Token truncation length (256, as sentence-transformers).
             n_threads: Intra-op threads; default: the cores this process may use.
                 For "dq8" this is also the number of parallel single-threaded
-                sessions a batch of texts is spread over (at most 4).
+                sessions a batch of texts is spread over (at most 4), and a lone
+                text of at most 40 tokens runs on one of those (faster than two
+                threads for such small matrices).
             cache_directory: Where the built fp32 model is cached (under
                 ``models/``); default ``prefroute.config.cache_dir()``.
             allow_spinning: Let ORT's worker threads busy-wait between ops. Off by
