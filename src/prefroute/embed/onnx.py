@@ -30,6 +30,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import threading
 import uuid
 from collections.abc import Sequence
@@ -233,7 +234,20 @@ def built_model_path(
             int8_weights=flavour == "q8",
             int8_outliers=outliers,
         )
+        _remove_older_graphs(path.parent, GRAPH_VERSION)
     return path
+
+
+def _remove_older_graphs(folder: Path, version: int) -> None:
+    """Delete this flavour's model folders built by older graph versions (each is
+    60-90 MB and nothing reads them once the new one exists); newer versions, which
+    another installed prefroute may use, are kept."""
+    stem, _, _ = folder.name.rpartition("-g")
+    for old in folder.parent.glob(f"{stem}-g*"):
+        suffix = old.name[len(stem) + 2 :]
+        if old.is_dir() and suffix.isdigit() and int(suffix) < version:
+            shutil.rmtree(old, ignore_errors=True)
+            logger.info("removed the outdated MiniLM graph %s", old)
 
 
 @functools.lru_cache(maxsize=16)

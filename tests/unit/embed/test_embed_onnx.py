@@ -277,6 +277,19 @@ def test_built_graph_is_cached_and_reused(model_cache: Path) -> None:
     assert path.stat().st_mtime_ns == mtime
 
 
+def test_building_a_new_graph_version_removes_older_ones(tmp_path: Path) -> None:
+    from prefroute.embed.onnx import _remove_older_graphs
+
+    stem = "minilm-dq8-53aa51172d142c89-90868376"
+    for name in (f"{stem}-g3", f"{stem}-g5", f"{stem}-g6", "minilm-fused-x-1-g3"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.onnx").write_bytes(b"x")
+    _remove_older_graphs(tmp_path / f"{stem}-g5", 5)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    # older dq8 gone; the current, a newer one and other flavours stay
+    assert left == sorted(["minilm-fused-x-1-g3", f"{stem}-g5", f"{stem}-g6"])
+
+
 def test_constructing_does_no_io(tmp_path: Path) -> None:
     cache = tmp_path / "never-created"
     embedder = OnnxEmbedder(cache_directory=cache)
