@@ -65,10 +65,9 @@ def _outlier_layout(
         channels).
     """
 
-    def order(size: int, last: Sequence[int]) -> np.ndarray:
-        tail = sorted(set(int(c) for c in last))
-        head = [c for c in range(size) if c not in set(tail)]
-        return np.asarray(head + tail, dtype=np.int64)
+    def order(size: int, last: set[int]) -> np.ndarray:
+        head = [c for c in range(size) if c not in last]
+        return np.asarray(head + sorted(last), dtype=np.int64)
 
     t = {k: np.asarray(v, dtype=np.float32) for k, v in tensors.items()}
 
@@ -79,9 +78,9 @@ def _outlier_layout(
         t[prefix + name] = np.ascontiguousarray(value)
 
     hidden = get("embeddings.word_embeddings.weight").shape[1]
-    shared = [
-        c for site, cs in outliers.items() if not site.endswith(".ffn") for c in cs
-    ]
+    shared = {
+        int(c) for site, cs in outliers.items() if not site.endswith(".ffn") for c in cs
+    }
     perm = order(hidden, shared)
     for name in (
         "embeddings.word_embeddings.weight",
@@ -113,15 +112,16 @@ def _outlier_layout(
         ):
             put(p + n, get(p + n)[perm])
         inner = get(f"{p}intermediate.dense.weight").shape[0]
-        perm_i = order(inner, outliers.get(f"{i}.ffn", ()))
+        ffn_outliers = {int(c) for c in outliers.get(f"{i}.ffn", ())}
+        perm_i = order(inner, ffn_outliers)
         put(
             f"{p}intermediate.dense.weight",
             get(f"{p}intermediate.dense.weight")[perm_i][:, perm],
         )
         put(f"{p}intermediate.dense.bias", get(f"{p}intermediate.dense.bias")[perm_i])
         put(f"{p}output.dense.weight", get(f"{p}output.dense.weight")[perm][:, perm_i])
-        n_tail[f"{i}.qkv"] = n_tail[f"{i}.inter"] = len(set(shared))
-        n_tail[f"{i}.ffn"] = len(set(outliers.get(f"{i}.ffn", ())))
+        n_tail[f"{i}.qkv"] = n_tail[f"{i}.inter"] = len(shared)
+        n_tail[f"{i}.ffn"] = len(ffn_outliers)
     return t, perm, n_tail
 
 

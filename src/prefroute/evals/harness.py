@@ -309,7 +309,8 @@ def score_router_on_benchmark(
     """Load a router (`load_router(spec)`) and score the benchmark's prompts.
 
     A router that loads from a folder (saved or shipped) has its scores cached
-    under `cache_root/scores`, keyed by the folder's content and the prompts.
+    under `cache_root/scores`, keyed by the folder's content, the prompts and the
+    embedder's cache key.
 
     Args:
         spec: Router name, shipped checkpoint or folder; "NAME:key=value;..."
@@ -328,9 +329,13 @@ def score_router_on_benchmark(
 
     name, overrides = parse_router_spec(spec)
     folder = router_folder(name)
+    embedder: dict[str, Any] = {}
+    if folder is not None and "embedder" not in overrides:
+        embedder = _cached_embedder_override(folder)
     cache_file: Path | None = None
     if cache_root is not None and folder is not None and not overrides:
-        cache_file = scores_cache_path(cache_root, folder, bench)
+        key = embedder["embedder"].cache_key if embedder else ""
+        cache_file = scores_cache_path(cache_root, folder, bench, embedder_key=key)
         if cache_file.is_file():
             cached = np.load(cache_file, allow_pickle=False)
             if cached.shape == (len(bench),):
@@ -338,9 +343,7 @@ def score_router_on_benchmark(
                     "scores of %s on %s from cache %s", spec, bench.name, cache_file
                 )
                 return np.asarray(cached, dtype=np.float64)
-    if folder is not None and "embedder" not in overrides:
-        overrides = {**overrides, **_cached_embedder_override(folder)}
-    router = load_router(name, **overrides)
+    router = load_router(name, **overrides, **embedder)
     if on_start is not None:
         on_start(len(bench))
     scores = score_in_batches(

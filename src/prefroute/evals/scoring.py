@@ -263,28 +263,30 @@ def _prompts_digest(prompts: Iterable[str]) -> str:
     return digest.hexdigest()
 
 
-def scores_cache_path(cache_root: Path, folder: Path, bench: BenchmarkSet) -> Path:
+def scores_cache_path(
+    cache_root: Path, folder: Path, bench: BenchmarkSet, embedder_key: str = ""
+) -> Path:
     """Where a saved router's scores on a benchmark are cached.
 
     The key hashes the router folder's content, the benchmark's prompts and the
-    MiniLM graph version, so a retrained router, a changed benchmark or a changed
-    embedder graph never reads stale scores.
+    embedder's cache key, so a retrained router, a changed benchmark or a changed
+    embedder computation (e.g. a new int8 graph) never reads stale scores.
 
     Args:
         cache_root: The cache directory (`prefroute.config.cache_dir()`).
         folder: The router folder.
         bench: The benchmark.
+        embedder_key: The `cache_key` of the embedder the router scores with ("" for
+            none).
 
     Returns:
         Path of a `.npy` file under `cache_root/scores/`.
     """
-    from prefroute.embed._minilm_graph import GRAPH_VERSION
-
     parts = (
         _folder_digest(folder),
         bench.name,
         _prompts_digest(bench.prompts),
-        f"minilm-graph-{GRAPH_VERSION}",  # the shipped routers' embedder
+        embedder_key,
     )
     key = hashlib.sha256(":".join(parts).encode()).hexdigest()[:32]
     return cache_root / "scores" / f"{bench.name}-{key}.npy"
