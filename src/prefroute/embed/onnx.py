@@ -67,8 +67,8 @@ _DEFAULT_MAX_LENGTH = 256
 #: Most parallel single-threaded sessions a "dq8" batch uses (each holds ~60 MB).
 _MAX_WORKERS = 4
 #: A "dq8" text of at most this many tokens runs on one thread: its matrices are too
-#: small for ORT's per-op parallelism to pay for the hand-offs (measured on 2 cores:
-#: 16 tokens 1.55 vs 1.83 ms, 32 tokens 2.46 vs 3.10 ms; 64 tokens 8.0 vs 6.6 ms).
+#: small for ORT's per-op parallelism to pay for the hand-offs (on 2 cores one thread
+#: wins up to ~48 tokens: `benchmarks/ort_micro.py --part threads`, docs/results.md).
 _ONE_THREAD_TOKENS = 40
 
 Variant = Literal["fp32", "dq8", "q8", "int8"]
