@@ -87,6 +87,17 @@ def test_score_shape_and_range(
     assert np.all(np.isfinite(scores))
 
 
+def test_odd_texts_score_in_range(
+    make_router: Callable[[], Router], tiny_battles: list[Battle]
+) -> None:
+    # a lone surrogate (legal in JSON, no UTF-8 form), empty, NUL, emoji, very long
+    odd = ["a\ud800b", "", "\x00", "\U0001f600" * 50, "word " * 5000]
+    router = make_router().fit(tiny_battles)
+    for scores in (router.score(odd), np.array([router.score([t])[0] for t in odd])):
+        assert scores.shape == (len(odd),)
+        assert np.all(np.isfinite(scores)) and np.all((scores >= 0) & (scores <= 1))
+
+
 def test_single_prompt_matches_batch(
     make_router: Callable[[], Router], tiny_battles: list[Battle], prompts: list[str]
 ) -> None:

@@ -9,6 +9,7 @@ Behaviour is chosen per upstream model id (the id the router sends), via
     "garbage"   HTTP 200 whose body is not JSON
     "nochoices" HTTP 200 JSON without "choices"
     "nan"       HTTP 200 JSON-like body with a NaN (valid for Python, not JSON)
+    "deep"      HTTP 200 JSON nested deeper than Python's parser can recurse
     "drop"      close the connection without answering
     "midstream" (streaming) two chunks, then the connection dies
 Streaming requests (``"stream": true``) get SSE over chunked transfer encoding:
@@ -342,6 +343,10 @@ class FakeUpstream:
             out = _json(200, {"hello": "world"})
         elif behaviour == "nan":
             out = _response(200, b'{"choices": [], "score": NaN}')
+        elif behaviour == "deep":
+            out = _response(
+                200, b'{"choices": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+            )
         messages = body.get("messages") or [{}]
         last = messages[-1] if isinstance(messages[-1], dict) else {}
         text = f"echo: {last.get('content', '')}"

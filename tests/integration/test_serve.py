@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections.abc import Iterator
 from typing import Any
 
@@ -292,6 +293,18 @@ def test_non_object_body_gives_400_envelope(server: RunningServer) -> None:
     _assert_envelope(_post(server, b"[1, 2]"), 400)
 
 
+def test_too_deeply_nested_json_gives_400_and_server_recovers(
+    server: RunningServer, client: openai.OpenAI
+) -> None:
+    # Valid JSON, but deeper than Python's parser recurses (found by fuzzing:
+    # it was a 500 RecursionError)
+    deep = b'{"model": "router-random-0.5", "x": ' + b"[" * 2_000 + b"]" * 2_000 + b"}"
+    error = _assert_envelope(_post(server, deep), 400)
+    assert error["code"] == "invalid_json"
+    assert "nested too deeply" in error["message"]
+    _still_serving(client)
+
+
 def test_missing_messages_gives_400_naming_messages(server: RunningServer) -> None:
     error = _assert_envelope(
         _post(server, json.dumps({"model": "router-random-0.5"})), 400
@@ -375,7 +388,9 @@ def test_unknown_path_gives_404_envelope(server: RunningServer) -> None:
 # -- upstream failures ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("behaviour", ["500", "garbage", "nochoices", "nan", "drop"])
+@pytest.mark.parametrize(
+    "behaviour", ["500", "garbage", "nochoices", "nan", "deep", "drop"]
+)
 def test_upstream_failure_gives_502_and_server_recovers(
     client: openai.OpenAI, upstream: FakeUpstream, behaviour: str
 ) -> None:
@@ -575,3 +590,98 @@ def test_litellm_provider_without_package_gives_502_naming_extra(
             _ask(client, "router-random-0", stream=stream)
         assert info.value.status_code == 502
     assert _ask(client, "router-random-1").parse().model == "weak-model"
+
+
+# -- fuzzing ---------------------------------------------------------------------
+
+
+def _fuzz_body(rnd: random.Random) -> bytes:
+    """One request body: mostly chat-completion shaped, with odd values anywhere."""
+    odd: list[Any] = [
+        None, True, 0, -1.5, 1e308, "", " ", "hi", "\x00", "\ud800", "x" * 300,
+        "router-random@", "router-random@nan", "router-random@inf", "router-random@-1",
+        "router-random@1e400", "router-random@0.5@0.5", "router-@", "router-nope@0.5",
+        "router-keyword@0.5", "router-random@0.3", "strong-model", [], {},
+    ]  # fmt: skip
+
+    def value(depth: int = 0) -> Any:
+        kind = rnd.randrange(4 if depth < 3 else 1)
+        if kind == 1:
+            return [value(depth + 1) for _ in range(rnd.randrange(3))]
+        if kind == 2:
+            return {rnd.choice(["role", "content", "type", "text"]): value(depth + 1)}
+        return rnd.choice(odd)
+
+    def message() -> dict[str, Any]:
+        msg: dict[str, Any] = {}
+        if rnd.random() < 0.9:
+            msg["role"] = rnd.choice(["user", "system", "assistant", "tool", "x", None])
+        if rnd.random() < 0.9:
+            msg["content"] = rnd.choice(
+                [value(), "hello", [{"type": "text", "text": value()}], [{"type": "x"}]]
+            )
+        return msg
+
+    if rnd.random() < 0.05:
+        return rnd.choice([b"", b"{", b"null", b"\xff\xfe", b'{"a":' * 3000])
+    body: dict[str, Any] = {}
+    if rnd.random() < 0.9:
+        valid = ["router-random@0.5", "router-keyword@0.5", "router-random@0.3"]
+        body["model"] = rnd.choice(valid if rnd.random() < 0.5 else odd)
+    if rnd.random() < 0.9:
+        body["messages"] = rnd.choice(
+            [[message() for _ in range(rnd.randrange(4))], value(), [message()]]
+        )
+    for key in ("stream", "n", "temperature", "max_tokens", "tools", "user"):
+        if rnd.random() < 0.15:
+            body[key] = value()
+    if rnd.random() < 0.3:
+        body["messages"] = [{"role": "user", "content": rnd.choice(odd[:11])}]
+    if rnd.random() < 0.2:
+        body["stream"] = True
+    try:
+        raw = json.dumps(body)
+    except ValueError:  # 1e400-like values cannot be written: send the rest
+        raw = "{}"
+    return raw.encode("utf-8", "surrogatepass")
+
+
+def test_lone_surrogate_in_prompt_is_routed_and_relayed(
+    server: RunningServer, upstream: FakeUpstream
+) -> None:
+    # JSON may carry "\ud800" (no UTF-8 form): the router scores the prompt with it
+    # replaced, the upstream gets it as sent, and its echo comes back \u-escaped
+    # (found by fuzzing: it was a 500 UnicodeEncodeError)
+    for stream in (False, True):
+        raw = (
+            '{"model": "router-random@0.5", "stream": ' + json.dumps(stream) + ", "
+            '"messages": [{"role": "user", "content": "a\\ud800b"}]}'
+        )
+        response = _post(server, raw.encode())
+        assert response.status_code == 200, response.text
+        assert "\\ud800" in response.text
+    assert upstream.requests[-1]["messages"][0]["content"] == "a\ud800b"
+
+
+def test_fuzzed_requests_get_a_status_and_an_envelope_never_a_crash(
+    server: RunningServer, upstream: FakeUpstream
+) -> None:
+    # Seeded random bodies (found the RecursionError above); every answer is a
+    # success or an OpenAI error envelope with a 4xx (or an upstream 5xx) status.
+    rnd = random.Random(0)
+    statuses: dict[int, int] = {}
+    with httpx.Client(timeout=10) as http:
+        for _ in range(300):
+            response = http.post(
+                f"{server.url}/v1/chat/completions",
+                content=_fuzz_body(rnd),
+                headers={"content-type": "application/json"},
+            )
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            assert response.status_code in {200, 400, 404, 413, 502, 504}, response.text
+            if response.status_code != 200:
+                error = response.json()["error"]
+                assert isinstance(error["message"], str) and error["message"]
+    # the fuzzer reaches both the routed path and the validation errors
+    assert statuses.get(200, 0) >= 10 and statuses.get(400, 0) >= 100, statuses
+    assert httpx.get(f"{server.url}/health").status_code == 200

@@ -212,8 +212,12 @@ class LeanResponse:
         return body
 
     def json(self) -> Any:
-        """The body parsed as JSON (ValueError when it is not)."""
-        return json.loads(self.content)
+        """The body parsed as JSON (ValueError when it is not, nesting too deep
+        for the parser included)."""
+        try:
+            return json.loads(self.content)
+        except RecursionError as exc:
+            raise ValueError("JSON body is nested too deeply to parse") from exc
 
     @property
     def text(self) -> str:

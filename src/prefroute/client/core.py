@@ -34,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from prefroute._unicode import utf8_safe
 from prefroute.client.config import (
     EndpointConfig,
     PricedEndpoint,
@@ -294,12 +295,14 @@ def extract_prompt(messages: Any, route_on: RouteOn = "last_user") -> str:
         turns.append((message["role"], _content_text(message.get("content"), i)))
     users = [text for role, text in turns if role == "user"]
     if route_on == "conversation":
-        return "\n".join(f"{role}: {text}" for role, text in turns)
-    if not users:
-        return turns[-1][1]
-    if route_on == "all_user":
-        return "\n".join(users)
-    return users[-1]
+        prompt = "\n".join(f"{role}: {text}" for role, text in turns)
+    elif not users:
+        prompt = turns[-1][1]
+    elif route_on == "all_user":
+        prompt = "\n".join(users)
+    else:
+        prompt = users[-1]
+    return utf8_safe(prompt)
 
 
 # -- micro-batching scorer -------------------------------------------------------------
@@ -1121,7 +1124,7 @@ class RoutingCore:
                     await response.aclose()
                 try:
                     detail: Any = response.json()
-                except ValueError:
+                except (ValueError, RecursionError):
                     detail = None
                 snippet = (
                     response.text[:200] if detail is None else json.dumps(detail)[:200]
@@ -1150,7 +1153,7 @@ class RoutingCore:
         response = await self._send(endpoint, body, stream=False)
         try:
             data = response.json()
-        except (ValueError, httpx.HTTPError) as exc:
+        except (ValueError, RecursionError, httpx.HTTPError) as exc:
             raise UpstreamError(
                 f"upstream {endpoint.model!r} returned a body that is not JSON: "
                 f"{response.text[:120]!r}"

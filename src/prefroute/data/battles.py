@@ -28,6 +28,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from prefroute._unicode import json_line
 from prefroute.data._io import (
     as_dict,
     as_float,
@@ -704,7 +705,7 @@ def write_battles_jsonl(path: Path | str, battles: Iterable[Battle]) -> int:
             }
             if b.p_a is not None:
                 obj["p_a"] = b.p_a
-            handle.write(json.dumps(obj, ensure_ascii=False) + "\n")
+            handle.write(json_line(obj) + "\n")
             n += 1
     return n
 

@@ -43,7 +43,10 @@ class HashingEmbedder:
             features = words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
             for feature in features:
                 h = int.from_bytes(
-                    hashlib.blake2b(feature.encode(), digest_size=8).digest(), "little"
+                    hashlib.blake2b(
+                        feature.encode("utf-8", "surrogatepass"), digest_size=8
+                    ).digest(),
+                    "little",
                 )
                 out[i, h % self.dim] += 1.0 if (h >> 63) & 1 else -1.0
             norm = float(np.linalg.norm(out[i]))

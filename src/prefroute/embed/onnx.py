@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from prefroute._unicode import utf8_safe
 from prefroute.errors import ConfigError, MissingDependencyError
 from prefroute.types import FloatArray
 
@@ -467,6 +468,7 @@ class OnnxEmbedder:
         if n == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         session, tokenizer = self._ensure_ready()
+        texts = [utf8_safe(t) for t in texts]
         if n == 1:
             ids = np.asarray([tokenizer.encode(texts[0]).ids], dtype=np.int64)
             if self.variant == "dq8" and ids.shape[1] <= _ONE_THREAD_TOKENS:

@@ -5,7 +5,6 @@ cache of a saved router's scores on a benchmark."""
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from prefroute._unicode import json_line
 from prefroute.data._io import iter_jsonl_lines
 from prefroute.errors import DataError
 from prefroute.types import BenchmarkSet, FloatArray
@@ -156,9 +156,7 @@ def score_jsonl_stream(
             return
         scores = score_in_batches(router, prompts, batch_size=len(prompts))
         for record, score in zip(batch, scores, strict=True):
-            sink.write(
-                json.dumps({**record, "score": float(score)}, ensure_ascii=False)
-            )
+            sink.write(json_line({**record, "score": float(score)}))
             sink.write("\n")
         sink.flush()
         done += len(batch)

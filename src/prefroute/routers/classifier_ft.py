@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
+from prefroute._unicode import utf8_safe
 from prefroute.embed.onnx import (
     available_cores,
     cpu_session,
@@ -218,7 +219,9 @@ class FinetunedClassifierRouter(Router):
         out = np.zeros((n, 3))
         if n == 0:
             return out
-        token_ids = [e.ids for e in tokenizer.encode_batch(list(prompts))]
+        token_ids = [
+            e.ids for e in tokenizer.encode_batch([utf8_safe(p) for p in prompts])
+        ]
         lengths = np.fromiter((len(t) for t in token_ids), dtype=np.int64, count=n)
         order = np.argsort(lengths, kind="stable")
         for start in range(0, n, self.score_batch_size):

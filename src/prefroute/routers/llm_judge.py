@@ -86,7 +86,9 @@ def cache_key(prompt: str, model: str | None) -> str:
     Returns:
         Hex SHA-256 of (judge prompt version, model, prompt).
     """
-    payload = f"{JUDGE_PROMPT_VERSION}\n{model or ''}\n{prompt}".encode()
+    payload = f"{JUDGE_PROMPT_VERSION}\n{model or ''}\n{prompt}".encode(
+        "utf-8", "surrogatepass"
+    )
     return hashlib.sha256(payload).hexdigest()
 
 

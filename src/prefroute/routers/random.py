@@ -36,6 +36,8 @@ class RandomRouter(Router):
         out = np.empty(len(prompts), dtype=np.float64)
         salt = str(self.seed).encode()
         for i, prompt in enumerate(prompts):
-            digest = hashlib.blake2b(prompt.encode("utf-8"), digest_size=8, key=salt)
+            digest = hashlib.blake2b(
+                prompt.encode("utf-8", "surrogatepass"), digest_size=8, key=salt
+            )
             out[i] = int.from_bytes(digest.digest(), "little") / 2.0**64
         return out

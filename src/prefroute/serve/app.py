@@ -136,6 +136,25 @@ def _decision_headers(
     return headers
 
 
+def _relay_body(body: Any, model: str) -> bytes:
+    """An upstream's parsed JSON answer, written back as compact UTF-8 JSON.
+
+    Lone surrogates (legal in JSON as "\\ud800", not in UTF-8) are relayed
+    \\u-escaped; NaN / Infinity cannot be written as JSON and fail as `UpstreamError`.
+    """
+    try:
+        text = json.dumps(
+            body, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        )
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(body, allow_nan=False, separators=(",", ":")).encode("ascii")
+    except ValueError as exc:
+        raise UpstreamError(
+            f"upstream {model!r} returned JSON that cannot be relayed ({exc})"
+        ) from exc
+
+
 async def _read_json(request: Request, limit: int) -> dict[str, Any]:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -165,6 +184,14 @@ async def _read_json(request: Request, limit: int) -> dict[str, Any]:
             400,
             f"request body is not valid JSON ({exc}); expected a "
             "chat completion object with 'model' and 'messages'",
+            "invalid_request_error",
+            "invalid_json",
+        ) from exc
+    except RecursionError as exc:  # nesting deeper than the parser's recursion limit
+        raise _HTTPFailure(
+            400,
+            "request body is nested too deeply to parse; expected a chat "
+            "completion object with 'model' and 'messages'",
             "invalid_request_error",
             "invalid_json",
         ) from exc
@@ -439,18 +466,11 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
                     background=BackgroundTask(result.aclose),
                 )
             answer = await core.acomplete(body, decision)
-            try:
-                response = JSONResponse(
-                    answer.body,
-                    headers=_decision_headers(
-                        decision, answer.model, answer.is_fallback
-                    ),
-                )
-            except ValueError as exc:  # NaN / Infinity: not valid JSON to relay
-                raise UpstreamError(
-                    f"upstream {answer.model!r} returned JSON that cannot be relayed "
-                    f"({exc})"
-                ) from exc
+            response = Response(
+                _relay_body(answer.body, answer.model),
+                media_type="application/json",
+                headers=_decision_headers(decision, answer.model, answer.is_fallback),
+            )
             metrics.on_request(path, 200)
             return response
         except Exception as exc:  # every failure becomes an envelope, never a 500 page

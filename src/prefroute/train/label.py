@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from prefroute._unicode import json_line
 from prefroute.data._io import iter_jsonl_lines
 from prefroute.errors import ConfigError, DataError, UpstreamError
 from prefroute.train._openai_http import (
@@ -207,7 +208,7 @@ def _conversation_key(messages: Sequence[dict[str, str]]) -> str:
         ensure_ascii=False,
         separators=(",", ":"),
     )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _item_from_obj(obj: dict[str, Any], where: str) -> LabelItem:
@@ -647,7 +648,7 @@ class _Run:
                 self.error = self.error or exc
                 return
             handle = skipped if "reason" in record else out
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            handle.write(json_line(record) + "\n")
             handle.flush()
             if "reason" in record:
                 self.report.n_skipped += 1
@@ -732,7 +733,7 @@ def label_battles(
             o for o in _recover_jsonl(skipped_path(output)) if o.get("id") not in redo
         ]
         skipped_path(output).write_text(
-            "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in kept),
+            "".join(json_line(o) + "\n" for o in kept),
             encoding="utf-8",
         )
     run = _Run(config, output, report, on_progress)

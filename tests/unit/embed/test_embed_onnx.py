@@ -246,6 +246,18 @@ def test_empty_list_gives_empty_matrix(fp32: OnnxEmbedder) -> None:
     assert fp32.embed([]).shape == (0, 384)
 
 
+@pytest.mark.parametrize("variant", ["fp32", "dq8"])
+def test_lone_surrogate_is_embedded_as_a_replacement_character(
+    variant: str, request: pytest.FixtureRequest
+) -> None:
+    # JSON may carry "\ud800"; the tokenizer rejects such a str (it has no UTF-8)
+    embedder: OnnxEmbedder = request.getfixturevalue(variant)
+    for texts in (["a\ud800b"], ["a\ud800b", "another text"]):
+        got = embedder.embed(texts)
+        want = embedder.embed(["a?b", *texts[1:]])
+        np.testing.assert_allclose(got, want, atol=1e-6)
+
+
 def test_single_string_is_rejected(fp32: OnnxEmbedder) -> None:
     with pytest.raises(ConfigError, match="single str"):
         fp32.embed("not a list")  # type: ignore[arg-type]

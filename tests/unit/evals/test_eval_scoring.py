@@ -66,6 +66,18 @@ def test_stream_adds_scores_in_batches() -> None:
     np.testing.assert_allclose([r["score"] for r in rows], expected)
 
 
+def test_stream_keeps_non_ascii_and_escapes_lone_surrogates(tmp_path: Path) -> None:
+    # "\ud800" is legal JSON but has no UTF-8 form: written back escaped, not a crash
+    source = io.StringIO('{"prompt": "caf\u00e9"}\n{"prompt": "a\\ud800b"}\n')
+    out = tmp_path / "out.jsonl"
+    with out.open("w", encoding="utf-8") as sink:
+        assert score_jsonl_stream(RandomRouter(), source, sink) == 2
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith('{"prompt": "caf\u00e9"')  # non-ASCII kept as is
+    assert "\\ud800" in lines[1]
+    assert [json.loads(line)["prompt"] for line in lines] == ["caf\u00e9", "a\ud800b"]
+
+
 def test_bad_json_names_the_line() -> None:
     source = io.StringIO('{"prompt": "a"}\n{not json\n')
     with pytest.raises(DataError, match=r"f\.jsonl:2: invalid JSON"):
