@@ -21,12 +21,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _difficulty_data as D
-
 from prefroute.config import resolve_data_dir
 from prefroute.embed import DEFAULT_EMBEDDER
 from prefroute.evals.metrics import exact_curve
 from prefroute.routers.difficulty import DifficultyRouter
+from prefroute.train import difficulty as D
 from prefroute.train.pipeline import training_embedder
 
 NEMO, MIS7 = "llama-3.3-nemotron-super-49b-v1", "mistral-7b-instruct-v0.3"

@@ -48,12 +48,11 @@ import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _difficulty_data as D
-
 from prefroute.config import resolve_data_dir
 from prefroute.embed import DEFAULT_EMBEDDER
 from prefroute.evals.metrics import exact_curve
 from prefroute.routers.difficulty import log_length
+from prefroute.train import difficulty as D
 from prefroute.train.pipeline import training_embedder
 
 FloatArray = npt.NDArray[np.float64]

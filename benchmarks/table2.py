@@ -30,14 +30,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _difficulty_data as D
-
 from prefroute.config import resolve_data_dir
 from prefroute.data.benchmarks import load_benchmark
 from prefroute.embed import DEFAULT_EMBEDDER
 from prefroute.evals.harness import evaluate_router_scores
 from prefroute.routers.difficulty import log_length
 from prefroute.routers.registry import load_router, shipped_checkpoints
+from prefroute.train import difficulty as D
 from prefroute.train.pipeline import training_embedder
 
 BENCHMARKS = ("mt-bench", "mmlu", "gsm8k")

@@ -10,8 +10,12 @@ Training embeds with the exact fp32 ``minilm``; the saved router scores with
 ``--serve-embedder`` (default: the package default, the int8 ``minilm-dq8``, cosine
 >= 0.997 to fp32).
 
-Steps: load every golden source and AlpacaEval (``_difficulty_data.build_table``),
-drop training prompts with cosine > 0.95 to any MT Bench / MMLU / GSM8K prompt
+The same training is `prefroute train default|default-chat --recipe
+examples/recipes/default-router.yaml`; this script adds `--score-benchmarks`.
+
+Steps: load every golden source and AlpacaEval
+(``prefroute.train.difficulty.build_table``), drop training prompts with cosine
+> 0.95 to any MT Bench / MMLU / GSM8K prompt
 (`prefroute.train.decontam.contaminated_prompts`), embed with the default embedder
 (on-disk cached when `prefroute.embed.cache` exists), fit the heads below, calibrate
 to P(strong model needed) on the paper's pair, and save.
@@ -29,10 +33,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _difficulty_data as D
-
 from prefroute.config import resolve_data_dir
 from prefroute.embed import DEFAULT_EMBEDDER
+from prefroute.train import difficulty as D
 from prefroute.train.pipeline import training_embedder
 
 

@@ -29,13 +29,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _difficulty_data as D
-
 from prefroute.config import resolve_data_dir
 from prefroute.embed import DEFAULT_EMBEDDER
 from prefroute.evals.harness import evaluate_router_scores
 from prefroute.routers.difficulty import DifficultyRouter, log_length
 from prefroute.routers.registry import load_router, shipped_checkpoints
+from prefroute.train import difficulty as D
 from prefroute.train.pipeline import training_embedder
 from prefroute.types import BenchmarkSet, ModelPair
 

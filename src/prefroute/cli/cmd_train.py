@@ -87,7 +87,12 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
     ) -> None:
-        """Train ROUTER on the battles a recipe names and save it to --out."""
+        """Train ROUTER on the battles a recipe names and save it to --out.
+
+        `default` and `default-chat` (the shipped difficulty routers) train from the
+        recipe's golden labels and AlpacaEval instead of battles; pick their head
+        recipe with --set heads=NAME (default: theirs).
+        """
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -118,6 +123,11 @@ def register(app: typer.Typer) -> None:
         emb = training_embedder(spec.embedder)
         if embedding_store is not None:
             emb.load_store(embedding_store)
+        if router in _DIFFICULTY_ROUTERS:
+            _train_difficulty(router, spec, root, emb, params, out, console)
+            if embedding_store is not None:
+                emb.save_store(embedding_store)
+            return
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -150,3 +160,38 @@ def register(app: typer.Typer) -> None:
             emb.save_store(embedding_store)
         console.print(data.summary())
         console.print(f"saved {router} to {out}")
+
+
+_DIFFICULTY_ROUTERS = ("default", "default-chat")
+
+
+def _train_difficulty(
+    router: str,
+    spec: Any,
+    root: Path,
+    emb: Any,
+    params: dict[str, Any],
+    out: Path,
+    console: Any,
+) -> None:
+    """`prefroute train default|default-chat`: the shipped difficulty routers."""
+    from prefroute.train.difficulty import SHIPPED_HEADS, train_from_recipe
+
+    section = dict(spec.routers.get(router, {}))
+    heads = params.pop("heads", section.pop("heads", SHIPPED_HEADS[router]))
+    if params or section:
+        raise ConfigError(
+            f"router {router!r} takes only 'heads' (a head recipe name), got "
+            f"{sorted({**section, **params})}"
+        )
+    with console.status(f"training {router}") as status:
+        result = train_from_recipe(
+            spec,
+            root,
+            emb,
+            heads=str(heads),
+            progress=lambda stage: status.update(f"{router}: {stage}"),
+        )
+    result.router.save(out)
+    console.print(result.summary())
+    console.print(f"saved {router} to {out}")

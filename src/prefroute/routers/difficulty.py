@@ -12,7 +12,7 @@ thresholds read as an estimated P(strong model needed).
 `fit` learns one head from battles (the target is how often the model that wins
 more battles overall beats its opponent on that prompt); `fit_targets` trains any
 number of heads from prompts and per-prompt targets, which is what the shipped
-checkpoint uses (see ``benchmarks/train_default.py``).
+checkpoint uses (`prefroute.train.difficulty`; `prefroute train default`).
 """
 
 from __future__ import annotations

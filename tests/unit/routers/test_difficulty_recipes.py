@@ -1,4 +1,4 @@
-"""The `default` router's training helpers (benchmarks/_difficulty_data.py) and the
+"""The `default` router's training helpers (prefroute.train.difficulty) and the
 fast cross-validation of benchmarks/cv_quality.py, on small local arrays."""
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from prefroute.types import GoldenRecord
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 
-import _difficulty_data as D
 import cv_quality as C
+
+from prefroute.train import difficulty as D
 
 
 def test_task_group_joins_the_same_task_across_families() -> None:

@@ -1,7 +1,12 @@
-"""Training table for the difficulty router: prompts, per-prompt targets, groups.
+"""Training table and recipes of the shipped `default` / `default-chat` routers.
 
-Shared by ``train_default.py``, ``table2.py`` and ``transfer.py`` so every number is
-computed from the same targets. Reads the data only through ``prefroute.data``.
+`build_table` turns golden labels (per-model correctness, several model families) and
+AlpacaEval judge preferences into one table of unique prompts with per-prompt targets;
+`fit_difficulty` fits a `DifficultyRouter` recipe (`RECIPES`) on it; `train_from_recipe`
+does both for a YAML/TOML training recipe (`prefroute train default --recipe FILE`).
+The benchmarks (`train_default.py`, `table2.py`, `transfer.py`, the CV scripts) use the
+same functions, so every number is computed from the same targets. Reads the data only
+through ``prefroute.data``.
 
 Targets (all in [0, 1], NaN = not labeled by that source):
 
@@ -32,7 +37,7 @@ Targets (all in [0, 1], NaN = not labeled by that source):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +47,21 @@ import numpy.typing as npt
 
 from prefroute.data.text import last_paragraph
 from prefroute.types import FloatArray, GoldenRecord
+
+__all__ = [
+    "RECIPES",
+    "SHIPPED_HEADS",
+    "DifficultyTraining",
+    "Table",
+    "balanced_weights",
+    "build_table",
+    "clean_table",
+    "fit_difficulty",
+    "recipe_heads",
+    "subset",
+    "task_group",
+    "train_from_recipe",
+]
 
 STRONG = "gpt-4-1106-preview"
 WEAK_RB = "mistralai/mixtral-8x7b-chat"
@@ -70,7 +90,7 @@ class Table:
         return len(self.prompts)
 
 
-def _percentile(values: Sequence[float]) -> FloatArray:
+def _percentile(values: Sequence[float] | FloatArray) -> FloatArray:
     x = np.asarray(values, dtype=np.float64)
     order = np.argsort(x, kind="stable")
     ranks = np.empty(len(x))
@@ -131,17 +151,25 @@ def _gap(records: Sequence[GoldenRecord]) -> FloatArray:
     return out
 
 
-def build_table(data_dir: Path, *, families: Sequence[str] | None = None) -> Table:
+def build_table(
+    data_dir: Path,
+    *,
+    families: Sequence[str] | None = None,
+    paths: Mapping[str, Path] | None = None,
+) -> Table:
     """Load every golden source and AlpacaEval into one table of unique prompts.
 
     Args:
         data_dir: The data root.
         families: Subset of {"routerbench", "routerdc", "llmrouter", "routeprofile",
             "alpaca"}; all if None.
+        paths: Where a family's files are (folder or file, as its loader takes),
+            when not under `data_dir`.
 
     Returns:
         The table (not yet decontaminated).
     """
+    where = dict(paths or {})
     from prefroute.data.golden import (
         load_llmrouter,
         load_routeprofile,
@@ -152,7 +180,7 @@ def build_table(data_dir: Path, *, families: Sequence[str] | None = None) -> Tab
     wanted = set(
         families or ("routerbench", "routerdc", "llmrouter", "routeprofile", "alpaca")
     )
-    loaders = {
+    loaders: dict[str, Callable[[Path], list[GoldenRecord]]] = {
         "routerbench": load_routerbench,
         "routerdc": load_routerdc,
         "llmrouter": load_llmrouter,
@@ -163,7 +191,7 @@ def build_table(data_dir: Path, *, families: Sequence[str] | None = None) -> Tab
     for fam, loader in loaders.items():
         if fam not in wanted:
             continue
-        records = [r for r in loader(data_dir) if len(r.scores) >= 2]
+        records = [r for r in loader(where.get(fam, data_dir)) if len(r.scores) >= 2]
         gap = _gap(records)
         fail = np.array(
             [1.0 - float(np.mean(list(r.scores.values()))) for r in records]
@@ -197,7 +225,7 @@ def build_table(data_dir: Path, *, families: Sequence[str] | None = None) -> Tab
             )
             table.targets["pair"].append(pair)
     if "alpaca" in wanted:
-        _add_alpaca(table, data_dir, seen)
+        _add_alpaca(table, where.get("alpaca", data_dir), seen)
     _add_tier_targets(table)
     return table
 
@@ -243,8 +271,8 @@ def _add_tier_targets(table: Table) -> None:
     table.targets["topgap"] = [float(v) for v in topgap]
     table.targets["topgap_pct"] = [float(v) for v in topgap_pct]
     table.targets["reasoning"] = [float(v) for v in reasoning]
-    fam = np.asarray(table.family)
-    task3 = np.where(np.isnan(reasoning) & (fam != "alpaca"), 0.5, reasoning)
+    families = np.asarray(table.family)
+    task3 = np.where(np.isnan(reasoning) & (families != "alpaca"), 0.5, reasoning)
     table.targets["task3"] = [float(v) for v in task3]
     # free-form reasoning (math / code / logic) vs everything else, chat and every
     # other golden task (multiple-choice QA, short-answer QA, ...) alike
@@ -369,12 +397,23 @@ def recipe_heads(recipe: str) -> dict[str, float]:
     return dict.fromkeys(heads, 1.0)
 
 
-def clean_table(data_dir: Path, embedder: Any) -> tuple[Table, FloatArray]:
+def clean_table(
+    data_dir: Path,
+    embedder: Any,
+    *,
+    table: Table | None = None,
+    eval_prompts: Sequence[str] | None = None,
+    threshold: float = 0.95,
+) -> tuple[Table, FloatArray]:
     """`build_table`, decontaminated against every evaluation prompt, and embedded.
 
     Args:
         data_dir: The data root.
         embedder: Embedder (a `MemoEmbedder` so the decontamination pass is reused).
+        table: The table to clean (default: `build_table(data_dir)`).
+        eval_prompts: Prompts no training prompt may come within `threshold` cosine
+            of (default: every MMLU, MT Bench and GSM8K prompt under `data_dir`).
+        threshold: Cosine above which a training prompt is dropped.
 
     Returns:
         (table restricted to clean prompts, embeddings of its texts (n, dim)).
@@ -382,8 +421,11 @@ def clean_table(data_dir: Path, embedder: Any) -> tuple[Table, FloatArray]:
     from prefroute.data.benchmarks import load_eval_prompts
     from prefroute.train.decontam import contaminated_prompts
 
-    table = build_table(data_dir)
-    bad = contaminated_prompts(table.texts, load_eval_prompts(data_dir), embedder)
+    if table is None:
+        table = build_table(data_dir)
+    if eval_prompts is None:
+        eval_prompts = load_eval_prompts(data_dir)
+    bad = contaminated_prompts(table.texts, eval_prompts, embedder, threshold=threshold)
     keep = [t not in bad for t in table.texts]
     table = subset(table, np.asarray(keep))
     return table, np.asarray(embedder.embed(table.texts), dtype=np.float32)
@@ -462,4 +504,140 @@ def fit_difficulty(
         weights=weights,
         calibration=cal if np.isfinite(cal).sum() >= 2 else None,
         embeddings=emb[sel],
+    )
+
+
+# -- training from a recipe file (`prefroute train default --recipe FILE`) ----------
+
+#: Head recipe (a key of `RECIPES`) of each shipped difficulty checkpoint.
+SHIPPED_HEADS: dict[str, str] = {"default": "floor", "default-chat": "floor-reasoning"}
+# recipe source kind -> `build_table` family
+_FAMILY_OF_KIND = {
+    "routerbench": "routerbench",
+    "routerdc": "routerdc",
+    "llmrouter": "llmrouter",
+    "routeprofile": "routeprofile",
+    "alpaca_eval": "alpaca",
+}
+
+
+@dataclass
+class DifficultyTraining:
+    """What `train_from_recipe` fitted, with the counts for its summary."""
+
+    router: Any
+    heads: str
+    n_prompts: int
+    n_decontaminated: int
+    by_family: dict[str, int]
+
+    def summary(self) -> str:
+        """Human-readable summary: prompts per family, decontamination, heads."""
+        lines = [
+            f"{self.n_prompts} training prompts after decontamination "
+            f"({self.n_decontaminated} dropped)"
+        ]
+        lines += [f"  {fam}: {n}" for fam, n in sorted(self.by_family.items())]
+        weights = getattr(self.router, "head_weights", None) or {}
+        heads = ", ".join(
+            f"{h} x{weights.get(h, 1.0):g}" for h in getattr(self.router, "heads_", [])
+        )
+        lines.append(f"recipe {self.heads!r}: heads {heads}, plus log length")
+        return "\n".join(lines)
+
+
+def train_from_recipe(
+    recipe: Any,
+    data_dir: Path,
+    embedder: Any,
+    *,
+    heads: str = "floor",
+    progress: Callable[[str], None] | None = None,
+) -> DifficultyTraining:
+    """Fit a shipped-style difficulty router from a training recipe.
+
+    The recipe's golden-label sources give the per-prompt targets (share of a
+    family's models that fail a prompt, as a percentile within its source file;
+    the task type for the `reasoning` head); its AlpacaEval source gives the chat
+    side of the task-type head and the calibration to P(strong model needed);
+    its decontamination section names the evaluation prompts kept out.
+
+    Args:
+        recipe: A `prefroute.train.recipe.Recipe`.
+        data_dir: The data root (relative source paths resolve against it).
+        embedder: Training embedder of spec ``recipe.embedder`` (a `MemoEmbedder`
+            lets decontamination and fitting share the vectors).
+        heads: A key of `RECIPES` (``floor`` = `default`, ``floor-reasoning`` =
+            `default-chat`).
+        progress: Called with the name of each stage as it starts.
+
+    Returns:
+        The fitted router (scoring with ``recipe.serve_embedder`` when set) and
+        counts.
+
+    Raises:
+        ConfigError: Unknown head recipe, a source kind these routers cannot use,
+            per-source weights or filters, or no golden-label source.
+    """
+    from prefroute.errors import ConfigError
+    from prefroute.train.pipeline import _source_path, collect_eval_prompts
+
+    def stage(name: str) -> None:
+        if progress is not None:
+            progress(name)
+
+    if heads not in RECIPES:
+        raise ConfigError(
+            f"unknown head recipe {heads!r}; expected one of {sorted(RECIPES)}"
+        )
+    families: list[str] = []
+    paths: dict[str, Path] = {}
+    for spec in recipe.sources:
+        if spec.weight == 0:
+            continue
+        if spec.kind not in _FAMILY_OF_KIND:
+            raise ConfigError(
+                f"source {spec.label!r} of kind {spec.kind!r}: the difficulty routers "
+                "learn from golden labels (routerbench, routerdc, llmrouter, "
+                "routeprofile) and alpaca_eval; give it weight 0"
+            )
+        filters = (spec.max_battles, spec.include_tasks, spec.exclude_tasks)
+        if spec.weight != 1.0 or any(filters) or spec.models or spec.annotators:
+            raise ConfigError(
+                f"source {spec.label!r}: the difficulty routers take every source "
+                "whole (weight 1 or 0, no filters)"
+            )
+        family = _FAMILY_OF_KIND[spec.kind]
+        families.append(family)
+        if spec.path is not None:
+            paths[family] = _source_path(spec, recipe, data_dir)
+    if not set(families) - {"alpaca"}:
+        raise ConfigError(
+            "the difficulty routers need at least one golden-label source"
+        )
+    stage("loading sources")
+    table = build_table(data_dir, families=families, paths=paths)
+    stage("decontaminating and embedding")
+    decon = recipe.decontamination
+    eval_prompts = collect_eval_prompts(recipe, data_dir) if decon.enabled else []
+    clean, emb = clean_table(
+        data_dir,
+        embedder,
+        table=table,
+        eval_prompts=eval_prompts,
+        threshold=decon.threshold,
+    )
+    stage(f"fitting {heads}")
+    router = fit_difficulty(clean, emb, embedder=recipe.embedder, recipe=heads)
+    if recipe.serve_embedder and recipe.serve_embedder != recipe.embedder:
+        router = router.with_embedder(recipe.serve_embedder)
+    by_family: dict[str, int] = defaultdict(int)
+    for fam in clean.family:
+        by_family[fam] += 1
+    return DifficultyTraining(
+        router=router,
+        heads=heads,
+        n_prompts=len(clean),
+        n_decontaminated=len(table) - len(clean),
+        by_family=dict(by_family),
     )

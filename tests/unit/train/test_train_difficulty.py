@@ -1,0 +1,104 @@
+"""`prefroute train default|default-chat`: the shipped difficulty routers trained from
+a recipe, on a small real subset (RouteProfile's golden labels + AlpacaEval)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from prefroute.cli import build_app
+from prefroute.data.golden import load_routeprofile
+from prefroute.embed.hashing import HashingEmbedder
+from prefroute.errors import ConfigError
+from prefroute.routers import load_router
+from prefroute.train.difficulty import train_from_recipe
+from prefroute.train.pipeline import MemoEmbedder
+from prefroute.train.recipe import parse_recipe
+
+PROBES = ["Prove that sqrt(2) is irrational.", "Say hi", "Write a haiku about rain."]
+
+
+def _recipe(**extra: Any) -> dict[str, Any]:
+    return {
+        "seed": 0,
+        "embedder": "hashing:64",
+        "sources": [{"kind": "routeprofile"}, {"kind": "alpaca_eval"}],
+        "decontamination": {"benchmarks": ["mt-bench"]},
+        **extra,
+    }
+
+
+def _train(data_dir: Path, tmp_path: Path, heads: str, **extra: Any) -> Any:
+    recipe = parse_recipe(_recipe(**extra), base_dir=tmp_path)
+    emb = MemoEmbedder(HashingEmbedder(dim=64))
+    return train_from_recipe(recipe, data_dir, emb, heads=heads)
+
+
+def test_cli_trains_default_chat_and_it_loads_and_scores(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(_recipe()))
+    args = ["train", "default-chat", "--recipe", str(tmp_path / "r.yaml")]
+    args += ["--out", str(tmp_path / "out"), "--data-dir", str(data_dir)]
+    result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code == 0, result.output
+    assert "routeprofile: " in result.output and "alpaca: " in result.output
+    assert "floor-reasoning" in result.output
+    router = load_router(tmp_path / "out")
+    assert router.heads_[0] == "fail_pct" and "reasoning" in router.heads_
+    scores = router.score(PROBES)
+    assert scores.shape == (3,) and np.all((scores >= 0) & (scores <= 1))
+
+
+def test_training_is_deterministic_and_heads_follow_the_recipe(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    a = _train(data_dir, tmp_path, "floor")
+    b = _train(data_dir, tmp_path, "floor")
+    assert a.router.heads_ == ["fail_pct"]
+    np.testing.assert_array_equal(a.router.score(PROBES), b.router.score(PROBES))
+    assert a.by_family["routeprofile"] > 100 and a.by_family["alpaca"] > 700
+
+
+def test_decontamination_drops_a_planted_evaluation_prompt(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    # a one-line training prompt, planted in an evaluation file of the recipe
+    planted = next(
+        r.prompt for r in load_routeprofile(data_dir) if "\n" not in r.prompt
+    )
+    (tmp_path / "eval.txt").write_text(planted + "\n")
+    base = _train(data_dir, tmp_path, "floor")
+    planted_run = _train(
+        data_dir,
+        tmp_path,
+        "floor",
+        decontamination={"benchmarks": ["mt-bench"], "files": ["eval.txt"]},
+    )
+    assert planted_run.n_decontaminated >= base.n_decontaminated + 1
+    assert planted_run.n_prompts <= base.n_prompts - 1
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"sources": [{"kind": "jsonl", "path": "b.jsonl"}]}, "golden labels"),
+        ({"sources": [{"kind": "routeprofile", "weight": 0.5}]}, "whole"),
+        ({"sources": [{"kind": "alpaca_eval"}]}, "at least one golden"),
+    ],
+)
+def test_recipes_these_routers_cannot_use_are_refused(
+    data_dir: Path, tmp_path: Path, change: dict[str, Any], match: str
+) -> None:
+    with pytest.raises(ConfigError, match=match):
+        _train(data_dir, tmp_path, "floor", **change)
+
+
+def test_unknown_head_recipe_is_refused(data_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown head recipe"):
+        _train(data_dir, tmp_path, "no-such-recipe")
