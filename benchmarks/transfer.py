@@ -6,10 +6,13 @@ out half of each family's prompts (a fixed hash split; training rows within cosi
 several (strong, weak) pairs:
 
 - ``random`` (expected APGR 0.5) and ``length`` (log prompt length);
-- ``default-recipe``: the default difficulty recipe trained on everything except the
-  held-out prompts, never told the pair (no retraining);
+- ``cv-recipe`` and ``floor``: difficulty recipes trained on everything except the
+  held-out prompts, never told the pair (no retraining); ``floor`` is the shipped
+  `default`'s recipe, ``cv-recipe`` the first session's (raw failure share);
 - ``retrained``: a difficulty router with one head fitted to this pair's own label
   P(strong right and weak wrong) on the family's training half;
+- ``floor+pair``: the floor plus that pair head (`floor-pair`, what
+  ``prefroute train default --set heads=floor-pair`` fits for the recipe's pair);
 - every shipped checkpoint (marked ``*``: trained on all prompts, including the
   held-out half, so its numbers are optimistic).
 
@@ -87,6 +90,9 @@ def main() -> None:
     train = ~test & ~near
     print(f"held out {int(test.sum())} prompts; training on {int(train.sum())}")
     default = D.fit_difficulty(table, emb, mask=train, embedder=DEFAULT_EMBEDDER)
+    floor = D.fit_difficulty(
+        table, emb, mask=train, embedder=DEFAULT_EMBEDDER, recipe="floor"
+    )
     shipped = {}
     for name in shipped_checkpoints():
         try:
@@ -126,6 +132,10 @@ def main() -> None:
             ).fit_targets(
                 [table.texts[i] for i in tr], {"pair": label}, embeddings=emb[tr]
             )
+            D.add_pair_target(table, strong, weak)  # labels the training half only
+            floor_pair = D.fit_difficulty(
+                table, emb, mask=train, embedder=DEFAULT_EMBEDDER, recipe="floor-pair"
+            )
             prompts = [table.texts[i] for i in te]
             bench = BenchmarkSet(
                 name=f"{fam}-heldout",
@@ -139,8 +149,10 @@ def main() -> None:
                     [np.random.default_rng(k).random(te.size) for k in range(20)]
                 ),
                 "length": log_length(prompts),
-                "default-recipe": default.score(prompts, embeddings=emb[te]),
+                "cv-recipe": default.score(prompts, embeddings=emb[te]),
+                "floor": floor.score(prompts, embeddings=emb[te]),
                 "retrained": retrained.score(prompts, embeddings=emb[te]),
+                "floor+pair": floor_pair.score(prompts, embeddings=emb[te]),
             }
             for name, router in shipped.items():
                 scores[name] = router.score(prompts)

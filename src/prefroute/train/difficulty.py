@@ -53,6 +53,7 @@ __all__ = [
     "SHIPPED_HEADS",
     "DifficultyTraining",
     "Table",
+    "add_pair_target",
     "balanced_weights",
     "build_table",
     "clean_table",
@@ -156,6 +157,7 @@ def build_table(
     *,
     families: Sequence[str] | None = None,
     paths: Mapping[str, Path] | None = None,
+    extra: Sequence[tuple[str, str, Path]] = (),
 ) -> Table:
     """Load every golden source and AlpacaEval into one table of unique prompts.
 
@@ -165,11 +167,33 @@ def build_table(
             "alpaca"}; all if None.
         paths: Where a family's files are (folder or file, as its loader takes),
             when not under `data_dir`.
+        extra: More golden sources, each (family name, loader kind, path): e.g. a
+            user's own labels in RouterDC's format, ``("mine", "routerdc", file)``.
+            Their percentiles are taken within ``<name>/<task>``.
 
     Returns:
         The table (not yet decontaminated).
     """
     where = dict(paths or {})
+    wanted = set(
+        ("routerbench", "routerdc", "llmrouter", "routeprofile", "alpaca")
+        if families is None
+        else families
+    )
+    loaders = _golden_loaders()
+    table = Table()
+    seen: set[str] = set()
+    sources = [(fam, fam, where.get(fam, data_dir)) for fam in loaders if fam in wanted]
+    for fam, kind, path in [*sources, *extra]:
+        records = [r for r in loaders[kind](path) if len(r.scores) >= 2]
+        _add_golden(table, fam, records, seen)
+    if "alpaca" in wanted:
+        _add_alpaca(table, where.get("alpaca", data_dir), seen)
+    _add_tier_targets(table)
+    return table
+
+
+def _golden_loaders() -> dict[str, Callable[[Path], list[GoldenRecord]]]:
     from prefroute.data.golden import (
         load_llmrouter,
         load_routeprofile,
@@ -177,57 +201,48 @@ def build_table(
         load_routerdc,
     )
 
-    wanted = set(
-        families or ("routerbench", "routerdc", "llmrouter", "routeprofile", "alpaca")
-    )
-    loaders: dict[str, Callable[[Path], list[GoldenRecord]]] = {
+    return {
         "routerbench": load_routerbench,
         "routerdc": load_routerdc,
         "llmrouter": load_llmrouter,
         "routeprofile": load_routeprofile,
     }
-    table = Table()
-    seen: set[str] = set()
-    for fam, loader in loaders.items():
-        if fam not in wanted:
+
+
+def _add_golden(
+    table: Table, fam: str, records: Sequence[GoldenRecord], seen: set[str]
+) -> None:
+    """Append one family's records (prompts not already in the table)."""
+    gap = _gap(records)
+    fail = np.array([1.0 - float(np.mean(list(r.scores.values()))) for r in records])
+    by_source: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(records):
+        by_source[_source_key(fam, r)].append(i)
+    gap_pct = np.empty(len(records))
+    fail_pct = np.empty(len(records))
+    for idx in by_source.values():
+        gap_pct[idx] = _percentile(gap[idx])
+        fail_pct[idx] = _percentile(fail[idx])
+    for i, r in enumerate(records):
+        if r.prompt in seen:
             continue
-        records = [r for r in loader(where.get(fam, data_dir)) if len(r.scores) >= 2]
-        gap = _gap(records)
-        fail = np.array(
-            [1.0 - float(np.mean(list(r.scores.values()))) for r in records]
+        seen.add(r.prompt)
+        table.prompts.append(r.prompt)
+        table.texts.append(question_text(r.prompt))
+        table.family.append(fam)
+        table.source.append(_source_key(fam, r))
+        table.records.append(r)
+        table.targets["gap"].append(float(gap[i]))
+        table.targets["gap_pct"].append(float(gap_pct[i]))
+        table.targets["fail_pct"].append(float(fail_pct[i]))
+        table.targets["fail"].append(float(fail[i]))
+        table.targets["chat"].append(np.nan)
+        pair = (
+            r.scores[STRONG] * (1.0 - r.scores[WEAK_RB])
+            if fam == "routerbench" and STRONG in r.scores and WEAK_RB in r.scores
+            else np.nan
         )
-        by_source: dict[str, list[int]] = defaultdict(list)
-        for i, r in enumerate(records):
-            by_source[_source_key(fam, r)].append(i)
-        gap_pct = np.empty(len(records))
-        fail_pct = np.empty(len(records))
-        for idx in by_source.values():
-            gap_pct[idx] = _percentile(gap[idx])
-            fail_pct[idx] = _percentile(fail[idx])
-        for i, r in enumerate(records):
-            if r.prompt in seen:
-                continue
-            seen.add(r.prompt)
-            table.prompts.append(r.prompt)
-            table.texts.append(question_text(r.prompt))
-            table.family.append(fam)
-            table.source.append(_source_key(fam, r))
-            table.records.append(r)
-            table.targets["gap"].append(float(gap[i]))
-            table.targets["gap_pct"].append(float(gap_pct[i]))
-            table.targets["fail_pct"].append(float(fail_pct[i]))
-            table.targets["fail"].append(float(fail[i]))
-            table.targets["chat"].append(np.nan)
-            pair = (
-                r.scores[STRONG] * (1.0 - r.scores[WEAK_RB])
-                if fam == "routerbench" and STRONG in r.scores and WEAK_RB in r.scores
-                else np.nan
-            )
-            table.targets["pair"].append(pair)
-    if "alpaca" in wanted:
-        _add_alpaca(table, where.get("alpaca", data_dir), seen)
-    _add_tier_targets(table)
-    return table
+        table.targets["pair"].append(pair)
 
 
 def _family_ranking(table: Table) -> dict[str, list[str]]:
@@ -280,6 +295,42 @@ def _add_tier_targets(table: Table) -> None:
     table.targets["freeform"] = [float(v) for v in freeform]
 
 
+def add_pair_target(
+    table: Table, strong: str, weak: str, name: str = "pair_gap"
+) -> int:
+    """Add the target P(`strong` right and `weak` wrong) for one model pair.
+
+    Set on every golden record that grades both models (names compared after
+    `canonical_model_name`), NaN elsewhere: the label of a router retrained for a
+    pair (docs/results.md, "Transfer").
+
+    Args:
+        table: The table (changed in place).
+        strong: Strong model name.
+        weak: Weak model name.
+        name: Target name.
+
+    Returns:
+        Number of prompts labeled.
+    """
+    from prefroute.data.models import canonical_model_name
+
+    s_name, w_name = canonical_model_name(strong), canonical_model_name(weak)
+    values: list[float] = []
+    for record in table.records:
+        scores = (
+            {canonical_model_name(m): v for m, v in record.scores.items()}
+            if record is not None
+            else {}
+        )
+        if s_name in scores and w_name in scores:
+            values.append(float(scores[s_name]) * (1.0 - float(scores[w_name])))
+        else:
+            values.append(np.nan)
+    table.targets[name] = values
+    return int(np.isfinite(values).sum())
+
+
 def balanced_weights(target: FloatArray) -> FloatArray:
     """Weights giving each distinct value of a class target (NaN ignored) equal
     total weight; the weights of labeled rows sum to their number."""
@@ -295,6 +346,8 @@ def balanced_weights(target: FloatArray) -> FloatArray:
 def _source_key(family: str, record: GoldenRecord) -> str:
     if family in ("llmrouter", "routeprofile") and record.task:
         return f"{family}/{record.task}"
+    if family not in ("routerbench", "routerdc"):  # a user's source (`extra`)
+        return f"{family}/{record.task or 'all'}"
     return record.source or family
 
 
@@ -372,6 +425,16 @@ RECIPES: dict[str, dict[str, Any]] = {
         "balance_by": {"freeform": "task3"},
         "length_weight": 1.0,
     },
+    # the floor plus a head for one pair's own label, P(strong right and weak
+    # wrong) (`add_pair_target`; the recipe's `pair`): retraining for a pair
+    "floor-pair": {
+        "heads": {"fail_pct": 1.0, "pair_gap": 1.0},
+        "alpha": 1.0,
+        "head_alphas": {"pair_gap": 100.0},
+        "length_weight": 1.0,
+    },
+    # that pair head alone (benchmarks/transfer.py's "retrained")
+    "pair": {"heads": ("pair_gap",), "alpha": 100.0, "length_weight": 0.0},
     # the best CV mean of the second round (rank-average weights 1 : 2 : 2)
     "floor-reasoning-2": {
         "heads": {"fail_pct": 1.0, "reasoning": 2.0},
@@ -592,6 +655,7 @@ def train_from_recipe(
         )
     families: list[str] = []
     paths: dict[str, Path] = {}
+    extra: list[tuple[str, str, Path]] = []
     for spec in recipe.sources:
         if spec.weight == 0:
             continue
@@ -608,15 +672,30 @@ def train_from_recipe(
                 "whole (weight 1 or 0, no filters)"
             )
         family = _FAMILY_OF_KIND[spec.kind]
+        if spec.name and spec.name != spec.kind and family != "alpaca":
+            # a named golden source (e.g. the user's own labels): its own family
+            extra.append((spec.name, spec.kind, _source_path(spec, recipe, data_dir)))
+            continue
         families.append(family)
         if spec.path is not None:
             paths[family] = _source_path(spec, recipe, data_dir)
-    if not set(families) - {"alpaca"}:
+    if not extra and not set(families) - {"alpaca"}:
         raise ConfigError(
             "the difficulty routers need at least one golden-label source"
         )
     stage("loading sources")
-    table = build_table(data_dir, families=families, paths=paths)
+    table = build_table(data_dir, families=families, paths=paths, extra=extra)
+    if "pair_gap" in recipe_heads(heads):
+        if recipe.pair is None:
+            raise ConfigError(
+                f"head recipe {heads!r} learns the recipe's own pair: give the "
+                "recipe a 'pair: {strong: ..., weak: ...}'"
+            )
+        if add_pair_target(table, recipe.pair.strong, recipe.pair.weak) < 2:
+            raise ConfigError(
+                f"no golden source grades both {recipe.pair.strong!r} and "
+                f"{recipe.pair.weak!r}; head recipe {heads!r} needs their labels"
+            )
     stage("decontaminating and embedding")
     decon = recipe.decontamination
     eval_prompts = collect_eval_prompts(recipe, data_dir) if decon.enabled else []

@@ -3,6 +3,7 @@ a recipe, on a small real subset (RouteProfile's golden labels + AlpacaEval)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +103,58 @@ def test_recipes_these_routers_cannot_use_are_refused(
 def test_unknown_head_recipe_is_refused(data_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown head recipe"):
         _train(data_dir, tmp_path, "no-such-recipe")
+
+
+def _own_labels(tmp_path: Path) -> Path:
+    """A user's golden labels in RouterDC's format: {question, scores} per prompt."""
+    rows = [
+        {
+            "question": f"Task {i}: what is {i} times {i + 3}, step by step?",
+            "scores": {"big-model": 1.0, "mid-model": float(i % 3 != 0), "tiny": 0.0},
+        }
+        for i in range(80)
+    ]
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(rows))
+    return path
+
+
+def test_own_golden_labels_train_as_their_own_family(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    _own_labels(tmp_path)
+    sources = [
+        {"kind": "routerdc", "name": "mine", "path": str(tmp_path / "mine.json")},
+        {"kind": "alpaca_eval"},
+    ]
+    result = _train(data_dir, tmp_path, "floor", sources=sources)
+    assert result.by_family == {"mine": 80, "alpaca": result.by_family["alpaca"]}
+    assert result.router.heads_ == ["fail_pct"]
+
+
+def test_pair_head_learns_the_recipes_own_pair(data_dir: Path, tmp_path: Path) -> None:
+    _own_labels(tmp_path)
+    sources = [
+        {"kind": "routerdc", "name": "mine", "path": str(tmp_path / "mine.json")},
+        {"kind": "routeprofile"},
+    ]
+    pair = {"strong": "big-model", "weak": "mid-model"}
+    result = _train(data_dir, tmp_path, "floor-pair", sources=sources, pair=pair)
+    assert result.router.heads_ == ["fail_pct", "pair_gap"]
+    only = _train(data_dir, tmp_path, "pair", sources=sources, pair=pair)
+    assert only.router.heads_ == ["pair_gap"]
+    # the pair head ranks the prompts where mid-model fails (i % 3 == 0) first
+    prompts = [f"Task {i}: what is {i} times {i + 3}, step by step?" for i in range(80)]
+    scores = only.router.score(prompts)
+    fails = np.array([i % 3 == 0 for i in range(80)])
+    assert scores[fails].mean() > scores[~fails].mean()
+    with pytest.raises(ConfigError, match="give the recipe a 'pair"):
+        _train(data_dir, tmp_path, "floor-pair", sources=sources)
+    with pytest.raises(ConfigError, match="no golden source grades both"):
+        _train(
+            data_dir,
+            tmp_path,
+            "floor-pair",
+            sources=sources,
+            pair={"strong": "big-model", "weak": "absent-model"},
+        )
