@@ -222,6 +222,30 @@ def test_score_bad_json_exits_2_with_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["eval", "-b", "mt-bench", "--bootstrap", "abc"],
+            "Invalid value for '--bootstrap'",
+        ),
+        (["eval", "-b", "mt-bench", "--bootstrap", "-1"], "greater than or equal to 0"),
+        (["eval"], "Missing option '--benchmark'"),
+    ],
+)
+def test_usage_errors_print_usage_and_exit_2(args: list[str], message: str) -> None:
+    # (they were tracebacks: newer typer releases raise their vendored click's errors)
+    done = subprocess.run(
+        [sys.executable, "-c", "from prefroute.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and "Usage: " in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_score_failure_leaves_no_output_file(tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     source.write_text('{"prompt": "ok"}\n{"text": "no prompt"}\n')

@@ -57,10 +57,12 @@ def main() -> None:
     except typer.Abort:
         typer.echo("aborted", err=True)
         raise SystemExit(130) from None
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
+    except Exception as exc:
+        # click usage errors (a bad option value, a missing argument), from click or
+        # from the copy of click that newer typer releases vendor (typer._click):
+        # told apart by their interface, since the two classes are unrelated
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            raise SystemExit(code) from None
         raise

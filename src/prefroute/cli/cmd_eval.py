@@ -93,11 +93,12 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--weak", help="Weak model name.")
         ] = None,
         bootstrap: Annotated[
-            int, typer.Option("--bootstrap", help="Bootstrap resamples (0: none).")
+            int,
+            typer.Option("--bootstrap", min=0, help="Bootstrap resamples (0: none)."),
         ] = 1000,
         seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
         batch_size: Annotated[
-            int, typer.Option("--batch-size", help="Prompts per score call.")
+            int, typer.Option("--batch-size", min=1, help="Prompts per score call.")
         ] = 256,
         use_cache: Annotated[
             bool,
@@ -107,6 +108,7 @@ def register(app: typer.Typer) -> None:
             int,
             typer.Option(
                 "--random-seeds",
+                min=1,
                 help="Seeds averaged for the router named 'random' (its expected "
                 "figures); 1 = a single draw with seed 0.",
             ),
