@@ -47,7 +47,9 @@ def register(app: typer.Typer) -> None:
                 "--benchmark",
                 "-b",
                 help="mt-bench, mmlu or gsm8k; routerbench or routerdc for the "
-                "N-model cost-quality evaluation of mf-multi (cross-validated).",
+                "N-model cost-quality evaluation of mf-multi (cross-validated); or "
+                "your own file (.csv: prompt + a column per model; .json/.jsonl: "
+                "{prompt, scores: {model: quality}}) with --strong/--weak.",
             ),
         ],
         routers: Annotated[
@@ -126,7 +128,11 @@ def register(app: typer.Typer) -> None:
         )
 
         from prefroute.config import cache_dir, resolve_data_dir
-        from prefroute.data.benchmarks import load_benchmark
+        from prefroute.data.benchmarks import (
+            BENCHMARK_FILE_SUFFIXES,
+            load_benchmark,
+            load_benchmark_file,
+        )
         from prefroute.evals.harness import (
             evaluate_router_scores,
             score_router_on_benchmark,
@@ -141,9 +147,13 @@ def register(app: typer.Typer) -> None:
                 benchmark, json_out=json_out, plot_out=plot_out, data_dir=data_dir
             )
             return
-        if benchmark not in BENCHMARKS:
+        is_file = Path(benchmark).suffix in BENCHMARK_FILE_SUFFIXES
+        if benchmark not in BENCHMARKS and not is_file:
             known = ", ".join(BENCHMARKS + MULTI_BENCHMARKS)
-            raise ConfigError(f"--benchmark must be one of {known}, got {benchmark!r}")
+            raise ConfigError(
+                f"--benchmark must be one of {known} or an evaluation file "
+                f"({', '.join(BENCHMARK_FILE_SUFFIXES)}), got {benchmark!r}"
+            )
         if (strong is None) != (weak is None):
             raise ConfigError("give both --strong and --weak, or neither")
         pairs: list[tuple[str, str]] = []
@@ -167,7 +177,11 @@ def register(app: typer.Typer) -> None:
         pair = (
             ModelPair(strong, weak) if strong is not None and weak is not None else None
         )
-        bench = load_benchmark(benchmark, resolve_data_dir(data_dir), pair=pair)
+        bench = (
+            load_benchmark_file(benchmark, pair=pair)
+            if is_file
+            else load_benchmark(benchmark, resolve_data_dir(data_dir), pair=pair)
+        )
         all_scores: dict[str, FloatArray] = {}
         for file in score_files:
             table = read_scores_jsonl(file)

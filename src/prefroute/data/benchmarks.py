@@ -24,11 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from prefroute.data._io import (
+    as_dict,
     as_float,
     as_str,
     find_file,
     parse_bool,
+    parse_float,
     read_csv,
+    read_json,
     read_jsonl,
     root_dir,
 )
@@ -41,6 +44,7 @@ __all__ = [
     "available_models",
     "benchmark_dir",
     "load_benchmark",
+    "load_benchmark_file",
     "load_contaminated_prompts",
     "load_eval_prompts",
 ]
@@ -320,6 +324,124 @@ def load_benchmark(
     if bench == "mt-bench":
         return _load_mt_bench(folder, chosen)
     return _load_gsm8k(folder, chosen)
+
+
+#: Suffixes `load_benchmark_file` reads.
+BENCHMARK_FILE_SUFFIXES: tuple[str, ...] = (".csv", ".json", ".jsonl")
+
+
+def load_benchmark_file(
+    path: Path | str, *, pair: ModelPair | None = None
+) -> BenchmarkSet:
+    """Load a user's own evaluation set: prompts with per-model quality.
+
+    Formats (the same as the training data's, so one log can serve both):
+
+    - ``.csv``: a ``prompt`` column and one column per model (True/False, 1/0 or
+      any number; ``<model>_response`` columns are ignored): RouteLLM's format;
+    - ``.json`` (a list) or ``.jsonl`` (one per line) of objects with ``prompt``
+      (or ``question``) and ``scores``, ``{model: number}``: RouterDC's format.
+
+    Args:
+        path: The file.
+        pair: The strong and weak model. None works only for a file with exactly
+            two models: the one with the higher mean quality is taken as strong.
+
+    Returns:
+        The benchmark, named after the file's stem, with the prompts that have a
+        quality for both models (in file order).
+
+    Raises:
+        DataError: Unreadable or malformed file, unknown model, fewer than two
+            usable prompts, or no pair given for a file with more than two models.
+    """
+    path = Path(path).expanduser()
+    if path.suffix not in BENCHMARK_FILE_SUFFIXES:
+        raise DataError(
+            f"{str(path)!r}: an evaluation file must end in "
+            f"{', '.join(BENCHMARK_FILE_SUFFIXES)}"
+        )
+    if not path.is_file():
+        raise DataError(f"evaluation file {str(path)!r} does not exist")
+    rows = (
+        _csv_quality_rows(path) if path.suffix == ".csv" else _json_quality_rows(path)
+    )
+    models = sorted({m for _, _, scores in rows for m in scores})
+    if pair is None:
+        if len(models) != 2:
+            raise DataError(
+                f"{path}: name the strong and weak model (--strong/--weak); the file "
+                f"grades {len(models)} models: {models}"
+            )
+        means = {
+            m: float(np.mean([q[m] for _, _, q in rows if m in q])) for m in models
+        }
+        hi, lo = sorted(models, key=lambda m: -means[m])
+        pair = ModelPair(strong=hi, weak=lo)
+    _check_pair(pair, models, str(path))
+    kept = [(pid, p, q) for pid, p, q in rows if pair.strong in q and pair.weak in q]
+    if len(kept) < 2:
+        raise DataError(
+            f"{path}: fewer than two prompts grade both {pair.strong!r} and "
+            f"{pair.weak!r}"
+        )
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in path.stem)
+    return BenchmarkSet(
+        name=name or "file",
+        prompts=[p for _, p, _ in kept],
+        strong_quality=np.asarray([q[pair.strong] for _, _, q in kept]),
+        weak_quality=np.asarray([q[pair.weak] for _, _, q in kept]),
+        pair=pair,
+        ids=[pid for pid, _, _ in kept],
+    )
+
+
+def _csv_quality_rows(path: Path) -> list[tuple[str, str, dict[str, float]]]:
+    table = read_csv(path, required=("prompt",))
+    models = _model_columns(table.header)
+    ip = table.column("prompt")
+    cols = {m: table.column(m) for m in models}
+    out = []
+    for i, row in enumerate(table.rows):
+        where = table.where(i)
+        scores: dict[str, float] = {}
+        for m, j in cols.items():
+            cell = row[j].strip()
+            if not cell:
+                continue  # no result for this model on this prompt
+            try:
+                scores[m] = parse_bool(cell, where, m)
+            except DataError:
+                scores[m] = parse_float(cell, where, m)
+        out.append((f"row:{i}", row[ip], scores))
+    return out
+
+
+def _json_quality_rows(path: Path) -> list[tuple[str, str, dict[str, float]]]:
+    if path.suffix == ".jsonl":
+        items = [(f"{path}:{n}", n, obj) for n, obj in read_jsonl(path)]
+    else:
+        data = read_json(path)
+        if not isinstance(data, list):
+            raise DataError(
+                f"{path}: expected a JSON list of objects, got {type(data).__name__}"
+            )
+        items = [(f"{path} (record {i})", i, obj) for i, obj in enumerate(data)]
+    out = []
+    for where, n, raw in items:
+        obj = as_dict(raw, where)
+        key = "prompt" if "prompt" in obj else "question"
+        prompt = as_str(obj, key, where)
+        scores_obj = obj.get("scores")
+        if not isinstance(scores_obj, dict):
+            raise DataError(f"{where}: expected 'scores': {{model: number}}")
+        scores = {
+            str(m): as_float(v, where, f"score of {m!r}")
+            for m, v in scores_obj.items()
+            if v is not None
+        }
+        out.append((f"row:{n}", prompt, scores))
+    return out
 
 
 def available_models(name: str, data_dir: Path | str | None = None) -> list[str]:
