@@ -123,11 +123,6 @@ def register(app: typer.Typer) -> None:
         emb = training_embedder(spec.embedder)
         if embedding_store is not None:
             emb.load_store(embedding_store)
-        if router in _DIFFICULTY_ROUTERS:
-            _train_difficulty(router, spec, root, emb, params, out, console)
-            if embedding_store is not None:
-                emb.save_store(embedding_store)
-            return
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -143,8 +138,12 @@ def register(app: typer.Typer) -> None:
                 if done == 0:
                     bar.update(task, completed=0)
 
-            data = build_battles(spec, root, emb, progress=progress)
-            if router != "classifier-ft":
+            if router in _DIFFICULTY_ROUTERS:
+                result = _train_difficulty(router, spec, root, emb, params, progress)
+            else:
+                data = build_battles(spec, root, emb, progress=progress)
+                summary = data.summary()
+            if router not in (*_DIFFICULTY_ROUTERS, "classifier-ft"):
                 bar.update(
                     task, description=f"fitting {router}", total=None, completed=0
                 )
@@ -155,10 +154,12 @@ def register(app: typer.Typer) -> None:
             )
             params.setdefault("progress", True)
             fitted = train_router(router, spec, data, emb, **params)
+        if router in _DIFFICULTY_ROUTERS:
+            fitted, summary = result.router, result.summary()
         fitted.save(out)
         if embedding_store is not None:
             emb.save_store(embedding_store)
-        console.print(data.summary())
+        console.print(summary)
         console.print(f"saved {router} to {out}")
 
 
@@ -171,9 +172,8 @@ def _train_difficulty(
     root: Path,
     emb: Any,
     params: dict[str, Any],
-    out: Path,
-    console: Any,
-) -> None:
+    progress: Any,
+) -> Any:
     """`prefroute train default|default-chat`: the shipped difficulty routers."""
     from prefroute.train.difficulty import SHIPPED_HEADS, train_from_recipe
 
@@ -184,14 +184,4 @@ def _train_difficulty(
             f"router {router!r} takes only 'heads' (a head recipe name), got "
             f"{sorted({**section, **params})}"
         )
-    with console.status(f"training {router}") as status:
-        result = train_from_recipe(
-            spec,
-            root,
-            emb,
-            heads=str(heads),
-            progress=lambda stage: status.update(f"{router}: {stage}"),
-        )
-    result.router.save(out)
-    console.print(result.summary())
-    console.print(f"saved {router} to {out}")
+    return train_from_recipe(spec, root, emb, heads=str(heads), progress=progress)

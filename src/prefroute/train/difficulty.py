@@ -467,6 +467,7 @@ def clean_table(
     table: Table | None = None,
     eval_prompts: Sequence[str] | None = None,
     threshold: float = 0.95,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[Table, FloatArray]:
     """`build_table`, decontaminated against every evaluation prompt, and embedded.
 
@@ -477,6 +478,7 @@ def clean_table(
         eval_prompts: Prompts no training prompt may come within `threshold` cosine
             of (default: every MMLU, MT Bench and GSM8K prompt under `data_dir`).
         threshold: Cosine above which a training prompt is dropped.
+        progress: Called with the number of training prompts just checked.
 
     Returns:
         (table restricted to clean prompts, embeddings of its texts (n, dim)).
@@ -488,7 +490,9 @@ def clean_table(
         table = build_table(data_dir)
     if eval_prompts is None:
         eval_prompts = load_eval_prompts(data_dir)
-    bad = contaminated_prompts(table.texts, eval_prompts, embedder, threshold=threshold)
+    bad = contaminated_prompts(
+        table.texts, eval_prompts, embedder, threshold=threshold, progress=progress
+    )
     keep = [t not in bad for t in table.texts]
     table = subset(table, np.asarray(keep))
     return table, np.asarray(embedder.embed(table.texts), dtype=np.float32)
@@ -615,7 +619,7 @@ def train_from_recipe(
     embedder: Any,
     *,
     heads: str = "floor",
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str, int, int | None], None] | None = None,
 ) -> DifficultyTraining:
     """Fit a shipped-style difficulty router from a training recipe.
 
@@ -632,7 +636,8 @@ def train_from_recipe(
             lets decontamination and fitting share the vectors).
         heads: A key of `RECIPES` (``floor`` = `default`, ``floor-reasoning`` =
             `default-chat`).
-        progress: Called with the name of each stage as it starts.
+        progress: Called as ``progress(stage, done, total)``: with done 0 when a
+            stage starts (total None when unknown), then with the prompts done.
 
     Returns:
         The fitted router (scoring with ``recipe.serve_embedder`` when set) and
@@ -645,9 +650,9 @@ def train_from_recipe(
     from prefroute.errors import ConfigError
     from prefroute.train.pipeline import _source_path, collect_eval_prompts
 
-    def stage(name: str) -> None:
+    def stage(name: str, total: int | None = None) -> None:
         if progress is not None:
-            progress(name)
+            progress(name, 0, total)
 
     if heads not in RECIPES:
         raise ConfigError(
@@ -696,15 +701,21 @@ def train_from_recipe(
                 f"no golden source grades both {recipe.pair.strong!r} and "
                 f"{recipe.pair.weak!r}; head recipe {heads!r} needs their labels"
             )
-    stage("decontaminating and embedding")
     decon = recipe.decontamination
     eval_prompts = collect_eval_prompts(recipe, data_dir) if decon.enabled else []
+    stage("decontaminating", len(table))
+
+    def step(n: int) -> None:
+        if progress is not None:
+            progress("decontaminating", n, len(table))
+
     clean, emb = clean_table(
         data_dir,
         embedder,
         table=table,
         eval_prompts=eval_prompts,
         threshold=decon.threshold,
+        progress=step,
     )
     stage(f"fitting {heads}")
     router = fit_difficulty(clean, emb, embedder=recipe.embedder, recipe=heads)
