@@ -140,22 +140,21 @@ def register(app: typer.Typer) -> None:
 
             if router in _DIFFICULTY_ROUTERS:
                 result = _train_difficulty(router, spec, root, emb, params, progress)
+                fitted, summary = result.router, result.summary()
             else:
                 data = build_battles(spec, root, emb, progress=progress)
                 summary = data.summary()
-            if router not in (*_DIFFICULTY_ROUTERS, "classifier-ft"):
-                bar.update(
-                    task, description=f"fitting {router}", total=None, completed=0
-                )
-                fitted = train_router(router, spec, data, emb, **params)
+                if router != "classifier-ft":
+                    bar.update(
+                        task, description=f"fitting {router}", total=None, completed=0
+                    )
+                    fitted = train_router(router, spec, data, emb, **params)
         if router == "classifier-ft":  # shows its own progress bar
             console.print(
                 f"fine-tuning the classifier encoder: {len(data.battles)} battles"
             )
             params.setdefault("progress", True)
             fitted = train_router(router, spec, data, emb, **params)
-        if router in _DIFFICULTY_ROUTERS:
-            fitted, summary = result.router, result.summary()
         fitted.save(out)
         if embedding_store is not None:
             emb.save_store(embedding_store)
