@@ -32,6 +32,8 @@ Targets (all in [0, 1], NaN = not labeled by that source):
   so that the head is told to be flat within those task types; ``freeform`` is 1 for
   the math / code / logic sources and 0 for every other source, AlpacaEval included
   (fit with weights balancing the three ``task3`` groups).
+- ``pair_gap`` (added on demand by `add_pair_target`): P(strong right and weak wrong)
+  for one named pair, on the golden records that grade both models.
 """
 
 from __future__ import annotations
@@ -40,13 +42,16 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from prefroute.data.text import last_paragraph
 from prefroute.types import FloatArray, GoldenRecord
+
+if TYPE_CHECKING:
+    from prefroute.train.recipe import Recipe
 
 __all__ = [
     "RECIPES",
@@ -614,7 +619,7 @@ class DifficultyTraining:
 
 
 def train_from_recipe(
-    recipe: Any,
+    recipe: Recipe,
     data_dir: Path,
     embedder: Any,
     *,
@@ -630,7 +635,7 @@ def train_from_recipe(
     its decontamination section names the evaluation prompts kept out.
 
     Args:
-        recipe: A `prefroute.train.recipe.Recipe`.
+        recipe: The training recipe.
         data_dir: The data root (relative source paths resolve against it).
         embedder: Training embedder of spec ``recipe.embedder`` (a `MemoEmbedder`
             lets decontamination and fitting share the vectors).
