@@ -6,6 +6,8 @@ from __future__ import annotations
 import abc
 import inspect
 import json
+import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -50,9 +52,11 @@ def load_arrays(directory: Path) -> dict[str, np.ndarray]:
     """
     path = directory / ARRAYS_FILE
     try:
-        with np.load(path, allow_pickle=False) as data:
+        # our own handle: np.load leaks its file when the zip is unreadable
+        with path.open("rb") as handle, np.load(handle, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        # a truncated or corrupted .npz fails inside zipfile / zlib
         raise ArtifactError(f"cannot read arrays from {str(path)!r}: {exc}") from exc
 
 
