@@ -246,6 +246,41 @@ def test_usage_errors_print_usage_and_exit_2(args: list[str], message: str) -> N
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "default", "--recipe", "{bin}.yaml", "--out", "{tmp}/x"],
+        ["serve", "--config", "{bin}.yaml", "--dry-run"],
+        [
+            "calibrate",
+            "-r",
+            "random",
+            "--strong-share",
+            "0.3",
+            "--prompts",
+            "{bin}.yaml",
+        ],
+        ["score", "-r", "random", "{bin}.jsonl", "-o", "{tmp}/o.jsonl"],
+        ["eval", "-b", "{bin}.jsonl", "-r", "random", "--strong", "a", "--weak", "b"],
+    ],
+)
+def test_files_that_are_not_utf8_give_one_error_line(
+    tmp_path: Path, args: list[str]
+) -> None:
+    for suffix in (".yaml", ".jsonl"):
+        (tmp_path / f"bin{suffix}").write_bytes(b"\xff\xfe\x00binary")
+    argv = [a.format(bin=tmp_path / "bin", tmp=tmp_path) for a in args]
+    done = subprocess.run(
+        [sys.executable, "-c", "from prefroute.cli import main; main()", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "error: " in done.stderr and "utf-8" in done.stderr.lower()
+    assert "Traceback" not in done.stderr
+
+
 def test_score_failure_leaves_no_output_file(tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     source.write_text('{"prompt": "ok"}\n{"text": "no prompt"}\n')

@@ -118,7 +118,7 @@ def load_prompts(path: Path | str) -> list[str]:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot read prompt file {str(path)!r}: {exc}") from exc
     suffix = path.suffix.lower()
     items: list[Any]

@@ -52,6 +52,9 @@ def main() -> None:
     except PrefrouteError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(2) from None
+    except UnicodeDecodeError as exc:  # a file read outside the checked readers
+        typer.echo(f"error: an input file is not UTF-8 text ({exc})", err=True)
+        raise SystemExit(2) from None
     except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
     except typer.Abort:

@@ -122,7 +122,14 @@ def iter_jsonl_lines(
     Raises:
         DataError: ``<name>:<line>: ...`` when a line is not a JSON object.
     """
-    for lineno, line in enumerate(lines, start=1):
+    numbered = enumerate(lines, start=1)
+    while True:
+        try:
+            lineno, line = next(numbered)
+        except StopIteration:
+            return
+        except UnicodeDecodeError as exc:  # decoding happens as the file is read
+            raise DataError(f"{name}: not UTF-8 text ({exc.reason})") from exc
         if not line.strip():
             continue
         try:

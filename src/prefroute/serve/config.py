@@ -77,7 +77,7 @@ def load_serve_config(
 
         try:
             loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read serve config {str(path)!r}: {exc}") from exc
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(

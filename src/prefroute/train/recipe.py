@@ -212,7 +212,7 @@ def load_recipe(path: Path | str) -> Recipe:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read recipe {str(path)!r}: {exc}") from exc
     suffix = path.suffix.lower()
     try:
