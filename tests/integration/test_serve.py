@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -242,6 +244,38 @@ def test_metrics_count_routed_requests(
     assert "prefroute_routing_latency_seconds_bucket" in text
     assert 'prefroute_upstream_latency_seconds_count{model="strong-model"}' in text
     assert 'prefroute_requests_total{path="/v1/chat/completions",status="200"}' in text
+
+
+def test_client_leaving_mid_body_is_a_499_not_a_server_error(
+    server: RunningServer, client: openai.OpenAI
+) -> None:
+    # (it was logged as an internal error with a traceback and counted as a 500)
+    def count(status: int) -> float:
+        for line in httpx.get(f"{server.url}/metrics").text.splitlines():
+            if line.startswith(
+                f'prefroute_requests_total{{path="/v1/chat/completions",status="{status}"}}'
+            ):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    before_499, before_500 = count(499), count(500)
+    host, port = server.url.removeprefix("http://").split(":")
+    body = (
+        b'{"model": "router-random-0", "messages": [{"role": "user", "content": "hi"}]}'
+    )
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    for _ in range(3):
+        with socket.create_connection((host, int(port))) as sock:
+            sock.sendall(head + body[:10])  # then hang up
+    deadline = time.monotonic() + 5
+    while count(499) < before_499 + 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert count(499) == before_499 + 3
+    assert count(500) == before_500
+    _still_serving(client)
 
 
 def test_concurrent_requests_share_score_batches(

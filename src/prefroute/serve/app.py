@@ -164,18 +164,30 @@ async def _read_json(request: Request, limit: int) -> dict[str, Any]:
             "invalid_request_error",
             "request_too_large",
         )
+    from starlette.requests import ClientDisconnect
+
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _HTTPFailure(
-                413,
-                f"request body exceeds the limit of {limit} bytes",
-                "invalid_request_error",
-                "request_too_large",
-            )
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _HTTPFailure(
+                    413,
+                    f"request body exceeds the limit of {limit} bytes",
+                    "invalid_request_error",
+                    "request_too_large",
+                )
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # nobody is left to answer; 499 (nginx's "client closed request") keeps it
+        # apart from server errors in /metrics
+        raise _HTTPFailure(
+            499,
+            "the client closed the connection before sending the whole body",
+            "invalid_request_error",
+            "client_closed_request",
+        ) from None
     raw = b"".join(chunks)
     try:
         body = json.loads(raw)
