@@ -7,8 +7,9 @@ shaped JSON with odd values anywhere (wrong types, lone surrogates, NUL, huge
 numbers, unknown routers, bad thresholds, streaming), raw bytes that are not JSON,
 JSON nested deeper than Python's parser recurses, a body over the size limit, and
 other paths. It counts the statuses and flags every answer that is a 5xx other than
-an upstream error (502 / 504) or that is not an OpenAI error envelope; at the end it
-checks that the server is still alive. The integration test
+an upstream error (502 / 504) or that is not an OpenAI error envelope. Then 350
+clients hang up early (before the answer, mid-body, mid-stream); /metrics must show
+no 5xx for any of it, and the server must still be alive. The integration test
 `test_fuzzed_requests_get_a_status_and_an_envelope_never_a_crash` runs the same idea
 in-process on every CI run; this script runs longer against the real CLI.
 
@@ -101,6 +102,44 @@ def body(rnd: random.Random, limit: int) -> bytes:
         return b"{}"
 
 
+def _hang_ups(port: int) -> str:
+    """Clients that leave early: before the upstream answers, mid-body, mid-stream."""
+    import socket
+
+    def request(stream: bool) -> bytes:
+        body = json.dumps(
+            {
+                "model": "router-random@0.5",
+                "stream": stream,
+                "messages": [{"role": "user", "content": "hello there"}],
+            }
+        ).encode()
+        head = (
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+            "Content-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        return head.encode() + body
+
+    socks = []
+    for i in range(200):  # the whole request, then leave before the answer
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(request(i % 2 == 0))
+        socks.append(sock)
+    time.sleep(0.2)
+    for sock in socks:
+        sock.close()
+    for _ in range(100):  # leave in the middle of the body
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(request(False)[:-5])
+    for _ in range(50):  # read the first streamed bytes, then leave
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(request(True))
+            sock.settimeout(5)
+            sock.recv(100)
+    return "200 before the answer, 100 mid-body, 50 mid-stream"
+
+
 def main() -> None:
     """Start upstream and server, post the bodies, print the tally."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -152,8 +191,21 @@ def main() -> None:
                         assert isinstance(message, str) and message
                     except (ValueError, KeyError, TypeError, AssertionError):
                         bad.append(f"no envelope {code} {response.text[:160]}")
-        alive = server.poll() is None and httpx.get(f"{url}/health").status_code == 200
         print(f"{args.n} requests in {time.perf_counter() - t0:.0f} s")
+        fake.latency_seconds = 0.5
+        print("clients that hang up:", _hang_ups(port))
+        time.sleep(1.0)
+        metrics = httpx.get(f"{url}/metrics").text
+        errors = [
+            line
+            for line in metrics.splitlines()
+            if line.startswith("prefroute_requests_total")
+            and 'status="5' in line
+            and not any(f'status="{c}"' in line for c in (502, 504))
+        ]
+        if errors:
+            bad.extend(errors)
+        alive = server.poll() is None and httpx.get(f"{url}/health").status_code == 200
         print("statuses:", dict(sorted(statuses.items())))
         print("server alive after the run:", alive)
         print("bad answers:", len(bad))
