@@ -170,8 +170,11 @@ def run_eval_multi(
 
     if policy not in ("utility", "tolerance"):
         raise ConfigError(f"--policy must be utility or tolerance, got {policy!r}")
-    records = load_golden(benchmark, resolve_data_dir(data_dir))
+    is_file = Path(benchmark).suffix in (".json", ".jsonl")
+    records = load_golden(benchmark, None if is_file else resolve_data_dir(data_dir))
     table = golden_table(records)
+    if is_file:  # named after the file's stem
+        benchmark = Path(benchmark).stem
     make = _router_factory(
         embedder, dim, l2, n_epochs, tail_chars, seed, task_shrink=task_shrink
     )
@@ -204,10 +207,23 @@ def run_eval_multi(
             "task_shrink": task_shrink,
         }
         json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        text = json.dumps(_json_safe(report), indent=2, allow_nan=False)
+        json_out.write_text(text + "\n", encoding="utf-8")
     if plot_out is not None:
         plot_multi_eval(result, plot_out)
     return result
+
+
+def _json_safe(value: Any) -> Any:
+    """`value` with non-finite floats (an unreachable cost is inf) as None: strict
+    JSON has no Infinity / NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def register(app: typer.Typer) -> None:
@@ -216,7 +232,13 @@ def register(app: typer.Typer) -> None:
     @app.command("eval-multi")
     def eval_multi(
         benchmark: Annotated[
-            str, typer.Option("--benchmark", "-b", help="routerbench or routerdc.")
+            str,
+            typer.Option(
+                "--benchmark",
+                "-b",
+                help="routerbench, routerdc, or your own .json/.jsonl file of "
+                "{prompt, scores: {model: q}, costs: {model: usd}} records.",
+            ),
         ] = "routerbench",
         split: Annotated[
             str,
@@ -280,7 +302,11 @@ def register(app: typer.Typer) -> None:
         ],
         golden: Annotated[
             str,
-            typer.Option("--golden", help="Comma-separated: routerbench, routerdc."),
+            typer.Option(
+                "--golden",
+                help="Comma-separated: routerbench, routerdc, or your own "
+                ".json/.jsonl files of {prompt, scores, costs} records.",
+            ),
         ] = "routerbench",
         battles: Annotated[
             list[Path] | None,
@@ -345,9 +371,11 @@ def register(app: typer.Typer) -> None:
         from prefroute.routers.multi import MultiModelRouter
         from prefroute.types import Battle, GoldenRecord
 
-        root = resolve_data_dir(data_dir)
         records: list[GoldenRecord] = []
         for name in (g.strip() for g in golden.split(",") if g.strip()):
+            # a user's own file needs no data directory
+            is_file = Path(name).suffix in (".json", ".jsonl")
+            root = None if is_file else resolve_data_dir(data_dir)
             records.extend(load_golden(name, root, canonical=canonical))
         fights: list[Battle] = []
         if battles:
@@ -358,7 +386,9 @@ def register(app: typer.Typer) -> None:
         if alpaca_eval:
             from prefroute.data.battles import load_alpaca_eval
 
-            fights.extend(load_alpaca_eval(root, canonical=canonical))
+            fights.extend(
+                load_alpaca_eval(resolve_data_dir(data_dir), canonical=canonical)
+            )
         from prefroute.embed.cache import CachedEmbedder
 
         router = MultiModelRouter(

@@ -39,6 +39,7 @@ from prefroute.types import GoldenRecord
 
 __all__ = [
     "canonical_model_name",
+    "load_golden_file",
     "load_llmrouter",
     "load_routeprofile",
     "load_routerbench",
@@ -354,4 +355,77 @@ def load_routeprofile(
                 task=task if isinstance(task, str) else str(task),
             )
         )
+    return out
+
+
+def load_golden_file(
+    path: Path | str, *, canonical: bool = False
+) -> list[GoldenRecord]:
+    """Load a user's own golden labels: per-model quality (and cost) per prompt.
+
+    A ``.json`` list or ``.jsonl`` lines of objects with ``prompt`` (or
+    ``question``), ``scores`` ``{model: quality in [0, 1]}``, and optionally
+    ``costs`` ``{model: USD for this prompt}`` and ``task``.
+
+    Args:
+        path: The file.
+        canonical: Rename models with `canonical_model_name`.
+
+    Returns:
+        Records with ``source`` = ``"file/<stem>"`` and ``task`` as given (else the
+        file stem).
+
+    Raises:
+        DataError: Missing file, wrong suffix or malformed records (names the record).
+    """
+    path = Path(path).expanduser()
+    if path.suffix not in (".json", ".jsonl"):
+        raise DataError(f"{str(path)!r}: golden labels must be a .json or .jsonl file")
+    if not path.is_file():
+        raise DataError(f"golden-label file {str(path)!r} does not exist")
+    if path.suffix == ".jsonl":
+        items: list[tuple[str, Any]] = [
+            (f"{path}:{n}", obj) for n, obj in read_jsonl(path)
+        ]
+    else:
+        data = read_json(path)
+        if not isinstance(data, list):
+            raise DataError(
+                f"{path}: expected a JSON list of records, got {type(data).__name__}"
+            )
+        items = [(f"{path} (record {i})", obj) for i, obj in enumerate(data)]
+    out: list[GoldenRecord] = []
+    for where, raw in items:
+        obj = as_dict(raw, where)
+        prompt = as_str(obj, "prompt" if "prompt" in obj else "question", where)
+        if "scores" not in obj:
+            raise DataError(f"{where}: missing field 'scores'")
+        costs = None
+        if obj.get("costs") is not None:
+            costs = _maybe_canonical(_costs(obj["costs"], where), canonical)
+        task = obj.get("task")
+        out.append(
+            GoldenRecord(
+                prompt=prompt,
+                scores=_maybe_canonical(_scores(obj["scores"], where), canonical),
+                source=f"file/{path.stem}",
+                task=task if isinstance(task, str) and task else path.stem,
+                costs=costs,
+            )
+        )
+    return out
+
+
+def _costs(value: Any, where: str) -> dict[str, float]:
+    if not isinstance(value, dict):
+        raise DataError(
+            f"{where}: field 'costs': expected an object model -> USD, "
+            f"got {value!r:.80}"
+        )
+    out: dict[str, float] = {}
+    for model, cost in value.items():
+        num = as_float(cost, where, f"cost of {model!r}")
+        if num < 0.0:
+            raise DataError(f"{where}: cost of {model!r}: expected >= 0, got {cost!r}")
+        out[str(model)] = num
     return out

@@ -66,7 +66,9 @@ def load_golden(
     """Golden records of a multi-model benchmark (via `prefroute.data.golden`).
 
     Args:
-        benchmark: "routerbench" (11 models, USD per query) or "routerdc" (7 models).
+        benchmark: "routerbench" (11 models, USD per query), "routerdc" (7 models),
+            or a user's own .json / .jsonl file (prompt, scores and optionally
+            costs per model; `prefroute.data.golden.load_golden_file`).
         data_dir: The data directory (holding `routerbench/`, `routerdc-7model/`);
             None for the configured one.
         canonical: Rename models to canonical spellings (so RouterBench's
@@ -81,6 +83,8 @@ def load_golden(
     """
     from prefroute.data import golden
 
+    if Path(benchmark).suffix in (".json", ".jsonl"):
+        return golden.load_golden_file(benchmark, canonical=canonical)
     if benchmark == "routerbench":
         return golden.load_routerbench(data_dir, canonical=canonical)
     if benchmark == "routerdc":
