@@ -13,6 +13,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from prefroute import Controller
 from prefroute.client import AsyncController
+from prefroute.client.core import InvalidRequestError
 
 HARD = "Prove the Pythagorean theorem."
 EASY = "Say hi."
@@ -116,6 +117,22 @@ def test_controller_rejects_bad_model_strings(upstream: FakeUpstream) -> None:
     client = _controller(**_endpoints(upstream), routers=["random"])
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         client.chat.completions.create(model="router-random-7", messages=_user("x"))
+
+
+def test_controller_refuses_a_lone_surrogate_with_a_clear_error(
+    upstream: FakeUpstream,
+) -> None:
+    # the SDK writes UTF-8 JSON, which cannot carry "\ud800": it raised
+    # UnicodeEncodeError from deep inside the SDK, after counting a call
+    client = _controller(**_endpoints(upstream), routers=["random"])
+    for model in ("router-random-0", "strong-model"):
+        with pytest.raises(InvalidRequestError, match="lone surrogate"):
+            client.chat.completions.create(model=model, messages=_user("a\ud800b"))
+    assert client.model_counts == {"strong-model": 0, "weak-model": 0}
+    reply = client.chat.completions.create(
+        model="router-random-0", messages=_user("ok")
+    )
+    assert reply.model == "strong-model"
 
 
 def test_async_controller_routes_concurrently(upstream: FakeUpstream) -> None:

@@ -29,7 +29,12 @@ from prefroute.client.config import (
     RouteOn,
     RoutingConfig,
 )
-from prefroute.client.core import Decision, RoutingCore, load_calibrations_for
+from prefroute.client.core import (
+    Decision,
+    InvalidRequestError,
+    RoutingCore,
+    load_calibrations_for,
+)
 from prefroute.errors import ConfigError, MissingDependencyError
 
 if TYPE_CHECKING:
@@ -163,6 +168,24 @@ def _client_kwargs(endpoint: EndpointConfig) -> dict[str, Any]:
     }
 
 
+def _require_utf8(messages: Any, kwargs: Mapping[str, Any]) -> None:
+    """Refuse text the SDK cannot send: a lone surrogate ("\\ud800") has no UTF-8
+    form, and the `openai` SDK writes UTF-8 JSON (the server relays such text
+    \\u-escaped instead, as it came)."""
+    try:
+        json.dumps([messages, kwargs], ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidRequestError(
+            "the request holds text with a lone surrogate (e.g. '\\ud800'), which "
+            "has no UTF-8 form and cannot be sent; clean it first, e.g. "
+            "text.encode('utf-8', 'replace').decode()",
+            param="messages",
+            code="invalid_unicode",
+        ) from exc
+    except (TypeError, ValueError):  # not JSON-shaped (e.g. circular): the SDK decides
+        return
+
+
 def _fallback_errors(openai: Any) -> tuple[type[BaseException], ...]:
     return (openai.APIConnectionError, openai.InternalServerError)
 
@@ -177,6 +200,7 @@ class _Completions:
         owner = self._owner
         core = owner.core
         decision = core.decide(model, messages)
+        _require_utf8(messages, kwargs)
         owner.last_decision = decision
         order = core.endpoints_for(decision)
         errors = _fallback_errors(owner._openai)
@@ -334,6 +358,7 @@ class _AsyncCompletions:
         owner = self._owner
         core = owner.core
         decision = await core.adecide(model, messages)
+        _require_utf8(messages, kwargs)
         owner.last_decision = decision
         order = core.endpoints_for(decision)
         errors = _fallback_errors(owner._openai)
