@@ -198,25 +198,20 @@ def test_score_bad_line_is_an_error_naming_the_line(tmp_path: Path) -> None:
     assert "in.jsonl:2" in str(result.exception)
 
 
-def test_score_bad_json_exits_2_with_one_line(tmp_path: Path) -> None:
-    source = tmp_path / "in.jsonl"
-    source.write_text('{"prompt": "ok"}\n{broken\n')
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from prefroute.cli import main; main()",
-            "score",
-            "-r",
-            "random",
-            str(source),
-            "-o",
-            str(tmp_path / "o.jsonl"),
-        ],
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the real entry point (its error handling, not CliRunner's)."""
+    return subprocess.run(
+        [sys.executable, "-c", "from prefroute.cli import main; main()", *args],
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_score_bad_json_exits_2_with_one_line(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"prompt": "ok"}\n{broken\n')
+    done = _cli("score", "-r", "random", str(source), "-o", str(tmp_path / "o.jsonl"))
     assert done.returncode == 2
     assert "in.jsonl:2: invalid JSON" in done.stderr
     assert "Traceback" not in done.stderr
@@ -235,12 +230,7 @@ def test_score_bad_json_exits_2_with_one_line(tmp_path: Path) -> None:
 )
 def test_usage_errors_print_usage_and_exit_2(args: list[str], message: str) -> None:
     # (they were tracebacks: newer typer releases raise their vendored click's errors)
-    done = subprocess.run(
-        [sys.executable, "-c", "from prefroute.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _cli(*args)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and "Usage: " in done.stderr
     assert "Traceback" not in done.stderr
@@ -270,12 +260,7 @@ def test_files_that_are_not_utf8_give_one_error_line(
     for suffix in (".yaml", ".jsonl"):
         (tmp_path / f"bin{suffix}").write_bytes(b"\xff\xfe\x00binary")
     argv = [a.format(bin=tmp_path / "bin", tmp=tmp_path) for a in args]
-    done = subprocess.run(
-        [sys.executable, "-c", "from prefroute.cli import main; main()", *argv],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _cli(*argv)
     assert done.returncode == 2, done.stderr
     assert "error: " in done.stderr and "utf-8" in done.stderr.lower()
     assert "Traceback" not in done.stderr

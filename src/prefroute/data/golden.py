@@ -159,17 +159,29 @@ def load_routerbench(
 
 
 def _scores(value: Any, where: str) -> dict[str, float]:
+    return _per_model(value, where, "scores", "score", high=1.0)
+
+
+def _costs(value: Any, where: str) -> dict[str, float]:
+    return _per_model(value, where, "costs", "cost", high=None)
+
+
+def _per_model(
+    value: Any, where: str, field: str, one: str, *, high: float | None
+) -> dict[str, float]:
+    """A non-empty ``{model: number}`` object, each number in [0, high]."""
     if not isinstance(value, dict) or not value:
         raise DataError(
-            f"{where}: field 'scores': expected a non-empty object model -> number, "
+            f"{where}: field {field!r}: expected a non-empty object model -> number, "
             f"got {value!r:.80}"
         )
     out: dict[str, float] = {}
-    for model, score in value.items():
-        num = as_float(score, where, f"score of {model!r}")
-        if not 0.0 <= num <= 1.0:
+    for model, raw in value.items():
+        num = as_float(raw, where, f"{one} of {model!r}")
+        if num < 0.0 or (high is not None and num > high):
+            expected = ">= 0" if high is None else f"[0, {high:g}]"
             raise DataError(
-                f"{where}: score of {model!r}: expected [0, 1], got {score!r}"
+                f"{where}: {one} of {model!r}: expected {expected}, got {raw!r}"
             )
         out[str(model)] = num
     return out
@@ -413,19 +425,4 @@ def load_golden_file(
                 costs=costs,
             )
         )
-    return out
-
-
-def _costs(value: Any, where: str) -> dict[str, float]:
-    if not isinstance(value, dict):
-        raise DataError(
-            f"{where}: field 'costs': expected an object model -> USD, "
-            f"got {value!r:.80}"
-        )
-    out: dict[str, float] = {}
-    for model, cost in value.items():
-        num = as_float(cost, where, f"cost of {model!r}")
-        if num < 0.0:
-            raise DataError(f"{where}: cost of {model!r}: expected >= 0, got {cost!r}")
-        out[str(model)] = num
     return out

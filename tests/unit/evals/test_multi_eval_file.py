@@ -62,7 +62,7 @@ def test_json_list_with_question_key_and_no_costs(tmp_path: Path) -> None:
     [
         ({"prompt": "q", "scores": {"a": 2}}, r"expected \[0, 1\]"),
         ({"prompt": "q", "scores": {"a": 1}, "costs": {"a": -1}}, "expected >= 0"),
-        ({"prompt": "q", "scores": {"a": 1}, "costs": [1]}, "model -> USD"),
+        ({"prompt": "q", "scores": {"a": 1}, "costs": [1]}, "field .costs."),
         ({"prompt": "q"}, "missing field 'scores'"),
     ],
 )
