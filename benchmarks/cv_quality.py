@@ -330,6 +330,7 @@ def main() -> None:
         "topgap@10": Head(t["topgap"], ones, 10.0),
         "topgap_pct@1": Head(t["topgap_pct"], ones, 1.0),
         "pair@10": Head(t["pair"], ones, 10.0),
+        "pair@100": Head(t["pair"], ones, 100.0),
         "reasoning@10": Head(t["reasoning"], D.balanced_weights(t["reasoning"]), 10.0),
         "chat@10": Head(t["chat"], ones, 10.0),
         "reasoning@1": Head(t["reasoning"], D.balanced_weights(t["reasoning"]), 1.0),
@@ -453,6 +454,9 @@ def main() -> None:
         # source, multiple-choice QA included, so the head is flat on QA formats
         "floor + freeform@10": {"fail_pct@1": 1, "len": 1, "freeform@10": 1},
         "floor + freeform@10:raw": {"fail_pct@1": 1, "len": 1, "freeform@10:raw": 1},
+        # session 4: the floor-pair recipe (pair head at alpha 100), which helps
+        # within the labelled tasks (benchmarks/transfer.py); does it across tasks?
+        "floor + pair@100 (floor-pair)": {"fail_pct@1": 1, "len": 1, "pair@100": 1},
         "floor + reasoning@1:raw": {
             "fail_pct@1": 1,
             "len": 1,
