@@ -419,6 +419,20 @@ def test_unknown_path_gives_404_envelope(server: RunningServer) -> None:
     _assert_envelope(httpx.get(f"{server.url}/v1/chat/completions"), 405)
 
 
+def test_probing_random_paths_does_not_grow_metrics(server: RunningServer) -> None:
+    # each unknown path used to become its own `path` label: unbounded series
+    for i in range(50):
+        _assert_envelope(httpx.get(f"{server.url}/probe/{i}/x%22y"), 404)
+    series = [
+        line
+        for line in httpx.get(f"{server.url}/metrics").text.splitlines()
+        if line.startswith("prefroute_requests_total{")
+    ]
+    assert 'prefroute_requests_total{path="other",status="404"}' in "\n".join(series)
+    assert not any("probe" in line for line in series)
+    assert len(series) <= 12
+
+
 # -- upstream failures ---------------------------------------------------------------
 
 

@@ -67,6 +67,10 @@ class Histogram:
         return lines
 
 
+# the server's own endpoints: the only values of the `path` label
+_KNOWN_PATHS = frozenset({"/v1/chat/completions", "/v1/models", "/health", "/metrics"})
+
+
 class ServeMetrics:
     """Counters and histograms of the server; also the core's `RoutingObserver`."""
 
@@ -82,7 +86,10 @@ class ServeMetrics:
         self.upstream_latency = Histogram(_UPSTREAM_BUCKETS)
 
     def on_request(self, path: str, status: int) -> None:
-        """A request finished with `status`."""
+        """A request finished with `status`; paths the server does not serve count
+        as "other", so a client probing random URLs cannot grow /metrics."""
+        if path not in _KNOWN_PATHS:
+            path = "other"
         with self._lock:
             self.requests[(("path", path), ("status", str(status)))] += 1
 
