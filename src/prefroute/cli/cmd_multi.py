@@ -160,7 +160,6 @@ def run_eval_multi(
     """
     from rich.progress import Progress
 
-    from prefroute.config import resolve_data_dir
     from prefroute.evals.multi import (
         cross_validate_multi,
         golden_table,
@@ -170,10 +169,11 @@ def run_eval_multi(
 
     if policy not in ("utility", "tolerance"):
         raise ConfigError(f"--policy must be utility or tolerance, got {policy!r}")
-    is_file = Path(benchmark).suffix in (".json", ".jsonl")
-    records = load_golden(benchmark, None if is_file else resolve_data_dir(data_dir))
+    # (a user's file needs no data directory: the loaders resolve it only for
+    # the built-in sets)
+    records = load_golden(benchmark, data_dir)
     table = golden_table(records)
-    if is_file:  # named after the file's stem
+    if Path(benchmark).suffix in (".json", ".jsonl"):  # named after the file's stem
         benchmark = Path(benchmark).stem
     make = _router_factory(
         embedder, dim, l2, n_epochs, tail_chars, seed, task_shrink=task_shrink
@@ -373,10 +373,7 @@ def register(app: typer.Typer) -> None:
 
         records: list[GoldenRecord] = []
         for name in (g.strip() for g in golden.split(",") if g.strip()):
-            # a user's own file needs no data directory
-            is_file = Path(name).suffix in (".json", ".jsonl")
-            root = None if is_file else resolve_data_dir(data_dir)
-            records.extend(load_golden(name, root, canonical=canonical))
+            records.extend(load_golden(name, data_dir, canonical=canonical))
         fights: list[Battle] = []
         if battles:
             from prefroute.data.battles import load_battles_jsonl

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from prefroute._unicode import utf8_safe
 from prefroute.client.config import (
     EndpointConfig,
     PricedEndpoint,
@@ -172,18 +173,27 @@ def _require_utf8(messages: Any, kwargs: Mapping[str, Any]) -> None:
     """Refuse text the SDK cannot send: a lone surrogate ("\\ud800") has no UTF-8
     form, and the `openai` SDK writes UTF-8 JSON (the server relays such text
     \\u-escaped instead, as it came)."""
-    try:
-        json.dumps([messages, kwargs], ensure_ascii=False, default=str).encode("utf-8")
-    except UnicodeEncodeError as exc:
+    if _has_lone_surrogate(messages) or _has_lone_surrogate(kwargs):
         raise InvalidRequestError(
             "the request holds text with a lone surrogate (e.g. '\\ud800'), which "
             "has no UTF-8 form and cannot be sent; clean it first, e.g. "
             "text.encode('utf-8', 'replace').decode()",
             param="messages",
             code="invalid_unicode",
-        ) from exc
-    except (TypeError, ValueError):  # not JSON-shaped (e.g. circular): the SDK decides
-        return
+        )
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether any str in nested lists / dicts (keys included) lacks a UTF-8 form."""
+    if isinstance(value, str):
+        return utf8_safe(value) is not value
+    if isinstance(value, Mapping):
+        return any(
+            _has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items()
+        )
+    if isinstance(value, list | tuple):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
 
 
 def _fallback_errors(openai: Any) -> tuple[type[BaseException], ...]:

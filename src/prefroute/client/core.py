@@ -34,7 +34,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from prefroute._unicode import utf8_safe
 from prefroute.client.config import (
     EndpointConfig,
     PricedEndpoint,
@@ -295,14 +294,12 @@ def extract_prompt(messages: Any, route_on: RouteOn = "last_user") -> str:
         turns.append((message["role"], _content_text(message.get("content"), i)))
     users = [text for role, text in turns if role == "user"]
     if route_on == "conversation":
-        prompt = "\n".join(f"{role}: {text}" for role, text in turns)
-    elif not users:
-        prompt = turns[-1][1]
-    elif route_on == "all_user":
-        prompt = "\n".join(users)
-    else:
-        prompt = users[-1]
-    return utf8_safe(prompt)
+        return "\n".join(f"{role}: {text}" for role, text in turns)
+    if not users:
+        return turns[-1][1]
+    if route_on == "all_user":
+        return "\n".join(users)
+    return users[-1]
 
 
 # -- micro-batching scorer -------------------------------------------------------------

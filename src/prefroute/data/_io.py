@@ -143,6 +143,28 @@ def iter_jsonl_lines(
         yield lineno, obj
 
 
+def read_records(path: Path) -> list[tuple[int, str, dict[str, Any]]]:
+    """The objects of a ``.jsonl`` file's lines or a ``.json`` list: each with its
+    line number (.jsonl, 1-based) or index (.json) and its location for error
+    messages (``file:line`` or ``file (record i)``).
+
+    Raises:
+        DataError: Missing file, invalid JSON, or an item that is not an object.
+    """
+    if path.suffix == ".jsonl":
+        return [(n, f"{path}:{n}", obj) for n, obj in read_jsonl(path)]
+    data = read_json(path)
+    if not isinstance(data, list):
+        raise DataError(
+            f"{path}: expected a JSON list of records, got {type(data).__name__}"
+        )
+    out = []
+    for i, obj in enumerate(data):
+        where = f"{path} (record {i})"
+        out.append((i, where, as_dict(obj, where)))
+    return out
+
+
 def read_json(path: Path) -> Any:
     """Parse a whole JSON file.
 

@@ -24,15 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from prefroute.data._io import (
-    as_dict,
     as_float,
     as_str,
     find_file,
     parse_bool,
     parse_float,
     read_csv,
-    read_json,
     read_jsonl,
+    read_records,
     root_dir,
 )
 from prefroute.errors import DataError
@@ -418,18 +417,8 @@ def _csv_quality_rows(path: Path) -> list[tuple[str, str, dict[str, float]]]:
 
 
 def _json_quality_rows(path: Path) -> list[tuple[str, str, dict[str, float]]]:
-    if path.suffix == ".jsonl":
-        items = [(f"{path}:{n}", n, obj) for n, obj in read_jsonl(path)]
-    else:
-        data = read_json(path)
-        if not isinstance(data, list):
-            raise DataError(
-                f"{path}: expected a JSON list of objects, got {type(data).__name__}"
-            )
-        items = [(f"{path} (record {i})", i, obj) for i, obj in enumerate(data)]
     out = []
-    for where, n, raw in items:
-        obj = as_dict(raw, where)
+    for n, where, obj in read_records(path):
         key = "prompt" if "prompt" in obj else "question"
         prompt = as_str(obj, key, where)
         scores_obj = obj.get("scores")

@@ -31,6 +31,7 @@ from prefroute.data._io import (
     read_csv,
     read_json,
     read_jsonl,
+    read_records,
     root_dir,
 )
 from prefroute.data.models import canonical_model_name, canonicalize_keys
@@ -395,20 +396,8 @@ def load_golden_file(
         raise DataError(f"{str(path)!r}: golden labels must be a .json or .jsonl file")
     if not path.is_file():
         raise DataError(f"golden-label file {str(path)!r} does not exist")
-    if path.suffix == ".jsonl":
-        items: list[tuple[str, Any]] = [
-            (f"{path}:{n}", obj) for n, obj in read_jsonl(path)
-        ]
-    else:
-        data = read_json(path)
-        if not isinstance(data, list):
-            raise DataError(
-                f"{path}: expected a JSON list of records, got {type(data).__name__}"
-            )
-        items = [(f"{path} (record {i})", obj) for i, obj in enumerate(data)]
     out: list[GoldenRecord] = []
-    for where, raw in items:
-        obj = as_dict(raw, where)
+    for _, where, obj in read_records(path):
         prompt = as_str(obj, "prompt" if "prompt" in obj else "question", where)
         if "scores" not in obj:
             raise DataError(f"{where}: missing field 'scores'")

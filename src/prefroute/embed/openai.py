@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from prefroute._unicode import utf8_safe
 from prefroute.errors import ConfigError, UpstreamError
 from prefroute.types import FloatArray
 
@@ -198,7 +199,7 @@ class OpenAIEmbedder:
         # OpenAI rejects empty strings; a lone space embeds as "no content".
         payload = {
             "model": self.model,
-            "input": [t if t else " " for t in texts],
+            "input": [utf8_safe(t) if t else " " for t in texts],
             "encoding_format": "float",
         }
         client = self._http()

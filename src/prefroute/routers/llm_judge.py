@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
+from prefroute._unicode import utf8_safe
 from prefroute.config import env_value
 from prefroute.errors import ConfigError, DataError, UpstreamError
 from prefroute.routers.base import Router
@@ -431,7 +432,7 @@ class LLMJudgeRouter(Router):
                 {
                     "role": "user",
                     "content": _USER_TEMPLATE.format(
-                        prompt=prompt[: self.max_prompt_chars]
+                        prompt=utf8_safe(prompt[: self.max_prompt_chars])
                     ),
                 },
             ],

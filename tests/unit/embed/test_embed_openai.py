@@ -119,6 +119,12 @@ def test_empty_text_is_sent_as_a_space(server: str) -> None:
     assert _Handler.requests[0]["input"] == [" ", "x"]
 
 
+def test_lone_surrogate_is_sent_replaced(server: str) -> None:
+    # "\ud800" has no UTF-8 form, so httpx could not write the request body
+    _embedder(server).embed(["a\ud800b"])
+    assert _Handler.requests[0]["input"] == ["a?b"]
+
+
 def test_server_error_is_retried(server: str) -> None:
     out = _embedder(server, model="flaky").embed(["hello"])
     assert _Handler.calls["flaky"] == 2

@@ -104,6 +104,13 @@ def test_score_reads_grade_distribution_from_logprobs() -> None:
     assert body["model"] == "judge-m"
 
 
+def test_lone_surrogate_reaches_the_judge_replaced() -> None:
+    # "\ud800" has no UTF-8 form, so httpx could not write the request body
+    with FakeLLM(lambda body: chat_response("2")) as fake:
+        assert _judge(fake).score(["a\ud800b"]).shape == (1,)
+        assert "a?b" in _prompt_text(fake.requests[0])
+
+
 def test_text_grade_used_when_endpoint_returns_no_logprobs() -> None:
     with FakeLLM(lambda body: chat_response("2")) as fake:
         router = _judge(fake, score_rule="p_low")
