@@ -1,14 +1,17 @@
-"""Cost-quality frontier of the mf-multi router on RouterBench (and RouterDC).
+"""Cost-quality frontier of the mf-multi router on RouterBench (RouterDC, LLMRouter).
 
 Cross-validates over prompts (5-fold random split, and leave-one-task-out), prints
 AIQ, the cost to match the best single model and the quality at the cheapest model's
 cost for the router and every baseline, and writes JSON + PNG files. The router is
 the shipped recipe (factorisation + task prior, `--task-shrink 0.5`); the
 factorisation alone (`task_shrink=None`) is reported as one more row, "router-mf".
+`--llmrouter` adds LLMRouter's 9 open models (both splits), priced by the USD per 1M
+input / output tokens its authors list (`benchmark_prices`).
 
 Usage:
     PREFROUTE_DATA_DIR=/path/to/data OPENBLAS_NUM_THREADS=1 \
-        .venv/bin/python benchmarks/multi_routerbench.py --out docs/img [--routerdc]
+        .venv/bin/python benchmarks/multi_routerbench.py --out docs/img \
+        [--routerdc] [--llmrouter]
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from prefroute.embed import get_embedder
 from prefroute.embed.cache import CachedEmbedder
 from prefroute.evals.multi import (
     MultiEvalResult,
+    benchmark_prices,
     cross_validate_multi,
     golden_table,
     load_golden,
@@ -87,6 +91,10 @@ def main() -> None:
     parser.add_argument(
         "--only-routerdc", action="store_true", help="RouterDC only (no RouterBench)."
     )
+    parser.add_argument(
+        "--llmrouter", action="store_true", help="Also LLMRouter (9 priced models)."
+    )
+    parser.add_argument("--only-llmrouter", action="store_true", help="LLMRouter only.")
     args = parser.parse_args()
     data_dir = resolve_data_dir(None)
     embedder = CachedEmbedder(get_embedder(args.embedder), memory_items=1_000_000)
@@ -107,13 +115,18 @@ def main() -> None:
     shrink = args.task_shrink if args.task_shrink >= 0 else None
 
     runs = [("routerbench", "random"), ("routerbench", "task")]
-    if args.only_routerdc:
+    if args.only_routerdc or args.only_llmrouter:
         runs = []
     if args.routerdc or args.only_routerdc:
         runs.append(("routerdc", "random"))
+    if args.llmrouter or args.only_llmrouter:
+        runs += [("llmrouter", "random"), ("llmrouter", "task")]
     json_dir = args.json_dir or args.out
     for benchmark, split in runs:
-        table = golden_table(load_golden(benchmark, data_dir))
+        table = golden_table(
+            load_golden(benchmark, data_dir),
+            prices=benchmark_prices(benchmark, data_dir),
+        )
         start = time.perf_counter()
         pair = PAPER_PAIR if benchmark == "routerbench" else None
         result = cross_validate_multi(

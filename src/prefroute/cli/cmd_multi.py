@@ -82,10 +82,13 @@ def print_multi_result(result: Any) -> None:
     from rich.table import Table
 
     best_cost, best_q = result.single[result.best_model]
+    usd = result.cost_unit == "USD"
+    per_query = f"${best_cost:.6f}/query" if usd else f"{best_cost:g} unit/query"
     console = Console()
     table = Table(
         title=f"{result.benchmark}: {result.split} split, {result.n_prompts} prompts "
-        f"(best single: {result.best_model} q={best_q:.4f} at ${best_cost:.6f}/query)"
+        f"(best single: {result.best_model} q={best_q:.4f} at {per_query})"
+        + ("" if usd else "; no costs in the data: every model costs 1 per query")
     )
     for column in (
         "method",
@@ -95,7 +98,7 @@ def print_multi_result(result: Any) -> None:
         "quality at cheapest cost",
         "quality at 40% of best cost",
     ):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for summary in result.methods.values():
         table.add_row(
             summary.name,
@@ -107,7 +110,7 @@ def print_multi_result(result: Any) -> None:
         )
     console.print(table)
     singles = Table(title="single models")
-    for column in ("model", "mean cost (USD)", "quality"):
+    for column in ("model", f"mean cost ({result.cost_unit})", "quality"):
         singles.add_column(column)
     for model, (cost, quality) in sorted(
         result.single.items(), key=lambda kv: kv[1][0]
@@ -132,6 +135,7 @@ def run_eval_multi(
     plot_out: Path | None = None,
     data_dir: Path | None = None,
     task_shrink: float | None = DEFAULT_TASK_SHRINK,
+    prices: Path | None = None,
 ) -> Any:
     """Cross-validate mf-multi on a golden benchmark, print the table, write outputs.
 
@@ -139,7 +143,7 @@ def run_eval_multi(
     can delegate here.
 
     Args:
-        benchmark: "routerbench" or "routerdc".
+        benchmark: "routerbench", "routerdc", "llmrouter" or a .json/.jsonl file.
         split: "random" (K-fold over prompts) or "task" (leave-one-task-out).
         folds: Folds for the random split.
         policy: "utility" or "tolerance".
@@ -154,6 +158,9 @@ def run_eval_multi(
         data_dir: Data directory (default: the configured one).
         task_shrink: The router's task prior (see `MultiModelRouter`); None fits
             the factorisation alone.
+        prices: Prices file (`prefroute.evals.multi.load_prices_file`) for data
+            without per-query costs; default: the benchmark's listed prices
+            (llmrouter), else 1 per query.
 
     Returns:
         The `MultiEvalResult`.
@@ -161,9 +168,11 @@ def run_eval_multi(
     from rich.progress import Progress
 
     from prefroute.evals.multi import (
+        benchmark_prices,
         cross_validate_multi,
         golden_table,
         load_golden,
+        load_prices_file,
         plot_multi_eval,
     )
 
@@ -172,7 +181,12 @@ def run_eval_multi(
     # (a user's file needs no data directory: the loaders resolve it only for
     # the built-in sets)
     records = load_golden(benchmark, data_dir)
-    table = golden_table(records)
+    price_map = (
+        load_prices_file(prices)
+        if prices is not None
+        else benchmark_prices(benchmark, data_dir)
+    )
+    table = golden_table(records, prices=price_map)
     if Path(benchmark).suffix in (".json", ".jsonl"):  # named after the file's stem
         benchmark = Path(benchmark).stem
     make = _router_factory(
@@ -205,6 +219,7 @@ def run_eval_multi(
             "folds": folds,
             "seed": seed,
             "task_shrink": task_shrink,
+            "prices": str(prices) if prices is not None else None,
         }
         json_out.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(_json_safe(report), indent=2, allow_nan=False)
@@ -236,10 +251,20 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--benchmark",
                 "-b",
-                help="routerbench, routerdc, or your own .json/.jsonl file of "
-                "{prompt, scores: {model: q}, costs: {model: usd}} records.",
+                help="routerbench, routerdc, llmrouter, or your own .json/.jsonl "
+                "file of {prompt, scores: {model: q}, costs: {model: usd}} records.",
             ),
         ] = "routerbench",
+        prices: Annotated[
+            Path | None,
+            typer.Option(
+                "--prices",
+                help="YAML/JSON: model -> USD per query, or {input_per_mtok, "
+                "output_per_mtok, per_query, expected_output_tokens}; prices data "
+                "without per-query costs (routerdc, your file). llmrouter defaults "
+                "to its listed prices.",
+            ),
+        ] = None,
         split: Annotated[
             str,
             typer.Option(
@@ -293,6 +318,7 @@ def register(app: typer.Typer) -> None:
             plot_out=plot_out,
             data_dir=data_dir,
             task_shrink=task_shrink if task_shrink >= 0 else None,
+            prices=prices,
         )
 
     @app.command("train-multi")
@@ -379,7 +405,7 @@ def register(app: typer.Typer) -> None:
             from prefroute.data.battles import load_battles_jsonl
 
             for path in battles:
-                fights.extend(load_battles_jsonl(path))
+                fights.extend(load_battles_jsonl(path, canonical=canonical))
         if alpaca_eval:
             from prefroute.data.battles import load_alpaca_eval
 

@@ -23,6 +23,7 @@ Formats:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -67,6 +68,10 @@ _55K_COLUMNS = ("model_a", "model_b", "prompt", "winner_model_a", "winner_model_
 _ALPACA_DIR = "alpaca-eval"
 _ALPACA_COMPACT = "preferences_compact_all_present.jsonl"
 _ALPACA_INSTRUCTIONS = "instructions_805.json"
+# Generator names that are no model: "example" is AlpacaEval's NullModel entry
+# (results/NullModel), a constant answer that games the judge (805 battles, ranked
+# first by Bradley-Terry).
+_ALPACA_PLACEHOLDERS = frozenset({"example"})
 
 
 def _expand(path: Path, suffixes: tuple[str, ...], source: str) -> list[Path]:
@@ -355,11 +360,13 @@ def _alpaca_battle(
     where: str,
     canonical: bool,
 ) -> Battle | None:
+    model_a = as_str(obj, "generator_1", where)
+    model_b = as_str(obj, "generator_2", where)
+    if model_a in _ALPACA_PLACEHOLDERS or model_b in _ALPACA_PLACEHOLDERS:
+        return None
     label = _preference_label(obj.get("preference"), where)
     if label is None:
         return None
-    model_a = as_str(obj, "generator_1", where)
-    model_b = as_str(obj, "generator_2", where)
     annotator = obj.get("annotator", "")
     if canonical:
         model_a, model_b = canonical_model_name(model_a), canonical_model_name(model_b)
@@ -470,7 +477,8 @@ def load_alpaca_eval(
     Returns:
         Battles with ``p_a = 2 - preference`` (soft label), ``winner`` its rounding
         (1.5 -> "tie"), ``source = "alpaca_eval/<annotator>"``. Rows without a
-        preference (judge failures) are skipped.
+        preference (judge failures) are skipped, and so are rows of a placeholder
+        generator that is no model (``example``, AlpacaEval's NullModel).
 
     Raises:
         DataError: Missing files, bad JSON, a missing field or a preference outside
@@ -663,11 +671,14 @@ def _battle_from_obj(obj: dict[str, Any], where: str) -> Battle:
     )
 
 
-def load_battles_jsonl(path: Path | str) -> list[Battle]:
+def load_battles_jsonl(path: Path | str, *, canonical: bool = False) -> list[Battle]:
     """Load battles written by `write_battles_jsonl` (or by hand in that schema).
 
     Args:
         path: A JSONL file, one battle object per line.
+        canonical: Map model names to `canonical_model_name`, so the file's models
+            join the same models of other sources (golden labels, AlpacaEval); a
+            battle whose two names become one model is dropped.
 
     Returns:
         The battles.
@@ -677,7 +688,19 @@ def load_battles_jsonl(path: Path | str) -> list[Battle]:
             (message names file and line).
     """
     path = Path(path)
-    return [_battle_from_obj(obj, f"{path}:{n}") for n, obj in read_jsonl(path)]
+    battles = [_battle_from_obj(obj, f"{path}:{n}") for n, obj in read_jsonl(path)]
+    if canonical:
+        renamed = (
+            dataclasses.replace(
+                b,
+                model_a=canonical_model_name(b.model_a),
+                model_b=canonical_model_name(b.model_b),
+            )
+            for b in battles
+        )
+        # Two aliases of one model fighting each other say nothing: dropped.
+        battles = [b for b in renamed if b.model_a != b.model_b]
+    return battles
 
 
 def write_battles_jsonl(path: Path | str, battles: Iterable[Battle]) -> int:

@@ -42,6 +42,7 @@ __all__ = [
     "canonical_model_name",
     "load_golden_file",
     "load_llmrouter",
+    "load_llmrouter_prices",
     "load_routeprofile",
     "load_routerbench",
     "load_routerdc",
@@ -290,6 +291,53 @@ def load_llmrouter(
     out: list[GoldenRecord] = []
     for f in files:
         out.extend(_question_records(f, tasks, f"llmrouter/{f.stem}", canonical))
+    return out
+
+
+def load_llmrouter_prices(
+    data_dir: Path | str | None = None, *, canonical: bool = False
+) -> dict[str, dict[str, float]]:
+    """LLMRouter's listed prices (``ulab-llmrouter/default_llm.json``).
+
+    Args:
+        data_dir: The data root, the ``ulab-llmrouter`` folder or the JSON file;
+            None for the configured data directory.
+        canonical: Rename models with `canonical_model_name`.
+
+    Returns:
+        Model -> ``{"input_per_mtok": USD, "output_per_mtok": USD}`` (the keys of
+        `prefroute.routers.policy.ModelPrice.from_mapping`).
+
+    Raises:
+        DataError: Missing file or a model without numeric prices.
+    """
+    path = _resolve(data_dir)
+    if path.is_dir():
+        base = path / "ulab-llmrouter" if (path / "ulab-llmrouter").is_dir() else path
+        path = base / "default_llm.json"
+    if not path.is_file():
+        raise DataError(
+            f"{str(path)!r} does not exist; fetch it with "
+            "`prefroute data download llmrouter`"
+        )
+    raw = read_json(path)
+    if not isinstance(raw, dict):
+        raise DataError(f"{path}: expected an object of models")
+    out: dict[str, dict[str, float]] = {}
+    for model, spec in raw.items():
+        where = f"{path}: model {model!r}"
+        if not isinstance(spec, dict):
+            raise DataError(f"{where}: expected an object")
+        prices: dict[str, float] = {}
+        for key, name in (
+            ("input_price", "input_per_mtok"),
+            ("output_price", "output_per_mtok"),
+        ):
+            value = spec.get(key)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise DataError(f"{where}: {key!r} must be a number, got {value!r}")
+            prices[name] = float(value)
+        out[canonical_model_name(model) if canonical else str(model)] = prices
     return out
 
 

@@ -16,7 +16,9 @@ router's curve of (mean true cost, mean true quality), compared with:
 
 Summaries: AIQ (RouterBench's average improvement in quality: area under the
 non-decreasing upper convex hull of the curve over the cost range of the single models,
-divided by that range), the cost to match the best single model's quality, and the best
+divided by that range; every curve's hull runs through the cheapest single model, which
+any deployment can fall back to, so a curve that cannot get that cheap is not credited
+below its reach), the cost to match the best single model's quality, and the best
 quality at the cheapest model's cost.
 """
 
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,13 @@ from typing import Any
 import numpy as np
 
 from prefroute.errors import ConfigError, DataError, MissingDependencyError
-from prefroute.routers.policy import Policy, choose
+from prefroute.routers.policy import (
+    ModelPrice,
+    Policy,
+    choose,
+    estimate_costs,
+    estimate_input_tokens,
+)
 from prefroute.types import FloatArray, GoldenRecord
 
 __all__ = [
@@ -41,6 +49,7 @@ __all__ = [
     "GoldenTable",
     "MultiEvalResult",
     "aiq",
+    "benchmark_prices",
     "cost_to_reach",
     "cross_validate_multi",
     "curve",
@@ -49,12 +58,13 @@ __all__ = [
     "fold_ids",
     "golden_table",
     "load_golden",
+    "load_prices_file",
     "plot_multi_eval",
     "quality_at_cost",
     "upper_hull",
 ]
 
-BENCHMARKS: tuple[str, ...] = ("routerbench", "routerdc")
+BENCHMARKS: tuple[str, ...] = ("routerbench", "routerdc", "llmrouter")
 
 
 # -- data ------------------------------------------------------------------------
@@ -67,8 +77,9 @@ def load_golden(
 
     Args:
         benchmark: "routerbench" (11 models, USD per query), "routerdc" (7 models),
-            or a user's own .json / .jsonl file (prompt, scores and optionally
-            costs per model; `prefroute.data.golden.load_golden_file`).
+            "llmrouter" (9 open models, priced by `benchmark_prices`), or a user's
+            own .json / .jsonl file (prompt, scores and optionally costs per model;
+            `prefroute.data.golden.load_golden_file`).
         data_dir: The data directory (holding `routerbench/`, `routerdc-7model/`);
             None for the configured one.
         canonical: Rename models to canonical spellings (so RouterBench's
@@ -89,7 +100,79 @@ def load_golden(
         return golden.load_routerbench(data_dir, canonical=canonical)
     if benchmark == "routerdc":
         return golden.load_routerdc(data_dir, canonical=canonical)
+    if benchmark == "llmrouter":
+        return golden.load_llmrouter(data_dir, canonical=canonical)
     raise ConfigError(f"benchmark must be one of {BENCHMARKS}, got {benchmark!r}")
+
+
+def benchmark_prices(
+    benchmark: str, data_dir: Path | None = None, *, canonical: bool = False
+) -> dict[str, ModelPrice] | None:
+    """The prices a built-in benchmark without per-query costs is evaluated with.
+
+    Only "llmrouter" has them: the USD per 1M input / output tokens its authors list
+    (``default_llm.json``), with `ModelPrice`'s default expected output length.
+
+    Args:
+        benchmark: Benchmark name or file.
+        data_dir: The data directory; None for the configured one.
+        canonical: Canonical model names (as `load_golden`).
+
+    Returns:
+        Model -> price, or None.
+    """
+    if benchmark != "llmrouter":
+        return None
+    from prefroute.data.golden import load_llmrouter_prices
+
+    listed = load_llmrouter_prices(data_dir, canonical=canonical)
+    return {m: ModelPrice.from_mapping(p) for m, p in listed.items()}
+
+
+def load_prices_file(path: Path | str) -> dict[str, ModelPrice]:
+    """Model prices from a YAML or JSON file (YAML is a superset of JSON).
+
+    Each model maps to a number (USD per query) or to `ModelPrice` keys, e.g.::
+
+        gpt-4o: {input_per_mtok: 2.5, output_per_mtok: 10}
+        my-local-model: 0.0001
+
+    Args:
+        path: The file.
+
+    Returns:
+        Model -> price.
+
+    Raises:
+        ConfigError: Unreadable file, not a mapping, or a bad price.
+    """
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read prices {str(path)!r}: {exc}") from exc
+    if not isinstance(data, dict) or not data:
+        raise ConfigError(f"prices {str(path)!r} must map model names to prices")
+    out: dict[str, ModelPrice] = {}
+    for model, value in data.items():
+        where = f"prices {str(path)!r}, model {model!r}"
+        if isinstance(value, dict):
+            try:
+                out[str(model)] = ModelPrice.from_mapping(value)
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from exc
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            try:
+                out[str(model)] = ModelPrice(per_query=float(value))
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from exc
+        else:
+            raise ConfigError(
+                f"{where}: expected USD per query or a mapping of "
+                f"{sorted(ModelPrice.__slots__)}, got {value!r}"
+            )
+    return out
 
 
 @dataclass(frozen=True)
@@ -103,6 +186,9 @@ class GoldenTable:
         quality: True quality in [0, 1], shape (n, m).
         cost: True USD per query, shape (n, m) (ones when the data has no costs).
         records: The source records, one per prompt.
+        cost_source: "measured" (the records' own costs), "prices" (computed from
+            given prices and each prompt's length: known before routing, so routers
+            are given it), or "unit" (no costs: every model costs 1).
     """
 
     prompts: list[str]
@@ -111,25 +197,30 @@ class GoldenTable:
     quality: FloatArray
     cost: FloatArray
     records: list[GoldenRecord] = field(repr=False)
+    cost_source: str = "measured"
 
 
 def golden_table(
     records: Sequence[GoldenRecord],
     *,
-    prices: dict[str, float] | None = None,
+    prices: Mapping[str, float | ModelPrice] | None = None,
 ) -> GoldenTable:
     """Keep the prompts that have every model's quality (and cost), deduplicated.
 
     Args:
         records: Golden records.
-        prices: Model -> USD per query to use where records carry no costs (e.g.
-            RouterDC); None leaves cost-less data at 1 per query for every model.
+        prices: Model -> price to use where records carry no costs (e.g. RouterDC,
+            LLMRouter): USD per query, or a `ModelPrice` (per-token prices are
+            applied to each prompt's estimated input tokens plus the price's
+            expected output tokens). None leaves cost-less data at 1 per query for
+            every model. Records' own costs always win.
 
     Returns:
         The table.
 
     Raises:
         DataError: No complete rows.
+        ConfigError: A model without a price.
     """
     models = sorted({m for r in records for m in r.scores})
     has_costs = any(r.costs for r in records)
@@ -145,16 +236,27 @@ def golden_table(
     if not rows:
         raise DataError(f"no prompt has a score for all of {models}")
     quality = np.array([[r.scores[m] for m in models] for r in rows], dtype=np.float64)
+    source = "measured"
+    cost: FloatArray
     if has_costs:
         cost = np.array(
             [[r.costs[m] for m in models] for r in rows if r.costs], dtype=np.float64
         )
     elif prices is not None:
-        cost = np.tile(
-            np.array([prices[m] for m in models], dtype=np.float64), (len(rows), 1)
-        )
+        missing = [m for m in models if m not in prices]
+        if missing:
+            raise ConfigError(
+                f"no price for models {missing}; priced: {sorted(prices)}"
+            )
+        as_price = [
+            p if isinstance(p, ModelPrice) else ModelPrice(per_query=float(p))
+            for p in (prices[m] for m in models)
+        ]
+        cost = estimate_costs(as_price, estimate_input_tokens([r.prompt for r in rows]))
+        source = "prices"
     else:
         cost = np.ones_like(quality)
+        source = "unit"
     return GoldenTable(
         prompts=[r.prompt for r in rows],
         tasks=[r.task or r.source for r in rows],
@@ -162,6 +264,7 @@ def golden_table(
         quality=quality,
         cost=cost,
         records=rows,
+        cost_source=source,
     )
 
 
@@ -287,18 +390,27 @@ def _hull_value(hull: FloatArray, at: FloatArray) -> FloatArray:
 
 
 def aiq(
-    costs: FloatArray, qualities: FloatArray, cost_range: tuple[float, float]
+    costs: FloatArray,
+    qualities: FloatArray,
+    cost_range: tuple[float, float],
+    *,
+    start: tuple[float, float] | None = None,
 ) -> float:
     """Average quality over a cost range under the non-decreasing convex hull.
 
     RouterBench's AIQ: integral of the hull from c_lo to c_hi, divided by
-    (c_hi - c_lo). Below the curve's cheapest point the hull is held at that
-    point's quality (routers reaching the cheapest model start at c_lo anyway).
+    (c_hi - c_lo). A curve that cannot get as cheap as c_lo (a pair of dear
+    models, one single model) must not be credited with its cheapest quality
+    below its reach: pass `start`, the point every deployment can fall back to
+    (the cheapest single model: send everything there, or mix with it), and the
+    hull runs through it. Without `start` the hull is held flat at its cheapest
+    point's quality below that point.
 
     Args:
         costs: Curve costs, shape (k,).
         qualities: Curve qualities, shape (k,).
         cost_range: (c_lo, c_hi), usually the cheapest and dearest single model.
+        start: (cost, quality) added to the curve before taking the hull.
 
     Returns:
         The AIQ.
@@ -306,6 +418,9 @@ def aiq(
     lo, hi = cost_range
     if not hi > lo:
         raise ConfigError(f"cost_range must have hi > lo, got {cost_range!r}")
+    if start is not None:
+        costs = np.append(np.asarray(costs, float), start[0])
+        qualities = np.append(np.asarray(qualities, float), start[1])
     hull = upper_hull(costs, qualities)
     grid = np.linspace(lo, hi, 2001)
     return float(np.trapezoid(_hull_value(hull, grid), grid) / (hi - lo))
@@ -429,6 +544,8 @@ class MultiEvalResult:
         best_pair: The pair of the two-model baseline.
         predicted_quality: Out-of-fold predicted quality, shape (n, m).
         predicted_cost: Out-of-fold predicted cost, shape (n, m).
+        cost_source: The table's `GoldenTable.cost_source` ("unit": costs are 1 per
+            query, not USD).
     """
 
     benchmark: str
@@ -442,6 +559,12 @@ class MultiEvalResult:
     best_pair: tuple[str, str]
     predicted_quality: FloatArray = field(repr=False)
     predicted_cost: FloatArray = field(repr=False)
+    cost_source: str = "measured"
+
+    @property
+    def cost_unit(self) -> str:
+        """What the costs are counted in: "USD", or "unit" (1 per query)."""
+        return "unit" if self.cost_source == "unit" else "USD"
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary."""
@@ -450,6 +573,8 @@ class MultiEvalResult:
             "benchmark": self.benchmark,
             "split": self.split,
             "n_prompts": self.n_prompts,
+            "cost_source": self.cost_source,
+            "cost_unit": self.cost_unit,
             "single": {
                 m: {"cost": c, "quality": q} for m, (c, q) in self.single.items()
             },
@@ -468,12 +593,13 @@ def _summarise(
     best_quality: float,
     best_cost: float,
     cheapest_cost: float,
+    cheapest_quality: float,
 ) -> CurveSummary:
     c, q = points[:, 0], points[:, 1]
     return CurveSummary(
         name=name,
         points=points,
-        aiq=aiq(c, q, cost_range),
+        aiq=aiq(c, q, cost_range, start=(cheapest_cost, cheapest_quality)),
         cost_to_match_best=cost_to_reach(c, q, best_quality),
         cost_to_match_best_hull=cost_to_reach(c, q, best_quality, interpolate=True),
         quality_at_cheapest=quality_at_cost(c, q, cheapest_cost, interpolate=True),
@@ -526,8 +652,9 @@ def cross_validate_multi(
     folds = fold_ids(
         n, n_folds=n_folds, seed=seed, groups=table.tasks if split == "task" else None
     )
-    # Cost-less data (RouterDC): route on the table's per-model prices instead.
-    has_costs = any(r.costs for r in table.records)
+    # Cost-less data (RouterDC): route on each model's mean cost instead; costs
+    # computed from listed prices depend only on the prompt, so routers get them.
+    has_costs = table.cost_source == "measured"
     pred_q = np.zeros((n, m))
     pred_c = np.zeros((n, m))
     fold_list = sorted(set(folds.tolist()))
@@ -542,7 +669,9 @@ def cross_validate_multi(
             router.fit_multi(train_records)
         test_prompts = [table.prompts[i] for i in test]
         pred_q[test] = router.score_models(test_prompts, table.models)
-        if use_true_mean_cost or not has_costs:
+        if table.cost_source == "prices":
+            pred_c[test] = table.cost[test]
+        elif use_true_mean_cost or not has_costs:
             pred_c[test] = table.cost[train].mean(axis=0)
         else:
             pred_c[test] = router.predict_costs(test_prompts, table.models)
@@ -613,6 +742,7 @@ def evaluate_predictions(
             best_quality=float(mean_q[best]),
             best_cost=float(mean_c[best]),
             cheapest_cost=float(mean_c[cheapest]),
+            cheapest_quality=float(mean_q[cheapest]),
         )
 
     all_cols = list(range(len(models)))
@@ -628,12 +758,13 @@ def evaluate_predictions(
         if best_pair_summary is None or s.aiq > best_pair_summary.aiq:
             best_pair_summary, best_pair = s, (models[i], models[j])
     assert best_pair_summary is not None
-    best_pair_summary.name = f"pair {best_pair[0]} / {best_pair[1]}"
+    best_pair_summary.name = f"best pair {best_pair[0]} / {best_pair[1]}"
     methods["best-pair"] = best_pair_summary
     if pair is not None and all(p in models for p in pair):
         cols = [models.index(pair[0]), models.index(pair[1])]
         methods["pair"] = summarise(
-            f"pair {pair[0]} / {pair[1]}", run(cols, predicted_quality, predicted_cost)
+            f"given pair {pair[0]} / {pair[1]}",
+            run(cols, predicted_quality, predicted_cost),
         )
     tasks = np.asarray(table.tasks)
     if len(set(table.tasks)) > 1:
@@ -660,6 +791,7 @@ def evaluate_predictions(
         best_pair=best_pair,
         predicted_quality=predicted_quality,
         predicted_cost=predicted_cost,
+        cost_source=table.cost_source,
     )
 
 

@@ -192,8 +192,10 @@ def alpaca_all(data_dir: Path) -> list[Battle]:
 
 
 def test_alpaca_compact_row_count(alpaca_all: list[Battle]) -> None:
-    # 108,665 rows; 64 have no preference (judge failures) and are skipped
-    assert len(alpaca_all) == 108_601
+    # 108,665 rows; 64 have no preference (judge failures) and 805 are AlpacaEval's
+    # placeholder generator "example" (NullModel): both skipped
+    assert len(alpaca_all) == 108_601 - 805
+    assert not {"example"} & {m for b in alpaca_all for m in (b.model_a, b.model_b)}
 
 
 def test_alpaca_soft_label_matches_preference(alpaca_all: list[Battle]) -> None:
@@ -265,6 +267,47 @@ def test_alpaca_draw_code_zero_is_tie(tmp_path: Path) -> None:
     path.write_text(json.dumps(rows))
     (battle,) = load_alpaca_eval(path)
     assert battle.winner == "tie" and battle.p_a == 0.5
+
+
+def test_alpaca_placeholder_generator_dropped(tmp_path: Path) -> None:
+    # "example" is AlpacaEval's NullModel (a constant answer), not a model
+    rows = [
+        {
+            "instruction": "q",
+            "generator_1": "gpt4_1106_preview",
+            "generator_2": "example",
+            "preference": 2,
+        },
+        {
+            "instruction": "r",
+            "generator_1": "gpt4_1106_preview",
+            "generator_2": "claude-2",
+            "preference": 1,
+        },
+    ]
+    path = tmp_path / "annotations.json"
+    path.write_text(json.dumps(rows))
+    (battle,) = load_alpaca_eval(path)
+    assert battle.model_b == "claude-2"
+
+
+def test_alpaca_compact_placeholder_generator_dropped(tmp_path: Path) -> None:
+    (tmp_path / "instructions_805.json").write_text(
+        json.dumps([{"idx": 0, "instruction": "hi"}])
+    )
+    rows = [
+        {
+            "instruction_idx": 0,
+            "generator_1": "gpt4_1106_preview",
+            "generator_2": g,
+            "preference": 1.5,
+        }
+        for g in ("example", "Yi-34B-Chat")
+    ]
+    path = tmp_path / "preferences_compact_all_present.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    battles = load_alpaca_eval(tmp_path, canonical=True)
+    assert [b.model_b for b in battles] == ["zero-one-ai/Yi-34B-Chat"]
 
 
 def test_alpaca_compact_bad_index(tmp_path: Path) -> None:
@@ -456,3 +499,32 @@ def test_arena_loaders_accept_folders(tmp_path: Path) -> None:
 def test_arena_empty_folder_rejected(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"no \.csv/\.parquet files"):
         load_arena_55k(tmp_path)
+
+
+def test_own_jsonl_canonical_names_join_other_sources(tmp_path: Path) -> None:
+    # Three spellings of the paper's pair as found in RouterBench, AlpacaEval and
+    # hand-written logs: canonical names make them one model each, and a battle of
+    # a model against its own alias is dropped (it says nothing).
+    path = tmp_path / "own.jsonl"
+    rows = [
+        ("gpt4_1106_preview", "Mixtral-8x7B-Instruct-v0.1", "a"),
+        ("gpt-4-1106-preview", "mistralai/mixtral-8x7b-chat", "tie"),
+        ("Mixtral-8x7B-Instruct-v0.1", "mistralai/mixtral-8x7b-chat", "a"),
+    ]
+    path.write_text(
+        "".join(
+            json.dumps({"prompt": f"q{i}", "model_a": a, "model_b": b, "winner": w})
+            + "\n"
+            for i, (a, b, w) in enumerate(rows)
+        ),
+        encoding="utf-8",
+    )
+    raw = load_battles_jsonl(path)
+    assert len({m for b in raw for m in (b.model_a, b.model_b)}) == 4
+    joined = load_battles_jsonl(path, canonical=True)
+    assert len(joined) == 2
+    assert {(b.model_a, b.model_b) for b in joined} == {DEFAULT_PAIR_NAMES}
+    assert [b.winner for b in joined] == ["a", "tie"]
+
+
+DEFAULT_PAIR_NAMES = (DEFAULT_PAIR.strong, DEFAULT_PAIR.weak)

@@ -13,16 +13,19 @@ from prefroute.embed.hashing import HashingEmbedder
 from prefroute.errors import ConfigError
 from prefroute.evals.multi import (
     aiq,
+    benchmark_prices,
     cost_to_reach,
     cross_validate_multi,
     fold_ids,
     golden_table,
     load_golden,
+    load_prices_file,
     plot_multi_eval,
     quality_at_cost,
     upper_hull,
 )
 from prefroute.routers.multi import MultiModelRouter
+from prefroute.routers.policy import ModelPrice
 from prefroute.types import GoldenRecord
 
 
@@ -49,6 +52,30 @@ def test_aiq_holds_best_quality_beyond_last_point() -> None:
     value = aiq(np.array([1.0, 2.0]), np.array([0.5, 0.9]), (1.0, 3.0))
     # Rises 0.5 -> 0.9 over [1, 2] (mean 0.7), then flat at 0.9 over [2, 3].
     assert value == pytest.approx(0.8)
+
+
+def test_aiq_does_not_credit_a_curve_below_its_reach() -> None:
+    # One dear model alone (cost 3, quality 0.9) over the range [1, 3]: without a
+    # start point the hull is flat at 0.9 below cost 3 (the old, inflated AIQ);
+    # through the cheapest model's point (1, 0.5) it rises from 0.5 instead.
+    dear_c, dear_q = np.array([3.0]), np.array([0.9])
+    assert aiq(dear_c, dear_q, (1.0, 3.0)) == pytest.approx(0.9)
+    assert aiq(dear_c, dear_q, (1.0, 3.0), start=(1.0, 0.5)) == pytest.approx(0.7)
+    # A curve that already reaches the cheap end is unchanged by the start point.
+    c, q = np.array([1.0, 2.0]), np.array([0.6, 0.9])
+    assert aiq(c, q, (1.0, 3.0), start=(1.0, 0.5)) == pytest.approx(
+        aiq(c, q, (1.0, 3.0))
+    )
+
+
+def test_single_dear_model_never_outscores_the_random_mix() -> None:
+    # The audit's case: "always the best model" as a method must not beat the hull
+    # of all single models (which contains it) once the start point is used.
+    costs = np.array([1.0, 2.0, 5.0])
+    quality = np.array([0.5, 0.8, 0.9])
+    mix = aiq(costs, quality, (1.0, 5.0), start=(1.0, 0.5))
+    best_alone = aiq(costs[2:], quality[2:], (1.0, 5.0), start=(1.0, 0.5))
+    assert best_alone < mix
 
 
 def test_cost_to_reach_points_and_hull() -> None:
@@ -214,3 +241,86 @@ def test_cost_less_golden_data_routes_on_table_prices() -> None:
         n_folds=2,
     )
     assert result.cheapest_model == "cheap"
+
+
+def test_token_prices_give_per_prompt_costs_known_to_the_router() -> None:
+    # Per-token prices make a long prompt dearer than a short one for the same
+    # model, and (being a function of the prompt) they are what the router routes on.
+    records = [
+        GoldenRecord(r.prompt + " pad" * (40 * (i % 2)), r.scores, task=r.task)
+        for i, r in enumerate(_synthetic_records(8))
+    ]
+    prices = {
+        "cheap": ModelPrice(input_per_mtok=1.0, output_per_mtok=1.0),
+        "mid": ModelPrice(input_per_mtok=3.0, output_per_mtok=3.0),
+        "dear": ModelPrice(input_per_mtok=10.0, output_per_mtok=10.0),
+    }
+    table = golden_table(records, prices=prices)
+    assert table.cost_source == "prices"
+    cheap = table.models.index("cheap")
+    lengths = np.array([len(p) for p in table.prompts])
+    assert np.corrcoef(lengths, table.cost[:, cheap])[0, 1] > 0.99
+    assert np.all(table.cost[:, table.models.index("dear")] > 9 * table.cost[:, cheap])
+    result = cross_validate_multi(
+        table,
+        lambda: MultiModelRouter(embedder=HashingEmbedder(dim=32), dim=2, n_epochs=30),
+        n_folds=2,
+    )
+    np.testing.assert_array_equal(result.predicted_cost, table.cost)
+    assert result.cost_unit == "USD" and result.as_dict()["cost_source"] == "prices"
+
+
+def test_cost_less_data_without_prices_is_counted_in_units() -> None:
+    records = [
+        GoldenRecord(r.prompt, r.scores, task=r.task) for r in _synthetic_records(6)
+    ]
+    table = golden_table(records)
+    assert table.cost_source == "unit" and np.all(table.cost == 1.0)
+    result = cross_validate_multi(
+        table,
+        lambda: MultiModelRouter(embedder=HashingEmbedder(dim=32), dim=2, n_epochs=20),
+        n_folds=2,
+    )
+    assert result.cost_unit == "unit"
+
+
+def test_golden_table_names_models_without_price() -> None:
+    records = [
+        GoldenRecord(r.prompt, r.scores, task=r.task) for r in _synthetic_records(2)
+    ]
+    with pytest.raises(ConfigError, match=r"no price for models \['mid'\]"):
+        golden_table(records, prices={"cheap": 1.0, "dear": 2.0})
+
+
+def test_prices_file_numbers_and_mappings(tmp_path: Path) -> None:
+    path = tmp_path / "prices.yaml"
+    path.write_text(
+        "gpt-4o: {input_per_mtok: 2.5, output_per_mtok: 10}\nlocal: 0.0001\n",
+        encoding="utf-8",
+    )
+    prices = load_prices_file(path)
+    assert prices["gpt-4o"] == ModelPrice(input_per_mtok=2.5, output_per_mtok=10.0)
+    assert prices["local"] == ModelPrice(per_query=0.0001)
+    (tmp_path / "p.json").write_text('{"a": {"per_query": 1, "tokens": 3}}')
+    with pytest.raises(ConfigError, match=r"model 'a'.*unknown price keys"):
+        load_prices_file(tmp_path / "p.json")
+    (tmp_path / "q.json").write_text('{"a": "cheap"}')
+    with pytest.raises(ConfigError, match=r"model 'a': expected USD per query"):
+        load_prices_file(tmp_path / "q.json")
+    (tmp_path / "r.json").write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="must map model names"):
+        load_prices_file(tmp_path / "r.json")
+
+
+@pytest.mark.data
+def test_llmrouter_benchmark_is_priced_by_its_listed_prices(data_dir: Path) -> None:
+    prices = benchmark_prices("llmrouter", data_dir)
+    assert prices is not None
+    table = golden_table(load_golden("llmrouter", data_dir), prices=prices)
+    assert len(table.models) == 9 and len(table.prompts) > 5000
+    assert table.cost_source == "prices"
+    # gemma-2-9b is listed at $0.10 / 1M tokens, the 49-70B models at $0.90.
+    gemma = table.cost[:, table.models.index("gemma-2-9b-it")]
+    big = table.cost[:, table.models.index("llama3-chatqa-1.5-70b")]
+    np.testing.assert_allclose(big / gemma, 9.0)
+    assert benchmark_prices("routerbench", data_dir) is None
