@@ -12,9 +12,13 @@ Battles are pooled through the dense prompt-by-model score matrix, so one step c
 O(prompts x models x dim) instead of a pass per battle.
 
 `score` gives ``sigmoid(s(x, strong) - s(x, weak))`` for the configured pair;
-`score_models` gives the per-model scores for any models it has seen (a model it has
-not seen is mapped to one it has, by alias or closest name, with a warning), and
-`with_pair` returns the same router scoring another pair.
+`score_models` gives the per-model scores for any models it has seen, and `with_pair`
+returns the same router scoring another pair. A model it has not seen is mapped to
+one it has by `prefroute.data.models.resolve_model` (alias, canonical name, closest
+name of the same size and version, same family), with a warning; an unseen pair
+member that matches nothing maps to the strongest (weakest) seen model. Strongest
+means the highest Bradley-Terry rating of the training battles (``model_rating_``,
+saved since it was added), else, for older checkpoints, the highest learned bias.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Self
 
 import numpy as np
 
+from prefroute.data.models import resolve_model
 from prefroute.embed.base import Embedder
 from prefroute.errors import ArtifactError, ConfigError, DataError
 from prefroute.routers._prefs import (
@@ -34,7 +39,6 @@ from prefroute.routers._prefs import (
     features,
     length_stats,
     resolve_embedder,
-    resolve_model,
     sigmoid,
 )
 from prefroute.routers.base import Router, load_arrays, save_arrays
@@ -73,8 +77,8 @@ class MFRouter(Router):
             lr: Learning rate.
             weight_decay: Decoupled weight decay of the projection and model vectors.
             length_feature: Append a standardised log(1 + characters) feature.
-            strong_model: Strong model of the scored pair (None = highest bias).
-            weak_model: Weak model of the scored pair (None = lowest bias).
+            strong_model: Strong model of the scored pair (None = strongest seen).
+            weak_model: Weak model of the scored pair (None = weakest seen).
             model_aliases: Unseen model name -> seen model name.
             seed: Initialisation seed.
         """
@@ -92,6 +96,7 @@ class MFRouter(Router):
         self.proj_: FloatArray | None = None
         self.model_vecs_: FloatArray | None = None
         self.model_bias_: FloatArray | None = None
+        self.model_rating_: FloatArray | None = None
         self.length_stats_: FloatArray | None = None
         self._embedder: Embedder | None = None
 
@@ -105,6 +110,10 @@ class MFRouter(Router):
 
     def fit(self, battles: Sequence[Battle]) -> Self:
         """Fit model vectors, biases and the projection on all battles.
+
+        Also stores each model's Bradley-Terry rating of the battles
+        (``model_rating_``), which orders models when a pair needs the strongest or
+        weakest seen one.
 
         Args:
             battles: Battles among any models.
@@ -172,6 +181,7 @@ class MFRouter(Router):
         self.proj_ = params["P"].astype(np.float32)
         self.model_vecs_ = params["V"].astype(np.float32)
         self.model_bias_ = (params["b"] - params["b"].mean()).astype(np.float32)
+        self.model_rating_ = _rating(a_idx, b_idx, credit, weight, m)
         return self
 
     # -- scoring ---------------------------------------------------------------
@@ -187,10 +197,18 @@ class MFRouter(Router):
         assert self.models_ is not None
         return self.models_.index(resolve_model(name, self.models_, self.model_aliases))
 
+    def _strength(self) -> tuple[FloatArray, str]:
+        """Per-model strength and what it is: rating if known, else learned bias."""
+        if self.model_rating_ is not None:
+            return self.model_rating_, "Bradley-Terry rating"
+        assert self.model_bias_ is not None
+        return self.model_bias_, "learned bias"
+
     def _pair_member(self, name: str | None, *, strongest: bool) -> str:
-        assert self.models_ is not None and self.model_bias_ is not None
+        assert self.models_ is not None
+        strength, order = self._strength()
         pick = np.argmax if strongest else np.argmin
-        fallback = self.models_[int(pick(self.model_bias_))]
+        fallback = self.models_[int(pick(strength))]
         if name is None:
             return fallback
         try:
@@ -198,21 +216,24 @@ class MFRouter(Router):
         except ConfigError:
             if self.model_aliases and name in self.model_aliases:
                 raise
-            # The top (bottom) tier is the best guess for an unseen strong (weak)
-            # model of a pair; say so, since it changes what the score means.
+            # The top (bottom) of the ratings is the best guess for an unseen strong
+            # (weak) model of a pair; say so, since it changes what the score means.
             logger.warning(
-                "model %r not seen in training; using the %s seen model %r",
+                "model %r not seen in training and matches no seen model by name or "
+                "family; using the %s seen model %r (by %s)",
                 name,
                 "strongest" if strongest else "weakest",
                 fallback,
+                order,
             )
             return fallback
 
     def pair(self) -> tuple[str, str]:
         """The (strong, weak) pair `score` uses, resolved to seen models.
 
-        A pair member never seen in training (and without an alias) maps to the
-        strongest (for strong) or weakest (for weak) seen model, with a warning.
+        A pair member never seen in training maps like `score_models` does; one
+        that matches no seen model (and has no alias) maps to the strongest (for
+        strong) or weakest (for weak) seen model, with a warning.
         """
         self._check_fitted("models_", "model_bias_")
         return (
@@ -240,12 +261,18 @@ class MFRouter(Router):
     ) -> FloatArray:
         """Per-model quality scores (logits; higher = better answer expected).
 
+        An unseen model maps to a seen one (alias, canonical name, closest name of
+        the same size and version, or same family), with a warning.
+
         Args:
             prompts: Prompts, n of them.
             models: Models to score (default: all seen, in `models` order).
 
         Returns:
             Array (n, len(models)).
+
+        Raises:
+            ConfigError: A model that matches no seen model (pass `model_aliases`).
         """
         self._check_fitted("models_", "proj_", "model_vecs_", "model_bias_")
         assert self.proj_ is not None and self.model_vecs_ is not None
@@ -273,9 +300,11 @@ class MFRouter(Router):
 
     def _save_state(self, directory: Path) -> None:
         self._check_fitted("models_", "proj_")
-        extra = (
-            {} if self.length_stats_ is None else {"length_stats": self.length_stats_}
-        )
+        extra: dict[str, FloatArray] = {}
+        if self.length_stats_ is not None:
+            extra["length_stats"] = self.length_stats_
+        if self.model_rating_ is not None:
+            extra["model_rating"] = np.asarray(self.model_rating_, dtype=np.float32)
         save_arrays(
             directory,
             models=np.array(self.models_, dtype=str),
@@ -297,3 +326,33 @@ class MFRouter(Router):
         self.length_stats_ = arrays.get("length_stats")
         if self.length_feature and self.length_stats_ is None:
             raise ArtifactError(f"{str(directory)!r} lacks array 'length_stats'")
+        # Optional: checkpoints saved before it existed order models by bias.
+        self.model_rating_ = arrays.get("model_rating")
+        if self.model_rating_ is not None and self.model_rating_.shape != (
+            len(self.models_),
+        ):
+            raise ArtifactError(
+                f"{str(directory)!r}: array 'model_rating' has shape "
+                f"{self.model_rating_.shape}, expected ({len(self.models_)},)"
+            )
+
+
+def _rating(
+    a_idx: np.ndarray,
+    b_idx: np.ndarray,
+    credit: FloatArray,
+    weight: FloatArray,
+    n_models: int,
+) -> FloatArray:
+    """Bradley-Terry strength per model (mean zero), as `prefroute ratings` fits it."""
+    # Imported here, as `_prefs` does for tiers: ratings live with the training code.
+    from prefroute.train.ratings import fit_bradley_terry
+
+    theta = fit_bradley_terry(
+        a_idx,
+        b_idx,
+        credit.astype(np.float64),
+        weight.astype(np.float64),
+        n_models,
+    )
+    return theta.astype(np.float32)

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from prefroute.embed.hashing import HashingEmbedder
-from prefroute.errors import ConfigError
+from prefroute.errors import ArtifactError, ConfigError
 from prefroute.routers.mf import MFRouter
+from prefroute.train.ratings import fit_ratings
 from prefroute.types import Battle
 
 
@@ -82,16 +83,77 @@ def test_unseen_model_without_alias_fails_in_score_models(
         _fit(tiny_battles).score_models(prompts, ["totally-unknown-llm"])
 
 
-def test_unseen_pair_member_maps_to_top_tier(
+def test_unseen_pair_member_maps_to_top_rating(
     tiny_battles: list[Battle], caplog: pytest.LogCaptureFixture
 ) -> None:
     router = _fit(tiny_battles)
+    top = fit_ratings(tiny_battles).models[0]
     with caplog.at_level(logging.WARNING):
         strong, weak = router.with_pair("totally-unknown-llm", "weak-model").pair()
-    assert "strongest seen model" in caplog.text
-    assert weak == "weak-model"
+    assert f"strongest seen model {top!r} (by Bradley-Terry rating)" in caplog.text
+    assert (strong, weak) == (top, "weak-model")
+
+
+def test_fit_stores_bradley_terry_rating_order(tiny_battles: list[Battle]) -> None:
+    router = _fit(tiny_battles)
+    assert router.model_rating_ is not None
+    ranked = [router.models[i] for i in np.argsort(-router.model_rating_)]
+    assert ranked == fit_ratings(tiny_battles).models
+
+
+def test_fallback_follows_rating_not_bias(
+    tiny_battles: list[Battle], caplog: pytest.LogCaptureFixture
+) -> None:
+    router = _fit(tiny_battles)
     assert router.model_bias_ is not None
-    assert strong == router.models[int(np.argmax(router.model_bias_))]
+    # ratings that disagree with the learned bias: the ratings decide
+    router.model_rating_ = -router.model_bias_
+    top = router.models[int(np.argmin(router.model_bias_))]
+    bottom = router.models[int(np.argmax(router.model_bias_))]
+    with caplog.at_level(logging.WARNING):
+        pair = router.with_pair("unknown-strong-llm", "unknown-weak-llm").pair()
+    assert pair == (top, bottom)
+    assert f"weakest seen model {bottom!r}" in caplog.text
+
+
+def test_unseen_model_of_seen_family_maps_in_score_models(
+    tiny_battles: list[Battle], prompts: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    battles = [
+        Battle(
+            b.prompt,
+            b.model_a.replace("strong-model", "gpt-4-1106-preview"),
+            b.model_b,
+            b.winner,
+            source=b.source,
+        )
+        for b in tiny_battles
+    ]
+    router = _fit(battles, model_aliases=None)
+    with caplog.at_level(logging.WARNING):
+        s = router.score_models(prompts, ["gpt-4-0613"])
+    assert "'gpt-4-1106-preview' of the same family" in caplog.text
+    np.testing.assert_array_equal(
+        s, router.score_models(prompts, ["gpt-4-1106-preview"])
+    )
+
+
+def test_round_trip_keeps_rating(tiny_battles: list[Battle], tmp_path: Path) -> None:
+    router = _fit(tiny_battles)
+    router.save(tmp_path / "mf")
+    loaded = MFRouter.load(tmp_path / "mf")
+    assert loaded.model_rating_ is not None and router.model_rating_ is not None
+    np.testing.assert_array_equal(loaded.model_rating_, router.model_rating_)
+
+
+def test_load_rejects_rating_of_wrong_shape(
+    tiny_battles: list[Battle], tmp_path: Path
+) -> None:
+    router = _fit(tiny_battles)
+    router.model_rating_ = np.zeros(len(router.models) + 1, dtype=np.float32)
+    router.save(tmp_path / "mf")
+    with pytest.raises(ArtifactError, match="model_rating"):
+        MFRouter.load(tmp_path / "mf")
 
 
 def test_round_trip_identical(
@@ -118,3 +180,61 @@ def test_shipped_checkpoint_loads_without_data(
     scores = router.score(["What is 2 + 2?", "Prove Fermat's little theorem."])
     assert scores.shape == (2,)
     assert np.all((scores >= 0) & (scores <= 1))
+
+
+# -- the shipped checkpoint (no saved ratings: strongest/weakest by learned bias) --
+
+MIXTRAL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
+
+
+@pytest.fixture(scope="module")
+def shipped() -> MFRouter:
+    from prefroute.routers import load_router
+
+    router = load_router("mf")
+    assert isinstance(router, MFRouter)
+    return router
+
+
+def test_shipped_maps_other_gpt4_and_mixtral_spelling(
+    shipped: MFRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        pair = shipped.with_pair("gpt-4-0613", "mixtral-8x7b-instruct").pair()
+    assert pair == ("gpt-4-1106-preview", MIXTRAL)
+    assert "'gpt-4-0613' not seen in training; using 'gpt-4-1106-preview'" in (
+        caplog.text
+    )
+    assert "mixtral-8x22b" not in caplog.text and "strongest" not in caplog.text
+
+
+def test_shipped_never_maps_8x7b_to_8x22b(shipped: MFRouter) -> None:
+    assert "mixtral-8x22b-instruct-v0.1" in shipped.models
+    pair = shipped.with_pair("gpt-4-1106-preview", "Mixtral-8x7B-v0.1").pair()
+    assert pair == ("gpt-4-1106-preview", MIXTRAL)
+
+
+def test_shipped_score_models_maps_unseen_gpt4(
+    shipped: MFRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        s = shipped.score_models(["hi"], ["gpt-4-0613"])
+    assert "same family" in caplog.text
+    np.testing.assert_array_equal(
+        s, shipped.score_models(["hi"], ["gpt-4-1106-preview"])
+    )
+
+
+def test_shipped_score_models_hopeless_name_fails(shipped: MFRouter) -> None:
+    with pytest.raises(ConfigError, match="'totally-unknown-llm' was not seen"):
+        shipped.score_models(["hi"], ["totally-unknown-llm"])
+
+
+def test_shipped_unknown_pair_member_falls_back_by_bias(
+    shipped: MFRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert shipped.model_rating_ is None and shipped.model_bias_ is not None
+    with caplog.at_level(logging.WARNING):
+        strong, _ = shipped.with_pair("totally-unknown-llm", MIXTRAL).pair()
+    assert strong == shipped.models[int(np.argmax(shipped.model_bias_))]
+    assert f"strongest seen model {strong!r} (by learned bias)" in caplog.text
