@@ -314,3 +314,33 @@ def test_async_controller_routes_among_priced_models(
     assert models == ["up-mid", "up-cheap"] * 3
     assert counts == {"up-cheap": 3, "up-mid": 3, "up-dear": 0}
     assert spend["up-mid"] == pytest.approx(3 * 0.003003)
+
+
+def test_controller_prices_the_requests_max_tokens(
+    router: MultiModelRouter, clean: list[FakeUpstream]
+) -> None:
+    # dear's cost is 1,000 expected output tokens; a request capped at 5 makes it
+    # about as cheap as `cheap`, so the in-process client must pass max_tokens on.
+    models = _models(clean, 0.003)
+    models[2]["price"] = {
+        "per_query": 0.001,
+        "output_per_mtok": 9.0,
+        "expected_output_tokens": 1000,
+    }
+    with Controller(routers={"mf-multi": router}, models=models) as client:
+        plain = client.chat.completions.create(
+            model="router-mf-multi@0.0022", messages=_user(MATH)
+        )
+        capped = client.chat.completions.create(
+            model="router-mf-multi@0.0022", messages=_user(MATH), max_tokens=5
+        )
+        assert (plain.model, capped.model) == ("up-mid", "up-dear")
+
+    async def run() -> str:
+        async with AsyncController(routers={"mf-multi": router}, models=models) as a:
+            reply = await a.chat.completions.create(
+                model="router-mf-multi@0.0022", messages=_user(MATH), max_tokens=5
+            )
+            return str(reply.model)
+
+    assert asyncio.run(run()) == "up-dear"

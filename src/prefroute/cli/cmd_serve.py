@@ -122,7 +122,9 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--calibration-prompts",
-                help="Calibrate routers at start on this prompt file, or 'default'.",
+                help="Calibrate routers at start on this prompt file, or 'default': "
+                "@share thresholds, and the prompts N-model @USD budgets are met on "
+                "(default: the router's training prompts).",
             ),
         ] = None,
         data_dir: Annotated[
@@ -185,8 +187,10 @@ def register(app: typer.Typer) -> None:
             )
             typer.echo(f"router {name}: {shares}", err=True)
         for (name, budget), knob in sorted(core.budget_knobs.items()):
+            n_prompts = getattr(core.routers[name], "n_calibration_prompts", None)
             typer.echo(
-                f"router {name}: budget ${budget:g}/request -> lambda {knob:.6g}",
+                f"router {name}: budget ${budget:g}/request -> lambda {knob:.6g} "
+                f"(on {n_prompts} calibration prompts)",
                 err=True,
             )
         if dry_run:

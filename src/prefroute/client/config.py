@@ -115,7 +115,12 @@ class RoutingConfig(BaseModel):
         calibration_file: JSON written by `prefroute calibrate --out` (thresholds for
             `router-<name>@<share>` model strings).
         calibration_prompts: Prompt file to calibrate every router on at start, or
-            "default" for the default prompt set of the data directory.
+            "default" for the default prompt set of the data directory: the
+            thresholds of `router-<name>@<share>` for routers without a calibration
+            from `calibration_file`, and, with `models`, the calibration prompts of
+            every N-model router, on which ``router-<name>@<USD>`` budgets are
+            met (by default they are met on the router's training prompts; give a
+            sample of your own traffic so the mean cost per request meets them).
         data_dir: Data directory for the default prompt set.
         models: Priced endpoints for N-model routers (``router-<name>@<USD>``
             picks among them; empty: strong/weak only). When `models` is given,
@@ -125,6 +130,9 @@ class RoutingConfig(BaseModel):
             N-model router (``router-<name>@<budget>`` then needs no calibration on
             its first request; other budgets are calibrated on first use), listed
             in ``/v1/models``.
+        budget_cache_size: Budgets not in `budgets` whose calibration is kept
+            (per server, all N-model routers together; least recently used
+            evicted, then calibrated again on their next request).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -142,6 +150,7 @@ class RoutingConfig(BaseModel):
     data_dir: Path | None = None
     models: list[PricedEndpoint] = Field(default_factory=list)
     budgets: list[float] = Field(default_factory=list)
+    budget_cache_size: int = Field(default=64, ge=1, le=100_000)
 
     @model_validator(mode="before")
     @classmethod

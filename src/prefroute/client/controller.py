@@ -35,6 +35,7 @@ from prefroute.client.core import (
     InvalidRequestError,
     RoutingCore,
     load_calibrations_for,
+    output_token_cap,
 )
 from prefroute.errors import ConfigError, MissingDependencyError
 
@@ -209,7 +210,9 @@ class _Completions:
         `openai.OpenAI().chat.completions.create`."""
         owner = self._owner
         core = owner.core
-        decision = core.decide(model, messages)
+        decision = core.decide(
+            model, messages, max_output_tokens=output_token_cap(kwargs)
+        )
         _require_utf8(messages, kwargs)
         owner.last_decision = decision
         order = core.endpoints_for(decision)
@@ -367,7 +370,9 @@ class _AsyncCompletions:
         `openai.AsyncOpenAI().chat.completions.create`."""
         owner = self._owner
         core = owner.core
-        decision = await core.adecide(model, messages)
+        decision = await core.adecide(
+            model, messages, max_output_tokens=output_token_cap(kwargs)
+        )
         _require_utf8(messages, kwargs)
         owner.last_decision = decision
         order = core.endpoints_for(decision)

@@ -8,7 +8,11 @@ HTTP/1.1 client, `prefroute.client._http`; httpx behind proxies) with retries an
 optional fallback to the other model. With priced `models`, an N-model router picks
 one of them per request (quality - lambda x USD, lambda given or calibrated for a
 budget) and falls back to the next-best by the same utility; calls and spend are
-counted per model. The server and the `Controller` share all of this.
+counted per model. A request's USD is estimated from the input tokens of all its
+messages (whatever text is scored) and, with ``max_tokens``, at most that many output
+tokens. Budgets are met on the prompts they were calibrated on (the router's stored
+calibration prompts; `calibration_prompts` replaces them at start). The server and the
+`Controller` share all of this.
 
 Model strings:
     ``router-<name>-<threshold>``: router ``<name>`` with cost threshold in [0, 1]
@@ -63,6 +67,7 @@ __all__ = [
     "extract_prompt",
     "fallback_order",
     "load_calibrations_for",
+    "output_token_cap",
     "parse_model",
 ]
 
@@ -274,6 +279,11 @@ def extract_prompt(messages: Any, route_on: RouteOn = "last_user") -> str:
     Raises:
         InvalidRequestError: `messages` is missing, empty, or has malformed items.
     """
+    return _prompt_of(_turns(messages), route_on)
+
+
+def _turns(messages: Any) -> list[tuple[str, str]]:
+    """(role, text) of every message; raises `InvalidRequestError` on bad input."""
     if not isinstance(messages, list) or not messages:
         got = "an empty list" if isinstance(messages, list) else type(messages).__name__
         raise InvalidRequestError(
@@ -292,6 +302,10 @@ def extract_prompt(messages: Any, route_on: RouteOn = "last_user") -> str:
                 code="invalid_messages",
             )
         turns.append((message["role"], _content_text(message.get("content"), i)))
+    return turns
+
+
+def _prompt_of(turns: list[tuple[str, str]], route_on: RouteOn) -> str:
     users = [text for role, text in turns if role == "user"]
     if route_on == "conversation":
         return "\n".join(f"{role}: {text}" for role, text in turns)
@@ -300,6 +314,35 @@ def extract_prompt(messages: Any, route_on: RouteOn = "last_user") -> str:
     if route_on == "all_user":
         return "\n".join(users)
     return users[-1]
+
+
+def _input_tokens(turns: list[tuple[str, str]]) -> float:
+    """Estimated input tokens of a whole conversation (every message's text)."""
+    from prefroute.routers.policy import estimate_input_tokens
+
+    return float(estimate_input_tokens(["\n".join(text for _, text in turns)])[0])
+
+
+def output_token_cap(body: Mapping[str, Any]) -> float | None:
+    """The output-token cap a chat request sets, for pricing N-model choices.
+
+    Args:
+        body: The request body (or the keyword arguments of a client call).
+
+    Returns:
+        The smaller of ``max_tokens`` and ``max_completion_tokens`` among those
+        given as positive numbers, else None (values the upstream will reject, such
+        as strings or negatives, are ignored here).
+    """
+    caps = [
+        float(value)
+        for value in (body.get("max_tokens"), body.get("max_completion_tokens"))
+        if isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    ]
+    return min(caps) if caps else None
 
 
 # -- micro-batching scorer -------------------------------------------------------------
@@ -633,7 +676,10 @@ class RoutingCore:
             m.model: ModelPrice.from_mapping(m.price) for m in config.models
         }
         self.model_spend: dict[str, float] = {m.model: 0.0 for m in config.models}
+        # lambda per (router, budget): the config's budgets, kept for good, and
+        # budgets first seen in requests, at most `budget_cache_size` (LRU).
         self.budget_knobs: dict[tuple[str, float], float] = {}
+        self._demand_knobs: OrderedDict[tuple[str, float], float] = OrderedDict()
         for m in config.models:
             self.model_counts.setdefault(m.model, 0)
         self._executor: ThreadPoolExecutor | None = None
@@ -758,12 +804,16 @@ class RoutingCore:
             self.observer.on_route(decision)
         return decision
 
-    def decide(self, model: Any, messages: Any) -> Decision:
+    def decide(
+        self, model: Any, messages: Any, *, max_output_tokens: float | None = None
+    ) -> Decision:
         """Route a chat request synchronously (scores in the calling thread).
 
         Args:
             model: The request's model string.
             messages: The request's messages.
+            max_output_tokens: The request's output-token cap (see
+                `output_token_cap`), used to price N-model choices.
 
         Returns:
             The decision.
@@ -774,11 +824,15 @@ class RoutingCore:
         """
         started = time.perf_counter()
         spec = self.parse(model)
-        prompt = extract_prompt(messages, self.config.route_on)
+        turns = _turns(messages)
+        prompt = _prompt_of(turns, self.config.route_on)
         if spec.router is None:
             return self._decide(spec, None, None, started)
         if spec.budget is not None or spec.knob is not None:
-            return self._decide_multi(spec, prompt, started)
+            knob = self._multi_knob(spec)
+            return self._decide_multi(
+                spec, prompt, started, knob, _input_tokens(turns), max_output_tokens
+            )
         threshold = self.resolve_threshold(spec)
         score = float(self._router(spec.router).score([prompt])[0])
         return self._decide(spec, threshold, score, started)
@@ -799,22 +853,52 @@ class RoutingCore:
     def budget_knob(self, router_name: str, budget: float) -> float:
         """lambda of an N-model router for a mean-USD-per-request budget.
 
-        Calibrated on the router's stored prompts with the configured prices, once
-        per (router, budget): budgets named in `config.budgets` at start-up, others on
-        first use.
+        Calibrated with the configured prices on the router's calibration prompts
+        (see `MultiModelRouter.recalibrate`; `calibration_prompts` in the config
+        replaces them at start): the budget is met on average over those prompts,
+        not necessarily on other traffic. Budgets in `config.budgets` are
+        calibrated at start and kept; others on first use, the last
+        `config.budget_cache_size` of them kept (least recently used evicted).
 
         Raises:
             InvalidRequestError: The router does not know a priced model.
         """
+        knob = self.cached_budget_knob(router_name, budget)
+        if knob is None:
+            knob = self._calibrate_budget(router_name, budget)
+            self._keep_budget_knob(router_name, budget, knob)
+        return knob
+
+    def cached_budget_knob(self, router_name: str, budget: float) -> float | None:
+        """lambda of a budget already calibrated (and still kept), else None."""
         key = (router_name, budget)
         knob = self.budget_knobs.get(key)
         if knob is None:
-            router = self._multi(router_name)
-            names = self._multi_names(router_name, router)
-            prices = {self.priced[m].routed_name: p for m, p in self.prices.items()}
-            knob = float(router.calibrate(prices, models=names, target_cost=budget))
-            self.budget_knobs[key] = knob
+            knob = self._demand_knobs.get(key)
+            if knob is not None:
+                self._demand_knobs.move_to_end(key)
         return knob
+
+    @property
+    def on_demand_budgets(self) -> list[tuple[str, float]]:
+        """(router, budget) calibrated on first use and still kept, oldest first."""
+        return list(self._demand_knobs)
+
+    def _calibrate_budget(self, router_name: str, budget: float) -> float:
+        router = self._multi(router_name)
+        names = self._multi_names(router_name, router)
+        prices = {self.priced[m].routed_name: p for m, p in self.prices.items()}
+        return float(router.calibrate(prices, models=names, target_cost=budget))
+
+    def _keep_budget_knob(self, router_name: str, budget: float, knob: float) -> None:
+        key = (router_name, budget)
+        if budget in self.config.budgets:
+            self.budget_knobs[key] = knob
+            return
+        self._demand_knobs[key] = knob
+        self._demand_knobs.move_to_end(key)
+        while len(self._demand_knobs) > self.config.budget_cache_size:
+            self._demand_knobs.popitem(last=False)
 
     def calibrate_budgets(self) -> dict[tuple[str, float], float]:
         """Calibrate every `config.budgets` entry for every N-model router (when the
@@ -826,28 +910,46 @@ class RoutingCore:
                         self.budget_knob(name, budget)
         return dict(self.budget_knobs)
 
+    def _multi_knob(self, spec: ModelSpec) -> float:
+        """lambda of an N-model spec: given, or calibrated for its budget."""
+        assert spec.router is not None
+        if spec.budget is not None:
+            return self.budget_knob(spec.router, spec.budget)
+        return float(spec.knob if spec.knob is not None else 0.0)
+
     def _decide_multi(
-        self, spec: ModelSpec, prompt: str, started: float, quality: Any = None
+        self,
+        spec: ModelSpec,
+        prompt: str,
+        started: float,
+        knob: float,
+        input_tokens: float,
+        max_output_tokens: float | None = None,
+        quality: Any = None,
     ) -> Decision:
         """Pick one of `config.models` with the N-model router.
 
-        The policy is quality - lambda x USD (lambda from the request, or calibrated
-        for its budget); the fallback order after the chosen model is the other
-        models by the same utility, best first (see `fallback_order`).
+        The policy is quality - lambda x USD; quality is predicted from `prompt`
+        (the routed text), USD from `input_tokens` (the whole conversation, so a
+        long system prompt makes models with dear input tokens dearer) and at most
+        `max_output_tokens` output tokens. The fallback order after the chosen
+        model is the other models by the same utility, best first (see
+        `fallback_order`).
         """
         assert spec.router is not None
         router = self._multi(spec.router)
         names = self._multi_names(spec.router, router)
         by_name = {self.priced[m].routed_name: m for m in self.priced}
         prices = {self.priced[m].routed_name: p for m, p in self.prices.items()}
-        knob = (
-            self.budget_knob(spec.router, spec.budget)
-            if spec.budget is not None
-            else float(spec.knob if spec.knob is not None else 0.0)
-        )
         if quality is None:  # synchronous path: score here
             quality = router.score_models([prompt], names)[0]
-        cost = router.predict_costs([prompt], names, prices)[0]
+        cost = router.predict_costs(
+            [prompt],
+            names,
+            prices,
+            input_tokens=[input_tokens],
+            max_output_tokens=max_output_tokens,
+        )[0]
         order = tuple(by_name[names[j]] for j in fallback_order(quality, cost, knob))
         model = order[0]
         cheapest = min(self.prices, key=lambda m: float(self.prices[m].cost(0.0)))
@@ -905,12 +1007,16 @@ class RoutingCore:
             order = [self.endpoint(decision.tier), self.endpoint(other)]
         return order[:2] if self.config.fallback else order[:1]
 
-    async def adecide(self, model: Any, messages: Any) -> Decision:
+    async def adecide(
+        self, model: Any, messages: Any, *, max_output_tokens: float | None = None
+    ) -> Decision:
         """Route a chat request; concurrent calls share micro-batched scoring.
 
         Args:
             model: The request's model string.
             messages: The request's messages.
+            max_output_tokens: The request's output-token cap (see
+                `output_token_cap`), used to price N-model choices.
 
         Returns:
             The decision.
@@ -921,23 +1027,35 @@ class RoutingCore:
         """
         started = time.perf_counter()
         spec = self.parse(model)
-        prompt = extract_prompt(messages, self.config.route_on)
+        turns = _turns(messages)
+        prompt = _prompt_of(turns, self.config.route_on)
         if spec.router is None:
             return self._decide(spec, None, None, started)
         if spec.budget is not None or spec.knob is not None:
             assert spec.router is not None
-            if (
-                spec.budget is not None
-                and (spec.router, spec.budget) not in self.budget_knobs
-            ):  # a budget not named in the config: calibrate off the event loop
-                await asyncio.get_running_loop().run_in_executor(
-                    self._scoring_executor(),
-                    self.budget_knob,
-                    spec.router,
-                    spec.budget,
-                )
+            if spec.budget is None:
+                knob = float(spec.knob if spec.knob is not None else 0.0)
+            else:
+                cached = self.cached_budget_knob(spec.router, spec.budget)
+                if cached is None:  # a budget not calibrated yet: off the event loop
+                    cached = await asyncio.get_running_loop().run_in_executor(
+                        self._scoring_executor(),
+                        self._calibrate_budget,
+                        spec.router,
+                        spec.budget,
+                    )
+                    self._keep_budget_knob(spec.router, spec.budget, cached)
+                knob = cached
             quality = await self.multi_batcher(spec.router).value(prompt)
-            return self._decide_multi(spec, prompt, started, quality)
+            return self._decide_multi(
+                spec,
+                prompt,
+                started,
+                knob,
+                _input_tokens(turns),
+                max_output_tokens,
+                quality,
+            )
         threshold = self.resolve_threshold(spec)
         score = await self.batcher(spec.router).score(prompt)
         return self._decide(spec, threshold, score, started)
@@ -1363,9 +1481,14 @@ def load_calibrations_for(
     `calibration_prompts` ("default" = the data directory's default prompt set) for
     routers still missing one.
 
+    With priced `models`, `calibration_prompts` also becomes the calibration set of
+    every N-model router (`MultiModelRouter.recalibrate`, in place), so that
+    ``router-<name>@<USD>`` budgets are met on those prompts rather than on the
+    router's training prompts.
+
     Args:
         config: Routing config.
-        routers: Loaded routers.
+        routers: Loaded routers (N-model ones are recalibrated in place).
 
     Returns:
         Router name -> calibration.
@@ -1381,8 +1504,15 @@ def load_calibrations_for(
     if config.calibration_file is not None:
         loaded = load_calibrations(config.calibration_file)
         calibrations.update({k: v for k, v in loaded.items() if k in routers})
+    from prefroute.routers.multi import MultiModelRouter
+
     missing = [name for name in routers if name not in calibrations]
-    if config.calibration_prompts and missing:
+    multi = [
+        name
+        for name, router in routers.items()
+        if config.models and isinstance(router, MultiModelRouter)
+    ]
+    if config.calibration_prompts and (missing or multi):
         if config.calibration_prompts == "default":
             prompts: Sequence[str] = default_prompts(config.data_dir)
             source = "default prompt set"
@@ -1394,4 +1524,11 @@ def load_calibrations_for(
             calibrations[name] = calibrate_router(
                 routers[name], prompts, name=name, source=source
             )
+        for name in multi:
+            logger.info(
+                "calibrating budgets of router %s on %d prompts", name, len(prompts)
+            )
+            router = routers[name]
+            assert isinstance(router, MultiModelRouter)
+            router.recalibrate(prompts)
     return calibrations

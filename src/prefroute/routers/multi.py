@@ -18,7 +18,11 @@ USD = intercept + slope x prompt tokens, least squares on per-query costs) price
 requests when no explicit prices are given. `choose` applies a policy from
 `prefroute.routers.policy` (max quality - lam x cost, or cheapest within a tolerance
 of the best), and `calibrate` picks the knob for a target mean cost or quality on the
-training prompts' predictions stored in the router.
+predictions stored for the router's calibration prompts: a sample of the training
+prompts, or prompts given to `recalibrate`. A budget is met on the distribution it was
+calibrated on: prompts of other lengths or tasks than the calibration prompts cost
+more or less on average, so calibrate on a sample of your own traffic
+(`recalibrate(prompts)`, then `save`) before serving budgets.
 
 With ``task_shrink`` set (the shipped checkpoint uses 0.5), a *task prior* corrects
 the factorisation per training task: a prompt is assigned to the nearest task centroid
@@ -33,8 +37,10 @@ on the task's accuracy is what the router can do well; see docs/results.md.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
@@ -64,6 +70,11 @@ _MAX_CALIBRATION_ROWS = 4000
 # of a model in a group for the group's accuracy to replace the factorisation's mean.
 _BATTLE_GROUP = "battles"
 _MIN_GROUP_LABELS = 20
+# Knobs remembered per (models, prices, policy, target); least recently used evicted,
+# so targets invented by callers cannot grow the cache without bound.
+_MAX_KNOB_CACHE = 256
+# Prompts per embedding call when scoring calibration prompts.
+_CALIBRATION_BATCH = 256
 
 
 def _unit(x: FloatArray) -> FloatArray:
@@ -75,6 +86,36 @@ def _unit(x: FloatArray) -> FloatArray:
 def _sigmoid(z: FloatArray) -> FloatArray:
     out: FloatArray = 0.5 * (1.0 + np.tanh(0.5 * z))
     return out
+
+
+def _per_prompt(
+    value: FloatArray | Sequence[float] | float, n: int, what: str
+) -> FloatArray:
+    """A number per prompt, shape (n,), from a scalar or a sequence of length n."""
+    out = np.asarray(value, dtype=np.float64)
+    if out.ndim == 0:
+        out = np.full(n, float(out))
+    if out.shape != (n,) or np.any(np.isnan(out)) or np.any(out < 0):
+        raise ConfigError(
+            f"{what} must be a number >= 0 or one per prompt (shape ({n},)), got "
+            f"shape {out.shape}"
+        )
+    return out
+
+
+def _cap_output(prices: Sequence[ModelPrice], cap: float) -> list[ModelPrice]:
+    """Prices charging at most `cap` output tokens (`cap` where none are expected)."""
+    if not math.isfinite(cap):
+        return list(prices)
+    return [
+        dataclasses.replace(
+            p,
+            expected_output_tokens=min(cap, p.expected_output_tokens)
+            if p.expected_output_tokens > 0
+            else cap,
+        )
+        for p in prices
+    ]
 
 
 class MultiModelRouter(Router):
@@ -159,7 +200,7 @@ class MultiModelRouter(Router):
         self._resolved: Embedder | None = (
             embedder if not isinstance(embedder, str) else None
         )
-        self._knob_cache: dict[tuple[Any, ...], float] = {}
+        self._knob_cache: OrderedDict[tuple[Any, ...], float] = OrderedDict()
         self.models_: list[str] | None = None
         self.projection_: FloatArray | None = None  # (dim, d)
         self.factors_: FloatArray | None = None  # (n_models, dim)
@@ -340,7 +381,7 @@ class MultiModelRouter(Router):
         self.calib_quality_ = _sigmoid(self._logits(x[keep]))
         self.calib_tokens_ = estimate_input_tokens([texts[i] for i in keep])
         self.pair_ = self._default_pair()
-        self._knob_cache = {}
+        self._knob_cache = OrderedDict()
         return self
 
     def _train(
@@ -633,6 +674,9 @@ class MultiModelRouter(Router):
         prompts: Sequence[str],
         models: Sequence[str] | None = None,
         prices: Mapping[str, ModelPrice] | None = None,
+        *,
+        input_tokens: FloatArray | Sequence[float] | None = None,
+        max_output_tokens: FloatArray | Sequence[float] | float | None = None,
     ) -> FloatArray:
         """Expected USD of each model on each prompt.
 
@@ -641,15 +685,33 @@ class MultiModelRouter(Router):
             models: Model names (default: keys of `prices`, else the models with
                 learned costs).
             prices: Explicit prices; without them the learned cost model is used.
+            input_tokens: Input tokens per prompt, shape (len(prompts),), instead of
+                the estimate from the prompts' text (e.g. the tokens of a whole
+                conversation whose last turn is the prompt).
+            max_output_tokens: Cap on output tokens per request (a request's
+                ``max_tokens``): a number for all prompts or one per prompt
+                (``inf`` = no cap). A price is then charged for
+                ``min(cap, expected_output_tokens)`` output tokens, or for ``cap``
+                when its `expected_output_tokens` is 0. Learned costs ignore it.
 
         Returns:
             Shape (len(prompts), len(models)).
 
         Raises:
-            ConfigError: A model has neither a price nor learned costs.
+            ConfigError: A model has neither a price nor learned costs, or
+                `input_tokens` / `max_output_tokens` do not fit the prompts.
         """
-        tokens = estimate_input_tokens(prompts)
-        return self._costs(tokens, self._model_list(models, prices), prices)
+        n = len(prompts)
+        if input_tokens is None:
+            tokens = estimate_input_tokens(prompts)
+        else:
+            tokens = _per_prompt(input_tokens, n, "input_tokens")
+        caps = (
+            None
+            if max_output_tokens is None
+            else _per_prompt(max_output_tokens, n, "max_output_tokens")
+        )
+        return self._costs(tokens, self._model_list(models, prices), prices, caps)
 
     def _model_list(
         self, models: Sequence[str] | None, prices: Mapping[str, ModelPrice] | None
@@ -668,6 +730,7 @@ class MultiModelRouter(Router):
         tokens: FloatArray,
         models: Sequence[str],
         prices: Mapping[str, ModelPrice] | None,
+        caps: FloatArray | None = None,
     ) -> FloatArray:
         if prices is not None:
             missing = [m for m in models if m not in prices]
@@ -675,7 +738,19 @@ class MultiModelRouter(Router):
                 raise ConfigError(
                     f"no price for models {missing}; priced: {sorted(prices)}"
                 )
-            return estimate_costs([prices[m] for m in models], tokens)
+            listed = [prices[m] for m in models]
+            if caps is None or caps.size == 0:
+                return estimate_costs(listed, tokens)
+            if caps.size == 1 or np.all(caps == caps[0]):  # one request, or one cap
+                return estimate_costs(_cap_output(listed, float(caps[0])), tokens)
+            out = np.empty((tokens.shape[0], len(listed)), dtype=np.float64)
+            # One price list per distinct cap (a batch rarely holds more than a few).
+            for cap in np.unique(caps):
+                rows = caps == cap
+                out[rows] = estimate_costs(
+                    _cap_output(listed, float(cap)), tokens[rows]
+                )
+            return out
         cols = self._columns(models)
         assert self.has_cost_ is not None and self.cost_coef_ is not None
         unpriced = [models[i] for i, j in enumerate(cols) if not self.has_cost_[j]]
@@ -684,8 +759,69 @@ class MultiModelRouter(Router):
                 f"models {unpriced} have no learned costs; pass prices for them"
             )
         coef = self.cost_coef_[cols]
-        out: FloatArray = coef[:, 0][None, :] + np.outer(tokens, coef[:, 1])
-        return out
+        learned: FloatArray = coef[:, 0][None, :] + np.outer(tokens, coef[:, 1])
+        return learned
+
+    @property
+    def n_calibration_prompts(self) -> int:
+        """How many calibration prompts `calibrate` meets its targets on."""
+        self._check_fitted("calib_quality_")
+        assert self.calib_quality_ is not None
+        return int(self.calib_quality_.shape[0])
+
+    def recalibrate(
+        self,
+        prompts: Sequence[str],
+        *,
+        input_tokens: FloatArray | Sequence[float] | None = None,
+    ) -> Self:
+        """Make `prompts` the calibration prompts that budgets are calibrated on.
+
+        `calibrate` (and `choose` with a target) meets a target mean cost or
+        quality on the calibration prompts: after `fit`, a sample of the training
+        prompts. Traffic with other prompt lengths or tasks misses the target, so
+        pass a sample of the prompts the router will see. Their predicted quality
+        for every model and their estimated input tokens replace the stored ones
+        (at most 4,000 prompts are kept, a seeded sample of larger sets), cached
+        knobs are dropped, and `save` stores them like the training prompts'.
+
+        Args:
+            prompts: Calibration prompts (e.g. a sample of your requests' text).
+            input_tokens: Input tokens per prompt, shape (len(prompts),), when the
+                requests are longer than the text scored (e.g. a system prompt
+                before each): default, the estimate from the prompts' text.
+
+        Returns:
+            self.
+
+        Raises:
+            NotFittedError: Before `fit`/`load`.
+            ConfigError: No prompts, or `input_tokens` of another length.
+        """
+        self._check_fitted("models_", "projection_")
+        texts = list(prompts)
+        if not texts:
+            raise ConfigError("cannot calibrate on 0 prompts; expected at least one")
+        tokens = (
+            estimate_input_tokens(texts)
+            if input_tokens is None
+            else _per_prompt(input_tokens, len(texts), "input_tokens")
+        )
+        if len(texts) > _MAX_CALIBRATION_ROWS:
+            rng = np.random.default_rng(self.seed)
+            keep = np.sort(rng.choice(len(texts), _MAX_CALIBRATION_ROWS, replace=False))
+            texts = [texts[int(i)] for i in keep]
+            tokens = tokens[keep]
+        quality = np.concatenate(
+            [
+                self.score_models(texts[i : i + _CALIBRATION_BATCH])
+                for i in range(0, len(texts), _CALIBRATION_BATCH)
+            ]
+        )
+        self.calib_quality_ = quality
+        self.calib_tokens_ = tokens
+        self._knob_cache = OrderedDict()
+        return self
 
     def calibrate(
         self,
@@ -697,7 +833,13 @@ class MultiModelRouter(Router):
         target_quality: float | None = None,
     ) -> float:
         """Knob (lam or tol) for a target mean cost or quality on the stored
-        calibration prompts (the training prompts' predictions).
+        calibration prompts.
+
+        The target is met on average over those prompts (a sample of the training
+        prompts, unless replaced by `recalibrate`); on traffic of other lengths or
+        tasks the mean cost can be far from `target_cost`, so `recalibrate` on a
+        sample of that traffic first. Knobs are cached per (models, prices, policy,
+        target), the least recently used of 256 evicted.
 
         Args:
             prices: Model -> price (default: learned costs). Its keys are the
@@ -720,17 +862,23 @@ class MultiModelRouter(Router):
             target_cost,
             target_quality,
         )
-        if key not in self._knob_cache:
-            quality = self.calib_quality_[:, self._columns(names)].astype(np.float64)
-            cost = self._costs(self.calib_tokens_, names, prices)
-            self._knob_cache[key] = calibrate_knob(
-                quality,
-                cost,
-                policy=policy,
-                target_cost=target_cost,
-                target_quality=target_quality,
-            )
-        return self._knob_cache[key]
+        knob = self._knob_cache.get(key)
+        if knob is not None:
+            self._knob_cache.move_to_end(key)
+            return knob
+        quality = self.calib_quality_[:, self._columns(names)].astype(np.float64)
+        cost = self._costs(self.calib_tokens_, names, prices)
+        knob = calibrate_knob(
+            quality,
+            cost,
+            policy=policy,
+            target_cost=target_cost,
+            target_quality=target_quality,
+        )
+        self._knob_cache[key] = knob
+        while len(self._knob_cache) > _MAX_KNOB_CACHE:
+            self._knob_cache.popitem(last=False)
+        return knob
 
     def choose(
         self,
@@ -867,7 +1015,7 @@ class MultiModelRouter(Router):
             )
         self.models_ = models
         self.pair_ = pair
-        self._knob_cache = {}
+        self._knob_cache = OrderedDict()
 
     def _group_arrays(self) -> dict[str, np.ndarray]:
         if self.groups_ is None:
@@ -915,4 +1063,4 @@ class MultiModelRouter(Router):
         assert self.calib_quality_ is not None and self.calib_tokens_ is not None
         self.calib_quality_ = self.calib_quality_.astype(np.float16).astype(np.float64)
         self.calib_tokens_ = self.calib_tokens_.astype(np.float32).astype(np.float64)
-        self._knob_cache = {}
+        self._knob_cache = OrderedDict()

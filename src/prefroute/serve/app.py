@@ -24,6 +24,7 @@ from prefroute.client.core import (
     UpstreamStatusError,
     UpstreamTimeoutError,
     load_calibrations_for,
+    output_token_cap,
 )
 from prefroute.errors import (
     ConfigError,
@@ -261,7 +262,10 @@ def _entry(created: int, model_id: str, **fields: Any) -> dict[str, Any]:
 
 
 def _models_payload(core: RoutingCore, created: int) -> dict[str, Any]:
-    """``/v1/models``: router entries (with calibrations), then the priced models."""
+    """``/v1/models``: router entries (with calibrations), then the priced models.
+
+    N-model routers list the config's budgets only (budgets first seen in requests
+    are calibrated and cached, but not listed: clients could invent any number)."""
     data: list[dict[str, Any]] = []
     for name in sorted(core.routers):
         if core.is_multi(name) and core.config.models:
@@ -283,6 +287,9 @@ def _models_payload(core: RoutingCore, created: int) -> dict[str, Any]:
                         f"{b:g}": k if math.isfinite(k) else None
                         for b, k in knobs.items()
                     },
+                    calibration_prompts=getattr(
+                        core.routers[name], "n_calibration_prompts", None
+                    ),
                 )
             )
             for budget, knob in knobs.items():
@@ -465,7 +472,11 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
                     param="stream",
                     code="invalid_stream",
                 )
-            decision = await core.adecide(body.get("model"), body.get("messages"))
+            decision = await core.adecide(
+                body.get("model"),
+                body.get("messages"),
+                max_output_tokens=output_token_cap(body),
+            )
             if stream:
                 result = await core.astream(body, decision)
                 headers = _decision_headers(decision, result.model, result.is_fallback)
