@@ -6,11 +6,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from _fake_judge_llm import FakeLLM, chat_response
 from prefroute.cli import build_app
 from prefroute.data.benchmarks import load_benchmark
 from prefroute.errors import DataError
@@ -276,3 +278,111 @@ def test_score_failure_leaves_no_output_file(tmp_path: Path) -> None:
     )
     assert isinstance(result.exception, DataError)
     assert list(tmp_path.iterdir()) == [source]
+
+
+def _garbage_judge(body: dict[str, Any]) -> dict[str, Any]:
+    return chat_response("I cannot rate this")
+
+
+def test_score_warns_when_judgements_are_invalid(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"prompt": "a"}\n{"prompt": "b"}\n')
+    with FakeLLM(_garbage_judge) as fake:
+        spec = f"llm_judge:base_url={fake.base_url};model=m;backoff=0.01"
+        done = _cli("score", str(source), "-r", spec)
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["score"] for line in done.stdout.splitlines()] == [1, 1]
+    assert "llm_judge: 2 of 2 judgements invalid (routed strong)" in done.stderr
+
+
+def test_score_prints_no_warning_for_valid_judgements(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"prompt": "a"}\n')
+    with FakeLLM(lambda body: chat_response("4")) as fake:
+        spec = f"llm_judge:base_url={fake.base_url};model=m"
+        done = _cli("score", str(source), "-r", spec)
+    assert done.returncode == 0, done.stderr
+    assert "warning" not in done.stderr
+
+
+def test_eval_warns_when_judgements_are_invalid(tmp_path: Path) -> None:
+    bench = tmp_path / "mine.csv"
+    bench.write_text("prompt,big,small\nq1,1,0\nq2,1,1\nq3,0,0\n")
+    with FakeLLM(_garbage_judge) as fake:
+        done = _cli(
+            "eval",
+            "-b",
+            str(bench),
+            "--strong",
+            "big",
+            "--weak",
+            "small",
+            "--bootstrap",
+            "0",
+            "-r",
+            f"llm_judge:base_url={fake.base_url};model=m",
+        )
+    assert done.returncode == 0, done.stderr
+    assert "llm_judge: 3 of 3 judgements invalid (routed strong)" in done.stderr
+
+
+def test_eval_n_model_benchmark_passes_seed_split_and_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import prefroute.cli.cmd_multi as cmd_multi
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(
+        cmd_multi,
+        "run_eval_multi",
+        lambda benchmark, **kwargs: calls.append((benchmark, kwargs)),
+    )
+    out = tmp_path / "rb.json"
+    _ok(
+        "eval",
+        "-b",
+        "routerbench",
+        "--seed",
+        "9",
+        "--split",
+        "task",
+        "--policy",
+        "tolerance",
+        "--json",
+        str(out),
+    )
+    [(benchmark, kwargs)] = calls
+    assert benchmark == "routerbench" and kwargs["json_out"] == out
+    assert (kwargs["seed"], kwargs["split"], kwargs["policy"]) == (
+        9,
+        "task",
+        "tolerance",
+    )
+
+
+def test_eval_n_model_benchmark_rejects_two_model_options() -> None:
+    done = _cli(
+        "eval",
+        "-b",
+        "routerbench",
+        "-r",
+        "no-such-router",
+        "--strong",
+        "x",
+        "--weak",
+        "y",
+        "--bootstrap",
+        "5",
+        "--seed",
+        "9",
+    )
+    assert done.returncode == 2, done.stderr
+    assert "does not take --routers, --strong, --weak, --bootstrap" in done.stderr
+    assert "--seed" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_eval_two_model_benchmark_rejects_n_model_options() -> None:
+    done = _cli("eval", "-b", "mt-bench", "-r", "random", "--split", "task")
+    assert done.returncode == 2, done.stderr
+    assert "--split applies only to the N-model benchmarks" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -169,3 +171,59 @@ def test_label_cli_reports_unset_key_as_one_line_error(
         "error: the judge endpoint's api_key_env='LABEL_E2E_UNSET_KEY'" in done.stderr
     )
     assert fake.n_requests == 0
+
+
+def test_label_ctrl_c_exits_130_with_summary_and_rerun_resumes(
+    tmp_path: Path,
+) -> None:
+    prompts = [f"slow task {i}" for i in range(40)]
+    prompts_path = tmp_path / "prompts.jsonl"
+    prompts_path.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in prompts))
+    out = tmp_path / "battles.jsonl"
+    # SIGINT's default handler is restored: a child of a shell's background job
+    # would otherwise inherit "ignore SIGINT"
+    entry = (
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from prefroute.cli import main; main()"
+    )
+    with FakeLLM(label_responder, delay=0.2) as slow:
+        args = [
+            "label",
+            "--prompts",
+            str(prompts_path),
+            "-o",
+            str(out),
+            "--config",
+            str(_config_file(tmp_path)),
+            "--base-url",
+            slow.base_url,
+            "--concurrency",
+            "2",
+        ]
+        proc = subprocess.Popen(
+            [sys.executable, "-c", entry, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if out.is_file() and len(out.read_text().splitlines()) >= 2:
+                break
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    text = " ".join(stderr.split())
+    assert proc.returncode == 130, text
+    assert "interrupted: rerun the same command to resume" in text
+    n_saved = len(out.read_text().splitlines())
+    assert 2 <= n_saved < len(prompts)
+    # the summary counts exactly the battles on disk: none lost in flight
+    assert f"wrote {n_saved} battles" in text
+
+    with FakeLLM(label_responder) as fast:
+        code, text = _run(*args[:-4], "--base-url", fast.base_url)
+    assert code == 0, text
+    assert f"{n_saved} already there" in text
+    battles = load_battles_jsonl(out)
+    assert sorted(b.prompt for b in battles) == sorted(prompts)

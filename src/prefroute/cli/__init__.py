@@ -48,7 +48,11 @@ def build_app() -> typer.Typer:
 def main() -> None:
     """Entry point: run the app; known errors print one line and exit 2."""
     try:
-        build_app()(standalone_mode=False)
+        # Without standalone mode click *returns* the code of `typer.Exit(n)`
+        # instead of exiting with it.
+        code = build_app()(standalone_mode=False)
+        if isinstance(code, int) and code != 0:
+            raise SystemExit(code)
     except PrefrouteError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(2) from None

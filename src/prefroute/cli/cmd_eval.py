@@ -6,18 +6,39 @@ from __future__ import annotations
 import functools
 import json
 import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from prefroute.errors import ConfigError
 
+if TYPE_CHECKING:
+    from prefroute.types import BenchmarkSet, FloatArray
+
 __all__ = ["register"]
 
 BENCHMARKS = ("mt-bench", "mmlu", "gsm8k")
 # Golden-label sets of many models: N-model cost-quality evaluation (cmd_multi).
-MULTI_BENCHMARKS = ("routerbench", "routerdc")
+MULTI_BENCHMARKS = ("routerbench", "routerdc", "llmrouter")
+# `eval` options of the two-model evaluation only, and of the N-model one only
+# (parameter name -> flag).
+_TWO_MODEL_ONLY = {
+    "routers": "--routers",
+    "scores": "--scores",
+    "scores_dir": "--scores-dir",
+    "compare": "--compare",
+    "strong": "--strong",
+    "weak": "--weak",
+    "bootstrap": "--bootstrap",
+    "batch_size": "--batch-size",
+    "use_cache": "--cache/--no-cache",
+    "random_seeds": "--random-seeds",
+}
+_MULTI_ONLY = {"split": "--split", "policy": "--policy"}
+# The router the N-model evaluation cross-validates (naming it is allowed).
+_MULTI_ROUTER = "mf-multi"
 
 
 def _split(value: str | None) -> list[str]:
@@ -36,18 +57,88 @@ def _fmt_ci(ci: tuple[float, float] | None, pct: bool = False) -> str:
     return f" [{_fmt(ci[0], pct)}, {_fmt(ci[1], pct)}]"
 
 
+def _given(ctx: typer.Context, names: Sequence[str]) -> list[str]:
+    """Parameters set on the command line (or from the environment), not defaults."""
+    given = []
+    for name in names:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
+            given.append(name)
+    return given
+
+
+def _check_options(ctx: typer.Context, benchmark: str, routers: str) -> None:
+    """Reject options that the chosen kind of evaluation would silently ignore."""
+    if benchmark in MULTI_BENCHMARKS:
+        unused = _given(ctx, list(_TWO_MODEL_ONLY))
+        if "routers" in unused and _split(routers) in ([], [_MULTI_ROUTER]):
+            unused.remove("routers")
+        if unused:
+            flags = ", ".join(_TWO_MODEL_ONLY[name] for name in unused)
+            raise ConfigError(
+                f"--benchmark {benchmark} is the N-model evaluation of "
+                f"{_MULTI_ROUTER} (as `prefroute eval-multi`), which does not take "
+                f"{flags}; its options are --seed, --split, --policy, --json, --plot "
+                "and --data-dir (more in `prefroute eval-multi --help`)"
+            )
+    else:
+        unused = _given(ctx, list(_MULTI_ONLY))
+        if unused:
+            flags = ", ".join(_MULTI_ONLY[name] for name in unused)
+            verb = "applies" if len(unused) == 1 else "apply"
+            raise ConfigError(
+                f"{flags} {verb} only to the N-model benchmarks "
+                f"({', '.join(MULTI_BENCHMARKS)}), not to --benchmark {benchmark}"
+            )
+
+
+def _score_spec(
+    spec: str,
+    bench: BenchmarkSet,
+    *,
+    batch_size: int,
+    cache_root: Path | None,
+    on_batch: Callable[[int], None],
+) -> tuple[FloatArray, str | None]:
+    """Scores of one router spec on the benchmark, and its scoring warning if any."""
+    from prefroute.cli.cmd_score import scoring_warning
+    from prefroute.evals.harness import parse_router_spec, score_router_on_benchmark
+    from prefroute.evals.scoring import router_folder, score_in_batches
+    from prefroute.routers import load_router
+
+    name, overrides = parse_router_spec(spec)
+    if router_folder(name) is not None:
+        # saved and shipped routers: the harness caches their scores
+        scores = score_router_on_benchmark(
+            spec,
+            bench,
+            batch_size=batch_size,
+            cache_root=cache_root,
+            on_batch=on_batch,
+        )
+        return scores, None
+    # a router built from its registered name (as the harness does for these, with
+    # no cache), scored here so that its scoring report can be shown
+    router = load_router(name, **overrides)
+    scores = score_in_batches(
+        router, bench.prompts, batch_size=batch_size, on_batch=on_batch
+    )
+    return scores, scoring_warning(router)
+
+
 def register(app: typer.Typer) -> None:
     """Add the `eval` command to the app."""
 
     @app.command("eval")
     def eval_command(
+        ctx: typer.Context,
         benchmark: Annotated[
             str,
             typer.Option(
                 "--benchmark",
                 "-b",
-                help="mt-bench, mmlu or gsm8k; routerbench or routerdc for the "
-                "N-model cost-quality evaluation of mf-multi (cross-validated); or "
+                help="mt-bench, mmlu or gsm8k; routerbench, routerdc or llmrouter for "
+                "the N-model cost-quality evaluation of mf-multi (cross-validated); or "
                 "your own file (.csv: prompt + a column per model; .json/.jsonl: "
                 "{prompt, scores: {model: quality}}) with --strong/--weak.",
             ),
@@ -98,7 +189,28 @@ def register(app: typer.Typer) -> None:
             int,
             typer.Option("--bootstrap", min=0, help="Bootstrap resamples (0: none)."),
         ] = 1000,
-        seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+        seed: Annotated[
+            int,
+            typer.Option(
+                "--seed",
+                help="Bootstrap seed (routerbench/routerdc/llmrouter: fold seed).",
+            ),
+        ] = 0,
+        split: Annotated[
+            str,
+            typer.Option(
+                "--split",
+                help="N-model benchmarks only: random (K-fold over prompts) or "
+                "task (leave-one-task-out).",
+            ),
+        ] = "random",
+        policy: Annotated[
+            str,
+            typer.Option(
+                "--policy",
+                help="N-model benchmarks only: utility (lambda) or tolerance.",
+            ),
+        ] = "utility",
         batch_size: Annotated[
             int, typer.Option("--batch-size", min=1, help="Prompts per score call.")
         ] = 256,
@@ -138,13 +250,20 @@ def register(app: typer.Typer) -> None:
             score_router_on_benchmark,
         )
         from prefroute.evals.scoring import read_scores_jsonl, scores_for_benchmark
-        from prefroute.types import FloatArray, ModelPair
+        from prefroute.types import ModelPair
 
+        _check_options(ctx, benchmark, routers)
         if benchmark in MULTI_BENCHMARKS:
             from prefroute.cli.cmd_multi import run_eval_multi
 
             run_eval_multi(
-                benchmark, json_out=json_out, plot_out=plot_out, data_dir=data_dir
+                benchmark,
+                split=split,
+                policy=policy,
+                seed=seed,
+                json_out=json_out,
+                plot_out=plot_out,
+                data_dir=data_dir,
             )
             return
         is_file = Path(benchmark).suffix in BENCHMARK_FILE_SUFFIXES
@@ -183,6 +302,7 @@ def register(app: typer.Typer) -> None:
             else load_benchmark(benchmark, resolve_data_dir(data_dir), pair=pair)
         )
         all_scores: dict[str, FloatArray] = {}
+        warnings: list[str] = []
         for file in score_files:
             table = read_scores_jsonl(file)
             all_scores[file.stem] = scores_for_benchmark(table, bench, str(file))
@@ -206,14 +326,18 @@ def register(app: typer.Typer) -> None:
                     )
                     progress.update(task, completed=len(bench))
                     continue
-                all_scores[spec] = score_router_on_benchmark(
+                all_scores[spec], warning = _score_spec(
                     spec,
                     bench,
                     batch_size=batch_size,
                     cache_root=cache_dir() if use_cache else None,
                     on_batch=functools.partial(progress.advance, task),
                 )
+                if warning is not None:
+                    warnings.append(warning)
                 progress.update(task, completed=len(bench))
+        for warning in warnings:
+            typer.echo(warning, err=True)
         with console.status(f"bootstrap ({bootstrap} resamples)"):
             report = evaluate_router_scores(
                 bench, all_scores, n_bootstrap=bootstrap, seed=seed, compare=pairs

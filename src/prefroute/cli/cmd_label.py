@@ -14,6 +14,9 @@ from prefroute.errors import ConfigError
 __all__ = ["register"]
 
 _ROLES = ("strong", "weak", "judge")
+_INTERRUPTED = "interrupted: rerun the same command to resume"
+# SIGINT's conventional exit status (128 + 2)
+_EXIT_INTERRUPTED = 130
 
 
 def _price(value: str | None, flag: str) -> tuple[float, float] | None:
@@ -70,6 +73,27 @@ def _usage_line(report: Any) -> str:
         f"tokens in {report.prompt_tokens:,} out {report.completion_tokens:,} "
         f"| ${report.cost:.4f}"
     )
+
+
+def _print_summary(console: Any, report: Any, output: Path) -> None:
+    console.print(
+        f"wrote {report.n_written} battles to {output} "
+        f"({report.n_already_done} already there, {report.n_skipped} skipped "
+        f"without a judge verdict, {report.n_judge_retries} judge retries, "
+        f"{report.n_remaining} left)"
+    )
+    for role in _ROLES:
+        usage = report.usage[role]
+        console.print(
+            f"  {role:<6} {usage.n_calls} calls, tokens in {usage.prompt_tokens:,} "
+            f"out {usage.completion_tokens:,}, ${usage.cost:.4f}"
+            + (
+                f" ({usage.n_missing_usage} answers without usage)"
+                if usage.n_missing_usage
+                else ""
+            )
+        )
+    console.print(f"  total  {_usage_line(report)}; {report.n_requests} requests")
 
 
 def register(app: typer.Typer) -> None:
@@ -194,6 +218,7 @@ def register(app: typer.Typer) -> None:
         )
 
         from prefroute.train.label import (
+            LabelInterrupted,
             label_battles,
             load_label_config,
             read_label_inputs,
@@ -245,51 +270,43 @@ def register(app: typer.Typer) -> None:
                 f"{report.n_requests_planned} requests (dry run: none sent)"
             )
             return
-        with Progress(
-            TextColumn("[bold]labelling"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.description}"),
-            console=console,
-            transient=False,
-        ) as progress:
-            task = progress.add_task("", total=len(items), completed=0)
+        try:
+            with Progress(
+                TextColumn("[bold]labelling"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.description}"),
+                console=console,
+                transient=False,
+            ) as progress:
+                task = progress.add_task("", total=len(items), completed=0)
 
-            def on_progress(report: Any) -> None:
-                progress.update(
-                    task,
-                    completed=report.n_already_done
-                    + report.n_written
-                    + report.n_skipped,
-                    description=_usage_line(report),
-                )
+                def on_progress(report: Any) -> None:
+                    progress.update(
+                        task,
+                        completed=report.n_already_done
+                        + report.n_written
+                        + report.n_skipped,
+                        description=_usage_line(report),
+                    )
 
-            report = label_battles(
-                items,
-                settings,
-                output,
-                retry_skipped=retry_skipped,
-                on_progress=on_progress,
-            )
-        console.print(
-            f"wrote {report.n_written} battles to {output} "
-            f"({report.n_already_done} already there, {report.n_skipped} skipped "
-            f"without a judge verdict, {report.n_judge_retries} judge retries, "
-            f"{report.n_remaining} left)"
-        )
-        for role in _ROLES:
-            usage = report.usage[role]
-            console.print(
-                f"  {role:<6} {usage.n_calls} calls, tokens in {usage.prompt_tokens:,} "
-                f"out {usage.completion_tokens:,}, ${usage.cost:.4f}"
-                + (
-                    f" ({usage.n_missing_usage} answers without usage)"
-                    if usage.n_missing_usage
-                    else ""
+                report = label_battles(
+                    items,
+                    settings,
+                    output,
+                    retry_skipped=retry_skipped,
+                    on_progress=on_progress,
                 )
-            )
-        console.print(f"  total  {_usage_line(report)}; {report.n_requests} requests")
+        except KeyboardInterrupt as exc:
+            # a plain KeyboardInterrupt came before any request: nothing to sum up
+            if isinstance(exc, LabelInterrupted):
+                _print_summary(console, exc.report, output)
+            console.print(_INTERRUPTED)
+            # SystemExit, not typer.Exit: outside standalone mode typer hands an
+            # Exit's code back as a return value, which `main` would drop (status 0)
+            raise SystemExit(_EXIT_INTERRUPTED) from None
+        _print_summary(console, report, output)
         if report.stopped_early:
             console.print(
                 "stopped at --max-requests; run the same command again to resume"

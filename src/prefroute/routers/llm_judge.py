@@ -8,13 +8,15 @@ tokens "1".."5"); otherwise the grade is parsed from the text (a one-hot
 distribution). The score, P(strong needed), is a function of that distribution
 chosen by `score_rule`:
 
-- "expected" (default): (5 - E[grade]) / 4, a smooth score that ranks prompts finely
-  (thresholds then sweep the strong share evenly);
-- "p_low": P(grade <= 2);
+- "p_low" (default): P(grade <= 2), the probability that the weak model's answer
+  gets a low grade;
+- "expected": (5 - E[grade]) / 4, a smoother score that ranks prompts more finely
+  (thresholds then sweep the strong share more evenly);
 - "p_not_high": P(grade <= 3), i.e. 1 - P(grade in {4, 5}), RouteLLM's causal-LLM rule.
 
 An answer with no grade is "invalid": it scores 1.0 (routes strong) and is counted in
-`n_invalid_`. Grade distributions are kept in a JSONL cache keyed by a hash of
+`n_invalid_`; `scoring_report()` sums these up in one line for the command line.
+Grade distributions are kept in a JSONL cache keyed by a hash of
 (judge prompt version, model, prompt), so evaluation can run from the cache
 (`cache_only=True`) and re-runs never re-query the endpoint.
 
@@ -162,13 +164,13 @@ def grade_from_text(text: Any) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def score_from_probs(probs: np.ndarray, rule: ScoreRule = "expected") -> float:
+def score_from_probs(probs: np.ndarray, rule: ScoreRule = "p_low") -> float:
     """P(strong needed) from a grade distribution.
 
     Args:
         probs: Probabilities of grades 1..5, shape (5,).
-        rule: "expected" ((5 - E[grade]) / 4), "p_low" (P(grade <= 2)) or
-            "p_not_high" (P(grade <= 3)).
+        rule: "p_low" (P(grade <= 2), the default), "expected"
+            ((5 - E[grade]) / 4) or "p_not_high" (P(grade <= 3)).
 
     Returns:
         The score in [0, 1].
@@ -246,6 +248,7 @@ class LLMJudgeRouter(Router):
     """Asks an LLM to grade (1-5) how well a weak model could answer each prompt.
 
     Attributes:
+        n_scored_: Prompts scored, cumulative over `score` calls.
         n_invalid_: Number of prompts scored whose judge answer had no grade
             (they score 1.0, i.e. strong), cumulative over `score` calls.
         n_requests_: Number of prompts sent to the endpoint (cache misses).
@@ -270,7 +273,7 @@ class LLMJudgeRouter(Router):
         temperature: float = 0.0,
         max_tokens: int = 3,
         use_logprobs: bool = True,
-        score_rule: ScoreRule = "expected",
+        score_rule: ScoreRule = "p_low",
         max_prompt_chars: int = 8000,
         cache_path: str | None = None,
         cache_only: bool = False,
@@ -291,7 +294,8 @@ class LLMJudgeRouter(Router):
             max_tokens: Completion tokens allowed (the answer is one digit).
             use_logprobs: Ask for `logprobs`/`top_logprobs` (5) to read the grade
                 distribution; the text is parsed when none come back.
-            score_rule: "expected", "p_low" or "p_not_high" (see module docstring).
+            score_rule: "p_low" (P(grade <= 2)), "expected" or "p_not_high" (see
+                the module docstring).
             max_prompt_chars: Prompts are cut to this many characters in requests.
             cache_path: JSONL file of judgements (created on first write); None
                 keeps the cache in memory only.
@@ -314,6 +318,7 @@ class LLMJudgeRouter(Router):
         self.cache_path = cache_path
         self.cache_only = cache_only
         self.on_cache_miss = on_cache_miss
+        self.n_scored_ = 0
         self.n_invalid_ = 0
         self.n_requests_ = 0
         self.n_cache_hits_ = 0
@@ -556,4 +561,28 @@ class LLMJudgeRouter(Router):
                 self.n_cache_hits_ += 1
             out[i], is_invalid = self._score_of(record)
             self.n_invalid_ += int(is_invalid)
+        self.n_scored_ += len(prompts)
         return out
+
+    def scoring_report(self) -> str | None:
+        """One line on the prompts routed strong for want of a judgement, if any.
+
+        The command line prints it after scoring (`prefroute score`, `eval`), so that
+        a judge answering garbage is not mistaken for prompts that need the strong
+        model.
+
+        Returns:
+            E.g. "llm_judge: 2 of 2 judgements invalid (routed strong)", or None when
+            every prompt scored so far had a valid judgement.
+        """
+        parts = []
+        if self.n_invalid_:
+            parts.append(f"{self.n_invalid_} of {self.n_scored_} judgements invalid")
+        if self.n_cache_misses_:
+            parts.append(
+                f"{self.n_cache_misses_} of {self.n_scored_} prompts not in the "
+                f"score cache {self.cache_path!r}"
+            )
+        if not parts:
+            return None
+        return f"{self.name}: {', '.join(parts)} (routed strong)"

@@ -6,8 +6,9 @@ weighted Bradley-Terry model is solved for the strong vs the weak tier. With the
 tier-players that the score needs, the weighted BT maximum-likelihood estimate has
 a closed form, ``P(strong wins) = sum_i w_i c_i / sum_i w_i`` (ties as half a win), so
 instead of refitting over all battles per query (the paper's 2.9 requests/s) scoring
-is one matrix product with the stored prompt embeddings: battles on the same prompt
-share a similarity, so they are pooled per prompt at fit time. Optionally only the
+is a matrix product with the stored prompt embeddings (in blocks of 256 prompts, to
+bound memory): battles on the same prompt share a similarity, so they are pooled per
+prompt at fit time. Optionally only the
 ``top_k`` most similar prompts vote, and ``prior`` pseudo-battles at the global win
 rate keep sparse neighbourhoods from extreme scores.
 
@@ -39,6 +40,10 @@ from prefroute.types import Battle, FloatArray
 __all__ = ["SWRankingRouter"]
 
 _Q = 127.0  # int8 quantisation scale of stored unit embeddings
+# Prompts scored per block: the similarities are a (block x training prompts) float64
+# matrix plus temporaries of that shape, ~64 kB per prompt with 8,000 training prompts,
+# so all 14k MMLU prompts at once would need over 1 GB.
+_SCORE_CHUNK = 256
 
 
 class SWRankingRouter(Router):
@@ -151,14 +156,28 @@ class SWRankingRouter(Router):
     def score(self, prompts: Sequence[str]) -> FloatArray:
         """Weighted strong-tier win probability per prompt, shape (n,)."""
         self._check_fitted("embeddings_", "strong_mass_", "total_mass_", "base_rate_")
-        assert self.embeddings_ is not None and self.strong_mass_ is not None
-        assert self.total_mass_ is not None and self.base_rate_ is not None
+        assert self.embeddings_ is not None
         if len(prompts) == 0:
             return np.zeros(0)
         q = np.asarray(self._get_embedder().embed(list(prompts)), dtype=np.float32)
         if self._emb_t is None or self._emb_t.shape[1] != len(self.embeddings_):
             # Dequantised once: converting per call would cost more than the product.
             self._emb_t = np.ascontiguousarray(self.embeddings_.T, dtype=np.float32)
+        out: FloatArray = np.empty(len(q), dtype=np.float64)
+        starts = list(range(0, len(q), _SCORE_CHUNK))
+        if len(starts) > 1 and len(q) - starts[-1] == 1:
+            # No one-prompt block after others: BLAS multiplies a single row with its
+            # matrix-vector kernel, which rounds differently, and the scores must not
+            # depend on the chunking.
+            starts.pop()
+        for start, stop in zip(starts, [*starts[1:], len(q)], strict=True):
+            out[start:stop] = self._score_block(q[start:stop])
+        return out
+
+    def _score_block(self, q: np.ndarray) -> FloatArray:
+        """Scores of a block of query embeddings, shape (len(q),); rows independent."""
+        assert self._emb_t is not None and self.base_rate_ is not None
+        assert self.strong_mass_ is not None and self.total_mass_ is not None
         sims = (q @ self._emb_t) / np.float32(_Q)
         sims = sims.astype(np.float64)
         n_train = sims.shape[1]

@@ -16,6 +16,8 @@ it; extra keys `id`, `position`, `verdict`, `judge` are for auditing and resumin
 appended and flushed one record at a time. A rerun skips prompts already written
 (keyed by a hash of the conversation), so an interrupted run resumes. A judge answer
 with no verdict is retried once, then recorded in `<output stem>.skipped.jsonl`.
+Ctrl-C cancels the requests in flight and raises `LabelInterrupted` (a
+`KeyboardInterrupt`) carrying the report of what was saved.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ __all__ = [
     "VERDICTS",
     "EndpointSpec",
     "LabelConfig",
+    "LabelInterrupted",
     "LabelItem",
     "LabelReport",
     "RoleUsage",
@@ -405,10 +408,12 @@ class LabelReport:
         n_written: Battles written in this run.
         n_skipped: Prompts recorded as skipped (no judge verdict after one retry).
         n_judge_retries: Judge answers without a verdict that were asked again.
-        n_remaining: Prompts left undone (request budget reached or an error).
+        n_remaining: Prompts left undone (request budget reached, an error or an
+            interruption).
         n_requests: HTTP requests sent (attempts, retries included).
         n_requests_planned: Requests the undone prompts need without retries.
         stopped_early: True when the request budget stopped the run.
+        is_interrupted: True when Ctrl-C (or a cancellation) stopped the run.
         usage: Role -> token counts and cost in this run.
     """
 
@@ -421,6 +426,7 @@ class LabelReport:
     n_requests: int = 0
     n_requests_planned: int = 0
     stopped_early: bool = False
+    is_interrupted: bool = False
     usage: dict[str, RoleUsage] = field(
         default_factory=lambda: {r: RoleUsage() for r in ROLES}
     )
@@ -439,6 +445,23 @@ class LabelReport:
     def cost(self) -> float:
         """USD over all roles, from the configured per-1M-token prices."""
         return sum(u.cost for u in self.usage.values())
+
+
+class LabelInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a labelling run; every finished prompt is already saved.
+
+    A `KeyboardInterrupt`, so callers that catch that still stop.
+
+    Attributes:
+        report: What the run did up to the interruption (`is_interrupted` set).
+    """
+
+    def __init__(self, report: LabelReport) -> None:
+        """Keep the report of the interrupted run."""
+        super().__init__(
+            f"labelling interrupted after writing {report.n_written} battles"
+        )
+        self.report = report
 
 
 def _recover_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -677,16 +700,20 @@ async def _label_async(
             backoff=config.backoff,
             max_requests=config.max_requests,
         )
-        with (
-            output.open("a", encoding="utf-8") as out,
-            skipped_path(output).open("a", encoding="utf-8") as skipped,
-        ):
-            workers = [
-                asyncio.create_task(run.worker(client, queue, out, skipped))
-                for _ in range(min(config.concurrency, len(todo)))
-            ]
-            await asyncio.gather(*workers)
-        run.report.n_requests = client.n_requests
+        try:
+            # Each record is written and flushed with no await in between, so a
+            # cancellation (Ctrl-C) never leaves a finished prompt unsaved.
+            with (
+                output.open("a", encoding="utf-8") as out,
+                skipped_path(output).open("a", encoding="utf-8") as skipped,
+            ):
+                workers = [
+                    asyncio.create_task(run.worker(client, queue, out, skipped))
+                    for _ in range(min(config.concurrency, len(todo)))
+                ]
+                await asyncio.gather(*workers)
+        finally:
+            run.report.n_requests = client.n_requests
 
 
 def label_battles(
@@ -715,6 +742,8 @@ def label_battles(
         ConfigError: A needed endpoint has no base_url, or an API key is unset.
         UpstreamError: An endpoint kept failing; finished prompts are already saved,
             so a rerun resumes.
+        LabelInterrupted: Ctrl-C (or a cancellation) stopped the run; finished
+            prompts are saved and its `report` says how many.
     """
     output = Path(output)
     done = _done_keys(output, retry_skipped=retry_skipped)
@@ -737,7 +766,14 @@ def label_battles(
             encoding="utf-8",
         )
     run = _Run(config, output, report, on_progress)
-    asyncio.run(_label_async(todo, config, output, run))
+    try:
+        asyncio.run(_label_async(todo, config, output, run))
+    except (KeyboardInterrupt, asyncio.CancelledError) as exc:
+        # asyncio.run turns Ctrl-C into a cancellation of the run, which closes the
+        # output files, then re-raises KeyboardInterrupt (or CancelledError).
+        report.is_interrupted = True
+        report.n_remaining = len(todo) - report.n_written - report.n_skipped
+        raise LabelInterrupted(report) from exc
     report.n_remaining = len(todo) - report.n_written - report.n_skipped
     if run.error is not None:
         logger.warning(

@@ -7,6 +7,8 @@ import functools
 import hashlib
 import http.server
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -192,6 +194,31 @@ def test_cli_check_fails_on_malformed(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "error" in result.output
+
+
+def test_entry_point_exits_with_the_commands_code(tmp_path: Path) -> None:
+    # Through `prefroute` itself (main(), not CliRunner): a command ending in
+    # typer.Exit(1) must make the process exit 1, not 0.
+    folder = tmp_path / "routerbench"
+    folder.mkdir()
+    (folder / "x_train.csv").write_text("prompt,eval_name,m1\np,t,maybe\n")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from prefroute.cli import main; main()",
+            "data",
+            "check",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "error" in proc.stdout and "Traceback" not in proc.stderr
 
 
 def test_cli_list_shows_sources(data_dir: Path) -> None:

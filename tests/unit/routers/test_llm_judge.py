@@ -85,6 +85,28 @@ def test_score_rules() -> None:
         score_from_probs(probs, "median")  # type: ignore[arg-type]
 
 
+def _graded(body: dict[str, Any]) -> dict[str, Any]:
+    probs = (
+        {"1": 0.3, "2": 0.3, "3": 0.4}
+        if "prove" in _prompt_text(body)
+        else {"5": 0.8, "3": 0.2}
+    )
+    return chat_response("x", logprobs=grade_logprobs(probs))
+
+
+def test_default_score_is_probability_of_a_low_grade() -> None:
+    with FakeLLM(_graded) as fake:
+        scores = _judge(fake).score(["prove the Riemann hypothesis", "say hi"])
+    np.testing.assert_allclose(scores, [0.6, 0.0], atol=1e-9)  # P(grade <= 2)
+
+
+def test_expected_grade_rule_is_an_option() -> None:
+    with FakeLLM(_graded) as fake:
+        router = _judge(fake, score_rule="expected")
+        scores = router.score(["prove the Riemann hypothesis", "say hi"])
+    np.testing.assert_allclose(scores, [(5 - 2.1) / 4, (5 - 4.6) / 4], atol=1e-9)
+
+
 def test_score_reads_grade_distribution_from_logprobs() -> None:
     def responder(body: dict[str, Any]) -> dict[str, Any]:
         probs = (
@@ -95,7 +117,8 @@ def test_score_reads_grade_distribution_from_logprobs() -> None:
         return chat_response("x", logprobs=grade_logprobs(probs))
 
     with FakeLLM(responder) as fake:
-        scores = _judge(fake).score(["prove the Riemann hypothesis", "say hi"])
+        router = _judge(fake, score_rule="expected")
+        scores = router.score(["prove the Riemann hypothesis", "say hi"])
         body = fake.requests[0]
     assert scores[0] == pytest.approx((5 - 1.3) / 4)
     assert scores[1] == pytest.approx((5 - 4.8) / 4)
@@ -115,7 +138,7 @@ def test_text_grade_used_when_endpoint_returns_no_logprobs() -> None:
     with FakeLLM(lambda body: chat_response("2")) as fake:
         router = _judge(fake, score_rule="p_low")
         assert router.score(["a"])[0] == 1.0
-        router_expected = _judge(fake)
+        router_expected = _judge(fake, score_rule="expected")
         assert router_expected.score(["b"])[0] == pytest.approx(0.75)
     assert router.n_invalid_ == 0
 
@@ -133,6 +156,33 @@ def test_garbage_is_counted_invalid_and_routed_strong() -> None:
     assert router.route(["bad one"], 0.99) == [True]
 
 
+def test_scoring_report_counts_invalid_judgements() -> None:
+    def responder(body: dict[str, Any]) -> dict[str, Any]:
+        return chat_response("no idea" if "bad" in _prompt_text(body) else "4")
+
+    with FakeLLM(responder) as fake:
+        router = _judge(fake)
+        router.score(["good"])
+        assert router.scoring_report() is None
+        router.score(["bad one", "bad two", "good"])
+    assert router.scoring_report() == (
+        "llm_judge: 2 of 4 judgements invalid (routed strong)"
+    )
+
+
+def test_scoring_report_counts_cache_misses(tmp_path: Path) -> None:
+    cache = tmp_path / "cache.jsonl"
+    cache.write_text(json.dumps({"key": cache_key("a", "m"), "score": 0.2}) + "\n")
+    router = LLMJudgeRouter(
+        model="m", cache_path=str(cache), cache_only=True, on_cache_miss="strong"
+    )
+    router.score(["a", "b", "c"])
+    report = router.scoring_report()
+    assert report is not None
+    assert report.startswith("llm_judge: 2 of 3 prompts not in the score cache")
+    assert report.endswith("(routed strong)")
+
+
 def test_malformed_response_is_invalid_not_a_crash() -> None:
     with FakeLLM(lambda body: {"choices": []}) as fake:
         router = _judge(fake)
@@ -144,7 +194,7 @@ def test_server_errors_are_retried() -> None:
     with FakeLLM(
         lambda body: chat_response("4"), fail_first=2, fail_status=503
     ) as fake:
-        scores = _judge(fake, max_retries=3).score(["p"])
+        scores = _judge(fake, max_retries=3, score_rule="expected").score(["p"])
         assert fake.n_failed == 2 and fake.n_requests == 1
     assert scores[0] == pytest.approx(0.25)
 
@@ -153,7 +203,8 @@ def test_rate_limit_is_retried() -> None:
     with FakeLLM(
         lambda body: chat_response("3"), fail_first=1, fail_status=429
     ) as fake:
-        assert _judge(fake).score(["p"])[0] == pytest.approx(0.5)
+        router = _judge(fake, score_rule="expected")
+        assert router.score(["p"])[0] == pytest.approx(0.5)
 
 
 def test_persistent_errors_raise_upstream_error_after_retries() -> None:

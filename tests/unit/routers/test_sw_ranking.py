@@ -10,6 +10,7 @@ import pytest
 
 from prefroute.embed.hashing import HashingEmbedder
 from prefroute.errors import ConfigError
+from prefroute.routers import sw_ranking
 from prefroute.routers.sw_ranking import SWRankingRouter
 from prefroute.types import Battle
 
@@ -83,3 +84,40 @@ def test_shipped_checkpoint_loads_without_data(
     scores = router.score(["What is 2 + 2?", "Prove Fermat's little theorem."])
     assert scores.shape == (2,)
     assert np.all((scores >= 0) & (scores <= 1))
+
+
+@pytest.mark.parametrize("top_k", [None, 3])
+def test_scoring_in_chunks_gives_the_same_scores(
+    tiny_battles: list[Battle],
+    prompts: list[str],
+    top_k: int | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    router = _router(top_k=top_k).fit(tiny_battles)
+    # 37 prompts: 4-prompt chunks and one left over; every prompt is similar to some
+    # training prompt (with none, the weights are float32 rounding noise, chunked
+    # or not)
+    many = (prompts * 4)[: len(prompts) * 3 + 1]
+    monkeypatch.setattr(sw_ranking, "_SCORE_CHUNK", 10**6)
+    whole = router.score(many)
+    monkeypatch.setattr(sw_ranking, "_SCORE_CHUNK", 4)
+    chunked = router.score(many)
+    np.testing.assert_array_equal(chunked, whole)
+
+
+def test_similarities_are_computed_a_chunk_at_a_time(
+    tiny_battles: list[Battle], prompts: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    router = _router().fit(tiny_battles)
+    monkeypatch.setattr(sw_ranking, "_SCORE_CHUNK", 4)
+    rows: list[int] = []
+    block = router._score_block
+
+    def spy(q: np.ndarray) -> np.ndarray:
+        rows.append(len(q))
+        return block(q)
+
+    monkeypatch.setattr(router, "_score_block", spy)
+    n = len(prompts) * 3 + 2
+    assert router.score((prompts * 4)[:n]).shape == (n,)
+    assert max(rows) <= 4 and sum(rows) == n

@@ -18,7 +18,9 @@ from prefroute.data.battles import load_battles_jsonl
 from prefroute.errors import ConfigError, DataError, UpstreamError
 from prefroute.train.label import (
     LabelConfig,
+    LabelInterrupted,
     LabelItem,
+    LabelReport,
     label_battles,
     load_label_config,
     parse_verdict,
@@ -275,6 +277,30 @@ def test_resume_after_request_budget_writes_no_duplicates(tmp_path: Path) -> Non
         second = label_battles(items, _config(fake.base_url), out)
     assert second.n_already_done == first.n_written
     assert first.n_written + second.n_written == len(items)
+    prompts = [r["prompt"] for r in _lines(out)]
+    assert sorted(prompts) == sorted(i.prompt for i in items)
+
+
+def test_interruption_raises_with_the_report_of_saved_battles(
+    tmp_path: Path,
+) -> None:
+    items = _items(tmp_path)
+    out = tmp_path / "o.jsonl"
+
+    def interrupt(report: LabelReport) -> None:
+        if report.n_written == 2:
+            raise KeyboardInterrupt
+
+    with FakeLLM(label_responder, delay=0.05) as fake:
+        with pytest.raises(LabelInterrupted) as info:
+            label_battles(
+                items, _config(fake.base_url, concurrency=2), out, on_progress=interrupt
+            )
+        resumed = label_battles(items, _config(fake.base_url), out)
+    report = info.value.report
+    assert isinstance(info.value, KeyboardInterrupt) and report.is_interrupted
+    assert report.n_written == 2 and report.n_remaining == len(items) - 2
+    assert resumed.n_already_done == 2 and resumed.n_written == len(items) - 2
     prompts = [r["prompt"] for r in _lines(out)]
     assert sorted(prompts) == sorted(i.prompt for i in items)
 
