@@ -98,16 +98,24 @@ def print_multi_result(result: Any) -> None:
         "quality at cheapest cost",
         "quality at 40% of best cost",
     ):
-        table.add_column(column, overflow="fold")
-    for summary in result.methods.values():
+        table.add_column(column)
+    pairs: list[str] = []
+    for key, summary in result.methods.items():
+        name = summary.name
+        if key in ("best-pair", "pair"):  # long model names: spelled out below
+            short = "best pair" if key == "best-pair" else "given pair"
+            pairs.append(f"{short}: {name.removeprefix(short).strip()}")
+            name = short
         table.add_row(
-            summary.name,
+            name,
             _fmt(summary.aiq),
             _fmt(summary.cost_to_match_best / best_cost, pct=True),
             _fmt(summary.cost_to_match_best_hull / best_cost, pct=True),
             _fmt(summary.quality_at_cheapest),
             _fmt(summary.quality_at_40pct),
         )
+    if pairs:
+        table.caption = "; ".join(pairs)
     console.print(table)
     singles = Table(title="single models")
     for column in ("model", f"mean cost ({result.cost_unit})", "quality"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from pathlib import Path
 
@@ -230,11 +231,28 @@ def test_shipped_score_models_hopeless_name_fails(shipped: MFRouter) -> None:
         shipped.score_models(["hi"], ["totally-unknown-llm"])
 
 
-def test_shipped_unknown_pair_member_falls_back_by_bias(
+def test_shipped_unknown_pair_member_falls_back_by_rating(
     shipped: MFRouter, caplog: pytest.LogCaptureFixture
 ) -> None:
-    assert shipped.model_rating_ is None and shipped.model_bias_ is not None
+    # The shipped checkpoint stores Bradley-Terry ratings: an unknown strong model
+    # is taken to be the top-rated one (gpt-4-1106-preview), not the top bias.
+    assert shipped.model_rating_ is not None
     with caplog.at_level(logging.WARNING):
-        strong, _ = shipped.with_pair("totally-unknown-llm", MIXTRAL).pair()
-    assert strong == shipped.models[int(np.argmax(shipped.model_bias_))]
+        strong, weak = shipped.with_pair("totally-unknown-llm", "other-unknown").pair()
+    assert strong == "gpt-4-1106-preview"
+    assert strong == shipped.models[int(np.argmax(shipped.model_rating_))]
+    assert weak == shipped.models[int(np.argmin(shipped.model_rating_))]
+    assert f"strongest seen model {strong!r} (by Bradley-Terry rating)" in caplog.text
+
+
+def test_checkpoint_without_ratings_falls_back_by_bias(
+    shipped: MFRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Checkpoints saved before ratings were stored have only the learned bias.
+    old = copy.copy(shipped)
+    old.model_rating_ = None
+    assert old.model_bias_ is not None
+    with caplog.at_level(logging.WARNING):
+        strong, _ = old.with_pair("totally-unknown-llm", MIXTRAL).pair()
+    assert strong == old.models[int(np.argmax(old.model_bias_))]
     assert f"strongest seen model {strong!r} (by learned bias)" in caplog.text
