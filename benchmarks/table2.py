@@ -6,11 +6,12 @@ MT Bench (72), MMLU (14,037), GSM8K (the 25-row sample: huge intervals). Metrics
 APGR exact and by the paper's 10-bin method, CPT(50%), CPT(80%), 95% bootstrap
 intervals. Training prompts within cosine 0.95 of any evaluation prompt are dropped.
 
-Routers: random; prompt length; ``difficulty`` (ours, per mixture, same recipe as
-the shipped default); the shipped ``default`` checkpoint; and every other shipped
-checkpoint found (mf, sw_ranking, classifier: trained by their own recipe, listed
-under mixture "shipped"). Also prints the per-source ablation of the difficulty
-router (``--ablation``).
+Routers: random; prompt length; ``default`` and ``default-chat`` (ours: the shipped
+difficulty recipes ``floor`` and ``floor-reasoning``, retrained per mixture on exact
+``minilm`` vectors); every shipped checkpoint as users load it (own embedder spec,
+``minilm-dq8``; listed under mixture "shipped"). The paper's routers retrained per
+mixture are `benchmarks/train_eval.py`'s job. ``--ablation`` adds the per-source
+ablation of the ``default`` recipe.
 
 Usage (a few minutes on 2 cores once embeddings are cached)::
 
@@ -32,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from prefroute.config import resolve_data_dir
 from prefroute.data.benchmarks import load_benchmark
-from prefroute.embed import DEFAULT_EMBEDDER
 from prefroute.evals.harness import evaluate_router_scores
 from prefroute.routers.difficulty import log_length
 from prefroute.routers.registry import load_router, shipped_checkpoints
@@ -46,6 +46,7 @@ MIXTURES: dict[str, tuple[str, ...]] = {
     "all": ("routerbench", "routerdc", "llmrouter", "routeprofile", "alpaca"),
 }
 METRICS = ("APGR", "APGR_10bin", "CPT50", "CPT80")
+TRAIN_EMBEDDER = "minilm"
 
 
 def _fmt(res: Any, key: str) -> str:
@@ -66,7 +67,9 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     data_dir = resolve_data_dir(args.data_dir)
-    embedder = training_embedder(DEFAULT_EMBEDDER)
+    # The shipped difficulty routers train on exact fp32 `minilm` vectors (their
+    # recipe's `embedder`); the per-mixture rows are trained and scored on them.
+    embedder = training_embedder(TRAIN_EMBEDDER)
     if args.embedding_store is not None:
         print("preloaded", embedder.load_store(args.embedding_store), "vectors")
     benches = {b: load_benchmark(b, data_dir) for b in BENCHMARKS}
@@ -88,23 +91,25 @@ def main() -> None:
         for fam in every:
             variants[f"all - {fam}"] = tuple(f for f in every if f != fam)
             variants[f"only {fam}"] = (fam,)
-    for label, families in variants.items():
-        router = D.fit_difficulty(
-            table, emb, families=families, embedder=DEFAULT_EMBEDDER
-        )
-        for b, s in benches.items():
-            scores[b][f"difficulty|{label}"] = router.score(
-                list(s.prompts), embeddings=bench_emb[b]
+    # The shipped difficulty recipes (`prefroute train default|default-chat`),
+    # retrained per mixture; the ablation varies the `default` recipe only.
+    for name, recipe in D.SHIPPED_HEADS.items():
+        for label, families in variants.items():
+            if name != "default" and label not in MIXTURES:
+                continue
+            router = D.fit_difficulty(
+                table, emb, families=families, embedder=TRAIN_EMBEDDER, recipe=recipe
             )
-        rows.append(("difficulty", label))
-    router = D.fit_difficulty(table, emb, embedder=DEFAULT_EMBEDDER, recipe="floor")
-    for b, s in benches.items():
-        scores[b]["floor|all"] = router.score(list(s.prompts), embeddings=bench_emb[b])
-    rows.append(("floor", "all"))
+            for b, s in benches.items():
+                scores[b][f"{name}|{label}"] = router.score(
+                    list(s.prompts), embeddings=bench_emb[b]
+                )
+            rows.append((name, label))
 
     for name in shipped_checkpoints():
         try:
-            router = load_router(name, embedder=embedder)
+            # Each with its own embedder spec (minilm-dq8), as users get it.
+            router = load_router(name)
         except Exception as exc:
             print(f"skip shipped {name}: {exc}")
             continue
