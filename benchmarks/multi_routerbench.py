@@ -30,6 +30,7 @@ from prefroute.evals.multi import (
     benchmark_prices,
     cross_validate_multi,
     golden_table,
+    json_safe,
     load_golden,
     plot_multi_eval,
 )
@@ -41,11 +42,13 @@ PAPER_PAIR = ("gpt-4-1106-preview", "mistralai/mixtral-8x7b-chat")
 def _print(result: MultiEvalResult, seconds: float) -> None:
     best_cost, best_q = result.single[result.best_model]
     cheap_cost, cheap_q = result.single[result.cheapest_model]
+    unit = "$" if result.cost_unit == "USD" else "unit "
     print(
         f"\n== {result.benchmark} / {result.split} split: {result.n_prompts} prompts, "
         f"{seconds:.0f}s\n   best single {result.best_model}: quality {best_q:.4f} at "
-        f"${best_cost:.6f}/query; cheapest {result.cheapest_model}: {cheap_q:.4f} at "
-        f"${cheap_cost:.6f}"
+        f"{unit}{best_cost:.6f}/query; cheapest {result.cheapest_model}: {cheap_q:.4f} "
+        f"at {unit}{cheap_cost:.6f}"
+        + ("" if unit == "$" else " (no costs in the data: every model costs 1)")
     )
     print(
         f"   {'method':58s} {'AIQ':>7s} {'match':>7s} {'hull':>7s} {'q@cheap':>8s} "
@@ -151,7 +154,8 @@ def main() -> None:
         plot_multi_eval(result, args.out / f"{stem}.png")
         json_dir.mkdir(parents=True, exist_ok=True)
         (json_dir / f"{stem}.json").write_text(
-            json.dumps(result.as_dict(), indent=1) + "\n", encoding="utf-8"
+            json.dumps(json_safe(result.as_dict()), indent=1, allow_nan=False) + "\n",
+            encoding="utf-8",
         )
 
 

@@ -179,6 +179,7 @@ def run_eval_multi(
         benchmark_prices,
         cross_validate_multi,
         golden_table,
+        json_safe,
         load_golden,
         load_prices_file,
         plot_multi_eval,
@@ -230,23 +231,11 @@ def run_eval_multi(
             "prices": str(prices) if prices is not None else None,
         }
         json_out.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(_json_safe(report), indent=2, allow_nan=False)
+        text = json.dumps(json_safe(report), indent=2, allow_nan=False)
         json_out.write_text(text + "\n", encoding="utf-8")
     if plot_out is not None:
         plot_multi_eval(result, plot_out)
     return result
-
-
-def _json_safe(value: Any) -> Any:
-    """`value` with non-finite floats (an unreachable cost is inf) as None: strict
-    JSON has no Infinity / NaN."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def register(app: typer.Typer) -> None:

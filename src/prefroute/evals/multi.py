@@ -57,6 +57,7 @@ __all__ = [
     "evaluate_predictions",
     "fold_ids",
     "golden_table",
+    "json_safe",
     "load_golden",
     "load_prices_file",
     "plot_multi_eval",
@@ -793,6 +794,19 @@ def evaluate_predictions(
         predicted_cost=predicted_cost,
         cost_source=table.cost_source,
     )
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with non-finite floats as None (an unreachable cost is inf): strict
+    JSON has no Infinity / NaN. Use on `MultiEvalResult.as_dict()` before
+    ``json.dumps(..., allow_nan=False)``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def plot_multi_eval(result: MultiEvalResult, path: Path, *, title: str = "") -> None:
