@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import numpy as np
 import openai
 import pytest
 from fake_upstream import FakeUpstream, RunningServer
 
+from _multi_records import CHAT, MATH, three_model_records
 from prefroute import Controller
 from prefroute.client import AsyncController
 from prefroute.client.core import RoutingCore
@@ -20,38 +20,13 @@ from prefroute.embed.hashing import HashingEmbedder
 from prefroute.routers.multi import MultiModelRouter
 from prefroute.serve.app import create_app
 from prefroute.serve.config import ServeConfig
-from prefroute.types import GoldenRecord
-
-CHAT = "hello there friend number 3, how are you today"
-MATH = "integrate the polynomial x^3 times exp of x carefully"
-
-
-def _records(n: int = 20) -> list[GoldenRecord]:
-    rng = np.random.default_rng(0)
-    out = []
-    for i in range(n):
-        out.append(
-            GoldenRecord(
-                f"hello there friend number {i}, how are you today",
-                {"cheap": 1.0, "mid": float(rng.random() < 0.5), "dear": 1.0},
-                task="chat",
-            )
-        )
-        out.append(
-            GoldenRecord(
-                f"integrate the polynomial x^{i} times exp of x carefully",
-                {"cheap": 0.0, "mid": 1.0, "dear": float(rng.random() < 0.9)},
-                task="math",
-            )
-        )
-    return out
 
 
 @pytest.fixture(scope="module")
 def router() -> MultiModelRouter:
     return MultiModelRouter(
         embedder=HashingEmbedder(dim=64), dim=4, n_epochs=100
-    ).fit_multi(_records())
+    ).fit_multi(three_model_records())
 
 
 @pytest.fixture(scope="module")

@@ -9,49 +9,25 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
 from fake_upstream import FakeUpstream, RunningServer
 
+from _multi_records import CHAT, MATH, three_model_records
 from prefroute.client.core import RoutingCore
 from prefroute.routers.multi import MultiModelRouter
 from prefroute.routers.registry import load_router
 from prefroute.serve.app import create_app
 from prefroute.serve.config import ServeConfig
-from prefroute.types import GoldenRecord
 
-CHAT = "hello there friend number 3, how are you today"
-MATH = "integrate the polynomial x^3 times exp of x carefully"
 # About 23k tokens by the 4-characters-per-token estimate (92k characters).
 SYSTEM = "You are a meticulous assistant. " * 2900
-
-
-def _records(n: int = 20) -> list[GoldenRecord]:
-    rng = np.random.default_rng(0)
-    out = []
-    for i in range(n):
-        out.append(
-            GoldenRecord(
-                f"hello there friend number {i}, how are you today",
-                {"cheap": 1.0, "mid": float(rng.random() < 0.5), "dear": 1.0},
-                task="chat",
-            )
-        )
-        out.append(
-            GoldenRecord(
-                f"integrate the polynomial x^{i} times exp of x carefully",
-                {"cheap": 0.0, "mid": 1.0, "dear": float(rng.random() < 0.9)},
-                task="math",
-            )
-        )
-    return out
 
 
 @pytest.fixture(scope="module")
 def router_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("routers") / "mf-multi"
     MultiModelRouter(embedder="hashing:64", dim=4, n_epochs=100).fit_multi(
-        _records()
+        three_model_records()
     ).save(folder)
     return folder
 

@@ -8,48 +8,24 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
+from _multi_records import CHAT, MATH, three_model_records
 from prefroute.client.config import RoutingConfig
 from prefroute.client.core import RoutingCore, load_calibrations_for, output_token_cap
 from prefroute.embed.hashing import HashingEmbedder
 from prefroute.routers.multi import MultiModelRouter
 from prefroute.routers.policy import ModelPrice
-from prefroute.types import GoldenRecord
 
-CHAT = "hello there friend number 3, how are you today"
-MATH = "integrate the polynomial x^3 times exp of x carefully"
 # About 23k tokens by the 4-characters-per-token estimate.
 SYSTEM = "You are a meticulous assistant. " * 2900
-
-
-def _records(n: int = 20) -> list[GoldenRecord]:
-    rng = np.random.default_rng(0)
-    out = []
-    for i in range(n):
-        out.append(
-            GoldenRecord(
-                f"hello there friend number {i}, how are you today",
-                {"cheap": 1.0, "mid": float(rng.random() < 0.5), "dear": 1.0},
-                task="chat",
-            )
-        )
-        out.append(
-            GoldenRecord(
-                f"integrate the polynomial x^{i} times exp of x carefully",
-                {"cheap": 0.0, "mid": 1.0, "dear": float(rng.random() < 0.9)},
-                task="math",
-            )
-        )
-    return out
 
 
 @pytest.fixture()
 def router() -> MultiModelRouter:
     return MultiModelRouter(
         embedder=HashingEmbedder(dim=64), dim=4, n_epochs=100
-    ).fit_multi(_records())
+    ).fit_multi(three_model_records())
 
 
 def _priced(name: str, **price: float) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
+from _multi_records import three_model_records
 from prefroute.embed.hashing import HashingEmbedder
 from prefroute.errors import ConfigError
 from prefroute.evals.multi import (
@@ -109,26 +110,9 @@ def test_group_folds_are_one_group_each() -> None:
 
 def _synthetic_records(n_per_task: int = 20) -> list[GoldenRecord]:
     """Three models: cheap is right on easy chat, mid on math, dear everywhere."""
-    rng = np.random.default_rng(0)
-    records = []
-    for i in range(n_per_task):
-        records.append(
-            GoldenRecord(
-                f"hello there friend number {i}, how are you today",
-                {"cheap": 1.0, "mid": float(rng.random() < 0.5), "dear": 1.0},
-                task="chat",
-                costs={"cheap": 0.001, "mid": 0.003, "dear": 0.01},
-            )
-        )
-        records.append(
-            GoldenRecord(
-                f"integrate the polynomial x^{i} times exp of x carefully",
-                {"cheap": 0.0, "mid": 1.0, "dear": float(rng.random() < 0.9)},
-                task="math",
-                costs={"cheap": 0.001, "mid": 0.003, "dear": 0.01},
-            )
-        )
-    return records
+    return three_model_records(
+        n_per_task, costs={"cheap": 0.001, "mid": 0.003, "dear": 0.01}
+    )
 
 
 class _RecordingRouter(MultiModelRouter):
