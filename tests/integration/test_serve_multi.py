@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -319,3 +320,24 @@ def test_controller_prices_the_requests_max_tokens(
             return str(reply.model)
 
     assert asyncio.run(run()) == "up-dear"
+
+
+def test_controller_recalibrates_budgets_even_with_given_calibrations(
+    clean: list[FakeUpstream], tmp_path: Path
+) -> None:
+    from prefroute.calibrate import calibrate_router
+
+    router = MultiModelRouter(
+        embedder=HashingEmbedder(dim=64), dim=4, n_epochs=100
+    ).fit_multi(three_model_records())
+    given = {"mf-multi": calibrate_router(router, [CHAT, MATH] * 5, name="mf-multi")}
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("\n".join(f"{MATH} {i}" for i in range(30)) + "\n")
+    with Controller(
+        routers={"mf-multi": router},
+        models=_models(clean, 0.003),
+        calibrations=given,
+        calibration_prompts=str(prompts),
+    ) as client:
+        assert client.core.calibrations["mf-multi"] is given["mf-multi"]
+    assert router.n_calibration_prompts == 30

@@ -127,8 +127,7 @@ def _build_core(
     elif calibrations is not None:
         found = dict(calibrations)
     if calibration_prompts:
-        missing = {k: v for k, v in loaded.items() if k not in found}
-        found.update(load_calibrations_for(config, missing))
+        found.update(load_calibrations_for(config, loaded, have=set(found)))
     for endpoint in _all_endpoints(config):
         if endpoint.provider != "openai":
             raise ConfigError(

@@ -33,7 +33,7 @@ import logging
 import math
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -1475,7 +1475,10 @@ async def _litellm_stream(
 
 
 def load_calibrations_for(
-    config: RoutingConfig, routers: Mapping[str, Router]
+    config: RoutingConfig,
+    routers: Mapping[str, Router],
+    *,
+    have: Collection[str] = (),
 ) -> dict[str, Calibration]:
     """Calibrations named by the config: from `calibration_file`, then computed on
     `calibration_prompts` ("default" = the data directory's default prompt set) for
@@ -1489,9 +1492,12 @@ def load_calibrations_for(
     Args:
         config: Routing config.
         routers: Loaded routers (N-model ones are recalibrated in place).
+        have: Routers that already have a threshold calibration from elsewhere
+            (e.g. the Controller's `calibrations=`): none is computed for them, but
+            N-model ones still get their budgets recalibrated.
 
     Returns:
-        Router name -> calibration.
+        Router name -> calibration (not including `have`).
     """
     from prefroute.calibrate import (
         calibrate_router,
@@ -1506,7 +1512,9 @@ def load_calibrations_for(
         calibrations.update({k: v for k, v in loaded.items() if k in routers})
     from prefroute.routers.multi import MultiModelRouter
 
-    missing = [name for name in routers if name not in calibrations]
+    missing = [
+        name for name in routers if name not in calibrations and name not in have
+    ]
     multi = [
         name
         for name, router in routers.items()

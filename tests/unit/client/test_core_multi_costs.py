@@ -176,6 +176,23 @@ def test_calibration_prompts_recalibrate_n_model_budgets(
     assert core.budget_knob("mf-multi", 0.0022) != before
 
 
+def test_given_threshold_calibration_still_recalibrates_budgets(
+    router: MultiModelRouter, tmp_path: Path
+) -> None:
+    # A router whose two-model calibration came from elsewhere (the Controller's
+    # `calibrations=`) gets no new one, but its budgets follow the prompts.
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text(
+        "\n".join(f"{MATH} {i}" for i in range(30)) + "\n", encoding="utf-8"
+    )
+    config = _config(BY_INPUT, calibration_prompts=str(prompts))
+    calibrations = load_calibrations_for(
+        config, {"mf-multi": router}, have={"mf-multi"}
+    )
+    assert calibrations == {}
+    assert router.n_calibration_prompts == 30
+
+
 def test_calibration_prompts_leave_n_model_routers_alone_without_models(
     router: MultiModelRouter, tmp_path: Path
 ) -> None:
