@@ -141,6 +141,34 @@ def test_long_system_prompt_routes_to_a_cheaper_model(
         server.stop()
 
 
+def test_large_tool_definitions_are_priced_as_input(
+    router_dir: Path, fakes: list[FakeUpstream]
+) -> None:
+    # Providers bill tool schemas as prompt tokens: ~23k tokens of them make mid
+    # as dear as the long system prompt does.
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": f"tool_{i}",
+                "description": "Looks something up in a large catalogue. " * 40,
+                "parameters": {"type": "object", "properties": {}},
+            },
+        }
+        for i in range(50)
+    ]
+    config = _config(fakes, BY_INPUT, routers={"mf-multi": str(router_dir)})
+    server = RunningServer(create_app(config))
+    try:
+        model = "router-mf-multi@0.0022"
+        plain = _ask(server.url, model, _user(MATH))
+        assert plain.headers["x-prefroute-routed-to"] == "up-mid"
+        with_tools = _ask(server.url, model, _user(MATH), tools=tools)
+        assert with_tools.headers["x-prefroute-routed-to"] == "up-cheap"
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize("field", ["max_tokens", "max_completion_tokens"])
 def test_max_tokens_caps_the_output_priced(
     router_dir: Path, fakes: list[FakeUpstream], field: str

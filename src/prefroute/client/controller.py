@@ -36,6 +36,7 @@ from prefroute.client.core import (
     RoutingCore,
     load_calibrations_for,
     output_token_cap,
+    tool_input_tokens,
 )
 from prefroute.errors import ConfigError, MissingDependencyError
 
@@ -210,7 +211,10 @@ class _Completions:
         owner = self._owner
         core = owner.core
         decision = core.decide(
-            model, messages, max_output_tokens=output_token_cap(kwargs)
+            model,
+            messages,
+            max_output_tokens=output_token_cap(kwargs),
+            extra_input_tokens=tool_input_tokens(kwargs),
         )
         _require_utf8(messages, kwargs)
         owner.last_decision = decision
@@ -370,7 +374,10 @@ class _AsyncCompletions:
         owner = self._owner
         core = owner.core
         decision = await core.adecide(
-            model, messages, max_output_tokens=output_token_cap(kwargs)
+            model,
+            messages,
+            max_output_tokens=output_token_cap(kwargs),
+            extra_input_tokens=tool_input_tokens(kwargs),
         )
         _require_utf8(messages, kwargs)
         owner.last_decision = decision

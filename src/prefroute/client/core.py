@@ -69,6 +69,7 @@ __all__ = [
     "load_calibrations_for",
     "output_token_cap",
     "parse_model",
+    "tool_input_tokens",
 ]
 
 logger = logging.getLogger(__name__)
@@ -321,6 +322,29 @@ def _input_tokens(turns: list[tuple[str, str]]) -> float:
     from prefroute.routers.policy import estimate_input_tokens
 
     return float(estimate_input_tokens(["\n".join(text for _, text in turns)])[0])
+
+
+def tool_input_tokens(body: Mapping[str, Any]) -> float:
+    """Estimated input tokens of a request's tool / function definitions.
+
+    Providers bill the ``tools`` (and legacy ``functions``) schemas as prompt
+    tokens, so an N-model choice prices them like the messages.
+
+    Args:
+        body: The request body (or the keyword arguments of a client call).
+
+    Returns:
+        Characters of their compact JSON / 4, 0 without them.
+    """
+    chars = 0
+    for key in ("tools", "functions"):
+        value = body.get(key)
+        if value:
+            try:
+                chars += len(json.dumps(value, separators=(",", ":"), default=str))
+            except (TypeError, ValueError, RecursionError):
+                continue
+    return chars / 4.0
 
 
 def output_token_cap(body: Mapping[str, Any]) -> float | None:
@@ -805,7 +829,12 @@ class RoutingCore:
         return decision
 
     def decide(
-        self, model: Any, messages: Any, *, max_output_tokens: float | None = None
+        self,
+        model: Any,
+        messages: Any,
+        *,
+        max_output_tokens: float | None = None,
+        extra_input_tokens: float = 0.0,
     ) -> Decision:
         """Route a chat request synchronously (scores in the calling thread).
 
@@ -814,6 +843,8 @@ class RoutingCore:
             messages: The request's messages.
             max_output_tokens: The request's output-token cap (see
                 `output_token_cap`), used to price N-model choices.
+            extra_input_tokens: Input tokens besides the messages (tool
+                definitions: `tool_input_tokens`), priced like them.
 
         Returns:
             The decision.
@@ -831,7 +862,12 @@ class RoutingCore:
         if spec.budget is not None or spec.knob is not None:
             knob = self._multi_knob(spec)
             return self._decide_multi(
-                spec, prompt, started, knob, _input_tokens(turns), max_output_tokens
+                spec,
+                prompt,
+                started,
+                knob,
+                _input_tokens(turns) + extra_input_tokens,
+                max_output_tokens,
             )
         threshold = self.resolve_threshold(spec)
         score = float(self._router(spec.router).score([prompt])[0])
@@ -1008,7 +1044,12 @@ class RoutingCore:
         return order[:2] if self.config.fallback else order[:1]
 
     async def adecide(
-        self, model: Any, messages: Any, *, max_output_tokens: float | None = None
+        self,
+        model: Any,
+        messages: Any,
+        *,
+        max_output_tokens: float | None = None,
+        extra_input_tokens: float = 0.0,
     ) -> Decision:
         """Route a chat request; concurrent calls share micro-batched scoring.
 
@@ -1017,6 +1058,8 @@ class RoutingCore:
             messages: The request's messages.
             max_output_tokens: The request's output-token cap (see
                 `output_token_cap`), used to price N-model choices.
+            extra_input_tokens: Input tokens besides the messages (tool
+                definitions: `tool_input_tokens`), priced like them.
 
         Returns:
             The decision.
@@ -1052,7 +1095,7 @@ class RoutingCore:
                 prompt,
                 started,
                 knob,
-                _input_tokens(turns),
+                _input_tokens(turns) + extra_input_tokens,
                 max_output_tokens,
                 quality,
             )

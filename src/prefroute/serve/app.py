@@ -25,6 +25,7 @@ from prefroute.client.core import (
     UpstreamTimeoutError,
     load_calibrations_for,
     output_token_cap,
+    tool_input_tokens,
 )
 from prefroute.errors import (
     ConfigError,
@@ -476,6 +477,7 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
                 body.get("model"),
                 body.get("messages"),
                 max_output_tokens=output_token_cap(body),
+                extra_input_tokens=tool_input_tokens(body),
             )
             if stream:
                 result = await core.astream(body, decision)

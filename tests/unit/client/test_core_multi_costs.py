@@ -12,7 +12,12 @@ import pytest
 
 from _multi_records import CHAT, MATH, three_model_records
 from prefroute.client.config import RoutingConfig
-from prefroute.client.core import RoutingCore, load_calibrations_for, output_token_cap
+from prefroute.client.core import (
+    RoutingCore,
+    load_calibrations_for,
+    output_token_cap,
+    tool_input_tokens,
+)
 from prefroute.embed.hashing import HashingEmbedder
 from prefroute.routers.multi import MultiModelRouter
 from prefroute.routers.policy import ModelPrice
@@ -208,3 +213,14 @@ def test_calibration_prompts_leave_n_model_routers_alone_without_models(
     )
     load_calibrations_for(config, {"mf-multi": router})
     assert router.n_calibration_prompts == 40
+
+
+def test_tool_input_tokens_counts_tools_and_functions() -> None:
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {}}}]
+    one = tool_input_tokens({"tools": tools})
+    assert one == pytest.approx(
+        len('[{"type":"function","function":{"name":"f","parameters":{}}}]') / 4
+    )
+    assert tool_input_tokens({"tools": tools, "functions": [{"name": "g"}]}) > one
+    assert tool_input_tokens({}) == 0.0
+    assert tool_input_tokens({"tools": None}) == 0.0
