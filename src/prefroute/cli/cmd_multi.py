@@ -196,6 +196,11 @@ def run_eval_multi(
         else benchmark_prices(benchmark, data_dir)
     )
     table = golden_table(records, prices=price_map)
+    if prices is not None and table.cost_source == "measured":
+        typer.echo(
+            f"warning: {benchmark} has its own per-query costs; --prices is not used",
+            err=True,
+        )
     if Path(benchmark).suffix in (".json", ".jsonl"):  # named after the file's stem
         benchmark = Path(benchmark).stem
     make = _router_factory(
@@ -228,7 +233,7 @@ def run_eval_multi(
             "folds": folds,
             "seed": seed,
             "task_shrink": task_shrink,
-            "prices": str(prices) if prices is not None else None,
+            "prices": str(prices) if table.cost_source == "prices" and prices else None,
         }
         json_out.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(json_safe(report), indent=2, allow_nan=False)

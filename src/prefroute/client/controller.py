@@ -214,7 +214,7 @@ class _Completions:
             model,
             messages,
             max_output_tokens=output_token_cap(kwargs),
-            extra_input_tokens=tool_input_tokens(kwargs),
+            extra_input_tokens=tool_input_tokens(kwargs) if core.config.models else 0,
         )
         _require_utf8(messages, kwargs)
         owner.last_decision = decision
@@ -332,7 +332,9 @@ class Controller(_ControllerBase):
         calibrations: Calibration file, or router name -> Calibration, for
             ``router-<name>@<share>`` model strings.
         calibration_prompts: Prompt file (or "default") to calibrate routers
-            lacking a calibration.
+            lacking a calibration; with priced `models`, also the prompts N-model
+            routers' budgets are calibrated on (`MultiModelRouter.recalibrate`,
+            in place: a router object you pass is changed).
         models: Priced endpoints (`PricedEndpoint` or its fields: an endpoint plus
             ``price`` in USD and an optional ``router_name``), as the server's
             ``models:``; an N-model router (``mf-multi``) then picks among them for
@@ -377,7 +379,7 @@ class _AsyncCompletions:
             model,
             messages,
             max_output_tokens=output_token_cap(kwargs),
-            extra_input_tokens=tool_input_tokens(kwargs),
+            extra_input_tokens=tool_input_tokens(kwargs) if core.config.models else 0,
         )
         _require_utf8(messages, kwargs)
         owner.last_decision = decision

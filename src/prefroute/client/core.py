@@ -910,9 +910,11 @@ class RoutingCore:
         key = (router_name, budget)
         knob = self.budget_knobs.get(key)
         if knob is None:
-            knob = self._demand_knobs.get(key)
+            # pop + re-insert (each atomic) marks it most recent without a lock: a
+            # Controller may be shared by threads that evict concurrently.
+            knob = self._demand_knobs.pop(key, None)
             if knob is not None:
-                self._demand_knobs.move_to_end(key)
+                self._demand_knobs[key] = knob
         return knob
 
     @property
@@ -931,10 +933,13 @@ class RoutingCore:
         if budget in self.config.budgets:
             self.budget_knobs[key] = knob
             return
+        self._demand_knobs.pop(key, None)
         self._demand_knobs[key] = knob
-        self._demand_knobs.move_to_end(key)
         while len(self._demand_knobs) > self.config.budget_cache_size:
-            self._demand_knobs.popitem(last=False)
+            try:
+                self._demand_knobs.popitem(last=False)
+            except KeyError:  # emptied by another thread meanwhile
+                break
 
     def calibrate_budgets(self) -> dict[tuple[str, float], float]:
         """Calibrate every `config.budgets` entry for every N-model router (when the

@@ -9,7 +9,10 @@ name used by the evaluation benchmarks so the paper's pair is recognised everywh
 `resolve_model` maps a name a router has not seen to one it has: the same model
 spelled differently (canonical name, org prefix, case, separators) silently, else a
 close name or a model of the same family with a warning. It never guesses across
-size or version tokens (``8x7b`` vs ``8x22b``, ``7b`` vs ``70b``).
+size tokens (``8x7b`` vs ``8x22b``, ``7b`` vs ``70b``), generations (``llama-3.1`` vs
+``llama-3.3``) or variants (``gpt-4o`` vs ``gpt-4o-mini``, ``claude-3-opus`` vs
+``claude-3-haiku``); within a family it may pick another release (``gpt-4-0613`` ->
+``gpt-4-1106-preview``, ``mistral-7b-instruct-v0.2`` -> ``v0.3``).
 """
 
 from __future__ import annotations
@@ -108,6 +111,10 @@ _VERSION = re.compile(r"v?(\d+(?:\.\d+)*)")
 _WORD_NUMBER = re.compile(r"([a-z]+)(\d+(?:\.\d+)*)")
 # difflib ratio below which two names with the same size/version tokens differ.
 _CLOSE_CUTOFF = 0.75
+# Words that name a packaging of a model, not a different model.
+_GENERIC_WORDS = frozenset(
+    {"instruct", "chat", "preview", "hf", "it", "v", "latest", "concise", "verbose"}
+)
 
 
 @dataclass(frozen=True)
@@ -146,12 +153,18 @@ class _Name:
         return tuple(sorted(t for t in self.tokens if any(c.isdigit() for c in t)))
 
     @property
-    def family(self) -> tuple[tuple[str, ...], str | None, frozenset[str]] | None:
-        """(words before the first number, generation, sizes); None if no words.
+    def family(
+        self,
+    ) -> tuple[tuple[str, ...], str | None, frozenset[str], frozenset[str]] | None:
+        """(words before the first number, generation, sizes, variant words); None
+        if no words.
 
         The generation is the first number when it is not a size: ``gpt-4-0613``
         and ``gpt-4-1106-preview`` share ("gpt",), "4"; ``llama-3.1-70b`` and
-        ``llama-3.3-70b`` do not.
+        ``llama-3.3-70b`` do not. Variant words are every other word except generic
+        ones (instruct, chat, preview, ...): ``gpt-4o`` vs ``gpt-4o-mini``,
+        ``claude-3-opus`` vs ``claude-3-haiku`` and ``llama-3-70b-instruct`` vs
+        ``llama3-chatqa-1.5-70b`` are different families.
         """
         first = next(
             (i for i, t in enumerate(self.tokens) if any(c.isdigit() for c in t)),
@@ -163,7 +176,10 @@ class _Name:
         numbers = self.tokens[first : first + 1]
         generation = numbers[0] if numbers and not _SIZE.fullmatch(numbers[0]) else None
         sizes = frozenset(t for t in self.tokens if _SIZE.fullmatch(t))
-        return words, generation, sizes
+        variant = frozenset(
+            t for t in self.tokens[first:] if t.isalpha() and t not in _GENERIC_WORDS
+        )
+        return words, generation, sizes, variant
 
 
 def _parse(name: str) -> tuple[_Name, _Name]:

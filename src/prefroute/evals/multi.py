@@ -638,7 +638,8 @@ def cross_validate_multi(
         seed: Fold shuffle seed.
         policy: Policy swept for every router curve.
         use_true_mean_cost: Route with each model's mean training cost per query
-            instead of the router's cost model (always so for data without costs).
+            instead of the router's cost model (always so for data without costs;
+            ignored for costs computed from prices, which routers get exactly).
         pair: An extra two-model baseline to report (e.g. the paper's pair).
         fit_extra: Called as ``fit_extra(router, train_records)`` instead of
             ``router.fit_multi(train_records)`` (e.g. to add battles).
@@ -864,7 +865,11 @@ def plot_multi_eval(result: MultiEvalResult, path: Path, *, title: str = "") -> 
             textcoords="offset points",
         )
     ax.set_xscale("log")
-    ax.set_xlabel("mean cost per query (USD, log scale)")
+    ax.set_xlabel(
+        "mean cost per query (USD, log scale)"
+        if result.cost_unit == "USD"
+        else "mean cost per query (units: every model costs 1)"
+    )
     ax.set_ylabel("mean quality (accuracy)")
     ax.set_title(
         title or f"{result.benchmark} ({result.split} split, out-of-fold)", fontsize=9

@@ -53,6 +53,8 @@ class MFRouter(Router):
     """Per-model vectors against projected prompt embeddings; Bradley-Terry loss."""
 
     name = "mf"
+    # (pair names and fitted-state identity, resolved pair): see `pair`.
+    _pair_memo: tuple[tuple[object, ...], tuple[str, str]] | None = None
 
     def __init__(
         self,
@@ -233,13 +235,36 @@ class MFRouter(Router):
 
         A pair member never seen in training maps like `score_models` does; one
         that matches no seen model (and has no alias) maps to the strongest (for
-        strong) or weakest (for weak) seen model, with a warning.
+        strong) or weakest (for weak) seen model, with a warning. Resolved once per
+        pair and fitted state (warnings too), not on every `score` call.
+
+        Raises:
+            ConfigError: Both members resolve to the same seen model (every score
+                would be 0.5).
         """
         self._check_fitted("models_", "model_bias_")
-        return (
+        key = (
+            self.strong_model,
+            self.weak_model,
+            id(self.models_),
+            id(self.model_rating_),
+            id(self.model_bias_),
+        )
+        memo = self._pair_memo
+        if memo is not None and memo[0] == key:
+            return memo[1]
+        resolved = (
             self._pair_member(self.strong_model, strongest=True),
             self._pair_member(self.weak_model, strongest=False),
         )
+        if resolved[0] == resolved[1]:
+            raise ConfigError(
+                f"strong {self.strong_model!r} and weak {self.weak_model!r} both "
+                f"resolve to the seen model {resolved[0]!r}: pass model_aliases "
+                "naming two different seen models"
+            )
+        self._pair_memo = (key, resolved)
+        return resolved
 
     def with_pair(self, strong: str, weak: str) -> MFRouter:
         """The same fitted router scoring another strong/weak pair.
@@ -250,9 +275,13 @@ class MFRouter(Router):
 
         Returns:
             A shallow copy sharing the learned arrays.
+
+        Raises:
+            ConfigError: Both names resolve to the same seen model.
         """
         other = copy.copy(self)
         other.strong_model, other.weak_model = strong, weak
+        other._pair_memo = None
         other.pair()  # resolve now: unknown names fail here, not at score time
         return other
 

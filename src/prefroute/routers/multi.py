@@ -862,9 +862,10 @@ class MultiModelRouter(Router):
             target_cost,
             target_quality,
         )
-        knob = self._knob_cache.get(key)
+        # pop + re-insert (each atomic): thread-safe LRU touch without a lock
+        knob = self._knob_cache.pop(key, None)
         if knob is not None:
-            self._knob_cache.move_to_end(key)
+            self._knob_cache[key] = knob
             return knob
         quality = self.calib_quality_[:, self._columns(names)].astype(np.float64)
         cost = self._costs(self.calib_tokens_, names, prices)
@@ -877,7 +878,10 @@ class MultiModelRouter(Router):
         )
         self._knob_cache[key] = knob
         while len(self._knob_cache) > _MAX_KNOB_CACHE:
-            self._knob_cache.popitem(last=False)
+            try:
+                self._knob_cache.popitem(last=False)
+            except KeyError:  # emptied by another thread meanwhile
+                break
         return knob
 
     def choose(

@@ -477,7 +477,8 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
                 body.get("model"),
                 body.get("messages"),
                 max_output_tokens=output_token_cap(body),
-                extra_input_tokens=tool_input_tokens(body),
+                # only N-model choices (priced `models`) price the tools
+                extra_input_tokens=tool_input_tokens(body) if core.config.models else 0,
             )
             if stream:
                 result = await core.astream(body, decision)

@@ -114,3 +114,20 @@ def test_resolve_alias_to_unseen_model_fails() -> None:
 def test_resolve_hopeless_name_fails_naming_it() -> None:
     with pytest.raises(ConfigError, match="'totally-unknown-llm' was not seen"):
         resolve_model("totally-unknown-llm", KNOWN)
+
+
+@pytest.mark.parametrize(
+    ("name", "known"),
+    [
+        ("gpt-4o", ["gpt-4o-mini"]),
+        ("claude-3-opus", ["claude-3-haiku"]),
+        ("claude-3-5-sonnet", ["claude-3-haiku"]),
+        ("llama-3-70b-instruct", ["llama3-chatqa-1.5-70b"]),
+        ("llama-3.3-70b-versatile", ["llama-3.3-70b-instruct"]),
+    ],
+)
+def test_resolve_family_never_crosses_variants(name: str, known: list[str]) -> None:
+    # Another variant word (mini, haiku, chatqa, ...) is another model, not a
+    # release of the same one.
+    with pytest.raises(ConfigError):
+        resolve_model(name, known)

@@ -105,3 +105,38 @@ def test_train_multi_on_a_file_needs_no_data_dir(
         1,
         3,
     )
+
+
+def test_eval_multi_prices_a_file_without_costs(tmp_path: Path) -> None:
+    # The same logs without costs, priced by a --prices file: the costs come from
+    # it (USD), and a file with its own costs ignores --prices with a warning.
+    with_costs = _logs(tmp_path, 60)
+    bare = tmp_path / "bare.jsonl"
+    bare.write_text(
+        "".join(
+            json.dumps({k: v for k, v in json.loads(line).items() if k != "costs"})
+            + "\n"
+            for line in with_costs.read_text().splitlines()
+        )
+    )
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("big: 0.01\nmid: 0.002\nsmall: {per_query: 0.0005}\n")
+    common = ["--prices", str(prices), "--folds", "2", "--embedder", "hashing:64"]
+    common += ["--epochs", "50"]
+    out = tmp_path / "bare.json"
+    result = CliRunner().invoke(
+        build_app(), ["eval-multi", "-b", str(bare), *common, "--json", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["cost_source"] == "prices" and report["cost_unit"] == "USD"
+    assert report["single"]["big"]["cost"] == pytest.approx(0.01)
+    assert report["settings"]["prices"] == str(prices)
+    out2 = tmp_path / "own.json"
+    result = CliRunner().invoke(
+        build_app(), ["eval-multi", "-b", str(with_costs), *common, "--json", str(out2)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "--prices is not used" in result.output
+    own = json.loads(out2.read_text())
+    assert own["cost_source"] == "measured" and own["settings"]["prices"] is None

@@ -183,7 +183,7 @@ def test_shipped_checkpoint_loads_without_data(
     assert np.all((scores >= 0) & (scores <= 1))
 
 
-# -- the shipped checkpoint (no saved ratings: strongest/weakest by learned bias) --
+# -- the shipped checkpoint (saved ratings: strongest/weakest by Bradley-Terry) --
 
 MIXTRAL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 
@@ -256,3 +256,27 @@ def test_checkpoint_without_ratings_falls_back_by_bias(
         strong, _ = old.with_pair("totally-unknown-llm", MIXTRAL).pair()
     assert strong == old.models[int(np.argmax(old.model_bias_))]
     assert f"strongest seen model {strong!r} (by learned bias)" in caplog.text
+
+
+def test_pair_resolving_to_one_model_is_an_error(shipped: MFRouter) -> None:
+    # Two spellings of gpt-4-1106-preview: every score would be 0.5.
+    with pytest.raises(ConfigError, match="both resolve to the seen model"):
+        shipped.with_pair("gpt-4-1106-preview", "gpt4_1106_preview")
+
+
+def test_unseen_pair_is_resolved_once_not_per_score(
+    shipped: MFRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        router = shipped.with_pair("gpt-4-0613", MIXTRAL)
+    assert "gpt-4-0613" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            router.score(["What is 2+2?"])
+    assert "gpt-4-0613" not in caplog.text  # warned once, at with_pair
+    # a changed pair is resolved again
+    router.strong_model = "gpt-4-0314"
+    with caplog.at_level(logging.WARNING):
+        assert router.pair()[0] == "gpt-4-1106-preview"
+    assert "gpt-4-0314" in caplog.text

@@ -4,6 +4,7 @@ input tokens and an output-token cap."""
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -165,3 +166,24 @@ def test_bad_token_counts_raise(router: MultiModelRouter) -> None:
         router.predict_costs(["x", "y"], NAMES, PRICES, input_tokens=[1.0])
     with pytest.raises(ConfigError, match="max_output_tokens"):
         router.predict_costs(["x"], NAMES, PRICES, max_output_tokens=-1.0)
+
+
+def test_knob_cache_read_survives_eviction_by_another_thread(
+    router: MultiModelRouter,
+) -> None:
+    # Threads sharing a router: the entry read may be evicted right after.
+    class EvictedMeanwhile(OrderedDict):  # type: ignore[type-arg]
+        def get(self, key, default=None):  # type: ignore[no-untyped-def]
+            value = super().get(key, default)
+            self.clear()
+            return value
+
+        def pop(self, key, *default):  # type: ignore[no-untyped-def]
+            value = super().pop(key, *default)
+            self.clear()
+            return value
+
+    knob = router.calibrate(PRICES, target_cost=0.004)
+    router._knob_cache = EvictedMeanwhile(router._knob_cache)
+    assert router.calibrate(PRICES, target_cost=0.004) == knob
+    assert len(router._knob_cache) == 1
