@@ -68,7 +68,6 @@ CANDIDATES: dict[str, dict[str, float]] = {
     "floor@1 + reasoning": {"fail_pct@1": 1, "len": 1, "reasoning@10": 1},
 }
 LEX_ONLY_CANDIDATES = ("floor@1",)
-METRICS = ("W", "P", "Q", "rb")
 
 
 # -- hashed n-gram counts -----------------------------------------------------------
@@ -337,16 +336,7 @@ def main() -> None:
                 for s in schemes
             }
             rows.append((fname, cand, r))
-    print(
-        f"{'features':11s} {'candidate':22s} {'sel2':>6s} | "
-        + " ".join(f"{s + '.' + k:>7s}" for s in schemes for k in METRICS)
-    )
-    for fname, cand, r in rows:
-        sel2 = float(np.mean([r[s][k] for s in schemes for k in ("W", "P", "Q")]))
-        print(
-            f"{fname:11s} {cand:22s} {sel2:6.3f} | "
-            + " ".join(f"{r[s][k]:7.3f}" for s in schemes for k in METRICS)
-        )
+    C.print_feature_table(rows, schemes, width=11)
     print(f"done in {time.time() - t0:.0f}s")
 
 

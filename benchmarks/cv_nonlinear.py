@@ -46,7 +46,6 @@ CANDIDATES: dict[str, dict[str, float]] = {
     "floor@1 + reasoning": {"fail_pct@1": 1, "len": 1, "reasoning@10": 1},
     "floor@10 + reasoning": {"fail_pct@10": 1, "len": 1, "reasoning@10": 1},
 }
-METRICS = ("W", "P", "Q", "rb")
 
 
 def feature_sets(emb: FloatArray, zlen: FloatArray, seed: int) -> dict[str, FloatArray]:
@@ -114,16 +113,7 @@ def main() -> None:
                 results[cand][scheme] = C.combine_and_score(cols, weights, sets)
         rows.extend((fname, c, r) for c, r in results.items())
         print(f"{fname}: {x.shape[1]} features ({time.time() - t0:.0f}s)")
-    print(
-        f"{'features':9s} {'candidate':22s} {'sel2':>6s} | "
-        + " ".join(f"{s + '.' + k:>7s}" for s in schemes for k in METRICS)
-    )
-    for fname, cand, r in rows:
-        sel2 = float(np.mean([r[s][k] for s in schemes for k in ("W", "P", "Q")]))
-        print(
-            f"{fname:9s} {cand:22s} {sel2:6.3f} | "
-            + " ".join(f"{r[s][k]:7.3f}" for s in schemes for k in METRICS)
-        )
+    C.print_feature_table(rows, schemes, width=9)
     print(f"done in {time.time() - t0:.0f}s")
 
 

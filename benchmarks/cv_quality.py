@@ -40,6 +40,7 @@ import json
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -276,6 +277,30 @@ def near_sets(
     m = (fi != fj) & (fi >= 0)
     near[fi[m], jj[m]] = True
     return list(near)
+
+
+# -- feature-set comparisons (cv_nonlinear.py, cv_lexical.py) ------------------
+
+FEATURE_METRICS = ("W", "P", "Q", "rb")
+
+
+def print_feature_table(
+    rows: Sequence[tuple[str, str, dict[str, dict[str, float]]]],
+    schemes: Sequence[str],
+    width: int = 11,
+) -> None:
+    """Print (features, candidate, scheme -> metric -> value) rows with sel2 =
+    mean of W, P and Q over the schemes."""
+    print(
+        f"{'features':{width}s} {'candidate':22s} {'sel2':>6s} | "
+        + " ".join(f"{s + '.' + k:>7s}" for s in schemes for k in FEATURE_METRICS)
+    )
+    for fname, cand, r in rows:
+        sel2 = float(np.mean([r[s][k] for s in schemes for k in ("W", "P", "Q")]))
+        print(
+            f"{fname:{width}s} {cand:22s} {sel2:6.3f} | "
+            + " ".join(f"{r[s][k]:7.3f}" for s in schemes for k in FEATURE_METRICS)
+        )
 
 
 # -- main ---------------------------------------------------------------------

@@ -5,12 +5,12 @@ output tokens, budgets first seen in requests are cached with a bound, and
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from _evicting_lru import EvictedMeanwhile
 from _multi_records import CHAT, MATH, three_model_records
 from prefroute.client.config import RoutingConfig
 from prefroute.client.core import (
@@ -227,21 +227,6 @@ def test_tool_input_tokens_counts_tools_and_functions() -> None:
     assert tool_input_tokens({"tools": None}) == 0.0
 
 
-class _EvictedMeanwhile(OrderedDict):  # type: ignore[type-arg]
-    """An LRU whose reads are followed by another thread's eviction of everything,
-    as can happen when threads share a Controller (deterministic stand-in)."""
-
-    def get(self, key, default=None):  # type: ignore[no-untyped-def]
-        value = super().get(key, default)
-        self.clear()
-        return value
-
-    def pop(self, key, *default):  # type: ignore[no-untyped-def]
-        value = super().pop(key, *default)
-        self.clear()
-        return value
-
-
 def test_on_demand_budget_survives_eviction_by_another_thread(
     router: MultiModelRouter,
 ) -> None:
@@ -249,7 +234,7 @@ def test_on_demand_budget_survives_eviction_by_another_thread(
         _config(BY_INPUT, budget_cache_size=2), routers={"mf-multi": router}
     )
     knob = core.budget_knob("mf-multi", 0.003)
-    evicting = _EvictedMeanwhile(core._demand_knobs)
+    evicting = EvictedMeanwhile(core._demand_knobs)
     core._demand_knobs = evicting
     # the read succeeds although the entry vanished right after it was read
     assert core.budget_knob("mf-multi", 0.003) == knob

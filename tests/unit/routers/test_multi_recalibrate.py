@@ -4,12 +4,12 @@ input tokens and an output-token cap."""
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from _evicting_lru import EvictedMeanwhile
 from prefroute.embed.hashing import HashingEmbedder
 from prefroute.errors import ConfigError
 from prefroute.routers import load_router
@@ -172,17 +172,6 @@ def test_knob_cache_read_survives_eviction_by_another_thread(
     router: MultiModelRouter,
 ) -> None:
     # Threads sharing a router: the entry read may be evicted right after.
-    class EvictedMeanwhile(OrderedDict):  # type: ignore[type-arg]
-        def get(self, key, default=None):  # type: ignore[no-untyped-def]
-            value = super().get(key, default)
-            self.clear()
-            return value
-
-        def pop(self, key, *default):  # type: ignore[no-untyped-def]
-            value = super().pop(key, *default)
-            self.clear()
-            return value
-
     knob = router.calibrate(PRICES, target_cost=0.004)
     router._knob_cache = EvictedMeanwhile(router._knob_cache)
     assert router.calibrate(PRICES, target_cost=0.004) == knob
