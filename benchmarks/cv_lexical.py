@@ -28,7 +28,6 @@ Usage (~2 min with a warm embedding store on 2 cores; peak memory ~4 GB)::
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import re
 import sys
@@ -46,11 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cv_quality as C
 
-from prefroute.config import resolve_data_dir
-from prefroute.embed import DEFAULT_EMBEDDER
-from prefroute.routers.difficulty import log_length
 from prefroute.train import difficulty as D
-from prefroute.train.pipeline import training_embedder
 
 FloatArray = npt.NDArray[np.float64]
 F32Array = npt.NDArray[np.float32]
@@ -253,31 +248,15 @@ def fold_oof(
 
 def main() -> None:
     """Out-of-fold head percentiles per feature set; print the CV table."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", type=Path, default=None)
-    ap.add_argument("--embedding-store", type=Path, default=None)
-    ap.add_argument("--embedder", default=DEFAULT_EMBEDDER, help="embedder spec")
+    ap = C.cv_arg_parser(__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     t0 = time.time()
-    embedder = training_embedder(args.embedder)
-    if args.embedding_store is not None:
-        print("preloaded", embedder.load_store(args.embedding_store), "vectors")
-    table, emb32 = D.clean_table(resolve_data_dir(args.data_dir), embedder)
-    emb = np.asarray(emb32, dtype=np.float64)
+    cv = C.load_cv_data(args, t0)
+    table, emb, t, length, zlen = cv.table, cv.emb, cv.targets, cv.length, cv.zlen
+    schemes, sets, pairs = cv.schemes, cv.sets, cv.pairs
     n, d_emb = emb.shape
-    t = table.arrays()
-    length = log_length(table.texts)
-    zlen = (length - length.mean()) / length.std()
     tail = np.hstack([zlen[:, None], np.ones((n, 1))])
-    groups = [D.task_group(s) for s in table.source]
-    names, fams = sorted(set(groups)), sorted(set(table.family))
-    schemes = {
-        "LTO": np.array([names.index(g) for g in groups]),
-        "LFO": np.array([fams.index(f) for f in table.family]),
-    }
-    sets = C.eval_sets(table)
-    pairs = C.near_pairs(emb)
     ones = np.ones(n)
     heads = {
         "fail_pct@1": C.Head(t["fail_pct"], ones, 1.0),
@@ -285,7 +264,6 @@ def main() -> None:
             t["reasoning"], D.balanced_weights(t["reasoning"]), 10.0
         ),
     }
-    print(f"{n} training prompts ({time.time() - t0:.0f}s)")
     lex = count_ngrams(table.texts)
     print(
         f"hashed n-grams: {len(lex.bucket)} entries, "

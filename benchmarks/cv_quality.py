@@ -303,37 +303,83 @@ def print_feature_table(
         )
 
 
+# -- inputs shared by the CV scripts (cv_nonlinear.py, cv_lexical.py) ------------
+
+
+def cv_arg_parser(description: str) -> argparse.ArgumentParser:
+    """The options every CV script takes: data, embedding store, embedder."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--data-dir", type=Path, default=None)
+    ap.add_argument("--embedding-store", type=Path, default=None)
+    ap.add_argument("--embedder", default=DEFAULT_EMBEDDER, help="embedder spec")
+    return ap
+
+
+@dataclass
+class CVData:
+    """The decontaminated training table, embedded, with the CV folds.
+
+    Attributes:
+        table: Training prompts and targets.
+        emb: Embeddings, (n, d) float64.
+        targets: `table.arrays()`.
+        length: Log length per prompt.
+        zlen: `length` standardised.
+        schemes: "LTO" / "LFO" -> fold id per prompt.
+        sets: The evaluation sets (`eval_sets`).
+        pairs: Near-duplicate pairs (`near_pairs`).
+    """
+
+    table: D.Table
+    emb: npt.NDArray[np.float64]
+    targets: dict[str, FloatArray]
+    length: FloatArray
+    zlen: FloatArray
+    schemes: dict[str, npt.NDArray[np.int64]]
+    sets: list[EvalSet]
+    pairs: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]
+
+
+def load_cv_data(args: argparse.Namespace, t0: float) -> CVData:
+    """Build `CVData` from `cv_arg_parser` arguments, printing progress since t0."""
+    embedder = training_embedder(args.embedder)
+    if args.embedding_store is not None:
+        print("preloaded", embedder.load_store(args.embedding_store), "vectors")
+    table, emb32 = D.clean_table(resolve_data_dir(args.data_dir), embedder)
+    emb = np.asarray(emb32, dtype=np.float64)
+    print(f"{len(table)} training prompts ({time.time() - t0:.0f}s)")
+    length = log_length(table.texts)
+    groups = [D.task_group(s) for s in table.source]
+    names, fams = sorted(set(groups)), sorted(set(table.family))
+    return CVData(
+        table=table,
+        emb=emb,
+        targets=table.arrays(),
+        length=length,
+        zlen=(length - length.mean()) / length.std(),
+        schemes={
+            "LTO": np.array([names.index(g) for g in groups]),
+            "LFO": np.array([fams.index(f) for f in table.family]),
+        },
+        sets=eval_sets(table),
+        pairs=near_pairs(emb),
+    )
+
+
 # -- main ---------------------------------------------------------------------
 
 
 def main() -> None:
     """Build folds, compute every head's out-of-fold percentiles, score candidates."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", type=Path, default=None)
-    ap.add_argument("--embedding-store", type=Path, default=None)
-    ap.add_argument("--embedder", default=DEFAULT_EMBEDDER, help="embedder spec")
+    ap = cv_arg_parser(__doc__.splitlines()[0])
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     t0 = time.time()
-    data_dir = resolve_data_dir(args.data_dir)
-    embedder = training_embedder(args.embedder)
-    if args.embedding_store is not None:
-        print("preloaded", embedder.load_store(args.embedding_store), "vectors")
-    table, emb = D.clean_table(data_dir, embedder)
-    emb = np.asarray(emb, dtype=np.float64)
+    cv = load_cv_data(args, t0)
+    table, emb, t, length = cv.table, cv.emb, cv.targets, cv.length
+    schemes, sets = cv.schemes, cv.sets
     n = len(table)
-    print(f"{n} training prompts ({time.time() - t0:.0f}s)")
-    t = table.arrays()
-    length = log_length(table.texts)
-    zlen = (length - length.mean()) / length.std()
-    x = np.hstack([emb, zlen[:, None], np.ones((n, 1))])
-    groups = [D.task_group(s) for s in table.source]
-    schemes: dict[str, npt.NDArray[np.int64]] = {}
-    names = sorted(set(groups))
-    schemes["LTO"] = np.array([names.index(g) for g in groups])
-    fams = sorted(set(table.family))
-    schemes["LFO"] = np.array([fams.index(f) for f in table.family])
-    sets = eval_sets(table)
+    x = np.hstack([emb, cv.zlen[:, None], np.ones((n, 1))])
     ones = np.ones(n)
     src = np.asarray(table.source)
     zh = np.array([D.task_group(s) == "zh_exam" for s in table.source])
@@ -367,7 +413,7 @@ def main() -> None:
         ),
     }
     oof: dict[str, dict[str, FloatArray]] = {}
-    pairs = near_pairs(emb)
+    pairs = cv.pairs
     print(f"{len(pairs[0])} near-duplicate pairs ({time.time() - t0:.0f}s)")
     for scheme, fold_of in schemes.items():
         nf = int(fold_of.max()) + 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,7 +15,7 @@ import typer
 from prefroute.errors import ConfigError
 
 if TYPE_CHECKING:
-    from prefroute.types import BenchmarkSet, FloatArray
+    from prefroute.types import FloatArray
 
 __all__ = ["register"]
 
@@ -90,40 +90,6 @@ def _check_options(ctx: typer.Context, benchmark: str, routers: str) -> None:
                 f"{flags} {verb} only to the N-model benchmarks "
                 f"({', '.join(MULTI_BENCHMARKS)}), not to --benchmark {benchmark}"
             )
-
-
-def _score_spec(
-    spec: str,
-    bench: BenchmarkSet,
-    *,
-    batch_size: int,
-    cache_root: Path | None,
-    on_batch: Callable[[int], None],
-) -> tuple[FloatArray, str | None]:
-    """Scores of one router spec on the benchmark, and its scoring warning if any."""
-    from prefroute.cli.cmd_score import scoring_warning
-    from prefroute.evals.harness import parse_router_spec, score_router_on_benchmark
-    from prefroute.evals.scoring import router_folder, score_in_batches
-    from prefroute.routers import load_router
-
-    name, overrides = parse_router_spec(spec)
-    if router_folder(name) is not None:
-        # saved and shipped routers: the harness caches their scores
-        scores = score_router_on_benchmark(
-            spec,
-            bench,
-            batch_size=batch_size,
-            cache_root=cache_root,
-            on_batch=on_batch,
-        )
-        return scores, None
-    # a router built from its registered name (as the harness does for these, with
-    # no cache), scored here so that its scoring report can be shown
-    router = load_router(name, **overrides)
-    scores = score_in_batches(
-        router, bench.prompts, batch_size=batch_size, on_batch=on_batch
-    )
-    return scores, scoring_warning(router)
 
 
 def register(app: typer.Typer) -> None:
@@ -326,15 +292,14 @@ def register(app: typer.Typer) -> None:
                     )
                     progress.update(task, completed=len(bench))
                     continue
-                all_scores[spec], warning = _score_spec(
+                all_scores[spec] = score_router_on_benchmark(
                     spec,
                     bench,
                     batch_size=batch_size,
                     cache_root=cache_dir() if use_cache else None,
                     on_batch=functools.partial(progress.advance, task),
+                    on_warning=warnings.append,
                 )
-                if warning is not None:
-                    warnings.append(warning)
                 progress.update(task, completed=len(bench))
         for warning in warnings:
             typer.echo(warning, err=True)

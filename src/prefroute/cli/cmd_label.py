@@ -303,9 +303,7 @@ def register(app: typer.Typer) -> None:
             if isinstance(exc, LabelInterrupted):
                 _print_summary(console, exc.report, output)
             console.print(_INTERRUPTED)
-            # SystemExit, not typer.Exit: outside standalone mode typer hands an
-            # Exit's code back as a return value, which `main` would drop (status 0)
-            raise SystemExit(_EXIT_INTERRUPTED) from None
+            raise typer.Exit(_EXIT_INTERRUPTED) from None
         _print_summary(console, report, output)
         if report.stopped_early:
             console.print(

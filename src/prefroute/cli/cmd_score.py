@@ -12,25 +12,7 @@ import typer
 
 from prefroute.errors import ConfigError, DataError
 
-__all__ = ["register", "scoring_warning"]
-
-
-def scoring_warning(router: object) -> str | None:
-    """The warning line a router gives about its last scoring, if it has one.
-
-    Routers may define `scoring_report() -> str | None` to say that some scores are
-    not what they seem (llm_judge: invalid judgements and cache misses, routed
-    strong); the commands that score print it to stderr.
-
-    Args:
-        router: A loaded router.
-
-    Returns:
-        "warning: <report>", or None when the router reports nothing.
-    """
-    report = getattr(router, "scoring_report", None)
-    line = report() if callable(report) else None
-    return f"warning: {line}" if isinstance(line, str) and line else None
+__all__ = ["register"]
 
 
 def register(app: typer.Typer) -> None:
@@ -124,6 +106,8 @@ def register(app: typer.Typer) -> None:
             partial.replace(output)
         if output != "-":
             typer.echo(f"scored {n} records -> {output}", err=True)
+        from prefroute.evals.scoring import scoring_warning
+
         warning = scoring_warning(loaded)
         if warning is not None:
             typer.echo(warning, err=True)

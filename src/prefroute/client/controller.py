@@ -35,8 +35,6 @@ from prefroute.client.core import (
     InvalidRequestError,
     RoutingCore,
     load_calibrations_for,
-    output_token_cap,
-    tool_input_tokens,
 )
 from prefroute.errors import ConfigError, MissingDependencyError
 
@@ -210,12 +208,7 @@ class _Completions:
         `openai.OpenAI().chat.completions.create`."""
         owner = self._owner
         core = owner.core
-        decision = core.decide(
-            model,
-            messages,
-            max_output_tokens=output_token_cap(kwargs),
-            extra_input_tokens=tool_input_tokens(kwargs) if core.config.models else 0,
-        )
+        decision = core.decide(model, messages, request=kwargs)
         _require_utf8(messages, kwargs)
         owner.last_decision = decision
         order = core.endpoints_for(decision)
@@ -375,12 +368,7 @@ class _AsyncCompletions:
         `openai.AsyncOpenAI().chat.completions.create`."""
         owner = self._owner
         core = owner.core
-        decision = await core.adecide(
-            model,
-            messages,
-            max_output_tokens=output_token_cap(kwargs),
-            extra_input_tokens=tool_input_tokens(kwargs) if core.config.models else 0,
-        )
+        decision = await core.adecide(model, messages, request=kwargs)
         _require_utf8(messages, kwargs)
         owner.last_decision = decision
         order = core.endpoints_for(decision)

@@ -38,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from prefroute._lru import LRU
 from prefroute.client.config import (
     EndpointConfig,
     PricedEndpoint,
@@ -703,7 +704,9 @@ class RoutingCore:
         # lambda per (router, budget): the config's budgets, kept for good, and
         # budgets first seen in requests, at most `budget_cache_size` (LRU).
         self.budget_knobs: dict[tuple[str, float], float] = {}
-        self._demand_knobs: OrderedDict[tuple[str, float], float] = OrderedDict()
+        self._demand_knobs: LRU[tuple[str, float], float] = LRU(
+            config.budget_cache_size
+        )
         for m in config.models:
             self.model_counts.setdefault(m.model, 0)
         self._executor: ThreadPoolExecutor | None = None
@@ -828,23 +831,31 @@ class RoutingCore:
             self.observer.on_route(decision)
         return decision
 
+    def _prepare(
+        self, model: Any, messages: Any
+    ) -> tuple[float, ModelSpec, list[tuple[str, str]], str]:
+        """Start time, parsed model string, (role, text) turns and routed text."""
+        started = time.perf_counter()
+        spec = self.parse(model)
+        turns = _turns(messages)
+        return started, spec, turns, _prompt_of(turns, self.config.route_on)
+
     def decide(
         self,
         model: Any,
         messages: Any,
         *,
-        max_output_tokens: float | None = None,
-        extra_input_tokens: float = 0.0,
+        request: Mapping[str, Any] | None = None,
     ) -> Decision:
         """Route a chat request synchronously (scores in the calling thread).
 
         Args:
             model: The request's model string.
             messages: The request's messages.
-            max_output_tokens: The request's output-token cap (see
-                `output_token_cap`), used to price N-model choices.
-            extra_input_tokens: Input tokens besides the messages (tool
-                definitions: `tool_input_tokens`), priced like them.
+            request: The request's other fields (body or client keyword arguments):
+                ``max_tokens`` / ``max_completion_tokens`` and ``tools`` /
+                ``functions`` price N-model choices (`output_token_cap`,
+                `tool_input_tokens`).
 
         Returns:
             The decision.
@@ -853,22 +864,15 @@ class RoutingCore:
             InvalidRequestError: Bad model string or messages.
             UnknownRouterError: The router is not offered.
         """
-        started = time.perf_counter()
-        spec = self.parse(model)
-        turns = _turns(messages)
-        prompt = _prompt_of(turns, self.config.route_on)
+        started, spec, turns, prompt = self._prepare(model, messages)
         if spec.router is None:
             return self._decide(spec, None, None, started)
         if spec.budget is not None or spec.knob is not None:
-            knob = self._multi_knob(spec)
-            return self._decide_multi(
-                spec,
-                prompt,
-                started,
-                knob,
-                _input_tokens(turns) + extra_input_tokens,
-                max_output_tokens,
-            )
+            knob = self._known_knob(spec)
+            if knob is None:
+                assert spec.budget is not None
+                knob = self.budget_knob(spec.router, spec.budget)
+            return self._decide_multi(spec, prompt, started, knob, turns, request)
         threshold = self.resolve_threshold(spec)
         score = float(self._router(spec.router).score([prompt])[0])
         return self._decide(spec, threshold, score, started)
@@ -910,17 +914,13 @@ class RoutingCore:
         key = (router_name, budget)
         knob = self.budget_knobs.get(key)
         if knob is None:
-            # pop + re-insert (each atomic) marks it most recent without a lock: a
-            # Controller may be shared by threads that evict concurrently.
-            knob = self._demand_knobs.pop(key, None)
-            if knob is not None:
-                self._demand_knobs[key] = knob
+            knob = self._demand_knobs.get(key)
         return knob
 
     @property
     def on_demand_budgets(self) -> list[tuple[str, float]]:
         """(router, budget) calibrated on first use and still kept, oldest first."""
-        return list(self._demand_knobs)
+        return self._demand_knobs.keys()
 
     def _calibrate_budget(self, router_name: str, budget: float) -> float:
         router = self._multi(router_name)
@@ -933,13 +933,7 @@ class RoutingCore:
         if budget in self.config.budgets:
             self.budget_knobs[key] = knob
             return
-        self._demand_knobs.pop(key, None)
-        self._demand_knobs[key] = knob
-        while len(self._demand_knobs) > self.config.budget_cache_size:
-            try:
-                self._demand_knobs.popitem(last=False)
-            except KeyError:  # emptied by another thread meanwhile
-                break
+        self._demand_knobs.put(key, knob)
 
     def calibrate_budgets(self) -> dict[tuple[str, float], float]:
         """Calibrate every `config.budgets` entry for every N-model router (when the
@@ -951,12 +945,13 @@ class RoutingCore:
                         self.budget_knob(name, budget)
         return dict(self.budget_knobs)
 
-    def _multi_knob(self, spec: ModelSpec) -> float:
-        """lambda of an N-model spec: given, or calibrated for its budget."""
+    def _known_knob(self, spec: ModelSpec) -> float | None:
+        """lambda of an N-model spec: given, or its budget's if calibrated and
+        kept; None when the budget must be calibrated first."""
         assert spec.router is not None
-        if spec.budget is not None:
-            return self.budget_knob(spec.router, spec.budget)
-        return float(spec.knob if spec.knob is not None else 0.0)
+        if spec.budget is None:
+            return float(spec.knob if spec.knob is not None else 0.0)
+        return self.cached_budget_knob(spec.router, spec.budget)
 
     def _decide_multi(
         self,
@@ -964,19 +959,21 @@ class RoutingCore:
         prompt: str,
         started: float,
         knob: float,
-        input_tokens: float,
-        max_output_tokens: float | None = None,
+        turns: list[tuple[str, str]],
+        request: Mapping[str, Any] | None,
         quality: Any = None,
     ) -> Decision:
         """Pick one of `config.models` with the N-model router.
 
         The policy is quality - lambda x USD; quality is predicted from `prompt`
-        (the routed text), USD from `input_tokens` (the whole conversation, so a
-        long system prompt makes models with dear input tokens dearer) and at most
-        `max_output_tokens` output tokens. The fallback order after the chosen
-        model is the other models by the same utility, best first (see
-        `fallback_order`).
+        (the routed text), USD from the input tokens of every turn and of the
+        request's tool definitions (so a long system prompt makes models with dear
+        input tokens dearer) and at most its ``max_tokens`` output tokens. The
+        fallback order after the chosen model is the other models by the same
+        utility, best first (see `fallback_order`).
         """
+        fields = request or {}
+        input_tokens = _input_tokens(turns) + tool_input_tokens(fields)
         assert spec.router is not None
         router = self._multi(spec.router)
         names = self._multi_names(spec.router, router)
@@ -989,7 +986,7 @@ class RoutingCore:
             names,
             prices,
             input_tokens=[input_tokens],
-            max_output_tokens=max_output_tokens,
+            max_output_tokens=output_token_cap(fields),
         )[0]
         order = tuple(by_name[names[j]] for j in fallback_order(quality, cost, knob))
         model = order[0]
@@ -1053,18 +1050,14 @@ class RoutingCore:
         model: Any,
         messages: Any,
         *,
-        max_output_tokens: float | None = None,
-        extra_input_tokens: float = 0.0,
+        request: Mapping[str, Any] | None = None,
     ) -> Decision:
         """Route a chat request; concurrent calls share micro-batched scoring.
 
         Args:
             model: The request's model string.
             messages: The request's messages.
-            max_output_tokens: The request's output-token cap (see
-                `output_token_cap`), used to price N-model choices.
-            extra_input_tokens: Input tokens besides the messages (tool
-                definitions: `tool_input_tokens`), priced like them.
+            request: The request's other fields, as for `decide`.
 
         Returns:
             The decision.
@@ -1073,36 +1066,23 @@ class RoutingCore:
             InvalidRequestError: Bad model string or messages.
             UnknownRouterError: The router is not offered.
         """
-        started = time.perf_counter()
-        spec = self.parse(model)
-        turns = _turns(messages)
-        prompt = _prompt_of(turns, self.config.route_on)
+        started, spec, turns, prompt = self._prepare(model, messages)
         if spec.router is None:
             return self._decide(spec, None, None, started)
         if spec.budget is not None or spec.knob is not None:
-            assert spec.router is not None
-            if spec.budget is None:
-                knob = float(spec.knob if spec.knob is not None else 0.0)
-            else:
-                cached = self.cached_budget_knob(spec.router, spec.budget)
-                if cached is None:  # a budget not calibrated yet: off the event loop
-                    cached = await asyncio.get_running_loop().run_in_executor(
-                        self._scoring_executor(),
-                        self._calibrate_budget,
-                        spec.router,
-                        spec.budget,
-                    )
-                    self._keep_budget_knob(spec.router, spec.budget, cached)
-                knob = cached
+            knob = self._known_knob(spec)
+            if knob is None:  # a budget not calibrated yet: off the event loop
+                assert spec.budget is not None
+                knob = await asyncio.get_running_loop().run_in_executor(
+                    self._scoring_executor(),
+                    self._calibrate_budget,
+                    spec.router,
+                    spec.budget,
+                )
+                self._keep_budget_knob(spec.router, spec.budget, knob)
             quality = await self.multi_batcher(spec.router).value(prompt)
             return self._decide_multi(
-                spec,
-                prompt,
-                started,
-                knob,
-                _input_tokens(turns) + extra_input_tokens,
-                max_output_tokens,
-                quality,
+                spec, prompt, started, knob, turns, request, quality
             )
         threshold = self.resolve_threshold(spec)
         score = await self.batcher(spec.router).score(prompt)

@@ -4,7 +4,7 @@ bootstrap intervals and paired comparisons, gathered in an `EvalReport`."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from prefroute.evals.scoring import (
     router_folder,
     score_in_batches,
     scores_cache_path,
+    scoring_warning,
 )
 from prefroute.types import BenchmarkSet, FloatArray
 
@@ -305,6 +306,7 @@ def score_router_on_benchmark(
     cache_root: Path | None = None,
     on_start: ProgressCallback | None = None,
     on_batch: ProgressCallback | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> FloatArray:
     """Load a router (`load_router(spec)`) and score the benchmark's prompts.
 
@@ -321,6 +323,9 @@ def score_router_on_benchmark(
         cache_root: Cache directory; None disables the cache.
         on_start: Called with the number of prompts before scoring starts.
         on_batch: Called with the number of prompts done per batch.
+        on_warning: Called with the router's scoring warning after it scored, if
+            it gives one (`prefroute.evals.scoring.scoring_warning`; llm_judge:
+            invalid judgements, cache misses). Cached scores give none.
 
     Returns:
         Scores in benchmark order, shape (n,).
@@ -349,6 +354,9 @@ def score_router_on_benchmark(
     scores = score_in_batches(
         router, bench.prompts, batch_size=batch_size, on_batch=on_batch
     )
+    warning = scoring_warning(router)
+    if warning is not None and on_warning is not None:
+        on_warning(warning)
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache_file.with_suffix(".tmp.npy")

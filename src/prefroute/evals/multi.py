@@ -158,21 +158,19 @@ def load_prices_file(path: Path | str) -> dict[str, ModelPrice]:
     out: dict[str, ModelPrice] = {}
     for model, value in data.items():
         where = f"prices {str(path)!r}, model {model!r}"
-        if isinstance(value, dict):
-            try:
-                out[str(model)] = ModelPrice.from_mapping(value)
-            except ConfigError as exc:
-                raise ConfigError(f"{where}: {exc}") from exc
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            try:
-                out[str(model)] = ModelPrice(per_query=float(value))
-            except ConfigError as exc:
-                raise ConfigError(f"{where}: {exc}") from exc
-        else:
+        if isinstance(value, bool) or not isinstance(value, dict | int | float):
             raise ConfigError(
                 f"{where}: expected USD per query or a mapping of "
                 f"{sorted(ModelPrice.__slots__)}, got {value!r}"
             )
+        try:
+            out[str(model)] = (
+                ModelPrice.from_mapping(value)
+                if isinstance(value, dict)
+                else ModelPrice(per_query=float(value))
+            )
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from exc
     return out
 
 

@@ -25,11 +25,30 @@ __all__ = [
     "score_jsonl_stream",
     "scores_cache_path",
     "scores_for_benchmark",
+    "scoring_warning",
 ]
 
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int], None]
+
+
+def scoring_warning(router: object) -> str | None:
+    """The warning line a router gives about its last scoring, if it has one.
+
+    Routers may define `scoring_report() -> str | None` to say that some scores are
+    not what they seem (llm_judge: invalid judgements and cache misses, routed
+    strong); the commands that score print it to stderr.
+
+    Args:
+        router: A loaded router.
+
+    Returns:
+        "warning: <report>", or None when the router reports nothing.
+    """
+    report = getattr(router, "scoring_report", None)
+    line = report() if callable(report) else None
+    return f"warning: {line}" if isinstance(line, str) and line else None
 
 
 def score_in_batches(

@@ -1,11 +1,10 @@
 """Helpers shared by the preference-trained routers (sw_ranking, mf, classifier):
-prompt features, strong/weak labels from tiers, AdamW, model-name resolution."""
+prompt features, strong/weak labels from tiers, AdamW."""
 
 from __future__ import annotations
 
-import difflib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -171,40 +170,3 @@ class AdamW:
             if k in decay:
                 params[k] *= 1 - self.lr * self.wd
             params[k] -= self.lr * mh / (np.sqrt(vh) + 1e-8)
-
-
-def resolve_model(
-    name: str, known: Sequence[str], aliases: Mapping[str, str] | None = None
-) -> str:
-    """Map a model name to one the router has seen, warning when it guesses.
-
-    Order: exact; `aliases`; canonical spelling; case-insensitive; closest name.
-
-    Raises:
-        ConfigError: Nothing close enough.
-    """
-    if name in known:
-        return name
-    if aliases and name in aliases and aliases[name] in known:
-        target = aliases[name]
-        logger.warning("model %r not seen in training; using %r (alias)", name, target)
-        return target
-    from prefroute.data.models import canonical_model_name
-
-    canon = canonical_model_name(name)
-    if canon in known:
-        return canon
-    lower = {k.lower(): k for k in known}
-    if name.lower() in lower:
-        return lower[name.lower()]
-    close = difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.75)
-    if close:
-        target = lower[close[0]]
-        logger.warning(
-            "model %r not seen in training; using closest name %r", name, target
-        )
-        return target
-    raise ConfigError(
-        f"model {name!r} was not seen in training and has no alias; pass "
-        f"model_aliases={{{name!r}: <known model>}}; known: {', '.join(sorted(known))}"
-    )

@@ -53,8 +53,9 @@ class MFRouter(Router):
     """Per-model vectors against projected prompt embeddings; Bradley-Terry loss."""
 
     name = "mf"
-    # (pair names and fitted-state identity, resolved pair): see `pair`.
-    _pair_memo: tuple[tuple[object, ...], tuple[str, str]] | None = None
+    # ((strong_model, weak_model), resolved pair): see `pair`; dropped by `fit`,
+    # `load` and `with_pair`.
+    _pair_memo: tuple[tuple[str | None, str | None], tuple[str, str]] | None = None
 
     def __init__(
         self,
@@ -184,6 +185,7 @@ class MFRouter(Router):
         self.model_vecs_ = params["V"].astype(np.float32)
         self.model_bias_ = (params["b"] - params["b"].mean()).astype(np.float32)
         self.model_rating_ = _rating(a_idx, b_idx, credit, weight, m)
+        self._pair_memo = None
         return self
 
     # -- scoring ---------------------------------------------------------------
@@ -243,13 +245,7 @@ class MFRouter(Router):
                 would be 0.5).
         """
         self._check_fitted("models_", "model_bias_")
-        key = (
-            self.strong_model,
-            self.weak_model,
-            id(self.models_),
-            id(self.model_rating_),
-            id(self.model_bias_),
-        )
+        key = (self.strong_model, self.weak_model)
         memo = self._pair_memo
         if memo is not None and memo[0] == key:
             return memo[1]
@@ -357,6 +353,7 @@ class MFRouter(Router):
             raise ArtifactError(f"{str(directory)!r} lacks array 'length_stats'")
         # Optional: checkpoints saved before it existed order models by bias.
         self.model_rating_ = arrays.get("model_rating")
+        self._pair_memo = None
         if self.model_rating_ is not None and self.model_rating_.shape != (
             len(self.models_),
         ):

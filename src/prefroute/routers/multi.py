@@ -37,16 +37,15 @@ on the task's accuracy is what the router can do well; see docs/results.md.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
 
+from prefroute._lru import LRU
 from prefroute.embed.base import Embedder
 from prefroute.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from prefroute.routers.base import Router, load_arrays, save_arrays
@@ -101,21 +100,6 @@ def _per_prompt(
             f"shape {out.shape}"
         )
     return out
-
-
-def _cap_output(prices: Sequence[ModelPrice], cap: float) -> list[ModelPrice]:
-    """Prices charging at most `cap` output tokens (`cap` where none are expected)."""
-    if not math.isfinite(cap):
-        return list(prices)
-    return [
-        dataclasses.replace(
-            p,
-            expected_output_tokens=min(cap, p.expected_output_tokens)
-            if p.expected_output_tokens > 0
-            else cap,
-        )
-        for p in prices
-    ]
 
 
 class MultiModelRouter(Router):
@@ -200,7 +184,7 @@ class MultiModelRouter(Router):
         self._resolved: Embedder | None = (
             embedder if not isinstance(embedder, str) else None
         )
-        self._knob_cache: OrderedDict[tuple[Any, ...], float] = OrderedDict()
+        self._knob_cache: LRU[tuple[Any, ...], float] = LRU(_MAX_KNOB_CACHE)
         self.models_: list[str] | None = None
         self.projection_: FloatArray | None = None  # (dim, d)
         self.factors_: FloatArray | None = None  # (n_models, dim)
@@ -381,7 +365,7 @@ class MultiModelRouter(Router):
         self.calib_quality_ = _sigmoid(self._logits(x[keep]))
         self.calib_tokens_ = estimate_input_tokens([texts[i] for i in keep])
         self.pair_ = self._default_pair()
-        self._knob_cache = OrderedDict()
+        self._knob_cache = LRU(_MAX_KNOB_CACHE)
         return self
 
     def _train(
@@ -738,19 +722,7 @@ class MultiModelRouter(Router):
                 raise ConfigError(
                     f"no price for models {missing}; priced: {sorted(prices)}"
                 )
-            listed = [prices[m] for m in models]
-            if caps is None or caps.size == 0:
-                return estimate_costs(listed, tokens)
-            if caps.size == 1 or np.all(caps == caps[0]):  # one request, or one cap
-                return estimate_costs(_cap_output(listed, float(caps[0])), tokens)
-            out = np.empty((tokens.shape[0], len(listed)), dtype=np.float64)
-            # One price list per distinct cap (a batch rarely holds more than a few).
-            for cap in np.unique(caps):
-                rows = caps == cap
-                out[rows] = estimate_costs(
-                    _cap_output(listed, float(cap)), tokens[rows]
-                )
-            return out
+            return estimate_costs([prices[m] for m in models], tokens, caps)
         cols = self._columns(models)
         assert self.has_cost_ is not None and self.cost_coef_ is not None
         unpriced = [models[i] for i, j in enumerate(cols) if not self.has_cost_[j]]
@@ -820,7 +792,7 @@ class MultiModelRouter(Router):
         )
         self.calib_quality_ = quality
         self.calib_tokens_ = tokens
-        self._knob_cache = OrderedDict()
+        self._knob_cache = LRU(_MAX_KNOB_CACHE)
         return self
 
     def calibrate(
@@ -862,10 +834,8 @@ class MultiModelRouter(Router):
             target_cost,
             target_quality,
         )
-        # pop + re-insert (each atomic): thread-safe LRU touch without a lock
-        knob = self._knob_cache.pop(key, None)
+        knob = self._knob_cache.get(key)
         if knob is not None:
-            self._knob_cache[key] = knob
             return knob
         quality = self.calib_quality_[:, self._columns(names)].astype(np.float64)
         cost = self._costs(self.calib_tokens_, names, prices)
@@ -876,12 +846,7 @@ class MultiModelRouter(Router):
             target_cost=target_cost,
             target_quality=target_quality,
         )
-        self._knob_cache[key] = knob
-        while len(self._knob_cache) > _MAX_KNOB_CACHE:
-            try:
-                self._knob_cache.popitem(last=False)
-            except KeyError:  # emptied by another thread meanwhile
-                break
+        self._knob_cache.put(key, knob)
         return knob
 
     def choose(
@@ -1019,7 +984,7 @@ class MultiModelRouter(Router):
             )
         self.models_ = models
         self.pair_ = pair
-        self._knob_cache = OrderedDict()
+        self._knob_cache = LRU(_MAX_KNOB_CACHE)
 
     def _group_arrays(self) -> dict[str, np.ndarray]:
         if self.groups_ is None:
@@ -1067,4 +1032,4 @@ class MultiModelRouter(Router):
         assert self.calib_quality_ is not None and self.calib_tokens_ is not None
         self.calib_quality_ = self.calib_quality_.astype(np.float16).astype(np.float64)
         self.calib_tokens_ = self.calib_tokens_.astype(np.float32).astype(np.float64)
-        self._knob_cache = OrderedDict()
+        self._knob_cache = LRU(_MAX_KNOB_CACHE)

@@ -83,20 +83,34 @@ class ModelPrice:
             if not (math.isfinite(value) and value >= 0):
                 raise ConfigError(f"{key} must be a finite number >= 0, got {value!r}")
 
-    def cost(self, n_input_tokens: FloatArray | float) -> FloatArray:
+    def cost(
+        self,
+        n_input_tokens: FloatArray | float,
+        max_output_tokens: FloatArray | float | None = None,
+    ) -> FloatArray:
         """Expected USD of requests with the given prompt lengths.
 
         Args:
             n_input_tokens: Prompt tokens per request, shape (n,) or scalar.
+            max_output_tokens: The requests' output-token caps (a request's
+                ``max_tokens``), scalar or shape (n,); ``inf`` or None = no cap.
+                A cap charges ``min(cap, expected_output_tokens)`` output tokens,
+                or ``cap`` when no output tokens are expected.
 
         Returns:
             USD per request, shape like `n_input_tokens` (float64).
         """
         tokens = np.asarray(n_input_tokens, dtype=np.float64)
+        expected = self.expected_output_tokens
+        output: FloatArray | float = expected
+        if max_output_tokens is not None:
+            cap = np.asarray(max_output_tokens, dtype=np.float64)
+            capped = np.minimum(cap, expected) if expected > 0 else cap
+            output = np.where(np.isfinite(cap), capped, expected)
         return np.asarray(
             self.per_query
             + tokens * self.input_per_mtok / 1e6
-            + self.expected_output_tokens * self.output_per_mtok / 1e6,
+            + output * self.output_per_mtok / 1e6,
             dtype=np.float64,
         )
 
@@ -140,13 +154,17 @@ def estimate_input_tokens(prompts: Sequence[str]) -> FloatArray:
 
 
 def estimate_costs(
-    prices: Sequence[ModelPrice], n_input_tokens: FloatArray
+    prices: Sequence[ModelPrice],
+    n_input_tokens: FloatArray,
+    max_output_tokens: FloatArray | float | None = None,
 ) -> FloatArray:
     """Expected cost of each model on each prompt.
 
     Args:
         prices: One price per model, length m.
         n_input_tokens: Prompt tokens, shape (n,).
+        max_output_tokens: Output-token caps, scalar or shape (n,) (see
+            `ModelPrice.cost`); None = no cap.
 
     Returns:
         USD, shape (n, m).
@@ -154,7 +172,7 @@ def estimate_costs(
     tokens = np.asarray(n_input_tokens, dtype=np.float64).reshape(-1)
     out = np.empty((tokens.shape[0], len(prices)), dtype=np.float64)
     for j, price in enumerate(prices):
-        out[:, j] = price.cost(tokens)
+        out[:, j] = price.cost(tokens, max_output_tokens)
     return out
 
 

@@ -24,8 +24,6 @@ from prefroute.client.core import (
     UpstreamStatusError,
     UpstreamTimeoutError,
     load_calibrations_for,
-    output_token_cap,
-    tool_input_tokens,
 )
 from prefroute.errors import (
     ConfigError,
@@ -474,11 +472,7 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
                     code="invalid_stream",
                 )
             decision = await core.adecide(
-                body.get("model"),
-                body.get("messages"),
-                max_output_tokens=output_token_cap(body),
-                # only N-model choices (priced `models`) price the tools
-                extra_input_tokens=tool_input_tokens(body) if core.config.models else 0,
+                body.get("model"), body.get("messages"), request=body
             )
             if stream:
                 result = await core.astream(body, decision)

@@ -77,12 +77,12 @@ def test_max_tokens_caps_the_output_tokens_priced(router: MultiModelRouter) -> N
     model = "router-mf-multi@0.0022"
     assert core.decide(model, messages).model == "cheap"
     # 5 output tokens: dear costs about what cheap does and is predicted better
-    assert core.decide(model, messages, max_output_tokens=5).model == "dear"
+    assert core.decide(model, messages, request={"max_tokens": 5}).model == "dear"
     # a cap above the expected output tokens changes nothing
-    assert core.decide(model, messages, max_output_tokens=50_000).model == "cheap"
+    assert core.decide(model, messages, request={"max_tokens": 50_000}).model == "cheap"
 
     async def run() -> str:
-        decision = await core.adecide(model, messages, max_output_tokens=5)
+        decision = await core.adecide(model, messages, request={"max_tokens": 5})
         await core.aclose()
         return decision.model
 
@@ -234,8 +234,7 @@ def test_on_demand_budget_survives_eviction_by_another_thread(
         _config(BY_INPUT, budget_cache_size=2), routers={"mf-multi": router}
     )
     knob = core.budget_knob("mf-multi", 0.003)
-    evicting = EvictedMeanwhile(core._demand_knobs)
-    core._demand_knobs = evicting
+    core._demand_knobs._data = EvictedMeanwhile(core._demand_knobs._data)
     # the read succeeds although the entry vanished right after it was read
     assert core.budget_knob("mf-multi", 0.003) == knob
     assert core.on_demand_budgets == [("mf-multi", 0.003)]

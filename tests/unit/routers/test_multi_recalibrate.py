@@ -173,6 +173,6 @@ def test_knob_cache_read_survives_eviction_by_another_thread(
 ) -> None:
     # Threads sharing a router: the entry read may be evicted right after.
     knob = router.calibrate(PRICES, target_cost=0.004)
-    router._knob_cache = EvictedMeanwhile(router._knob_cache)
+    router._knob_cache._data = EvictedMeanwhile(router._knob_cache._data)
     assert router.calibrate(PRICES, target_cost=0.004) == knob
     assert len(router._knob_cache) == 1
