@@ -37,10 +37,16 @@ import numpy as np
 __all__ = ["GRAPH_VERSION", "build_bert_sentence_onnx"]
 
 #: Bumped whenever the emitted graph changes, so cached model files are rebuilt.
-GRAPH_VERSION = 6
+GRAPH_VERSION = 7
 _OPSET = 18
 _MS = "com.microsoft"
 _BLOCK = 32  # int8 weight block: min cosine 0.998 to fp32 (0.995 with 128)
+# dq8 weights are stored as uint8 with zero point 128 (values 1..255 = int8 -127..127):
+# without AVX-512 VNNI, ORT's uint8 x int8 kernel sums pairs of products in int16
+# (vpmaddubsw), which saturates (255 * 127 * 2 > 32767) and gave min cosine 0.947 on
+# an AVX2-only CPU; its uint8 x uint8 kernel widens to int16 first and is exact, so
+# every CPU computes the same int32 products.
+_DQ_WMAX = 127.0
 
 
 def _outlier_layout(
@@ -228,9 +234,9 @@ def build_bert_sentence_onnx(
         k = n_tail.get(site, 0) if site is not None else 0
         n_main = w_t.shape[0] - k
         w_main = w_t[:n_main]
-        scale = np.abs(w_main).max(axis=0) / 127.0
+        scale = np.abs(w_main).max(axis=0) / _DQ_WMAX
         scale[scale == 0] = 1.0
-        q = np.clip(np.round(w_main / scale), -127, 127).astype(np.int8)
+        q = np.clip(np.round(w_main / scale), -_DQ_WMAX, _DQ_WMAX).astype(np.int8)
         x_main = x
         if k:
             x_main, x_out = f"{name}.xm", f"{name}.xo"
@@ -247,9 +253,9 @@ def build_bert_sentence_onnx(
             "DynamicQuantizeMatMul",
             [
                 x_main,
-                const(f"{name}.wq", q),
+                const(f"{name}.wq", (q.astype(np.int16) + 128).astype(np.uint8)),
                 const(f"{name}.ws", scale.astype(np.float32)),
-                const(f"{name}.wzp", np.zeros(w_t.shape[1], np.int8)),
+                const(f"{name}.wzp", np.full(w_t.shape[1], 128, np.uint8)),
                 const(f"{name}.b", bias),
             ],
             f"{name}.main" if k else name,
