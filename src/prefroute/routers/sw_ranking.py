@@ -40,6 +40,7 @@ from prefroute.types import Battle, FloatArray
 __all__ = ["SWRankingRouter"]
 
 _Q = 127.0  # int8 quantisation scale of stored unit embeddings
+_QQ = 256.0  # integer grid of the query embeddings at scoring time
 # Prompts scored per block: the similarities are a (block x training prompts) float64
 # matrix plus temporaries of that shape, ~64 kB per prompt with 8,000 training prompts,
 # so all 14k MMLU prompts at once would need over 1 GB.
@@ -163,14 +164,14 @@ class SWRankingRouter(Router):
         if self._emb_t is None or self._emb_t.shape[1] != len(self.embeddings_):
             # Dequantised once: converting per call would cost more than the product.
             self._emb_t = np.ascontiguousarray(self.embeddings_.T, dtype=np.float32)
+        # The query is put on an integer grid too, so every product and partial sum
+        # below is an integer under 2**24 (384 * 127 * 256): float32 GEMM is then
+        # exact in any summation order, and a prompt's score never depends on the
+        # BLAS kernel its block size selects (they round differently on some CPUs).
+        q = np.round(q * np.float32(_QQ))
         out: FloatArray = np.empty(len(q), dtype=np.float64)
-        starts = list(range(0, len(q), _SCORE_CHUNK))
-        if len(starts) > 1 and len(q) - starts[-1] == 1:
-            # No one-prompt block after others: BLAS multiplies a single row with its
-            # matrix-vector kernel, which rounds differently, and the scores must not
-            # depend on the chunking.
-            starts.pop()
-        for start, stop in zip(starts, [*starts[1:], len(q)], strict=True):
+        for start in range(0, len(q), _SCORE_CHUNK):
+            stop = min(start + _SCORE_CHUNK, len(q))
             out[start:stop] = self._score_block(q[start:stop])
         return out
 
@@ -178,8 +179,7 @@ class SWRankingRouter(Router):
         """Scores of a block of query embeddings, shape (len(q),); rows independent."""
         assert self._emb_t is not None and self.base_rate_ is not None
         assert self.strong_mass_ is not None and self.total_mass_ is not None
-        sims = (q @ self._emb_t) / np.float32(_Q)
-        sims = sims.astype(np.float64)
+        sims = (q @ self._emb_t).astype(np.float64) / (_Q * _QQ)
         n_train = sims.shape[1]
         if self.top_k is not None and self.top_k < n_train:
             idx = np.argpartition(-sims, self.top_k - 1, axis=1)[:, : self.top_k]
