@@ -48,7 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--k", type=int, default=2, help="channels per site")
     args = parser.parse_args()
-    data = Path(os.environ.get("PREFROUTE_DATA_DIR", "/work/shared/data"))
+    data = Path(os.environ.get("PREFROUTE_DATA_DIR", "../shared/data"))
     texts = calibration_texts(data)
     tokenizer = OnnxEmbedder()._make_tokenizer()
     ids = [e.ids for e in tokenizer.encode_batch(texts)]

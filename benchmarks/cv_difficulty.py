@@ -7,7 +7,7 @@ pair. This is how the shipped recipe was chosen (docs/results.md).
 
 Usage (about a minute per alpha with cached embeddings)::
 
-    .venv/bin/python benchmarks/cv_difficulty.py --embedding-store /tmp/emb_store.npz \
+    .venv/bin/python benchmarks/cv_difficulty.py --embedding-store emb_store.npz \
         --alpha 1 --alpha 100
 """
 

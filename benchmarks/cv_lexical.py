@@ -23,7 +23,7 @@ columns (rescaled), so the two widths are nested.
 Usage (~2 min with a warm embedding store on 2 cores; peak memory ~4 GB)::
 
     PREFROUTE_DATA_DIR=../shared/data .venv/bin/python benchmarks/cv_lexical.py \
-        --embedder minilm --embedding-store /tmp/emb_store.npz
+        --embedder minilm --embedding-store emb_store.npz
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ rb), but each ridge head sees one of three feature sets:
 Usage (~2 min with a warm embedding store)::
 
     PREFROUTE_DATA_DIR=../shared/data .venv/bin/python benchmarks/cv_nonlinear.py \
-        --embedder minilm --embedding-store /tmp/emb_store.npz
+        --embedder minilm --embedding-store emb_store.npz
 """
 
 from __future__ import annotations

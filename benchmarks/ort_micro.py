@@ -1,4 +1,4 @@
-"""Micro-benchmarks behind the session-3 int8 graph choices (docs/results.md).
+"""Micro-benchmarks behind the int8 graph's design choices.
 
     .venv/bin/python benchmarks/ort_micro.py [--part ops,threads,idle]
 

@@ -25,7 +25,7 @@ are queueing, not overhead.
 
 `--router` is anything `load_router` accepts (default: the shipped `mf`).
 `--profile FILE` runs the server under pyinstrument (must be importable, e.g.
-``pip install --target /tmp/pyinst pyinstrument`` and ``PYTHONPATH=/tmp/pyinst``) and
+``pip install --target DIR pyinstrument`` and ``PYTHONPATH=DIR``) and
 writes an HTML profile of its event-loop thread and a flat text one beside it.
 """
 

@@ -15,7 +15,7 @@ ablation of the ``default`` recipe.
 
 Usage (a few minutes on 2 cores once embeddings are cached)::
 
-    .venv/bin/python benchmarks/table2.py --embedding-store /tmp/emb_store.npz \
+    .venv/bin/python benchmarks/table2.py --embedding-store emb_store.npz \
         [--ablation] [--json out.json]
 """
 

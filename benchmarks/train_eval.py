@@ -6,7 +6,7 @@ own prompts with the paper's pair (gpt-4-1106-preview vs Mixtral golden labels).
 
 Usage:
     PREFROUTE_DATA_DIR=../shared/data .venv/bin/python benchmarks/train_eval.py \
-        --recipe examples/recipes/default.yaml --embedding-store /tmp/emb_store.npz \
+        --recipe examples/recipes/default.yaml --embedding-store emb_store.npz \
         --router mf --router sw_ranking --router classifier
     # a router variant: --router 'mf:dim=64,n_epochs=500'
     # a shipped checkpoint folder: --load src/prefroute/checkpoints/mf

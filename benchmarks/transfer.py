@@ -8,7 +8,7 @@ several (strong, weak) pairs:
 - ``random`` (expected APGR 0.5) and ``length`` (log prompt length);
 - ``cv-recipe`` and ``floor``: difficulty recipes trained on everything except the
   held-out prompts, never told the pair (no retraining); ``floor`` is the shipped
-  `default`'s recipe, ``cv-recipe`` the first session's (raw failure share);
+  `default`'s recipe, ``cv-recipe`` an earlier candidate (raw failure share);
 - ``retrained``: a difficulty router with one head fitted to this pair's own label
   P(strong right and weak wrong) on the family's training half;
 - ``floor+pair``: the floor plus that pair head (`floor-pair`, what
@@ -18,7 +18,7 @@ several (strong, weak) pairs:
 
 Usage::
 
-    .venv/bin/python benchmarks/transfer.py --embedding-store /tmp/emb_store.npz
+    .venv/bin/python benchmarks/transfer.py --embedding-store emb_store.npz
 """
 
 from __future__ import annotations
