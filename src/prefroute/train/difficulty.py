@@ -384,9 +384,8 @@ def _add_alpaca(table: Table, data_dir: Path, seen: set[str]) -> None:
 
 
 # Recipes. "cv" is the one chosen by leave-one-source-out cross-validation on the
-# training sources in the first session (docs/results.md); "floor" is the issue's
-# reference (percentile failure share, weakly regularised), shipped as `default`
-# in that session. `heads` is a tuple of head names (weight 1 each) or a mapping
+# training sources (docs/results.md); "floor" (percentile failure share, weakly
+# regularised) is what `default` ships. `heads` is a tuple of head names (weight 1 each) or a mapping
 # name -> weight in the rank average; `head_alphas` overrides `alpha` per head;
 # heads named in `balanced` are fit with class-balanced sample weights; heads in
 # `raw_heads` enter the average as clipped predictions, not percentiles; a head in
@@ -396,7 +395,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "fail-only": {"heads": ("fail",), "alpha": 100.0, "length_weight": 0.0},
     "floor": {"heads": ("fail_pct",), "alpha": 1.0, "length_weight": 1.0},
     # floor + a task-type head (math/code/logic sources vs AlpacaEval chat), chosen
-    # by benchmarks/cv_quality.py (/work/notes/results_quality.md)
+    # by benchmarks/cv_quality.py
     "floor-reasoning": {
         "heads": {"fail_pct": 1.0, "reasoning": 1.0},
         "alpha": 1.0,
