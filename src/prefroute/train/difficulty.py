@@ -385,11 +385,12 @@ def _add_alpaca(table: Table, data_dir: Path, seen: set[str]) -> None:
 
 # Recipes. "cv" is the one chosen by leave-one-source-out cross-validation on the
 # training sources (docs/results.md); "floor" (percentile failure share, weakly
-# regularised) is what `default` ships. `heads` is a tuple of head names (weight 1 each) or a mapping
-# name -> weight in the rank average; `head_alphas` overrides `alpha` per head;
-# heads named in `balanced` are fit with class-balanced sample weights; heads in
-# `raw_heads` enter the average as clipped predictions, not percentiles; a head in
-# `balance_by` is weighted to balance the classes of another target.
+# regularised) is what `default` ships. `heads` is a tuple of head names (weight 1
+# each) or a mapping name -> weight in the rank average; `head_alphas` overrides
+# `alpha` per head; heads named in `balanced` are fit with class-balanced sample
+# weights; heads in `raw_heads` enter the average as clipped predictions, not
+# percentiles; a head in `balance_by` is weighted to balance the classes of another
+# target.
 RECIPES: dict[str, dict[str, Any]] = {
     "cv": {"heads": ("fail",), "alpha": 100.0, "length_weight": 1.0},
     "fail-only": {"heads": ("fail",), "alpha": 100.0, "length_weight": 0.0},
