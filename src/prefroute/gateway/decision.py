@@ -51,19 +51,26 @@ class Decision:
     """Where one request goes and why.
 
     Attributes:
-        tier: "strong" or "weak".
-        model: Upstream model id of that tier.
+        tier: "strong" or "weak" (N-model: "weak" for the cheapest priced model,
+            else "strong"); "direct" for a priced model named by its own id (sent
+            there unrouted; naming the strong or weak model gives its tier).
+        model: Upstream model id.
         router: Router name, or None for a direct call.
-        threshold: Threshold used, or None for a direct call.
-        score: Router score of the prompt, or None for a direct call.
+        threshold: Pair routing only: the threshold used.
+        score: Pair routing: the router's score of the prompt (P(strong needed));
+            N-model routing: the predicted quality of the chosen model. None for a
+            direct call.
         strong_share: Requested strong share for ``@share`` model strings.
         routing_seconds: Time spent parsing and scoring.
-        candidates: N-model routing only: upstream model ids in fallback order
-            (the chosen one first).
+        candidates: N-model routing and priced direct calls: upstream model ids in
+            fallback order (the chosen one first).
         budget: N-model routing only: the requested mean USD per request.
+        knob: N-model routing only: lambda of quality - lambda x USD (given, or
+            calibrated for `budget`; inf when the budget is below every model's
+            cost).
     """
 
-    tier: Literal["strong", "weak"]
+    tier: Literal["strong", "weak", "direct"]
     model: str
     router: str | None = None
     threshold: float | None = None
@@ -72,6 +79,7 @@ class Decision:
     routing_seconds: float = 0.0
     candidates: tuple[str, ...] = ()
     budget: float | None = None
+    knob: float | None = None
 
     @property
     def is_strong(self) -> bool:
@@ -353,7 +361,7 @@ class Decider:
         spec = request.spec
         if spec.model is not None:  # a priced model named directly
             return Decision(
-                tier="strong",
+                tier="direct",
                 model=spec.model,
                 routing_seconds=time.perf_counter() - request.started,
                 candidates=(spec.model,),
@@ -405,28 +413,31 @@ class Decider:
             input_tokens=[input_tokens],
             max_output_tokens=output_token_cap(fields),
         )[0]
-        order = tuple(by_name[names[j]] for j in fallback_order(quality, cost, knob))
+        columns = fallback_order(quality, cost, knob)
+        order = tuple(by_name[names[j]] for j in columns)
         model = order[0]
         cheapest = min(self.prices, key=lambda m: float(self.prices[m].cost(0.0)))
         return Decision(
             tier="weak" if model == cheapest else "strong",
             model=model,
             router=spec.router,
-            threshold=knob,
+            score=float(quality[columns[0]]),
             routing_seconds=time.perf_counter() - request.started,
             candidates=order,
             budget=spec.budget,
+            knob=knob,
         )
 
     def endpoints_for(self, decision: Decision) -> list[EndpointConfig]:
         """Endpoints to try in order (the decided one, then the fallback)."""
         if decision.candidates:
             order: list[EndpointConfig] = [self.priced[m] for m in decision.candidates]
-        else:
-            other: Literal["strong", "weak"] = (
-                "weak" if decision.tier == "strong" else "strong"
+        else:  # a pair decision ("direct" ones always name their candidate)
+            tier: Literal["strong", "weak"] = (
+                "strong" if decision.tier == "strong" else "weak"
             )
-            order = [self.endpoint(decision.tier), self.endpoint(other)]
+            other: Literal["strong", "weak"] = "weak" if tier == "strong" else "strong"
+            order = [self.endpoint(tier), self.endpoint(other)]
         return order[:2] if self.config.fallback else order[:1]
 
     # -- N-model budgets --

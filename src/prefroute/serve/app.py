@@ -3,6 +3,13 @@
 Endpoints: ``POST /v1/chat/completions`` (JSON or SSE, unknown fields passed through),
 ``GET /v1/models``, ``GET /health``, ``GET /metrics``. Every error is an OpenAI error
 envelope ``{"error": {"message", "type", "param", "code"}}``.
+
+Answers carry the decision in ``x-prefroute-*`` headers: ``routed-to`` (the model
+that answered), ``tier`` ("strong", "weak", or "direct" for a priced model named by
+its id), ``router`` ("direct" when unrouted), ``fallback`` (and ``decided`` after a
+fallback). A pair router adds ``score`` (P(strong needed)) and ``threshold``; an
+N-model router adds ``score`` (the chosen model's predicted quality), ``knob``
+(lambda) and, for ``router-<name>@<USD>``, ``budget``.
 """
 
 from __future__ import annotations
@@ -131,6 +138,10 @@ def _decision_headers(
         headers[f"{HEADER_PREFIX}score"] = f"{decision.score:.6f}"
     if decision.threshold is not None:
         headers[f"{HEADER_PREFIX}threshold"] = f"{decision.threshold:.6f}"
+    if decision.knob is not None:
+        headers[f"{HEADER_PREFIX}knob"] = f"{decision.knob:.6g}"
+    if decision.budget is not None:
+        headers[f"{HEADER_PREFIX}budget"] = f"{decision.budget:.6g}"
     if is_fallback:
         headers[f"{HEADER_PREFIX}decided"] = decision.model
     return headers

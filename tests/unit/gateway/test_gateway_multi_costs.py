@@ -65,7 +65,8 @@ def test_long_system_prompt_moves_the_choice_to_a_cheaper_model(
     # the same routed text (the last user turn), but mid now costs ~$0.23
     decision = core.decide("router-mf-multi@0.0022", long)
     assert decision.model == "cheap"
-    assert decision.threshold == core.budget_knob("mf-multi", 0.0022)
+    assert decision.knob == core.budget_knob("mf-multi", 0.0022)
+    assert decision.threshold is None  # a threshold is a pair router's
 
 
 def test_max_tokens_caps_the_output_tokens_priced(router: MultiModelRouter) -> None:
