@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from prefroute.errors import UnknownRouterError
+from prefroute.errors import ConfigError, UnknownRouterError
 from prefroute.gateway.batcher import ScoreBatcher
 from prefroute.gateway.budgets import BudgetKnobs
 from prefroute.gateway.config import EndpointConfig, PricedEndpoint, RoutingConfig
@@ -443,16 +443,24 @@ class Decider:
     # -- N-model budgets --
 
     def _multi_names(self, router_name: str, router: MultiModelRouter) -> list[str]:
-        """The router's names of the priced models (checked against the router)."""
+        """The router's names of the priced models (checked against the router,
+        which also knows a model by its canonical spelling)."""
         names = [self.priced[m].routed_name for m in self.priced]
-        unknown = [n for n in names if n not in router.models]
-        if unknown:
+        try:
+            router.resolve_models(names)
+        except ConfigError:
+            unknown = []
+            for name in names:
+                try:
+                    router.resolve_models([name])
+                except ConfigError:
+                    unknown.append(name)
             raise InvalidRequestError(
                 f"router {router_name!r} does not know models {unknown}; it knows "
                 f"{router.models} (set 'router_name' in 'models')",
                 param="model",
                 code="unknown_models",
-            )
+            ) from None
         return names
 
     def _routed_prices(self) -> dict[str, ModelPrice]:
