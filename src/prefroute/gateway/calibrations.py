@@ -28,10 +28,11 @@ def load_calibrations_for(
     `calibration_prompts` ("default" = the data directory's default prompt set) for
     routers still missing one.
 
-    With priced `models`, `calibration_prompts` also becomes the calibration set of
-    every N-model router (`MultiModelRouter.recalibrate`, in place), so that
+    With priced `models`, `calibration_prompts` instead becomes the calibration set
+    of every N-model router (`MultiModelRouter.recalibrate`, in place), so that
     ``router-<name>@<USD>`` budgets are met on those prompts rather than on the
-    router's training prompts.
+    router's training prompts (its model strings then name budgets or lambdas, so
+    it gets no threshold calibration).
 
     Args:
         config: Routing config.
@@ -56,13 +57,17 @@ def load_calibrations_for(
         calibrations.update({k: v for k, v in loaded.items() if k in routers})
     from prefroute.routers.multi import MultiModelRouter
 
-    missing = [
-        name for name in routers if name not in calibrations and name not in have
-    ]
     multi = [
         name
         for name, router in routers.items()
         if config.models and isinstance(router, MultiModelRouter)
+    ]
+    # With priced models an N-model router's strings are budgets and lambdas, never
+    # thresholds: a threshold calibration would be a scoring pass for nothing.
+    missing = [
+        name
+        for name in routers
+        if name not in calibrations and name not in have and name not in multi
     ]
     if config.calibration_prompts and (missing or multi):
         if config.calibration_prompts == "default":

@@ -175,7 +175,8 @@ def test_calibration_prompts_recalibrate_n_model_budgets(
     )
     assert router.n_calibration_prompts == 40
     calibrations = load_calibrations_for(config, {"mf-multi": router})
-    assert calibrations["mf-multi"].n_prompts == 25  # the two-model thresholds too
+    # its model strings are budgets and lambdas: no threshold calibration to compute
+    assert "mf-multi" not in calibrations
     assert router.n_calibration_prompts == 25
     core = RoutingCore(config, routers={"mf-multi": router})
     assert core.budget_knob("mf-multi", 0.0022) != before
