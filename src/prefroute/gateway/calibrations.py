@@ -1,10 +1,13 @@
-"""The calibrations a gateway starts with: thresholds for ``@share`` model strings and
-the calibration prompts of N-model budgets."""
+"""The calibrations a gateway starts with: thresholds for ``@share`` model strings,
+the calibration prompts of N-model budgets, and score profiles that read a raw
+threshold as a share of strong calls."""
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from prefroute.gateway.config import RoutingConfig
@@ -13,9 +16,91 @@ if TYPE_CHECKING:
     from prefroute.calibrate import Calibration
     from prefroute.routers.base import Router
 
-__all__ = ["load_calibrations_for"]
+__all__ = ["ScoreProfile", "load_calibrations_for"]
 
 logger = logging.getLogger(__name__)
+
+#: Score quantiles listed in ``/v1/models`` (a raw threshold at the q quantile sends
+#: about 1 - q of the calibration prompts strong).
+PROFILE_QUANTILES = (0.0, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 1.0)
+#: Raw thresholds whose strong share ``/v1/models`` lists.
+PROFILE_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+@dataclass(frozen=True)
+class ScoreProfile:
+    """A router's scores on its calibration prompts, to read a raw threshold.
+
+    A router's scores need not spread over [0, 1]: the shipped `mf` scores most
+    prompts above 0.116, so ``router-mf-0.116`` sends nearly all of them strong.
+    The profile says which share of the calibration prompts a threshold sends
+    strong (O(log n) per threshold).
+
+    Attributes:
+        router: Router name.
+        source: Where the calibration prompts came from.
+        scores: The calibration prompts' scores, ascending.
+    """
+
+    router: str
+    source: str
+    scores: tuple[float, ...]
+
+    @classmethod
+    def of(cls, calibration: Calibration) -> ScoreProfile | None:
+        """The profile of a calibration that kept its scores (else None).
+
+        Args:
+            calibration: A router's calibration.
+
+        Returns:
+            The profile, or None for a calibration without scores.
+        """
+        if not calibration.scores:
+            return None
+        return cls(
+            calibration.router, calibration.source, tuple(sorted(calibration.scores))
+        )
+
+    def strong_share(self, threshold: float) -> float:
+        """Share of the calibration prompts scoring >= `threshold` (sent strong).
+
+        Args:
+            threshold: A raw cost threshold.
+
+        Returns:
+            The share in [0, 1].
+        """
+        n = len(self.scores)
+        return (n - bisect.bisect_left(self.scores, threshold)) / n
+
+    def quantile(self, q: float) -> float:
+        """The score below which a fraction `q` of the calibration prompts lie.
+
+        Args:
+            q: In [0, 1].
+
+        Returns:
+            The q quantile (linear between order statistics).
+        """
+        position = q * (len(self.scores) - 1)
+        low = int(position)
+        high = min(low + 1, len(self.scores) - 1)
+        return self.scores[low] + (position - low) * (
+            self.scores[high] - self.scores[low]
+        )
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """Quantiles (`PROFILE_QUANTILES`) and strong shares of a few raw
+        thresholds (`PROFILE_THRESHOLDS`), keyed by their ``%g`` text."""
+        return {
+            "score_quantiles": {
+                f"{q:g}": round(self.quantile(q), 6) for q in PROFILE_QUANTILES
+            },
+            "strong_share_at_threshold": {
+                f"{t:g}": round(self.strong_share(t), 4) for t in PROFILE_THRESHOLDS
+            },
+        }
 
 
 def load_calibrations_for(

@@ -274,8 +274,12 @@ def _entry(created: int, model_id: str, **fields: Any) -> dict[str, Any]:
 def _models_payload(core: RoutingCore, created: int) -> dict[str, Any]:
     """``/v1/models``: router entries (with calibrations), then the priced models.
 
-    N-model routers list the config's budgets only (budgets first seen in requests
-    are calibrated and cached, but not listed: clients could invent any number)."""
+    A calibrated two-model router lists its thresholds for a grid of strong shares
+    and, since a raw threshold is a score rather than a share, how its scores spread
+    on the calibration prompts: `score_quantiles` and the share sent strong by a few
+    raw thresholds (`strong_share_at_threshold`). N-model routers list the config's
+    budgets only (budgets first seen in requests are calibrated and cached, but not
+    listed: clients could invent any number)."""
     data: list[dict[str, Any]] = []
     for name in sorted(core.routers):
         if core.is_multi(name) and core.config.models:
@@ -322,6 +326,7 @@ def _models_payload(core: RoutingCore, created: int) -> dict[str, Any]:
         thresholds = None
         if calibration is not None:
             thresholds = {f"{s:g}": calibration.threshold_for(s) for s in _SHARES}
+        profile = core.score_profile(name)
         data.append(
             _entry(
                 created,
@@ -332,6 +337,13 @@ def _models_payload(core: RoutingCore, created: int) -> dict[str, Any]:
                 f"router-{name}@<strong share>",
                 calibrated_thresholds=thresholds,
                 calibration_prompts=calibration.n_prompts if calibration else None,
+                calibration_source=calibration.source if calibration else None,
+                # a raw threshold is a score: how the router's scores spread
+                **(
+                    profile.summary()
+                    if profile is not None
+                    else {"score_quantiles": None, "strong_share_at_threshold": None}
+                ),
             )
         )
         if thresholds is not None:
