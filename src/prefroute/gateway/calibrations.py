@@ -10,13 +10,14 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from prefroute._lru import LRU
 from prefroute.gateway.config import RoutingConfig
 
 if TYPE_CHECKING:
     from prefroute.calibrate import Calibration
     from prefroute.routers.base import Router
 
-__all__ = ["ScoreProfile", "load_calibrations_for"]
+__all__ = ["ScoreProfile", "ScoreProfiles", "load_calibrations_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,11 @@ logger = logging.getLogger(__name__)
 PROFILE_QUANTILES = (0.0, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 1.0)
 #: Raw thresholds whose strong share ``/v1/models`` lists.
 PROFILE_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+# A raw threshold sending more or fewer of the calibration prompts strong than these
+# is most likely misread as a share: warned about once per (router, threshold).
+_LOW_SHARE, _HIGH_SHARE = 0.1, 0.9
+# (router, threshold) pairs already warned about; clients could send any number.
+_MAX_WARNED = 1024
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,71 @@ class ScoreProfile:
                 f"{t:g}": round(self.strong_share(t), 4) for t in PROFILE_THRESHOLDS
             },
         }
+
+
+class ScoreProfiles:
+    """The score profiles of a gateway's calibrations, and the warning about raw
+    thresholds at the extremes.
+
+    Args:
+        calibrations: Router name -> calibration; the gateway's own mapping, read
+            live (a replaced calibration gets a new profile).
+    """
+
+    def __init__(self, calibrations: Mapping[str, Calibration]) -> None:
+        """Build the profiles now (sorting scores), not on a request."""
+        self._calibrations = calibrations
+        self._profiles: dict[str, tuple[Calibration, ScoreProfile | None]] = {}
+        self._warned: LRU[tuple[str, float], bool] = LRU(_MAX_WARNED)
+        for name in calibrations:
+            self.get(name)
+
+    def get(self, name: str) -> ScoreProfile | None:
+        """The profile of a router's calibration (None without one, or without
+        kept scores)."""
+        calibration = self._calibrations.get(name)
+        if calibration is None:
+            return None
+        known = self._profiles.get(name)
+        if known is not None and known[0] is calibration:
+            return known[1]
+        profile = ScoreProfile.of(calibration)
+        self._profiles[name] = (calibration, profile)
+        return profile
+
+    def check_raw_threshold(self, router: str, threshold: float) -> None:
+        """Warn once when a raw threshold sends almost all or almost none of the
+        calibration prompts strong (a score misread as a share, most likely).
+
+        Args:
+            router: Router name.
+            threshold: The raw threshold of a request.
+        """
+        profile = self.get(router)
+        if profile is None:
+            return
+        share = profile.strong_share(threshold)
+        if _LOW_SHARE <= share <= _HIGH_SHARE:
+            return
+        key = (router, threshold)
+        if self._warned.get(key) is not None:
+            return
+        self._warned.put(key, True)
+        example = self._calibrations[router].threshold_for(0.3)
+        logger.warning(
+            "router %s: raw threshold %g sends %.0f%% of its %d calibration prompts "
+            "(%s) strong; a threshold is a score, not a share: for a share of strong "
+            "calls ask for 'router-%s@<share>' (here 'router-%s@0.3' = threshold "
+            "%.4g); GET /v1/models lists the router's score quantiles",
+            router,
+            threshold,
+            100.0 * share,
+            len(profile.scores),
+            profile.source or "unnamed prompt set",
+            router,
+            router,
+            example,
+        )
 
 
 def load_calibrations_for(

@@ -11,7 +11,6 @@ requests share micro-batched scoring (`ScoreBatcher`).
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,11 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from prefroute._lru import LRU
 from prefroute.errors import ConfigError, UnknownRouterError
 from prefroute.gateway.batcher import ScoreBatcher
 from prefroute.gateway.budgets import BudgetKnobs
-from prefroute.gateway.calibrations import ScoreProfile
+from prefroute.gateway.calibrations import ScoreProfile, ScoreProfiles
 from prefroute.gateway.config import EndpointConfig, PricedEndpoint, RoutingConfig
 from prefroute.gateway.request import (
     MODEL_PREFIX,
@@ -47,14 +45,6 @@ if TYPE_CHECKING:
     from prefroute.routers.policy import ModelPrice
 
 __all__ = ["Decider", "Decision", "fallback_order"]
-
-logger = logging.getLogger(__name__)
-
-# A raw threshold sending more or fewer of the calibration prompts strong than these
-# is most likely misread as a share: warned about once per (router, threshold).
-_LOW_SHARE, _HIGH_SHARE = 0.1, 0.9
-# (router, threshold) pairs already warned about; clients could send any number.
-_MAX_WARNED = 1024
 
 
 @dataclass(frozen=True)
@@ -166,10 +156,7 @@ class Decider:
         self.budgets = BudgetKnobs(config.budgets, config.budget_cache_size)
         self._executor: ThreadPoolExecutor | None = None
         self._batchers: dict[str, ScoreBatcher] = {}
-        self._profiles: dict[str, tuple[Calibration, ScoreProfile | None]] = {}
-        self._warned: LRU[tuple[str, float], bool] = LRU(_MAX_WARNED)
-        for name in self.calibrations:  # sorted now, not on a request
-            self.profile(name)
+        self.profiles = ScoreProfiles(self.calibrations)
 
     # -- requests --
 
@@ -289,46 +276,8 @@ class Decider:
         return calibration.threshold_for(spec.strong_share)
 
     def profile(self, name: str) -> ScoreProfile | None:
-        """The score profile of a router's calibration (None without one, or
-        without kept scores); rebuilt when the calibration is replaced."""
-        calibration = self.calibrations.get(name)
-        if calibration is None:
-            return None
-        known = self._profiles.get(name)
-        if known is not None and known[0] is calibration:
-            return known[1]
-        profile = ScoreProfile.of(calibration)
-        self._profiles[name] = (calibration, profile)
-        return profile
-
-    def _check_raw_threshold(self, router: str, threshold: float) -> None:
-        """Warn once when a raw threshold sends almost all or almost none of the
-        calibration prompts strong (a score misread as a share, most likely)."""
-        profile = self.profile(router)
-        if profile is None:
-            return
-        share = profile.strong_share(threshold)
-        if _LOW_SHARE <= share <= _HIGH_SHARE:
-            return
-        key = (router, threshold)
-        if self._warned.get(key) is not None:
-            return
-        self._warned.put(key, True)
-        example = self.calibrations[router].threshold_for(0.3)
-        logger.warning(
-            "router %s: raw threshold %g sends %.0f%% of its %d calibration prompts "
-            "(%s) strong; a threshold is a score, not a share: for a share of strong "
-            "calls ask for 'router-%s@<share>' (here 'router-%s@0.3' = threshold "
-            "%.4g); GET /v1/models lists the router's score quantiles",
-            router,
-            threshold,
-            100.0 * share,
-            len(profile.scores),
-            profile.source or "unnamed prompt set",
-            router,
-            router,
-            example,
-        )
+        """The score profile of a router's calibration (see `ScoreProfiles.get`)."""
+        return self.profiles.get(name)
 
     # -- decisions --
 
@@ -356,7 +305,7 @@ class Decider:
             return self._decide_multi(request, knob)
         threshold = self.resolve_threshold(spec)
         if spec.threshold is not None:
-            self._check_raw_threshold(spec.router, threshold)
+            self.profiles.check_raw_threshold(spec.router, threshold)
         score = float(self._router(spec.router).score([request.prompt])[0])
         return self._decide_pair(request, threshold, score)
 
@@ -390,7 +339,7 @@ class Decider:
             return self._decide_multi(request, knob, quality)
         threshold = self.resolve_threshold(spec)
         if spec.threshold is not None:
-            self._check_raw_threshold(spec.router, threshold)
+            self.profiles.check_raw_threshold(spec.router, threshold)
         score = await self.batcher(spec.router).score(request.prompt)
         return self._decide_pair(request, threshold, score)
 
@@ -413,7 +362,7 @@ class Decider:
             ),
         )
         assert spec.threshold is not None
-        self._check_raw_threshold(router, spec.threshold)
+        self.profiles.check_raw_threshold(router, spec.threshold)
         score = float(self._router(router).score([prompt])[0])
         request = ChatRequest(spec=spec, turns=[], prompt=prompt, started=started)
         return self._decide_pair(request, spec.threshold, score)
