@@ -18,7 +18,9 @@ from prefroute import Controller
 from prefroute.client import AsyncController
 from prefroute.embed.hashing import HashingEmbedder
 from prefroute.gateway.core import RoutingCore
+from prefroute.routers.base import Router
 from prefroute.routers.multi import MultiModelRouter
+from prefroute.routers.registry import load_router
 from prefroute.serve.app import create_app
 from prefroute.serve.config import ServeConfig
 
@@ -62,17 +64,19 @@ def _server(
     fakes: list[FakeUpstream],
     mid_price: float,
     budgets: tuple[float, ...] = (),
+    pair_routers: dict[str, Router] | None = None,
 ) -> RunningServer:
+    routers: dict[str, Router] = {"mf-multi": router, **(pair_routers or {})}
     config = ServeConfig.model_validate(
         {
             "strong": {"model": "up-dear", "base_url": fakes[2].base_url},
             "weak": {"model": "up-cheap", "base_url": fakes[0].base_url},
-            "routers": ["mf-multi"],
+            "routers": list(routers),
             "models": _models(fakes, mid_price),
             "budgets": list(budgets),
         }
     )
-    core = RoutingCore(config, routers={"mf-multi": router})
+    core = RoutingCore(config, routers=routers)
     return RunningServer(create_app(config, core=core))
 
 
@@ -122,6 +126,61 @@ def test_dear_mid_flips_math_to_dear(
         assert math.parse().model == "up-dear"
         chat = _ask(server.url, "router-mf-multi-1000", CHAT)
         assert chat.parse().model == "up-cheap"
+    finally:
+        server.stop()
+
+
+def test_n_model_answer_headers_give_knob_budget_and_chosen_quality(
+    router: MultiModelRouter, clean: list[FakeUpstream]
+) -> None:
+    server = _server(router, clean, 0.003, budgets=(0.0022,))
+    try:
+        reply = _ask(server.url, "router-mf-multi@0.0022", MATH)
+        headers = reply.headers
+        assert headers["x-prefroute-routed-to"] == "up-mid"
+        assert "x-prefroute-threshold" not in headers  # pair routers only
+        assert float(headers["x-prefroute-budget"]) == 0.0022
+        knob = server.server.config.app.state.core.budget_knobs[("mf-multi", 0.0022)]
+        assert float(headers["x-prefroute-knob"]) == pytest.approx(knob, rel=1e-5)
+        quality = float(router.score_models([MATH], ["mid"])[0, 0])
+        assert float(headers["x-prefroute-score"]) == pytest.approx(quality, abs=1e-6)
+        given = _ask(server.url, "router-mf-multi-50", CHAT).headers
+        assert given["x-prefroute-knob"] == "50"
+        assert "x-prefroute-budget" not in given
+    finally:
+        server.stop()
+
+
+def test_priced_model_id_is_sent_unrouted_with_tier_direct(
+    router: MultiModelRouter, clean: list[FakeUpstream]
+) -> None:
+    server = _server(router, clean, 0.003)
+    try:
+        reply = _ask(server.url, "up-mid", MATH)
+        headers = reply.headers
+        assert reply.parse().model == "up-mid"
+        assert headers["x-prefroute-tier"] == "direct"
+        assert headers["x-prefroute-router"] == "direct"
+        for name in ("score", "threshold", "knob", "budget"):
+            assert f"x-prefroute-{name}" not in headers
+        text = httpx.get(f"{server.url}/metrics").text
+        assert 'model="up-mid",router="direct",tier="direct"' in text
+    finally:
+        server.stop()
+
+
+def test_pair_router_beside_n_model_keeps_score_and_threshold_headers(
+    router: MultiModelRouter, clean: list[FakeUpstream]
+) -> None:
+    server = _server(
+        router, clean, 0.003, pair_routers={"random": load_router("random")}
+    )
+    try:
+        headers = _ask(server.url, "router-random-0.5", CHAT).headers
+        assert float(headers["x-prefroute-threshold"]) == 0.5
+        assert 0.0 <= float(headers["x-prefroute-score"]) <= 1.0
+        assert "x-prefroute-knob" not in headers
+        assert "x-prefroute-budget" not in headers
     finally:
         server.stop()
 

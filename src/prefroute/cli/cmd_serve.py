@@ -179,6 +179,8 @@ def register(app: typer.Typer) -> None:
         app = create_app(config)
         core = app.state.core
         for name in sorted(core.routers):
+            if config.models and core.is_multi(name):
+                continue  # budgets, listed below
             cal = core.calibrations.get(name)
             shares = (
                 ", ".join(f"{s:g}->{cal.threshold_for(s):.4g}" for s in (0.1, 0.3, 0.5))

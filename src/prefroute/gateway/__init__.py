@@ -9,13 +9,13 @@ Modules, one concern each (imports point down)::
 
     core.py          RoutingCore: parse -> decide -> call upstream -> account
      |-- decision.py   Decider, Decision: pair and N-model decisions, fallback order
-     |    |-- batcher.py   ScoreBatcher: concurrent prompts scored in one batch
-     |    |-- budgets.py   BudgetKnobs: calibrated lambda per (router, budget)
-     |    '-- request.py   model strings, prompt extraction, token estimates
+     |    |-- batcher.py       ScoreBatcher: concurrent prompts scored in one batch
+     |    |-- budgets.py       BudgetKnobs: calibrated lambda per (router, budget)
+     |    |-- calibrations.py  load_calibrations_for; ScoreProfile (raw thresholds)
+     |    '-- request.py       model strings, prompt extraction, token estimates
      '-- upstream.py   Upstream: send with retries, answers, SSE relay
           |-- _http.py     LeanClient: keep-alive HTTP/1.1 client (hot path)
           '-- litellm.py   provider: litellm
-    calibrations.py  load_calibrations_for: calibrations a gateway starts with
     config.py        EndpointConfig, PricedEndpoint, RoutingConfig (pydantic)
     errors.py        InvalidRequestError, UpstreamStatusError, UpstreamTimeoutError
 

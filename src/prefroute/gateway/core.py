@@ -39,6 +39,7 @@ from prefroute.gateway.upstream import StreamResult, Upstream, UpstreamResult
 if TYPE_CHECKING:
     from prefroute.calibrate import Calibration
     from prefroute.gateway.batcher import ScoreBatcher
+    from prefroute.gateway.calibrations import ScoreProfile
     from prefroute.routers.base import Router
     from prefroute.routers.policy import ModelPrice
 
@@ -141,6 +142,10 @@ class RoutingCore:
     def batchers(self) -> dict[str, ScoreBatcher]:
         """The micro-batchers created so far, by router name."""
         return self.decider.batchers
+
+    def score_profile(self, name: str) -> ScoreProfile | None:
+        """A router's scores on its calibration prompts (None when uncalibrated)."""
+        return self.decider.profile(name)
 
     def is_multi(self, name: str) -> bool:
         """True when router `name` routes among N priced models."""

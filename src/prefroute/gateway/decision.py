@@ -18,9 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from prefroute.errors import UnknownRouterError
+from prefroute.errors import ConfigError, UnknownRouterError
 from prefroute.gateway.batcher import ScoreBatcher
 from prefroute.gateway.budgets import BudgetKnobs
+from prefroute.gateway.calibrations import ScoreProfile, ScoreProfiles
 from prefroute.gateway.config import EndpointConfig, PricedEndpoint, RoutingConfig
 from prefroute.gateway.request import (
     MODEL_PREFIX,
@@ -51,19 +52,26 @@ class Decision:
     """Where one request goes and why.
 
     Attributes:
-        tier: "strong" or "weak".
-        model: Upstream model id of that tier.
+        tier: "strong" or "weak" (N-model: "weak" for the cheapest priced model,
+            else "strong"); "direct" for a priced model named by its own id (sent
+            there unrouted; naming the strong or weak model gives its tier).
+        model: Upstream model id.
         router: Router name, or None for a direct call.
-        threshold: Threshold used, or None for a direct call.
-        score: Router score of the prompt, or None for a direct call.
+        threshold: Pair routing only: the threshold used.
+        score: Pair routing: the router's score of the prompt (P(strong needed));
+            N-model routing: the predicted quality of the chosen model. None for a
+            direct call.
         strong_share: Requested strong share for ``@share`` model strings.
         routing_seconds: Time spent parsing and scoring.
-        candidates: N-model routing only: upstream model ids in fallback order
-            (the chosen one first).
+        candidates: N-model routing and priced direct calls: upstream model ids in
+            fallback order (the chosen one first).
         budget: N-model routing only: the requested mean USD per request.
+        knob: N-model routing only: lambda of quality - lambda x USD (given, or
+            calibrated for `budget`; inf when the budget is below every model's
+            cost).
     """
 
-    tier: Literal["strong", "weak"]
+    tier: Literal["strong", "weak", "direct"]
     model: str
     router: str | None = None
     threshold: float | None = None
@@ -72,6 +80,7 @@ class Decision:
     routing_seconds: float = 0.0
     candidates: tuple[str, ...] = ()
     budget: float | None = None
+    knob: float | None = None
 
     @property
     def is_strong(self) -> bool:
@@ -147,6 +156,7 @@ class Decider:
         self.budgets = BudgetKnobs(config.budgets, config.budget_cache_size)
         self._executor: ThreadPoolExecutor | None = None
         self._batchers: dict[str, ScoreBatcher] = {}
+        self.profiles = ScoreProfiles(self.calibrations)
 
     # -- requests --
 
@@ -265,6 +275,10 @@ class Decider:
             )
         return calibration.threshold_for(spec.strong_share)
 
+    def profile(self, name: str) -> ScoreProfile | None:
+        """The score profile of a router's calibration (see `ScoreProfiles.get`)."""
+        return self.profiles.get(name)
+
     # -- decisions --
 
     def decide(self, request: ChatRequest) -> Decision:
@@ -290,6 +304,8 @@ class Decider:
                 knob = self.budget_knob(spec.router, spec.budget)
             return self._decide_multi(request, knob)
         threshold = self.resolve_threshold(spec)
+        if spec.threshold is not None:
+            self.profiles.check_raw_threshold(spec.router, threshold)
         score = float(self._router(spec.router).score([request.prompt])[0])
         return self._decide_pair(request, threshold, score)
 
@@ -322,6 +338,8 @@ class Decider:
             quality = await self.multi_batcher(spec.router).value(request.prompt)
             return self._decide_multi(request, knob, quality)
         threshold = self.resolve_threshold(spec)
+        if spec.threshold is not None:
+            self.profiles.check_raw_threshold(spec.router, threshold)
         score = await self.batcher(spec.router).score(request.prompt)
         return self._decide_pair(request, threshold, score)
 
@@ -343,6 +361,8 @@ class Decider:
                 str(threshold), "threshold", f"router-{router}-{threshold}"
             ),
         )
+        assert spec.threshold is not None
+        self.profiles.check_raw_threshold(router, spec.threshold)
         score = float(self._router(router).score([prompt])[0])
         request = ChatRequest(spec=spec, turns=[], prompt=prompt, started=started)
         return self._decide_pair(request, spec.threshold, score)
@@ -353,7 +373,7 @@ class Decider:
         spec = request.spec
         if spec.model is not None:  # a priced model named directly
             return Decision(
-                tier="strong",
+                tier="direct",
                 model=spec.model,
                 routing_seconds=time.perf_counter() - request.started,
                 candidates=(spec.model,),
@@ -405,43 +425,54 @@ class Decider:
             input_tokens=[input_tokens],
             max_output_tokens=output_token_cap(fields),
         )[0]
-        order = tuple(by_name[names[j]] for j in fallback_order(quality, cost, knob))
+        columns = fallback_order(quality, cost, knob)
+        order = tuple(by_name[names[j]] for j in columns)
         model = order[0]
         cheapest = min(self.prices, key=lambda m: float(self.prices[m].cost(0.0)))
         return Decision(
             tier="weak" if model == cheapest else "strong",
             model=model,
             router=spec.router,
-            threshold=knob,
+            score=float(quality[columns[0]]),
             routing_seconds=time.perf_counter() - request.started,
             candidates=order,
             budget=spec.budget,
+            knob=knob,
         )
 
     def endpoints_for(self, decision: Decision) -> list[EndpointConfig]:
         """Endpoints to try in order (the decided one, then the fallback)."""
         if decision.candidates:
             order: list[EndpointConfig] = [self.priced[m] for m in decision.candidates]
-        else:
-            other: Literal["strong", "weak"] = (
-                "weak" if decision.tier == "strong" else "strong"
+        else:  # a pair decision ("direct" ones always name their candidate)
+            tier: Literal["strong", "weak"] = (
+                "strong" if decision.tier == "strong" else "weak"
             )
-            order = [self.endpoint(decision.tier), self.endpoint(other)]
+            other: Literal["strong", "weak"] = "weak" if tier == "strong" else "strong"
+            order = [self.endpoint(tier), self.endpoint(other)]
         return order[:2] if self.config.fallback else order[:1]
 
     # -- N-model budgets --
 
     def _multi_names(self, router_name: str, router: MultiModelRouter) -> list[str]:
-        """The router's names of the priced models (checked against the router)."""
+        """The router's names of the priced models (checked against the router,
+        which also knows a model by its canonical spelling)."""
         names = [self.priced[m].routed_name for m in self.priced]
-        unknown = [n for n in names if n not in router.models]
-        if unknown:
+        try:
+            router.resolve_models(names)
+        except ConfigError:
+            unknown = []
+            for name in names:
+                try:
+                    router.resolve_models([name])
+                except ConfigError:
+                    unknown.append(name)
             raise InvalidRequestError(
                 f"router {router_name!r} does not know models {unknown}; it knows "
                 f"{router.models} (set 'router_name' in 'models')",
                 param="model",
                 code="unknown_models",
-            )
+            ) from None
         return names
 
     def _routed_prices(self) -> dict[str, ModelPrice]:

@@ -45,6 +45,7 @@ from typing import Any, Self
 import numpy as np
 
 from prefroute._lru import LRU
+from prefroute.data.models import canonical_model_name
 from prefroute.embed.base import Embedder
 from prefroute.errors import ArtifactError, ConfigError, NotFittedError
 from prefroute.routers._multi_fit import (
@@ -179,6 +180,7 @@ class MultiModelRouter(Router):
             embedder if not isinstance(embedder, str) else None
         )
         self._knob_cache: LRU[tuple[Any, ...], float] = LRU(_MAX_KNOB_CACHE)
+        self._index: tuple[list[str], dict[str, int]] | None = None
         self.models_: list[str] | None = None
         self.projection_: FloatArray | None = None  # (dim, d)
         self.factors_: FloatArray | None = None  # (n_models, dim)
@@ -392,13 +394,55 @@ class MultiModelRouter(Router):
         assert self.models_ is not None
         if models is None:
             return list(range(len(self.models_)))
-        index = {m: j for j, m in enumerate(self.models_)}
-        missing = [m for m in models if m not in index]
+        index = self._column_index()
+        cols = [index.get(m) for m in models]
+        if None in cols:  # another spelling of a known model?
+            cols = [
+                j if j is not None else index.get(canonical_model_name(m))
+                for m, j in zip(models, cols, strict=True)
+            ]
+        missing = [m for m, j in zip(models, cols, strict=True) if j is None]
         if missing:
             raise ConfigError(
-                f"models {missing} are unknown to this router; it knows {self.models_}"
+                f"models {missing} are unknown to this router (also under their "
+                f"canonical names); it knows {self.models_}"
             )
-        return [index[m] for m in models]
+        return [j for j in cols if j is not None]
+
+    def _column_index(self) -> dict[str, int]:
+        """Column of each model, under its own and its canonical spelling."""
+        assert self.models_ is not None
+        cached = self._index
+        if cached is not None and cached[0] is self.models_:
+            return cached[1]
+        index = {m: j for j, m in enumerate(self.models_)}
+        for j, m in enumerate(self.models_):
+            index.setdefault(canonical_model_name(m), j)
+        self._index = (self.models_, index)
+        return index
+
+    def resolve_models(self, models: Sequence[str]) -> list[str]:
+        """The router's own names of `models`.
+
+        A name the router does not know as spelled is looked up by its canonical
+        spelling (`prefroute.data.models.canonical_model_name`), so RouterBench's
+        ``meta/llama-2-70b-chat`` is the ``llama-2-70b-chat-hf`` it was trained on.
+        `score_models`, `predict_costs`, `calibrate` and `choose` accept such
+        names as they are.
+
+        Args:
+            models: Model names.
+
+        Returns:
+            One known model name per entry.
+
+        Raises:
+            NotFittedError: Before `fit`/`load`.
+            ConfigError: A model unknown under both spellings.
+        """
+        cols = self._columns(models)
+        assert self.models_ is not None
+        return [self.models_[j] for j in cols]
 
     @property
     def models(self) -> list[str]:

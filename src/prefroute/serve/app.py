@@ -3,6 +3,13 @@
 Endpoints: ``POST /v1/chat/completions`` (JSON or SSE, unknown fields passed through),
 ``GET /v1/models``, ``GET /health``, ``GET /metrics``. Every error is an OpenAI error
 envelope ``{"error": {"message", "type", "param", "code"}}``.
+
+Answers carry the decision in ``x-prefroute-*`` headers: ``routed-to`` (the model
+that answered), ``tier`` ("strong", "weak", or "direct" for a priced model named by
+its id), ``router`` ("direct" when unrouted), ``fallback`` (and ``decided`` after a
+fallback). A pair router adds ``score`` (P(strong needed)) and ``threshold``; an
+N-model router adds ``score`` (the chosen model's predicted quality), ``knob``
+(lambda) and, for ``router-<name>@<USD>``, ``budget``.
 """
 
 from __future__ import annotations
@@ -131,6 +138,10 @@ def _decision_headers(
         headers[f"{HEADER_PREFIX}score"] = f"{decision.score:.6f}"
     if decision.threshold is not None:
         headers[f"{HEADER_PREFIX}threshold"] = f"{decision.threshold:.6f}"
+    if decision.knob is not None:
+        headers[f"{HEADER_PREFIX}knob"] = f"{decision.knob:.6g}"
+    if decision.budget is not None:
+        headers[f"{HEADER_PREFIX}budget"] = f"{decision.budget:.6g}"
     if is_fallback:
         headers[f"{HEADER_PREFIX}decided"] = decision.model
     return headers
@@ -263,8 +274,12 @@ def _entry(created: int, model_id: str, **fields: Any) -> dict[str, Any]:
 def _models_payload(core: RoutingCore, created: int) -> dict[str, Any]:
     """``/v1/models``: router entries (with calibrations), then the priced models.
 
-    N-model routers list the config's budgets only (budgets first seen in requests
-    are calibrated and cached, but not listed: clients could invent any number)."""
+    A calibrated two-model router lists its thresholds for a grid of strong shares
+    and, since a raw threshold is a score rather than a share, how its scores spread
+    on the calibration prompts: `score_quantiles` and the share sent strong by a few
+    raw thresholds (`strong_share_at_threshold`). N-model routers list the config's
+    budgets only (budgets first seen in requests are calibrated and cached, but not
+    listed: clients could invent any number)."""
     data: list[dict[str, Any]] = []
     for name in sorted(core.routers):
         if core.is_multi(name) and core.config.models:
@@ -311,6 +326,7 @@ def _models_payload(core: RoutingCore, created: int) -> dict[str, Any]:
         thresholds = None
         if calibration is not None:
             thresholds = {f"{s:g}": calibration.threshold_for(s) for s in _SHARES}
+        profile = core.score_profile(name)
         data.append(
             _entry(
                 created,
@@ -321,6 +337,13 @@ def _models_payload(core: RoutingCore, created: int) -> dict[str, Any]:
                 f"router-{name}@<strong share>",
                 calibrated_thresholds=thresholds,
                 calibration_prompts=calibration.n_prompts if calibration else None,
+                calibration_source=calibration.source if calibration else None,
+                # a raw threshold is a score: how the router's scores spread
+                **(
+                    profile.summary()
+                    if profile is not None
+                    else {"score_quantiles": None, "strong_share_at_threshold": None}
+                ),
             )
         )
         if thresholds is not None:

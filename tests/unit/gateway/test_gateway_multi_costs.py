@@ -19,6 +19,7 @@ from prefroute.gateway.core import RoutingCore
 from prefroute.gateway.request import output_token_cap, tool_input_tokens
 from prefroute.routers.multi import MultiModelRouter
 from prefroute.routers.policy import ModelPrice
+from prefroute.types import GoldenRecord
 
 # About 23k tokens by the 4-characters-per-token estimate.
 SYSTEM = "You are a meticulous assistant. " * 2900
@@ -65,7 +66,8 @@ def test_long_system_prompt_moves_the_choice_to_a_cheaper_model(
     # the same routed text (the last user turn), but mid now costs ~$0.23
     decision = core.decide("router-mf-multi@0.0022", long)
     assert decision.model == "cheap"
-    assert decision.threshold == core.budget_knob("mf-multi", 0.0022)
+    assert decision.knob == core.budget_knob("mf-multi", 0.0022)
+    assert decision.threshold is None  # a threshold is a pair router's
 
 
 def test_max_tokens_caps_the_output_tokens_priced(router: MultiModelRouter) -> None:
@@ -173,7 +175,8 @@ def test_calibration_prompts_recalibrate_n_model_budgets(
     )
     assert router.n_calibration_prompts == 40
     calibrations = load_calibrations_for(config, {"mf-multi": router})
-    assert calibrations["mf-multi"].n_prompts == 25  # the two-model thresholds too
+    # its model strings are budgets and lambdas: no threshold calibration to compute
+    assert "mf-multi" not in calibrations
     assert router.n_calibration_prompts == 25
     core = RoutingCore(config, routers={"mf-multi": router})
     assert core.budget_knob("mf-multi", 0.0022) != before
@@ -236,3 +239,30 @@ def test_on_demand_budget_survives_eviction_by_another_thread(
     # the read succeeds although the entry vanished right after it was read
     assert core.budget_knob("mf-multi", 0.003) == knob
     assert core.on_demand_budgets == [("mf-multi", 0.003)]
+
+
+def test_priced_models_may_name_the_router_models_by_another_spelling() -> None:
+    # trained under canonical names, priced under RouterBench's own spellings
+    names = {
+        "cheap": "mistralai/Mixtral-8x7B-Instruct-v0.1",
+        "mid": "llama-2-70b-chat-hf",
+        "dear": "gpt-4-1106-preview",
+    }
+    records = [
+        GoldenRecord(r.prompt, {names[m]: v for m, v in r.scores.items()}, task=r.task)
+        for r in three_model_records()
+    ]
+    router = MultiModelRouter(
+        embedder=HashingEmbedder(dim=64), dim=4, n_epochs=100
+    ).fit_multi(records)
+    models = [
+        {**BY_INPUT[0], "router_name": "mistralai/mixtral-8x7b-chat"},
+        {**BY_INPUT[1], "router_name": "meta/llama-2-70b-chat"},
+        {**BY_INPUT[2], "router_name": "gpt-4-1106-preview"},
+    ]
+    core = RoutingCore(_config(models), routers={"mf-multi": router})
+    decision = core.decide(
+        "router-mf-multi@0.0022", [{"role": "user", "content": MATH}]
+    )
+    assert decision.model == "mid"
+    assert decision.candidates[0] == "mid"

@@ -43,3 +43,13 @@ def test_shipped_router_scores_and_routes_by_price(shipped: MultiModelRouter) ->
     # A budget between the two prices sends some, not all, calibration traffic strong.
     lam = shipped.calibrate(prices, target_cost=0.005)
     assert 0.0 < lam < float("inf")
+
+
+def test_shipped_router_scores_routerbench_raw_names(shipped: MultiModelRouter) -> None:
+    prompts = ["What is the capital of France?"]
+    raw = ["meta/llama-2-70b-chat", "mistralai/mixtral-8x7b-chat"]
+    canonical = ["llama-2-70b-chat-hf", MIXTRAL]
+    assert shipped.resolve_models(raw) == canonical
+    assert (
+        shipped.score_models(prompts, raw) == shipped.score_models(prompts, canonical)
+    ).all()

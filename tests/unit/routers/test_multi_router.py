@@ -90,6 +90,66 @@ def test_unknown_model_raises_config_error(router: MultiModelRouter) -> None:
         router.score_models(["x"], ["nope"])
 
 
+# Canonical training names and RouterBench's own spellings of the same models.
+CANONICAL = {
+    "coder": "llama-2-70b-chat-hf",
+    "chatter": "mistralai/Mixtral-8x7B-Instruct-v0.1",
+    "big": "gpt-4-1106-preview",
+}
+ROUTERBENCH = ["meta/llama-2-70b-chat", "mistralai/mixtral-8x7b-chat"]
+
+
+def _renamed(names: dict[str, str]) -> list[GoldenRecord]:
+    return [
+        GoldenRecord(
+            r.prompt,
+            {names[m]: v for m, v in r.scores.items()},
+            task=r.task,
+            costs={names[m]: c for m, c in (r.costs or {}).items()},
+        )
+        for r in _golden()
+    ]
+
+
+def _small(golden: list[GoldenRecord]) -> MultiModelRouter:
+    return MultiModelRouter(
+        embedder=HashingEmbedder(dim=64), dim=4, n_epochs=50
+    ).fit_multi(golden)
+
+
+def test_score_models_accepts_routerbench_names_of_canonical_models() -> None:
+    router = _small(_renamed(CANONICAL))
+    canonical = [CANONICAL["coder"], CANONICAL["chatter"]]
+    expected = router.score_models(MATH[:2] + CHAT[:2], canonical)
+    got = router.score_models(MATH[:2] + CHAT[:2], ROUTERBENCH)
+    np.testing.assert_array_equal(got, expected)
+    assert router.resolve_models([*ROUTERBENCH, "gpt-4-1106-preview"]) == [
+        *canonical,
+        "gpt-4-1106-preview",
+    ]
+    prices = {n: ModelPrice(per_query=0.001) for n in ROUTERBENCH}
+    best = ROUTERBENCH[int(np.argmax(got[0]))]  # equal prices: the best quality
+    assert router.choose(MATH[:1], prices, knob=0.0) == [best]
+
+
+def test_canonical_names_find_models_trained_under_routerbench_names() -> None:
+    raw = {"coder": ROUTERBENCH[0], "chatter": ROUTERBENCH[1], "big": "big"}
+    router = _small(_renamed(raw))
+    canonical = [CANONICAL["coder"], CANONICAL["chatter"]]
+    np.testing.assert_array_equal(
+        router.score_models(CHAT[:2], canonical),
+        router.score_models(CHAT[:2], ROUTERBENCH),
+    )
+    assert router.resolve_models(canonical) == ROUTERBENCH
+
+
+def test_alias_lookup_does_not_guess_other_models() -> None:
+    router = _small(_renamed(CANONICAL))
+    # a Mixtral of another size is not the one the router knows
+    with pytest.raises(ConfigError, match="unknown to this router"):
+        router.score_models(["x"], ["mistralai/mixtral-8x22b-chat"])
+
+
 def test_score_is_strong_over_weak_win_rate(router: MultiModelRouter) -> None:
     strong, weak = router.default_pair
     assert strong == "big"  # highest mean predicted quality
