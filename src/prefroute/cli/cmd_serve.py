@@ -146,8 +146,27 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option("--route-on", help="last_user | all_user | conversation."),
         ] = None,
+        max_in_flight: Annotated[
+            int | None,
+            typer.Option(
+                "--max-in-flight",
+                help="Chat requests served at once; more are shed with 503 and "
+                "Retry-After (default: 256).",
+            ),
+        ] = None,
+        shutdown_timeout: Annotated[
+            float | None,
+            typer.Option(
+                "--shutdown-timeout",
+                help="Seconds requests in flight still get after SIGTERM "
+                "(default: 15).",
+            ),
+        ] = None,
         access_log: Annotated[
-            bool, typer.Option("--access-log", help="Log every request (uvicorn).")
+            bool,
+            typer.Option(
+                "--access-log", help="Log every request (query strings redacted)."
+            ),
         ] = False,
         dry_run: Annotated[
             bool,
@@ -172,6 +191,8 @@ def register(app: typer.Typer) -> None:
             "data_dir": str(data_dir) if data_dir else None,
             "fallback": fallback,
             "route_on": route_on,
+            "max_in_flight": max_in_flight,
+            "shutdown_timeout": shutdown_timeout,
         }
         config = config_from_options(config_file, options)
         from prefroute.serve.app import create_app
@@ -196,18 +217,11 @@ def register(app: typer.Typer) -> None:
         if dry_run:
             typer.echo(config.model_dump_json(indent=2))
             return
-        import uvicorn
+        from prefroute.serve.runner import run_server
 
         typer.echo(
             f"prefroute serving on http://{config.host}:{config.port}/v1 "
             f"(strong={config.strong.model}, weak={config.weak.model})",
             err=True,
         )
-        uvicorn.run(
-            app,
-            host=config.host,
-            port=config.port,
-            log_level="info",
-            access_log=access_log,
-            timeout_keep_alive=30,
-        )
+        run_server(app, access_log=access_log)

@@ -33,6 +33,7 @@ from prefroute.gateway.errors import (
     UpstreamTimeoutError,
 )
 from prefroute.serve.config import ServeConfig
+from prefroute.serve.limits import BODY_TIMED_OUT, Admission
 from prefroute.serve.metrics import ServeMetrics
 
 try:
@@ -155,6 +156,19 @@ def _relay_body(body: Any, model: str) -> bytes:
         ) from exc
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(
+        f"{name} is not a JSON number (the JSON standard has no NaN or Infinity)"
+    )
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} overflows a double (not a finite number)")
+    return value
+
+
 async def _read_json(request: Request, limit: int) -> dict[str, Any]:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -180,6 +194,13 @@ async def _read_json(request: Request, limit: int) -> dict[str, Any]:
                 )
             chunks.append(chunk)
     except ClientDisconnect:
+        if request.scope.get(BODY_TIMED_OUT):  # the protocol answered 408 already
+            raise _HTTPFailure(
+                408,
+                "the request body did not arrive in time",
+                "invalid_request_error",
+                "request_timeout",
+            ) from None
         # nobody is left to answer; 499 (nginx's "client closed request") keeps it
         # apart from server errors in /metrics
         raise _HTTPFailure(
@@ -190,8 +211,12 @@ async def _read_json(request: Request, limit: int) -> dict[str, Any]:
         ) from None
     raw = b"".join(chunks)
     try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        # NaN / Infinity (and numbers that overflow to them) are Python's extension,
+        # not JSON: upstreams would get non-standard JSON
+        body = json.loads(
+            raw, parse_constant=_reject_constant, parse_float=_finite_float
+        )
+    except (ValueError, UnicodeDecodeError) as exc:
         raise _HTTPFailure(
             400,
             f"request body is not valid JSON ({exc}); expected a "
@@ -364,10 +389,14 @@ class _RoutingApp(FastAPI):
     FastAPI's per-request machinery (middleware stack, dependency solving, exception
     handlers): calling it straight from the ASGI entry point halved the server's
     own CPU per proxied request in benchmarks/serve_overhead.py. Everything else
-    goes through FastAPI as usual.
+    goes through FastAPI as usual. Chat requests are admitted by `admission` (the
+    count covers a stream until it ends) or shed with a 503 before their body is
+    read.
     """
 
     fast_path: Any = None
+    admission: Admission | None = None
+    shed: Any = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Dispatch the chat endpoint directly, the rest through FastAPI."""
@@ -378,8 +407,21 @@ class _RoutingApp(FastAPI):
             and scope["method"] == "POST"
         ):
             scope["app"] = self
-            response = await self.fast_path(Request(scope, receive))
-            await response(scope, receive, send)
+            admission = self.admission
+            if admission is None:
+                response = await self.fast_path(Request(scope, receive))
+                await response(scope, receive, send)
+                return
+            reason = admission.shed_reason()
+            if reason is not None:
+                await self.shed(reason)(scope, receive, send)
+                return
+            admission.in_flight += 1
+            try:
+                response = await self.fast_path(Request(scope, receive))
+                await response(scope, receive, send)
+            finally:
+                admission.in_flight -= 1
             return
         await super().__call__(scope, receive, send)
 
@@ -417,22 +459,49 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
         openapi_url=None,
         lifespan=lifespan,
     )
+    admission = Admission(config.max_in_flight)
+    app.admission = admission
     app.state.core = core
     app.state.metrics = metrics
     app.state.config = config
+    app.state.admission = admission
 
     def envelope(exc: BaseException, path: str) -> JSONResponse:
         status, body = _failure(exc)
         metrics.on_request(path, status)
         return JSONResponse(body, status_code=status)
 
+    def shed(reason: str) -> Response:
+        admission.n_shed += 1
+        if reason == "shutting_down":
+            message = "the server is shutting down; retry on another instance"
+        else:
+            message = (
+                f"the server is at its limit of {admission.max_in_flight} requests "
+                "in flight; retry after the time in Retry-After"
+            )
+        metrics.on_request(_FAST_PATH, 503)
+        headers = {"retry-after": str(admission.retry_after)}
+        if reason == "shutting_down":
+            headers["connection"] = "close"
+        return JSONResponse(
+            error_body(message, "server_error", None, f"server_{reason}"),
+            status_code=503,
+            headers=headers,
+        )
+
+    app.shed = shed
+    # keys compared as bytes: a header is latin-1 text (any byte), a key any Unicode
+    key_bytes = [key.encode("utf-8") for key in api_keys]
+
     def check_auth(request: Request) -> None:
-        if not api_keys:
+        if not key_bytes:
             return
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
+        presented = token.strip().encode("latin-1", errors="replace")
         if scheme.lower() != "bearer" or not any(
-            secrets.compare_digest(token.strip(), key) for key in api_keys
+            secrets.compare_digest(presented, key) for key in key_bytes
         ):
             raise _HTTPFailure(
                 401,
@@ -451,7 +520,9 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
         )
         metrics.on_request(request.url.path, exc.status_code)
         return JSONResponse(
-            error_body(message, kind, None, code), status_code=exc.status_code
+            error_body(message, kind, None, code),
+            status_code=exc.status_code,
+            headers=exc.headers,  # 405 carries Allow
         )
 
     @app.exception_handler(Exception)
