@@ -8,6 +8,10 @@ headers) must arrive within `header_timeout` seconds of the connection opening o
 request starting, and its body within `body_timeout` seconds after the head. A
 connection that sent part of a request gets ``408 Request Timeout`` before it is
 closed; one that sent nothing is closed silently.
+
+When a client's connection closes before its response is complete, the protocol calls
+the request's ``scope[ON_DISCONNECT]`` (set by the app), so the request and its
+upstream call are cancelled at once rather than run to the end for nobody.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from prefroute.serve.limits import BODY_TIMED_OUT
+from prefroute.serve.limits import BODY_TIMED_OUT, ON_DISCONNECT
 
 __all__ = ["timed_protocol"]
 
@@ -69,6 +73,11 @@ class _TimedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            on_disconnect: Any = cycle.scope.get(ON_DISCONNECT)
+            if on_disconnect is not None:
+                on_disconnect()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:

@@ -7,6 +7,7 @@ envelope ``{"error": {"message", "type", "param", "code"}}``.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -33,7 +34,7 @@ from prefroute.gateway.errors import (
     UpstreamTimeoutError,
 )
 from prefroute.serve.config import ServeConfig
-from prefroute.serve.limits import BODY_TIMED_OUT, Admission
+from prefroute.serve.limits import BODY_TIMED_OUT, ON_DISCONNECT, Admission
 from prefroute.serve.metrics import ServeMetrics
 
 try:
@@ -391,12 +392,14 @@ class _RoutingApp(FastAPI):
     own CPU per proxied request in benchmarks/serve_overhead.py. Everything else
     goes through FastAPI as usual. Chat requests are admitted by `admission` (the
     count covers a stream until it ends) or shed with a 503 before their body is
-    read.
+    read; a client that disconnects cancels its request (and so its upstream call)
+    when the server's protocol reports it (`prefroute.serve.runner`).
     """
 
     fast_path: Any = None
     admission: Admission | None = None
     shed: Any = None
+    on_client_left: Any = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Dispatch the chat endpoint directly, the rest through FastAPI."""
@@ -416,10 +419,27 @@ class _RoutingApp(FastAPI):
             if reason is not None:
                 await self.shed(reason)(scope, receive, send)
                 return
+            task = asyncio.current_task()
+            assert task is not None
+            left = answered = False
+
+            def on_disconnect() -> None:  # called by the server's protocol
+                nonlocal left
+                left = True
+                task.cancel()
+
+            scope[ON_DISCONNECT] = on_disconnect
             admission.in_flight += 1
             try:
                 response = await self.fast_path(Request(scope, receive))
+                answered = True
                 await response(scope, receive, send)
+            except asyncio.CancelledError:
+                if not left:
+                    raise
+                task.uncancel()  # the client left: nothing to send, nothing to raise
+                if not answered:
+                    self.on_client_left(scope)
             finally:
                 admission.in_flight -= 1
             return
@@ -491,6 +511,13 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
         )
 
     app.shed = shed
+
+    def on_client_left(scope: Any) -> None:
+        # 408 when the protocol closed a body that did not arrive in time; else
+        # 499 (nginx's "client closed request"), apart from server errors
+        metrics.on_request(_FAST_PATH, 408 if scope.get(BODY_TIMED_OUT) else 499)
+
+    app.on_client_left = on_client_left
     # keys compared as bytes: a header is latin-1 text (any byte), a key any Unicode
     key_bytes = [key.encode("utf-8") for key in api_keys]
 

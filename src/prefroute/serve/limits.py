@@ -18,13 +18,17 @@ import logging
 from collections.abc import Callable
 from typing import Literal
 
-__all__ = ["BODY_TIMED_OUT", "Admission", "ShedReason"]
+__all__ = ["BODY_TIMED_OUT", "ON_DISCONNECT", "Admission", "ShedReason"]
 
 logger = logging.getLogger(__name__)
 
 #: ASGI scope key set by the server's protocol on a request whose body did not arrive
 #: within the body timeout (the app, which then sees a disconnect, reports a 408).
 BODY_TIMED_OUT = "prefroute.body_timed_out"
+#: ASGI scope key of a callable the server's protocol calls when the client's
+#: connection closes before the response is complete (the app cancels the request,
+#: and with it the upstream call, instead of finishing work nobody will read).
+ON_DISCONNECT = "prefroute.on_disconnect"
 
 ShedReason = Literal["overloaded", "shutting_down"]
 
