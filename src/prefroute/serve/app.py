@@ -170,6 +170,13 @@ def _finite_float(text: str) -> float:
     return value
 
 
+# NaN / Infinity (and numbers that overflow to them) are Python's extension, not
+# JSON: an upstream would get non-standard JSON. One decoder, built once.
+_STRICT_JSON = json.JSONDecoder(
+    parse_constant=_reject_constant, parse_float=_finite_float
+)
+
+
 async def _read_json(request: Request, limit: int) -> dict[str, Any]:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -212,10 +219,8 @@ async def _read_json(request: Request, limit: int) -> dict[str, Any]:
         ) from None
     raw = b"".join(chunks)
     try:
-        # NaN / Infinity (and numbers that overflow to them) are Python's extension,
-        # not JSON: upstreams would get non-standard JSON
-        body = json.loads(
-            raw, parse_constant=_reject_constant, parse_float=_finite_float
+        body = _STRICT_JSON.decode(
+            raw.decode(json.detect_encoding(raw), "surrogatepass")
         )
     except (ValueError, UnicodeDecodeError) as exc:
         raise _HTTPFailure(
