@@ -281,8 +281,9 @@ _REJECTIONS = {("bad_input", 400), ("bad_input", 404), ("bad_auth", 401)}
 
 async def _one(
     conn: Connection, rng: random.Random, rid: str, phase: str, tally: Tally
-) -> None:
-    """Send one request of a kind drawn at random and judge the reply."""
+) -> float:
+    """Send one request of a kind drawn at random and judge the reply; the seconds
+    a 503's ``Retry-After`` asks to wait (0 otherwise), as OpenAI's SDKs honour it."""
     draw = rng.random()
     kind = "chat"
     stream = False
@@ -332,10 +333,10 @@ async def _one(
     detail = f"{phase} {kind} {rid}: {reply.status} {error} {reply.body[:200]!r}"
     if kind == "leave":
         tally.note("left" if reply.status else "lost", detail)
-        return
+        return 0.0
     if not reply.complete:
         tally.note("lost", detail)
-        return
+        return 0.0
     if reply.status != 200:
         if not _is_envelope(reply.body):
             tally.note("invalid", detail)
@@ -349,10 +350,15 @@ async def _one(
             tally.note("upstream_failed", detail)
         else:
             tally.note("invalid", detail)
-        return
+        if reply.status == 503:
+            try:
+                return min(5.0, float(reply.headers.get("retry-after", "0")))
+            except ValueError:
+                return 0.0
+        return 0.0
     if kind in ("bad_input", "bad_auth"):
         tally.note("invalid", detail)
-        return
+        return 0.0
     echo = f"echo: {prompt}"
     if stream:
         outcome = _stream_outcome(reply.body, echo)
@@ -367,6 +373,7 @@ async def _one(
     tally.note(outcome, detail)
     if outcome == "ok" and kind != "big":
         tally.latencies.append(elapsed)
+    return 0.0
 
 
 _SHARES: dict[str, float] = {}
@@ -411,7 +418,9 @@ async def _clients(
             while time.monotonic() < end and not (stop is not None and stop.is_set()):
                 rid = f"{phase}-{seed}-{k}-{next(counter)}"
                 try:
-                    await _one(conn, rng, rid, phase, tally)
+                    wait = await _one(conn, rng, rid, phase, tally)
+                    if wait:
+                        await asyncio.sleep(wait)
                 except OSError as exc:  # could not even connect
                     tally.statuses["connect_error"] += 1
                     tally.note("lost", f"{phase} {rid}: {exc!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Annotated, Any
@@ -51,6 +52,18 @@ def config_from_options(config_file: Path | None, options: dict[str, Any]) -> An
     if config.api_keys_env is None and not config.api_keys:
         updates["api_keys_env"] = DEFAULT_SERVER_KEYS_ENV
     return config.model_copy(update=updates) if updates else config
+
+
+def _printable(config: Any) -> dict[str, Any]:
+    """The config as JSON data with base URLs redacted (no user:password, no query
+    values); keys are masked by pydantic already."""
+    from prefroute.gateway.config import redact_url
+
+    data: dict[str, Any] = config.model_dump(mode="json")
+    for endpoint in [data["strong"], data["weak"], *data.get("models", [])]:
+        if endpoint.get("base_url"):
+            endpoint["base_url"] = redact_url(endpoint["base_url"])
+    return data
 
 
 def register(app: typer.Typer) -> None:
@@ -146,6 +159,14 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option("--route-on", help="last_user | all_user | conversation."),
         ] = None,
+        request_timeout: Annotated[
+            float | None,
+            typer.Option(
+                "--request-timeout",
+                help="Seconds a request may take from arrival to its last byte: "
+                "routing, retries, fallback, the whole stream (default: 600).",
+            ),
+        ] = None,
         max_in_flight: Annotated[
             int | None,
             typer.Option(
@@ -191,6 +212,7 @@ def register(app: typer.Typer) -> None:
             "data_dir": str(data_dir) if data_dir else None,
             "fallback": fallback,
             "route_on": route_on,
+            "request_timeout": request_timeout,
             "max_in_flight": max_in_flight,
             "shutdown_timeout": shutdown_timeout,
         }
@@ -215,7 +237,7 @@ def register(app: typer.Typer) -> None:
                 err=True,
             )
         if dry_run:
-            typer.echo(config.model_dump_json(indent=2))
+            typer.echo(json.dumps(_printable(config), indent=2))
             return
         from prefroute.serve.runner import run_server
 

@@ -27,9 +27,11 @@ from prefroute.errors import (
 )
 from prefroute.gateway.calibrations import load_calibrations_for
 from prefroute.gateway.core import RoutingCore
+from prefroute.gateway.deadline import DeadlineExceededError
 from prefroute.gateway.decision import Decision
 from prefroute.gateway.errors import (
     InvalidRequestError,
+    OverloadedError,
     UpstreamStatusError,
     UpstreamTimeoutError,
 )
@@ -107,6 +109,12 @@ def _failure(exc: BaseException) -> tuple[int, dict[str, Any]]:
         )
     if isinstance(exc, UpstreamTimeoutError):
         return 504, error_body(str(exc), "upstream_timeout", None, "upstream_timeout")
+    if isinstance(exc, DeadlineExceededError):
+        if exc.reason == "shutdown":
+            return 503, error_body(str(exc), "server_error", None, exc.code)
+        return 504, error_body(str(exc), "timeout_error", None, exc.code)
+    if isinstance(exc, OverloadedError):
+        return 503, error_body(str(exc), "server_error", None, "server_overloaded")
     if isinstance(exc, UpstreamError | MissingDependencyError):
         return 502, error_body(str(exc), "upstream_error", None, "upstream_error")
     if isinstance(exc, ConfigError):
@@ -268,14 +276,37 @@ def build_core(config: ServeConfig, metrics: ServeMetrics) -> RoutingCore:
 
 
 def _batcher_lines(core: RoutingCore) -> str:
-    """Micro-batching counters per router (batches scored, prompts, cache hits)."""
+    """Micro-batching counters per router (batches scored, prompts, cache hits) and
+    gauges (score cache bytes, prompts waiting)."""
     out = []
-    for name, help_text, attr in (
-        ("prefroute_score_batches_total", "Router.score calls.", "n_batches"),
-        ("prefroute_scored_prompts_total", "Prompts scored in batches.", "n_prompts"),
-        ("prefroute_score_cache_hits_total", "Scores from the cache.", "n_cache_hits"),
+    for name, help_text, attr, kind in (
+        (
+            "prefroute_score_batches_total",
+            "Router.score calls.",
+            "n_batches",
+            "counter",
+        ),
+        (
+            "prefroute_scored_prompts_total",
+            "Prompts scored in batches.",
+            "n_prompts",
+            "counter",
+        ),
+        (
+            "prefroute_score_cache_hits_total",
+            "Scores from the cache.",
+            "n_cache_hits",
+            "counter",
+        ),
+        (
+            "prefroute_score_cache_bytes",
+            "Memory held by the score cache (estimate).",
+            "cache_bytes",
+            "gauge",
+        ),
+        ("prefroute_score_queue", "Prompts waiting to be scored.", "n_queued", "gauge"),
     ):
-        out += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
+        out += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
         for router, batcher in sorted(core.batchers.items()):
             out.append(f'{name}{{router="{router}"}} {getattr(batcher, attr)}')
     return "\n".join(out) + "\n"
@@ -485,6 +516,7 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
         lifespan=lifespan,
     )
     admission = Admission(config.max_in_flight)
+    admission.on_drain(core.deadlines.shorten_all)
     app.admission = admission
     app.state.core = core
     app.state.metrics = metrics
@@ -494,7 +526,12 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
     def envelope(exc: BaseException, path: str) -> JSONResponse:
         status, body = _failure(exc)
         metrics.on_request(path, status)
-        return JSONResponse(body, status_code=status)
+        headers = None
+        if status == 503:  # overloaded or shutting down: come back later
+            headers = {"retry-after": str(admission.retry_after)}
+            if admission.is_draining:
+                headers["connection"] = "close"
+        return JSONResponse(body, status_code=status, headers=headers)
 
     def shed(reason: str) -> Response:
         admission.n_shed += 1
@@ -574,11 +611,21 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
                     param="stream",
                     code="invalid_stream",
                 )
-            decision = await core.adecide(
-                body.get("model"), body.get("messages"), request=body
-            )
+            # one deadline from here to the last byte (the stream's relay ends it)
+            deadline = core.deadlines.start()
+            try:
+                async with deadline.guard():
+                    decision = await core.adecide(
+                        body.get("model"), body.get("messages"), request=body
+                    )
+                    if stream:
+                        result = await core.astream(body, decision, deadline=deadline)
+                    else:
+                        answer = await core.acomplete(body, decision, deadline=deadline)
+            finally:
+                if not stream:
+                    core.deadlines.end(deadline)
             if stream:
-                result = await core.astream(body, decision)
                 headers = _decision_headers(decision, result.model, result.is_fallback)
                 headers["cache-control"] = "no-cache"
                 metrics.on_request(path, 200)
@@ -588,7 +635,6 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
                     headers=headers,
                     background=BackgroundTask(result.aclose),
                 )
-            answer = await core.acomplete(body, decision)
             response = Response(
                 _relay_body(answer.body, answer.model),
                 media_type="application/json",
