@@ -441,7 +441,10 @@ class FakeUpstream:
         self.n_active += 1
         try:
             return await self._generate(behaviour, body, model, reader, writer)
-        except ConnectionError:
+        except (ConnectionError, RuntimeError) as exc:
+            # uvloop raises RuntimeError for a write to a transport already closed
+            if isinstance(exc, RuntimeError) and not writer.transport.is_closing():
+                raise
             with self.lock:
                 self.n_cancelled += 1
             self._note("C", request_id)

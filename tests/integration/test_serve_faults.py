@@ -162,17 +162,18 @@ def test_retry_after_beyond_the_deadline_is_not_waited_for(
     assert upstream.received["rl-2"] == 1
 
 
+@pytest.mark.parametrize("client", CLIENTS)
 def test_fallback_after_a_timeout_closes_the_first_call(
-    upstream: FakeUpstream, start_server: Any
+    upstream: FakeUpstream, start_server: Any, client: str
 ) -> None:
     upstream.script["strong-model"] = ["hang"]
     upstream.hang_seconds = 20
-    server = _start(start_server, _config(upstream, fallback=True))
+    server = _start(start_server, _config(upstream, client, fallback=True))
     response = _post(server, _body("to-1"))
     assert response.status_code == 200, response.text
     assert response.json()["model"] == "weak-model"
     assert _wait_for(lambda: upstream.n_cancelled == 1, 3.0)
-    assert upstream.n_active == 0
+    assert _wait_for(lambda: upstream.n_active == 0, 3.0)
 
 
 # -- 2. one deadline per request; a client that leaves cancels its call ---------------

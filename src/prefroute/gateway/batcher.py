@@ -29,13 +29,15 @@ class ScoreBatcher:
     Scoring runs in `executor` (one worker thread is enough: ONNX and
     numpy release the GIL and use their own threads). The last `cache_size` prompt
     scores are kept (LRU), so retried or repeated prompts are not embedded again;
-    the cache keys are digests (16 bytes, plus the text's `len()`), never the texts,
-    so its memory does not grow with prompt sizes. At most `max_queued` prompts wait
-    for the scorer: a prompt beyond that raises `OverloadedError` at once, and a
-    prompt whose caller stopped waiting (cancelled) is not scored.
+    a text longer than 1,024 characters is kept as a digest (16 bytes, plus its
+    `len()`), so an entry takes a few kB at most whatever the prompt's size. At
+    most `max_queued` prompts wait for the scorer: a prompt beyond that raises
+    `OverloadedError` at once, and a prompt whose caller stopped waiting
+    (cancelled) is not scored.
     """
 
     _ENTRY_OVERHEAD = 120  # bytes per cache entry besides key and value (dict node)
+    _INLINE_KEY_CHARS = 1024  # shorter texts are their own key (no hashing cost)
 
     def __init__(
         self,
@@ -77,20 +79,24 @@ class ScoreBatcher:
         self.n_prompts = 0
         self.n_cache_hits = 0
         self.cache_size = cache_size
-        self._cache: OrderedDict[tuple[bytes, int], Any] = OrderedDict()
+        self._cache: OrderedDict[str | tuple[bytes, int], Any] = OrderedDict()
         self.cache_bytes = 0
 
-    @staticmethod
-    def _key(prompt: str) -> tuple[bytes, int]:
+    @classmethod
+    def _key(cls, prompt: str) -> str | tuple[bytes, int]:
         # len() rather than the text's own length: a cut `ScoringText` keeps the
-        # whole prompt's length, which length features score
+        # whole prompt's length (always long), which length features score
+        n_chars = len(prompt)
+        if n_chars <= cls._INLINE_KEY_CHARS:
+            return prompt
         digest = hashlib.blake2b(
             prompt.encode("utf-8", "surrogatepass"), digest_size=16
         ).digest()
-        return digest, len(prompt)
+        return digest, n_chars
 
-    def _entry_bytes(self, key: tuple[bytes, int], value: Any) -> int:
-        return sys.getsizeof(key[0]) + sys.getsizeof(value) + self._ENTRY_OVERHEAD
+    def _entry_bytes(self, key: str | tuple[bytes, int], value: Any) -> int:
+        held = sys.getsizeof(key if isinstance(key, str) else key[0])
+        return held + sys.getsizeof(value) + self._ENTRY_OVERHEAD
 
     @property
     def n_queued(self) -> int:

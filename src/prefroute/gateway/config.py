@@ -172,9 +172,9 @@ class RoutingConfig(BaseModel):
             prompts into one batch (0: none; prompts arriving while a batch is being
             scored are always scored together next).
         max_batch: Largest batch the scorer builds.
-        score_cache_size: Prompt scores remembered per router (LRU; 0 = off). Keys
-            are 16-byte digests of the scored text, so an entry takes ~0.2 kB
-            whatever the prompt's size.
+        score_cache_size: Prompt scores remembered per router (LRU; 0 = off). Texts
+            over 1,024 characters are kept as 16-byte digests, so an entry takes
+            at most a few kB whatever the prompt's size.
         max_queued_scores: Prompts waiting for a router's scorer beyond which new
             requests are refused (the server answers 503 with ``Retry-After``).
         score_max_chars: Longer routed texts are scored on their first two thirds

@@ -443,6 +443,7 @@ class RoutingCore:
         return closer
 
     async def aclose(self) -> None:
-        """Close HTTP clients and the scoring thread."""
+        """Close HTTP clients and the scoring thread; stop sweeping deadlines."""
+        self.deadlines.close()
         await self.upstream.aclose()
         self.decider.close()

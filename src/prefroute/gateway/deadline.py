@@ -4,9 +4,14 @@ An endpoint's ``timeout`` bounds the wait for each byte; it cannot bound a reque
 whose upstream sends one byte every few seconds, nor one that waits behind retries
 and a fallback. `RoutingConfig.request_timeout` does: the server starts a `Deadline`
 when a request arrives (`Deadlines.start`), runs routing and the upstream call under
-`Deadline.guard` (an `asyncio.timeout` at the deadline) and hands the deadline to the
-stream relay, which ends the stream with an error event when it passes. Nothing is
-waited for past it: a ``Retry-After`` that ends later is not honoured.
+`Deadline.guard` and hands the deadline to the stream relay, which ends the stream
+with an error event when it passes. Nothing is waited for past it: a ``Retry-After``
+that ends later is not honoured.
+
+Guards cost no timer per request: one sweep per `Deadlines` (every `Deadlines.tick`
+seconds while requests are in flight) cancels the guarded work of requests past their
+deadline, which then raises `DeadlineExceededError`. A deadline is thus enforced
+within one tick (0.1 s by default).
 
 When the server shuts down, `Deadlines.shorten_all` moves every deadline in flight
 (and of requests still to start) to the end of the grace period; the requests then
@@ -17,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import weakref
 from collections.abc import Callable
 from types import TracebackType
 from typing import Literal
@@ -27,6 +31,10 @@ from prefroute.errors import PrefrouteError
 __all__ = ["Deadline", "DeadlineExceededError", "DeadlineReason", "Deadlines"]
 
 DeadlineReason = Literal["deadline", "shutdown"]
+
+# a deadline nobody ended (a stream dropped before its relay started) is forgotten
+# this long after it passed
+_FORGET_AFTER = 60.0
 
 
 class DeadlineExceededError(PrefrouteError, TimeoutError):
@@ -65,7 +73,7 @@ class Deadline:
         reason: "deadline", or "shutdown" once a drain shortened it.
     """
 
-    __slots__ = ("__weakref__", "_listeners", "_loop", "at", "reason", "seconds")
+    __slots__ = ("_fired", "_listeners", "_loop", "_task", "at", "reason", "seconds")
 
     def __init__(
         self, seconds: float, loop: asyncio.AbstractEventLoop | None = None
@@ -75,7 +83,9 @@ class Deadline:
         self.seconds = seconds
         self.at = self._loop.time() + seconds
         self.reason: DeadlineReason = "deadline"
-        self._listeners: list[Callable[[float], None]] = []
+        self._listeners: list[Callable[[float], None]] | None = None
+        self._task: asyncio.Task[object] | None = None  # guarded, or None
+        self._fired = False
 
     def remaining(self) -> float:
         """Seconds left (negative once passed)."""
@@ -83,12 +93,15 @@ class Deadline:
 
     def listen(self, listener: Callable[[float], None]) -> None:
         """Call `listener(new_at)` whenever the deadline moves earlier."""
+        if self._listeners is None:
+            self._listeners = []
         self._listeners.append(listener)
 
     def unlisten(self, listener: Callable[[float], None]) -> None:
         """Stop calling `listener` (no error when it is not registered)."""
-        with contextlib.suppress(ValueError):
-            self._listeners.remove(listener)
+        if self._listeners is not None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
 
     def shorten(self, at: float, reason: DeadlineReason) -> None:
         """Move the deadline to `at` if that is earlier.
@@ -101,7 +114,7 @@ class Deadline:
             return
         self.at = at
         self.reason = reason
-        for listener in list(self._listeners):
+        for listener in list(self._listeners or ()):
             listener(at)
 
     def error(self) -> DeadlineExceededError:
@@ -118,26 +131,17 @@ class Deadline:
             "deadline",
         )
 
-    def guard(self) -> _Guard:
-        """An async context manager cancelling its body at the deadline, which then
-        raises `DeadlineExceededError` (it follows `shorten`)."""
-        return _Guard(self)
-
-
-class _Guard:
-    """``async with deadline.guard():`` (`asyncio.timeout_at`, kept on the deadline)."""
-
-    __slots__ = ("_deadline", "_timeout")
-
-    def __init__(self, deadline: Deadline) -> None:
-        self._deadline = deadline
-        self._timeout: asyncio.Timeout | None = None
+    def guard(self) -> Deadline:
+        """This deadline as an async context manager: its body is cancelled once the
+        deadline has passed (by the sweep of the `Deadlines` that started it) and
+        then raises `DeadlineExceededError`. It follows `shorten`."""
+        return self
 
     async def __aenter__(self) -> None:
-        timeout = asyncio.timeout_at(self._deadline.at)
-        await timeout.__aenter__()
-        self._timeout = timeout
-        self._deadline.listen(timeout.reschedule)
+        """Guard the body (see `guard`)."""
+        if self.remaining() <= 0:
+            raise self.error()
+        self._task = asyncio.current_task()
 
     async def __aexit__(
         self,
@@ -145,31 +149,39 @@ class _Guard:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        timeout = self._timeout
-        assert timeout is not None
-        self._deadline.unlisten(timeout.reschedule)
-        try:
-            await timeout.__aexit__(exc_type, exc, tb)
-        except TimeoutError as timed_out:
-            if timeout.expired():
-                raise self._deadline.error() from timed_out
-            raise
+        """Stop guarding; turn the sweep's cancellation into the deadline's error."""
+        task, self._task = self._task, None
+        if self._fired:
+            self._fired = False
+            if exc_type is not None and issubclass(exc_type, asyncio.CancelledError):
+                assert task is not None
+                task.uncancel()
+                raise self.error() from exc
+
+    def _expire(self) -> None:
+        """Cancel the guarded work (called by the sweep once `at` passed)."""
+        task = self._task
+        if task is not None and not self._fired:
+            self._fired = True
+            task.cancel()
 
 
 class Deadlines:
-    """The deadlines of the requests in flight, so that a drain can shorten them.
+    """The deadlines of the requests in flight: swept for expiry, shortened by a
+    drain.
 
     Args:
         seconds: Each request's time limit (`RoutingConfig.request_timeout`).
+        tick: Seconds between sweeps (how late a deadline may be enforced).
     """
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, *, tick: float = 0.1) -> None:
         """No request in flight yet."""
         self.seconds = seconds
-        # weak: a request dropped without `end` (e.g. a stream never iterated)
-        # does not stay here
-        self._active: weakref.WeakSet[Deadline] = weakref.WeakSet()
+        self.tick = tick
+        self._active: set[Deadline] = set()
         self._drain_at: float | None = None
+        self._sweep_handle: asyncio.TimerHandle | None = None
 
     def __len__(self) -> int:
         """Requests in flight."""
@@ -181,11 +193,26 @@ class Deadlines:
         if self._drain_at is not None:
             deadline.shorten(self._drain_at, "shutdown")
         self._active.add(deadline)
+        if self._sweep_handle is None:
+            self._sweep_handle = deadline._loop.call_later(self.tick, self._sweep)
         return deadline
 
     def end(self, deadline: Deadline) -> None:
         """Forget a finished request's deadline (idempotent)."""
         self._active.discard(deadline)
+
+    def _sweep(self) -> None:
+        self._sweep_handle = None
+        if not self._active:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for deadline in list(self._active):
+            if now >= deadline.at:
+                deadline._expire()
+                if now >= deadline.at + _FORGET_AFTER:
+                    self._active.discard(deadline)
+        self._sweep_handle = loop.call_later(self.tick, self._sweep)
 
     def shorten_all(self, grace_seconds: float) -> None:
         """Give every request in flight, and every later one, at most `grace_seconds`.
@@ -197,3 +224,9 @@ class Deadlines:
         self._drain_at = at if self._drain_at is None else min(self._drain_at, at)
         for deadline in list(self._active):
             deadline.shorten(self._drain_at, "shutdown")
+
+    def close(self) -> None:
+        """Stop sweeping (requests still in flight are no longer bounded)."""
+        if self._sweep_handle is not None:
+            self._sweep_handle.cancel()
+            self._sweep_handle = None

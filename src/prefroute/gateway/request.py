@@ -316,9 +316,9 @@ class ScoringText(str):
     characters), its end (the N-model router embeds its last 384 characters; a
     classifier-ft router may truncate on the left, up to 512 tokens) and its length
     (the log-length feature of mf, sw_ranking, classifier and default). A cut text
-    keeps all three, so it scores as the whole text does (benchmarks: identical on
-    the shipped routers for prompts up to 1 MB), while tokenizing it costs what a
-    long prompt costs, not what a megabyte costs.
+    keeps all three, so it scores as the whole text does (identical on the shipped
+    routers), while tokenizing it costs what a long prompt costs, not what a
+    megabyte costs.
 
     Attributes:
         n_chars: Characters of the whole text (what `len()` returns).

@@ -5,7 +5,8 @@ sends nothing, sends its headers a byte at a time, or announces a body it never 
 holds the connection (and, for the body, a request in flight) for as long as it likes.
 This protocol closes such connections: the head of a request (request line and
 headers) must arrive within `header_timeout` seconds of the connection opening or the
-request starting, and its body within `body_timeout` seconds after the head. A
+request starting, and its body within `body_timeout` seconds after the head (checked
+by one sweep per server, a few times per timeout, not a timer per request). A
 connection that sent part of a request gets ``408 Request Timeout`` before it is
 closed; one that sent nothing is closed silently.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -48,31 +50,35 @@ def _timeout_response(message: str) -> bytes:
 
 
 class _TimedProtocol(HttpToolsProtocol):
-    """`HttpToolsProtocol` plus one read timer per request (head, then body)."""
+    """`HttpToolsProtocol` plus a read deadline per request (head, then body).
+
+    No timer per request: each connection notes when its current read must end, and
+    one sweep per server (every `tick` seconds while connections are open) closes
+    those past it.
+    """
 
     header_timeout = 10.0
     body_timeout = 30.0
+    tick = 1.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._read_timer: asyncio.TimerHandle | None = None
+        self._read_until = math.inf
+        self._in_body = False
         self._has_bytes = False
-
-    def _arm(self, seconds: float, callback: Any) -> None:
-        self._disarm()
-        self._read_timer = self.loop.call_later(seconds, callback)
-
-    def _disarm(self) -> None:
-        if self._read_timer is not None:
-            self._read_timer.cancel()
-            self._read_timer = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm(self.header_timeout, self._head_timed_out)
+        self._read_until = self.loop.time() + self.header_timeout
+        if getattr(self.server_state, _SWEEP, None) is None:
+            self._schedule_sweep()
+
+    def _schedule_sweep(self) -> None:
+        handle = self.loop.call_later(self.tick, _sweep, self.server_state, self.loop)
+        setattr(self.server_state, _SWEEP, handle)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._read_until = math.inf
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete:
             on_disconnect: Any = cycle.scope.get(ON_DISCONNECT)
@@ -80,31 +86,42 @@ class _TimedProtocol(HttpToolsProtocol):
                 on_disconnect()
         super().connection_lost(exc)
 
-    def data_received(self, data: bytes) -> None:
-        self._has_bytes = True
-        super().data_received(data)
-
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._read_timer is None:  # a new request on a kept-alive connection
-            self._arm(self.header_timeout, self._head_timed_out)
+        self._has_bytes = True
+        if self._read_until == math.inf:  # a new request on a kept-alive connection
+            self._read_until = self.loop.time() + self.header_timeout
 
     def on_headers_complete(self) -> None:
-        self._disarm()
         super().on_headers_complete()
         if self.cycle is not None and self.cycle.more_body:
-            self._arm(self.body_timeout, self._body_timed_out)
+            self._read_until = self.loop.time() + self.body_timeout
+            self._in_body = True
+        else:
+            self._read_until = math.inf
 
     def on_message_complete(self) -> None:
-        self._disarm()
-        self._has_bytes = False
+        self._read_until = math.inf
+        self._in_body = self._has_bytes = False
         super().on_message_complete()
 
-    def _head_timed_out(self) -> None:
-        self._read_timer = None
+    def _timed_out(self) -> None:
+        """The current read ran past its deadline: answer 408 (if anything came)
+        and close."""
+        self._read_until = math.inf
         if self.transport.is_closing():
             return
-        if self._has_bytes:
+        cycle = self.cycle
+        if self._in_body and cycle is not None:
+            cycle.scope[BODY_TIMED_OUT] = True  # type: ignore[literal-required]
+            if not cycle.response_started:
+                self.transport.write(
+                    _timeout_response(
+                        "the request body did not arrive within "
+                        f"{self.body_timeout:g} s"
+                    )
+                )
+        elif self._has_bytes:
             self.transport.write(
                 _timeout_response(
                     "the request line and headers did not arrive within "
@@ -113,19 +130,23 @@ class _TimedProtocol(HttpToolsProtocol):
             )
         self.transport.close()
 
-    def _body_timed_out(self) -> None:
-        self._read_timer = None
-        cycle = self.cycle
-        if self.transport.is_closing() or cycle is None or not cycle.more_body:
-            return
-        cycle.scope[BODY_TIMED_OUT] = True  # type: ignore[literal-required]
-        if not cycle.response_started:
-            self.transport.write(
-                _timeout_response(
-                    f"the request body did not arrive within {self.body_timeout:g} s"
-                )
-            )
-        self.transport.close()
+
+_SWEEP = "_prefroute_read_sweep"
+
+
+def _sweep(server_state: Any, loop: asyncio.AbstractEventLoop) -> None:
+    """Close the server's connections past their read deadline; again in a tick
+    while any connection is open."""
+    setattr(server_state, _SWEEP, None)
+    now = loop.time()
+    tick = None
+    for connection in list(server_state.connections):
+        if isinstance(connection, _TimedProtocol):
+            tick = connection.tick
+            if now >= connection._read_until:
+                connection._timed_out()
+    if tick is not None and server_state.connections:
+        setattr(server_state, _SWEEP, loop.call_later(tick, _sweep, server_state, loop))
 
 
 def timed_protocol(header_timeout: float, body_timeout: float) -> type[Any]:
@@ -141,5 +162,10 @@ def timed_protocol(header_timeout: float, body_timeout: float) -> type[Any]:
     return type(
         "TimedHttpToolsProtocol",
         (_TimedProtocol,),
-        {"header_timeout": header_timeout, "body_timeout": body_timeout},
+        {
+            "header_timeout": header_timeout,
+            "body_timeout": body_timeout,
+            # read deadlines are enforced within a quarter of the shorter timeout
+            "tick": min(1.0, header_timeout / 4, body_timeout / 4),
+        },
     )

@@ -613,6 +613,7 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
                 )
             # one deadline from here to the last byte (the stream's relay ends it)
             deadline = core.deadlines.start()
+            streaming = False
             try:
                 async with deadline.guard():
                     decision = await core.adecide(
@@ -620,10 +621,11 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
                     )
                     if stream:
                         result = await core.astream(body, decision, deadline=deadline)
+                        streaming = True
                     else:
                         answer = await core.acomplete(body, decision, deadline=deadline)
             finally:
-                if not stream:
+                if not streaming:  # a stream's relay ends its deadline
                     core.deadlines.end(deadline)
             if stream:
                 headers = _decision_headers(decision, result.model, result.is_fallback)
