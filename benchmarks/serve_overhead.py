@@ -111,11 +111,16 @@ def _role_server(
 
         profiler = Profiler(interval=0.001, async_mode="disabled")
         profiler.start()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", access_log=False
+    try:  # as `prefroute serve` runs it (read timeouts, admission, drain)
+        from prefroute.serve.runner import build_server
+    except ImportError:  # code from before serve.runner existed
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=port, log_level="warning", access_log=False
+            )
         )
-    )
+    else:
+        server = build_server(app, log_level="warning")
     signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
     server.run()
     if profiler is not None and profile:

@@ -12,8 +12,28 @@ Behaviour is chosen per upstream model id (the id the router sends), via
     "deep"      HTTP 200 JSON nested deeper than Python's parser can recurse
     "drop"      close the connection without answering
     "midstream" (streaming) two chunks, then the connection dies
+    "cut"       half the answer (non-streaming: half the body; streaming: two
+                chunks), then the connection dies
+    "429"/"503" that status with ``Retry-After: <retry_after>`` and an envelope
+    "hang"      wait `hang_seconds` (noticing a client that leaves), then answer
+    "trickle"   the answer one byte every `trickle_seconds` (streaming: one SSE
+                event every `trickle_seconds`, forever until the client leaves)
+    "garbage_stream" (streaming) one good chunk, then a line that is not SSE JSON
 Streaming requests (``"stream": true``) get SSE over chunked transfer encoding:
 one role chunk, one chunk per word, a finish chunk, then ``data: [DONE]``.
+
+`script[model]` is a list of behaviours used (and removed) one per request before
+`behaviour` applies. Fault mode (`faults`: behaviour -> probability) draws a fault for
+each "ok" request from a seeded generator, like a flaky provider.
+
+Every request body may carry a ``fake_request_id``: `received[id]` counts the POSTs
+that carried it, `generations[id]` those the fake began answering (anything but an
+immediate 429/500/503/400), so a request generated twice on one upstream shows as
+``generations[id] > 1``. `n_cancelled` counts answers the client abandoned (closed
+the connection) before they were complete; ``GET /stats`` returns these counts as
+JSON (for a fake running in another process). With a `journal` file each event is
+also appended there at once (``R id`` received, ``G id`` generated, ``C id``
+cancelled), so the counts survive a ``kill -9`` of the fake.
 
 `latency_seconds` (or a request's ``fake_latency_ms`` field) makes every answer
 wait (``asyncio.sleep``, so thousands of requests can wait at once, like a real LLM
@@ -31,10 +51,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import random
 import socket
 import threading
 import time
 import zlib
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,7 +67,16 @@ from prefroute.routers.base import Router
 
 __all__ = ["FakeUpstream", "KeywordRouter", "RunningServer", "closed_port"]
 
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Error"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Error",
+    503: "Service Unavailable",
+}
+# behaviours answered at once with an error status: nothing is generated
+_REFUSALS = frozenset({"400", "429", "500", "503"})
 
 
 def closed_port() -> int:
@@ -90,17 +122,18 @@ def _error(message: str, kind: str, param: str | None = None) -> dict[str, Any]:
 
 
 def _response(
-    status: int, body: bytes, content_type: str = "application/json"
+    status: int, body: bytes, content_type: str = "application/json", extra: str = ""
 ) -> bytes:
     head = (
         f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\n"
-        f"content-type: {content_type}\r\ncontent-length: {len(body)}\r\n\r\n"
+        f"content-type: {content_type}\r\ncontent-length: {len(body)}\r\n"
+        f"{extra}\r\n"
     )
     return head.encode() + body
 
 
-def _json(status: int, payload: Any) -> bytes:
-    return _response(status, json.dumps(payload).encode())
+def _json(status: int, payload: Any, extra: str = "") -> bytes:
+    return _response(status, json.dumps(payload).encode(), extra=extra)
 
 
 def _sse_chunk(data: bytes) -> bytes:
@@ -125,6 +158,11 @@ class FakeUpstream:
         latency_jitter: Relative spread of that wait, in [0, 1).
         record: Keep every request body in `requests` (turn off for long runs).
         ssl_context: Server-side TLS context (serve HTTPS).
+        faults: Fault mode: behaviour -> probability per "ok" request.
+        seed: Seed of the fault draws.
+        word_seconds: Pause between streamed words (a model generating); a request's
+            ``fake_word_ms`` field sets its own.
+        journal: File to append request events to (see the module docstring).
     """
 
     def __init__(
@@ -134,10 +172,29 @@ class FakeUpstream:
         latency_jitter: float = 0.0,
         record: bool = True,
         ssl_context: Any = None,
+        faults: dict[str, float] | None = None,
+        seed: int = 0,
+        word_seconds: float = 0.0,
+        journal: str | None = None,
     ) -> None:
         """Create (not started); with `ssl_context` it serves HTTPS."""
         self.behaviour: dict[str, str] = {}
+        self.script: dict[str, list[str]] = {}
+        self.faults: dict[str, float] = dict(faults or {})
+        self._rng = random.Random(seed)
+        self.word_seconds = word_seconds
         self.slow_seconds = 2.0
+        self.hang_seconds = 30.0
+        self.trickle_seconds = 0.2
+        self.retry_after = "0"
+        self.paths: list[str] = []
+        self.hosts: list[str | None] = []
+        self.received: Counter[str] = Counter()
+        self.generations: Counter[str] = Counter()
+        self.n_cancelled = 0
+        self.n_active = 0
+        self.journal = journal
+        self._journal_fd: int | None = None
         self.latency_seconds = latency_seconds
         self.latency_jitter = latency_jitter
         self.record = record
@@ -247,11 +304,54 @@ class FakeUpstream:
         self._thread = None
 
     def reset(self) -> None:
-        """Forget behaviours and recorded requests."""
+        """Forget behaviours, scripts, faults and recorded requests."""
         with self.lock:
             self.behaviour.clear()
+            self.script.clear()
+            self.faults.clear()
             self.requests.clear()
             self.auth_headers.clear()
+            self.paths.clear()
+            self.hosts.clear()
+            self.received.clear()
+            self.generations.clear()
+            self.n_cancelled = 0
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for a soak: requests, generations, duplicates, cancellations."""
+        with self.lock:
+            return {
+                "n_requests": self.n_requests,
+                "n_generations": sum(self.generations.values()),
+                "n_cancelled": self.n_cancelled,
+                "n_active": self.n_active,
+                "duplicates": {k: n for k, n in self.generations.items() if n > 1},
+                "generated": sorted(self.generations),
+            }
+
+    def _note(self, event: str, request_id: Any) -> None:
+        if self.journal is None or not isinstance(request_id, str):
+            return
+        if self._journal_fd is None:
+            self._journal_fd = os.open(
+                self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
+            )
+        os.write(self._journal_fd, f"{event} {request_id}\n".encode())
+
+    def _pick(self, model: str) -> str:
+        """This request's behaviour: the model's script, its behaviour, a fault."""
+        with self.lock:
+            queue = self.script.get(model)
+            if queue:
+                return queue.pop(0)
+            behaviour = self.behaviour.get(model, "ok")
+            if behaviour == "ok" and self.faults:
+                draw = self._rng.random()
+                for fault, probability in self.faults.items():
+                    if draw < probability:
+                        return fault
+                    draw -= probability
+            return behaviour
 
     async def _handle(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -273,7 +373,7 @@ class FakeUpstream:
                 else:
                     length = int(headers.get("content-length", "0") or 0)
                     raw = await reader.readexactly(length) if length else b""
-                keep = await self._respond(method, path, headers, raw, writer)
+                keep = await self._respond(method, path, headers, raw, reader, writer)
                 if not keep or headers.get("connection", "").lower() == "close":
                     break
         except (
@@ -294,12 +394,15 @@ class FakeUpstream:
         path: str,
         headers: dict[str, str],
         raw: bytes,
+        reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> bool:
         """Answer one request; False closes the connection."""
         if method == "GET":
             if path.rstrip("/").endswith("/models"):
                 writer.write(_json(200, {"object": "list", "data": []}))
+            elif path.rstrip("/").endswith("/stats"):
+                writer.write(_json(200, self.stats()))
             else:
                 writer.write(_json(404, _error("not found", "x")))
             await writer.drain()
@@ -311,18 +414,77 @@ class FakeUpstream:
         if not isinstance(body, dict):
             body = {}
         model = str(body.get("model"))
+        request_id = body.get("fake_request_id")
         self.n_requests += 1
-        if self.record:
-            with self.lock:
+        with self.lock:
+            if self.record:
                 self.requests.append(body)
                 self.auth_headers.append(headers.get("authorization"))
-        if not path.endswith("/chat/completions"):
+                self.paths.append(path)
+                self.hosts.append(headers.get("host"))
+            if isinstance(request_id, str):
+                self.received[request_id] += 1
+        self._note("R", request_id)
+        if not path.split("?", 1)[0].endswith("/chat/completions"):
             writer.write(_json(404, _error(f"no {path}", "x")))
             await writer.drain()
             return True
-        behaviour = self.behaviour.get(model, "ok")
+        behaviour = self._pick(model)
+        if behaviour in _REFUSALS:
+            writer.write(self._refusal(behaviour))
+            await writer.drain()
+            return True
+        if isinstance(request_id, str):
+            with self.lock:
+                self.generations[request_id] += 1
+        self._note("G", request_id)
+        self.n_active += 1
+        try:
+            return await self._generate(behaviour, body, model, reader, writer)
+        except (ConnectionError, RuntimeError) as exc:
+            # uvloop raises RuntimeError for a write to a transport already closed
+            if isinstance(exc, RuntimeError) and not writer.transport.is_closing():
+                raise
+            with self.lock:
+                self.n_cancelled += 1
+            self._note("C", request_id)
+            return False
+        finally:
+            self.n_active -= 1
+
+    def _refusal(self, behaviour: str) -> bytes:
+        if behaviour == "400":
+            return _json(
+                400, _error("bad temperature", "invalid_request_error", "temperature")
+            )
+        if behaviour == "500":
+            return _json(500, _error("upstream exploded", "server_error"))
+        extra = f"retry-after: {self.retry_after}\r\n"
+        if behaviour == "429":
+            return _json(429, _error("slow down", "rate_limit_error"), extra)
+        return _json(503, _error("overloaded", "server_error"), extra)
+
+    async def _pause(self, reader: asyncio.StreamReader, seconds: float) -> None:
+        """Wait `seconds`; raise ConnectionError as soon as the client leaves."""
+        try:
+            data = await asyncio.wait_for(reader.read(1), seconds)
+        except TimeoutError:
+            return
+        if not data:
+            raise ConnectionResetError("the client closed the connection")
+
+    async def _generate(
+        self,
+        behaviour: str,
+        body: dict[str, Any],
+        model: str,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> bool:
         if behaviour == "slow":
-            await asyncio.sleep(self.slow_seconds)
+            await self._pause(reader, self.slow_seconds)
+        elif behaviour == "hang":
+            await self._pause(reader, self.hang_seconds)
         else:
             wait = self.latency_for(body)
             if wait > 0:
@@ -331,13 +493,7 @@ class FakeUpstream:
             writer.transport.abort()
             return False
         out: bytes | None = None
-        if behaviour == "500":
-            out = _json(500, _error("upstream exploded", "server_error"))
-        elif behaviour == "400":
-            out = _json(
-                400, _error("bad temperature", "invalid_request_error", "temperature")
-            )
-        elif behaviour == "garbage":
+        if behaviour == "garbage":
             out = _response(200, b"<html>definitely not json")
         elif behaviour == "nochoices":
             out = _json(200, {"hello": "world"})
@@ -352,23 +508,58 @@ class FakeUpstream:
         text = f"echo: {last.get('content', '')}"
         if out is None and not body.get("stream"):
             out = _json(200, _completion(model, text))
+            if behaviour == "cut":
+                writer.write(out[: len(out) // 2])
+                await writer.drain()
+                writer.transport.abort()
+                return False
+            if behaviour == "trickle":
+                for i in range(len(out)):
+                    writer.write(out[i : i + 1])
+                    await writer.drain()
+                    await self._pause(reader, self.trickle_seconds)
+                return True
         if out is not None:
             writer.write(out)
             await writer.drain()
             return True
+        pause = self.word_seconds
+        requested = body.get("fake_word_ms")
+        if isinstance(requested, int | float) and requested >= 0:
+            pause = float(requested) / 1000.0
+        return await self._stream(behaviour, model, text, pause, reader, writer)
+
+    async def _stream(
+        self,
+        behaviour: str,
+        model: str,
+        text: str,
+        pause: float,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> bool:
         writer.write(
             b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
             b"transfer-encoding: chunked\r\n\r\n"
         )
         writer.write(_sse_chunk(_chunk(model, {"role": "assistant", "content": ""})))
+        if behaviour == "trickle":
+            for _ in range(10_000):
+                await writer.drain()
+                await self._pause(reader, self.trickle_seconds)
+                writer.write(_sse_chunk(_chunk(model, {"content": "."})))
         for i, word in enumerate(text.split(" ")):
-            if behaviour == "midstream" and i == 1:
+            if behaviour in ("midstream", "cut") and i == 1:
                 await writer.drain()
                 writer.transport.abort()
                 return False
+            if behaviour == "garbage_stream" and i == 1:
+                writer.write(_sse_chunk(b"data: {this is not json\n\n"))
             delta = {"content": word if i == 0 else f" {word}"}
             writer.write(_sse_chunk(_chunk(model, delta)))
             await writer.drain()
+            if pause > 0:
+                await asyncio.sleep(pause)
         writer.write(_sse_chunk(_chunk(model, {}, "stop")))
         writer.write(_sse_chunk(b"data: [DONE]\n\n"))
         writer.write(b"0\r\n\r\n")
@@ -397,7 +588,11 @@ class KeywordRouter(Router):
 
 
 class RunningServer:
-    """A uvicorn server running `app` in a thread on a free localhost port."""
+    """A uvicorn server running `app` in a thread on a free localhost port.
+
+    An app made by `create_app` runs as `prefroute serve` runs it
+    (`prefroute.serve.runner.build_server`: read timeouts, bounded shutdown).
+    """
 
     def __init__(self, app: Any) -> None:
         import uvicorn
@@ -405,8 +600,13 @@ class RunningServer:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
+        if hasattr(app, "state") and hasattr(app.state, "admission"):
+            from prefroute.serve.runner import build_server
+
+            self.server = build_server(app, log_level="warning")
+        else:
+            config = uvicorn.Config(app, log_level="warning", lifespan="on")
+            self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Annotated, Any
@@ -51,6 +52,18 @@ def config_from_options(config_file: Path | None, options: dict[str, Any]) -> An
     if config.api_keys_env is None and not config.api_keys:
         updates["api_keys_env"] = DEFAULT_SERVER_KEYS_ENV
     return config.model_copy(update=updates) if updates else config
+
+
+def _printable(config: Any) -> dict[str, Any]:
+    """The config as JSON data with base URLs redacted (no user:password, no query
+    values); keys are masked by pydantic already."""
+    from prefroute.gateway.config import redact_url
+
+    data: dict[str, Any] = config.model_dump(mode="json")
+    for endpoint in [data["strong"], data["weak"], *data.get("models", [])]:
+        if endpoint.get("base_url"):
+            endpoint["base_url"] = redact_url(endpoint["base_url"])
+    return data
 
 
 def register(app: typer.Typer) -> None:
@@ -146,8 +159,35 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option("--route-on", help="last_user | all_user | conversation."),
         ] = None,
+        request_timeout: Annotated[
+            float | None,
+            typer.Option(
+                "--request-timeout",
+                help="Seconds a request may take from arrival to its last byte: "
+                "routing, retries, fallback, the whole stream (default: 600).",
+            ),
+        ] = None,
+        max_in_flight: Annotated[
+            int | None,
+            typer.Option(
+                "--max-in-flight",
+                help="Chat requests served at once; more are shed with 503 and "
+                "Retry-After (default: 256).",
+            ),
+        ] = None,
+        shutdown_timeout: Annotated[
+            float | None,
+            typer.Option(
+                "--shutdown-timeout",
+                help="Seconds requests in flight still get after SIGTERM "
+                "(default: 15).",
+            ),
+        ] = None,
         access_log: Annotated[
-            bool, typer.Option("--access-log", help="Log every request (uvicorn).")
+            bool,
+            typer.Option(
+                "--access-log", help="Log every request (query strings redacted)."
+            ),
         ] = False,
         dry_run: Annotated[
             bool,
@@ -172,6 +212,9 @@ def register(app: typer.Typer) -> None:
             "data_dir": str(data_dir) if data_dir else None,
             "fallback": fallback,
             "route_on": route_on,
+            "request_timeout": request_timeout,
+            "max_in_flight": max_in_flight,
+            "shutdown_timeout": shutdown_timeout,
         }
         config = config_from_options(config_file, options)
         from prefroute.serve.app import create_app
@@ -196,20 +239,13 @@ def register(app: typer.Typer) -> None:
                 err=True,
             )
         if dry_run:
-            typer.echo(config.model_dump_json(indent=2))
+            typer.echo(json.dumps(_printable(config), indent=2))
             return
-        import uvicorn
+        from prefroute.serve.runner import run_server
 
         typer.echo(
             f"prefroute serving on http://{config.host}:{config.port}/v1 "
             f"(strong={config.strong.model}, weak={config.weak.model})",
             err=True,
         )
-        uvicorn.run(
-            app,
-            host=config.host,
-            port=config.port,
-            log_level="info",
-            access_log=access_log,
-            timeout_keep_alive=30,
-        )
+        run_server(app, access_log=access_log)

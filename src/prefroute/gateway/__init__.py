@@ -13,11 +13,13 @@ Modules, one concern each (imports point down)::
      |    |-- budgets.py       BudgetKnobs: calibrated lambda per (router, budget)
      |    |-- calibrations.py  load_calibrations_for; ScoreProfile (raw thresholds)
      |    '-- request.py       model strings, prompt extraction, token estimates
-     '-- upstream.py   Upstream: send with retries, answers, SSE relay
+     '-- upstream.py   Upstream: send with safe retries, answers, SSE relay
           |-- _http.py     LeanClient: keep-alive HTTP/1.1 client (hot path)
+          |-- sse.py       SSEChecker: relayed streams checked event by event
           '-- litellm.py   provider: litellm
+    deadline.py      Deadline, Deadlines: one deadline per request, the drain
     config.py        EndpointConfig, PricedEndpoint, RoutingConfig (pydantic)
-    errors.py        InvalidRequestError, UpstreamStatusError, UpstreamTimeoutError
+    errors.py        InvalidRequestError, OverloadedError, UpstreamStatusError, ...
 
 Across the package imports flow one way::
 

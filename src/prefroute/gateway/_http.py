@@ -8,12 +8,17 @@ per endpoint, no per-request objects beyond the response. It speaks plain HTTP/1
 over TCP or TLS and raises `httpx` exception types, so callers handle both clients
 alike. Endpoints behind an HTTP proxy (``HTTP(S)_PROXY`` / ``ALL_PROXY`` applying to
 the host) or configured with ``http_client: httpx`` use `httpx` instead.
+
+Besides the gap timeout between bytes, a response may get a hard deadline
+(`LeanResponse.set_deadline`): past it the response fails with `DeadlineReached`,
+checked by the same timer, so a stream costs no extra work per chunk.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import ssl
 import zlib
 from collections.abc import AsyncIterator
@@ -23,7 +28,11 @@ from urllib.parse import urlsplit
 import httptools
 import httpx
 
-__all__ = ["LeanClient", "LeanResponse", "proxy_applies"]
+__all__ = ["DeadlineReached", "LeanClient", "LeanResponse", "proxy_applies"]
+
+
+class DeadlineReached(httpx.TimeoutException):
+    """The response's hard deadline (`LeanResponse.set_deadline`) passed."""
 
 
 def proxy_applies(base_url: str) -> bool:
@@ -67,6 +76,7 @@ class LeanResponse:
         "_consumed",
         "_deadline",
         "_error",
+        "_hard",
         "_head",
         "_keep_alive",
         "_proto",
@@ -85,6 +95,7 @@ class LeanResponse:
         self._proto = proto
         self._timeout = timeout
         self._deadline = loop.time() + timeout
+        self._hard = math.inf
         self._timer: asyncio.TimerHandle | None = loop.call_at(
             self._deadline, self._on_timer
         )
@@ -110,13 +121,30 @@ class LeanResponse:
         if self._complete or self._error is not None:
             return
         now = self._proto.loop.time()
-        if now < self._deadline:
-            self._timer = self._proto.loop.call_at(self._deadline, self._on_timer)
+        if now >= self._hard:
+            self._fail(DeadlineReached("the request's deadline passed"))
+        elif now >= self._deadline:
+            self._fail(
+                httpx.ReadTimeout(f"no data from the upstream for {self._timeout:g} s")
+            )
+        else:
+            when = min(self._deadline, self._hard)
+            self._timer = self._proto.loop.call_at(when, self._on_timer)
             return
-        self._fail(
-            httpx.ReadTimeout(f"no data from the upstream for {self._timeout:g} s")
-        )
         self._proto.close()
+
+    def set_deadline(self, at: float) -> None:
+        """Fail with `DeadlineReached` at event-loop time `at` (earlier calls win
+        only if earlier; usable as a `Deadline` listener).
+
+        Args:
+            at: The hard deadline (``loop.time()`` scale).
+        """
+        self._hard = min(self._hard, at)
+        timer = self._timer
+        if timer is not None and self._hard < timer.when():
+            timer.cancel()
+            self._timer = self._proto.loop.call_at(self._hard, self._on_timer)
 
     def _headers_done(self, status: int, keep_alive: bool) -> None:
         self.status_code = status
@@ -298,7 +326,9 @@ class LeanClient:
     """Keep-alive HTTP/1.1 connections to one base URL.
 
     Args:
-        base_url: E.g. "https://api.openai.com/v1" (http or https).
+        base_url: E.g. "https://api.openai.com/v1" (http or https). Its query string
+            is sent on every request; credentials in it are not sent (give them as
+            an authorization header).
         headers: Sent with every request (e.g. authorization).
         timeout: Seconds for connecting, and between received bytes.
         max_idle: Idle connections kept for reuse.
@@ -318,11 +348,15 @@ class LeanClient:
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.prefix = parts.path.rstrip("/")
+        self.query = f"?{parts.query}" if parts.query else ""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
         self.timeout = timeout
         self.max_idle = max_idle
         self._ssl = _ssl_context() if parts.scheme == "https" else None
         default = {
-            "host": parts.netloc,
+            "host": host,  # never the URL's user:password
             "user-agent": "prefroute",
             "accept": "*/*",
             "accept-encoding": "identity",
@@ -384,7 +418,7 @@ class LeanClient:
         response = LeanResponse(self, proto, self.timeout)
         proto.response = response
         proto.transport.write(
-            f"POST {self.prefix}{path} HTTP/1.1\r\n{self._head}"
+            f"POST {self.prefix}{path}{self.query} HTTP/1.1\r\n{self._head}"
             f"content-length: {len(payload)}\r\n\r\n".encode("latin-1")
             + payload
         )

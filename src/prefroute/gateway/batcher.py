@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import sys
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from prefroute.errors import UpstreamError
+from prefroute.gateway.errors import OverloadedError
 
 if TYPE_CHECKING:
     from prefroute.routers.base import Router
@@ -25,8 +28,16 @@ class ScoreBatcher:
     prompt (0 = on the next event-loop turn) or as soon as it holds `max_batch`.
     Scoring runs in `executor` (one worker thread is enough: ONNX and
     numpy release the GIL and use their own threads). The last `cache_size` prompt
-    scores are kept (LRU), so retried or repeated prompts are not embedded again.
+    scores are kept (LRU), so retried or repeated prompts are not embedded again;
+    a text longer than 1,024 characters is kept as a digest (16 bytes, plus its
+    `len()`), so an entry takes a few kB at most whatever the prompt's size. At
+    most `max_queued` prompts wait for the scorer: a prompt beyond that raises
+    `OverloadedError` at once, and a prompt whose caller stopped waiting
+    (cancelled) is not scored.
     """
+
+    _ENTRY_OVERHEAD = 120  # bytes per cache entry besides key and value (dict node)
+    _INLINE_KEY_CHARS = 1024  # shorter texts are their own key (no hashing cost)
 
     def __init__(
         self,
@@ -37,6 +48,7 @@ class ScoreBatcher:
         executor: ThreadPoolExecutor | None = None,
         cache_size: int = 0,
         score_fn: Callable[[list[str]], Sequence[Any]] | None = None,
+        max_queued: int | None = None,
     ) -> None:
         """Create a batcher for one router.
 
@@ -49,6 +61,7 @@ class ScoreBatcher:
             score_fn: Batch function to call instead of `router.score` (one result
                 per prompt, returned as is by `value`; e.g. an N-model router's
                 per-model qualities).
+            max_queued: Prompts allowed to wait for the scorer (None: no bound).
         """
         self.router = router
         self.score_fn = score_fn
@@ -57,6 +70,7 @@ class ScoreBatcher:
         self._executor = executor or ThreadPoolExecutor(
             1, thread_name_prefix="prefroute-score"
         )
+        self.max_queued = max_queued
         self._pending: list[tuple[str, asyncio.Future[Any]]] = []
         self._timer: asyncio.Handle | None = None
         self._busy = False
@@ -65,7 +79,29 @@ class ScoreBatcher:
         self.n_prompts = 0
         self.n_cache_hits = 0
         self.cache_size = cache_size
-        self._cache: OrderedDict[str, Any] = OrderedDict()
+        self._cache: OrderedDict[str | tuple[bytes, int], Any] = OrderedDict()
+        self.cache_bytes = 0
+
+    @classmethod
+    def _key(cls, prompt: str) -> str | tuple[bytes, int]:
+        # len() rather than the text's own length: a cut `ScoringText` keeps the
+        # whole prompt's length (always long), which length features score
+        n_chars = len(prompt)
+        if n_chars <= cls._INLINE_KEY_CHARS:
+            return prompt
+        digest = hashlib.blake2b(
+            prompt.encode("utf-8", "surrogatepass"), digest_size=16
+        ).digest()
+        return digest, n_chars
+
+    def _entry_bytes(self, key: str | tuple[bytes, int], value: Any) -> int:
+        held = sys.getsizeof(key if isinstance(key, str) else key[0])
+        return held + sys.getsizeof(value) + self._ENTRY_OVERHEAD
+
+    @property
+    def n_queued(self) -> int:
+        """Prompts waiting for the scorer."""
+        return len(self._pending)
 
     async def score(self, prompt: str) -> float:
         """Score one prompt, batched with concurrent calls.
@@ -86,13 +122,22 @@ class ScoreBatcher:
 
         Returns:
             `router.score`'s float, or `score_fn`'s item for this prompt.
+
+        Raises:
+            OverloadedError: `max_queued` prompts are already waiting.
         """
         if self.cache_size:
-            cached = self._cache.get(prompt)
+            key = self._key(prompt)
+            cached = self._cache.get(key)
             if cached is not None:
-                self._cache.move_to_end(prompt)
+                self._cache.move_to_end(key)
                 self.n_cache_hits += 1
                 return cached
+        if self.max_queued is not None and len(self._pending) >= self.max_queued:
+            raise OverloadedError(
+                f"router {self.router.name!r} has {len(self._pending)} prompts "
+                "waiting to be scored (max_queued_scores); retry later"
+            )
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((prompt, future))
@@ -120,8 +165,11 @@ class ScoreBatcher:
             self._timer = None
         if not self._pending:
             return
-        batch = self._pending[: self.max_batch]
-        self._pending = self._pending[self.max_batch :]
+        # callers that stopped waiting (deadline, client gone) need no score
+        pending = [item for item in self._pending if not item[1].cancelled()]
+        batch, self._pending = pending[: self.max_batch], pending[self.max_batch :]
+        if not batch:
+            return
         self._busy = True
         task = asyncio.get_running_loop().create_task(self._run(batch))
         self._tasks.add(task)
@@ -155,9 +203,13 @@ class ScoreBatcher:
                 if not future.done():
                     future.set_result(value)
                 if self.cache_size:
-                    self._cache[prompt] = value
+                    key = self._key(prompt)
+                    if key not in self._cache:
+                        self.cache_bytes += self._entry_bytes(key, value)
+                    self._cache[key] = value
             while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+                key, value = self._cache.popitem(last=False)
+                self.cache_bytes -= self._entry_bytes(key, value)
         finally:
             self.n_batches += 1
             self.n_prompts += len(prompts)

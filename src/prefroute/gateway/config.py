@@ -4,8 +4,10 @@ priced models), the routers, and how requests are routed. Shared by the in-proce
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import (
     BaseModel,
@@ -16,9 +18,49 @@ from pydantic import (
     model_validator,
 )
 
-__all__ = ["EndpointConfig", "PricedEndpoint", "RouteOn", "RoutingConfig"]
+__all__ = [
+    "BaseURL",
+    "EndpointConfig",
+    "PricedEndpoint",
+    "RouteOn",
+    "RoutingConfig",
+    "redact_url",
+]
 
 RouteOn = Literal["last_user", "all_user", "conversation"]
+
+
+class BaseURL(NamedTuple):
+    """A base URL taken apart for sending (see `EndpointConfig.parsed_base_url`).
+
+    Attributes:
+        url: scheme://host[:port]/path, without credentials or query.
+        query: The query string (without "?"), sent on every request; "" if none.
+        basic_auth: ``Basic ...`` header value from user:password in the URL, or
+            None.
+    """
+
+    url: str
+    query: str
+    basic_auth: str | None
+
+
+def redact_url(url: str) -> str:
+    """`url` fit to print: credentials dropped, query values hidden.
+
+    Args:
+        url: Any URL (or text that is not one).
+
+    Returns:
+        E.g. "https://host/v1?api-version=..." for
+        "https://user:key@host/v1?api-version=2024-06-01".
+    """
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    query = "&".join(
+        f"{item.partition('=')[0]}=..." for item in parts.query.split("&") if item
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 class EndpointConfig(BaseModel):
@@ -27,11 +69,16 @@ class EndpointConfig(BaseModel):
     Attributes:
         model: Model id sent upstream (e.g. "gpt-4o", "llama3.1:8b").
         base_url: Base URL including the API prefix (e.g. "http://127.0.0.1:11434/v1").
+            A query string (``?api-version=...``) is sent on every request;
+            ``user:password@`` is sent as ``Authorization: Basic`` unless an API key
+            is configured, and never printed.
         api_key_env: Name of the environment variable holding the API key; None
             sends no Authorization header (local servers).
         api_key: The key itself (takes precedence; prefer `api_key_env`).
         timeout: Seconds to wait for the upstream (connect, and between bytes).
-        max_retries: Retries on connection errors (not on HTTP errors or timeouts).
+        max_retries: Times a request is sent again: only when it certainly never
+            reached the upstream (no connection), or when the upstream answered 429
+            or 503 with a ``Retry-After`` that ends before the request's deadline.
         provider: "openai" (any OpenAI-compatible HTTP API) or "litellm" (needs the
             optional `litellm` package; `model` is then a LiteLLM model string).
         headers: Extra HTTP headers sent upstream.
@@ -56,6 +103,19 @@ class EndpointConfig(BaseModel):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    def parsed_base_url(self) -> BaseURL:
+        """The base URL without credentials and query, its query, and the Basic
+        authorization its credentials make."""
+        parts = urlsplit(self.base_url)
+        userinfo, at, host = parts.netloc.rpartition("@")
+        basic = None
+        if at:
+            user, _, password = userinfo.partition(":")
+            token = f"{unquote(user)}:{unquote(password)}".encode()
+            basic = "Basic " + base64.b64encode(token).decode("ascii")
+        url = urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+        return BaseURL(url, parts.query, basic)
 
     def resolved_api_key(self) -> SecretStr | None:
         """The key: `api_key`, else the variable named by `api_key_env`, else None."""
@@ -112,7 +172,17 @@ class RoutingConfig(BaseModel):
             prompts into one batch (0: none; prompts arriving while a batch is being
             scored are always scored together next).
         max_batch: Largest batch the scorer builds.
-        score_cache_size: Prompt scores remembered per router (LRU; 0 = off).
+        score_cache_size: Prompt scores remembered per router (LRU; 0 = off). Texts
+            over 1,024 characters are kept as 16-byte digests, so an entry takes
+            at most a few kB whatever the prompt's size.
+        max_queued_scores: Prompts waiting for a router's scorer beyond which new
+            requests are refused (the server answers 503 with ``Retry-After``).
+        score_max_chars: Longer routed texts are scored on their first two thirds
+            and last third of this many characters (0: never cut); see
+            `prefroute.gateway.request.scoring_text`.
+        request_timeout: Seconds a request may take from arrival to its last byte:
+            routing, retries, fallback and the whole stream (the server answers 504,
+            or ends a stream with an error event, past it).
         calibration_file: JSON written by `prefroute calibrate --out` (thresholds for
             `router-<name>@<share>` model strings).
         calibration_prompts: Prompt file to calibrate every router on at start, or
@@ -146,6 +216,9 @@ class RoutingConfig(BaseModel):
     batch_window_ms: float = Field(default=0.0, ge=0, le=1000)
     max_batch: int = Field(default=64, ge=1, le=4096)
     score_cache_size: int = Field(default=4096, ge=0)
+    max_queued_scores: int = Field(default=256, ge=1)
+    score_max_chars: int = Field(default=24_576, ge=0)
+    request_timeout: float = Field(default=600.0, gt=0)
     calibration_file: Path | None = None
     calibration_prompts: str | None = None
     data_dir: Path | None = None

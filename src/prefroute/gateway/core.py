@@ -9,7 +9,9 @@ A request goes through the gateway's steps, each in its own module:
    priced models (budgets calibrated once and kept, `prefroute.gateway.budgets`);
 3. call (`prefroute.gateway.upstream`): the decided endpoint, then the next in
    the decision's fallback order when it fails (connection error, timeout, 5xx,
-   garbage; a 4xx is the caller's and passed on);
+   garbage; a 4xx is the caller's and passed on); a fallback is logged and
+   counted, and the failed call's connection is closed (the upstream stops);
+   everything within the request's deadline (`prefroute.gateway.deadline`);
 4. account: calls and USD per model, and `RoutingObserver` events (the server's
    Prometheus metrics).
 
@@ -23,15 +25,16 @@ stored calibration prompts; `calibration_prompts` replaces them at start,
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from prefroute.errors import UpstreamError
 from prefroute.gateway.config import EndpointConfig, PricedEndpoint, RoutingConfig
+from prefroute.gateway.deadline import Deadline, Deadlines
 from prefroute.gateway.decision import Decider, Decision
 from prefroute.gateway.errors import UpstreamStatusError, error_kind
 from prefroute.gateway.upstream import StreamResult, Upstream, UpstreamResult
@@ -52,7 +55,8 @@ class RoutingObserver(Protocol):
     """Receives events for metrics (the server's Prometheus counters).
 
     An observer may also have ``on_spend(model, usd)``, called for every USD
-    amount added to `RoutingCore.model_spend`.
+    amount added to `RoutingCore.model_spend`, and ``on_retry(model, reason)``,
+    called each time a request is sent again to the same upstream.
     """
 
     def on_route(self, decision: Decision) -> None:
@@ -80,6 +84,8 @@ class RoutingCore:
         decider: Parsing and the routing decision (routers, calibrations, prices,
             budgets, batchers).
         upstream: The upstreams' HTTP clients.
+        deadlines: The deadlines of the requests in flight
+            (`RoutingConfig.request_timeout` each).
         observer: Receives metrics events (None: none).
         model_counts: Calls sent to each upstream model (fallback calls included).
         model_spend: USD spent per priced model.
@@ -97,6 +103,8 @@ class RoutingCore:
         self.config = config
         self.decider = Decider(config, routers=routers, calibrations=calibrations)
         self.upstream = Upstream()
+        self.deadlines = Deadlines(config.request_timeout)
+        self._observer: RoutingObserver | None = None
         self.observer = observer
         self.model_counts: dict[str, int] = {
             config.strong.model: 0,
@@ -105,6 +113,16 @@ class RoutingCore:
         for m in config.models:
             self.model_counts.setdefault(m.model, 0)
         self.model_spend: dict[str, float] = {m.model: 0.0 for m in config.models}
+
+    @property
+    def observer(self) -> RoutingObserver | None:
+        """Receives metrics events (None: none)."""
+        return self._observer
+
+    @observer.setter
+    def observer(self, observer: RoutingObserver | None) -> None:
+        self._observer = observer
+        self.upstream.on_retry = getattr(observer, "on_retry", None)
 
     # -- what the decider holds --
 
@@ -280,14 +298,29 @@ class RoutingCore:
 
     # -- step 3: the upstream call, with fallback (server) --
 
+    def _fell_back(self, failed: str, to: str, exc: UpstreamError) -> None:
+        logger.warning("upstream %s failed (%s); falling back to %s", failed, exc, to)
+        if self.observer is not None:
+            self.observer.on_fallback(failed, to)
+
     async def acomplete(
-        self, body: dict[str, Any], decision: Decision
+        self,
+        body: dict[str, Any],
+        decision: Decision,
+        *,
+        deadline: Deadline | None = None,
     ) -> UpstreamResult:
         """Send a non-streaming chat request to the decided upstream.
+
+        Run it under ``deadline.guard()`` to bound it: a failed call's connection
+        is closed before the fallback is tried, and a call cut by the deadline (or
+        a cancelled request) is closed too.
 
         Args:
             body: The client's request body (its "model" is replaced).
             decision: Where to send it.
+            deadline: The request's deadline (a ``Retry-After`` past it is not
+                waited for).
 
         Returns:
             The answer.
@@ -303,7 +336,7 @@ class RoutingCore:
             self.count(endpoint.model)
             started = time.perf_counter()
             try:
-                data = await self.upstream.complete(endpoint, body)
+                data = await self.upstream.complete(endpoint, body, deadline)
             except UpstreamStatusError:
                 self._observe(endpoint.model, started, "status_4xx")
                 raise
@@ -311,16 +344,11 @@ class RoutingCore:
                 self._observe(endpoint.model, started, error_kind(exc))
                 if i + 1 >= len(order):
                     raise
-                nxt = order[i + 1].model
-                logger.warning(
-                    "upstream %s failed (%s); falling back to %s",
-                    endpoint.model,
-                    exc,
-                    nxt,
-                )
-                if self.observer is not None:
-                    self.observer.on_fallback(endpoint.model, nxt)
+                self._fell_back(endpoint.model, order[i + 1].model, exc)
                 continue
+            except asyncio.CancelledError:  # deadline, or the client left
+                self._observe(endpoint.model, started, "cancelled")
+                raise
             self._observe(endpoint.model, started, None)
             if endpoint.model in self.prices:
                 data["model"] = endpoint.model
@@ -330,15 +358,25 @@ class RoutingCore:
             return UpstreamResult(data, decision, endpoint.model, is_fallback)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def astream(self, body: dict[str, Any], decision: Decision) -> StreamResult:
+    async def astream(
+        self,
+        body: dict[str, Any],
+        decision: Decision,
+        *,
+        deadline: Deadline | None = None,
+    ) -> StreamResult:
         """Open a streaming chat request to the decided upstream.
 
-        Failures before the first byte may fall back to the other model; later
-        failures end the stream with an error event.
+        Failures before the first byte may fall back to the other model (logged and
+        counted); later failures, garbage and the deadline end the stream with an
+        error event.
 
         Args:
             body: The client's request body (its "model" is replaced).
             decision: Where to send it.
+            deadline: The request's deadline, from `deadlines.start()`: it bounds
+                the stream, and is ended (`deadlines.end`) when the stream ends or
+                is closed. Open the stream under ``deadline.guard()``.
 
         Returns:
             The open stream.
@@ -357,7 +395,8 @@ class RoutingCore:
                 chunks, close = await self.upstream.open_stream(
                     endpoint,
                     body,
-                    functools.partial(self._observe, endpoint.model, started),
+                    self._stream_ended(endpoint.model, started, deadline),
+                    deadline,
                 )
             except UpstreamStatusError:
                 self._observe(endpoint.model, started, "status_4xx")
@@ -366,18 +405,50 @@ class RoutingCore:
                 self._observe(endpoint.model, started, error_kind(exc))
                 if i + 1 >= len(order):
                     raise
-                if self.observer is not None:
-                    self.observer.on_fallback(endpoint.model, order[i + 1].model)
+                self._fell_back(endpoint.model, order[i + 1].model, exc)
                 continue
+            except asyncio.CancelledError:  # deadline, or the client left
+                self._observe(endpoint.model, started, "cancelled")
+                raise
             if endpoint.provider != "litellm" and endpoint.model in self.prices:
                 # streams carry no usage: estimate
                 self.record_spend(endpoint.model, None, len(json.dumps(body)))
             return StreamResult(
-                chunks, decision, endpoint.model, is_fallback, _close=close
+                chunks,
+                decision,
+                endpoint.model,
+                is_fallback,
+                _close=self._stream_closer(close, deadline),
             )
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _stream_ended(
+        self, model: str, started: float, deadline: Deadline | None
+    ) -> Callable[[str | None], None]:
+        def ended(error: str | None) -> None:
+            self._observe(model, started, error)
+            if deadline is not None:
+                self.deadlines.end(deadline)
+
+        return ended
+
+    def _stream_closer(
+        self, close: Callable[[], Any] | None, deadline: Deadline | None
+    ) -> Callable[[], Any]:
+        async def closer() -> None:
+            try:
+                if close is not None:
+                    result = close()
+                    if asyncio.iscoroutine(result):
+                        await result
+            finally:
+                if deadline is not None:
+                    self.deadlines.end(deadline)
+
+        return closer
+
     async def aclose(self) -> None:
-        """Close HTTP clients and the scoring thread."""
+        """Close HTTP clients and the scoring thread; stop sweeping deadlines."""
+        self.deadlines.close()
         await self.upstream.aclose()
         self.decider.close()

@@ -35,6 +35,7 @@ from prefroute.gateway.request import (
     parse_n_model,
     parse_unit,
     prompt_of,
+    scoring_text,
     tool_input_tokens,
 )
 
@@ -247,7 +248,9 @@ class Decider:
         return ChatRequest(
             spec=spec,
             turns=turns,
-            prompt=prompt_of(turns, self.config.route_on),
+            prompt=scoring_text(
+                prompt_of(turns, self.config.route_on), self.config.score_max_chars
+            ),
             fields=fields or {},
             started=started,
         )
@@ -363,6 +366,7 @@ class Decider:
         )
         assert spec.threshold is not None
         self.profiles.check_raw_threshold(router, spec.threshold)
+        prompt = scoring_text(prompt, self.config.score_max_chars)
         score = float(self._router(router).score([prompt])[0])
         request = ChatRequest(spec=spec, turns=[], prompt=prompt, started=started)
         return self._decide_pair(request, spec.threshold, score)
@@ -542,8 +546,8 @@ class Decider:
         router: Router,
         score_fn: Callable[[list[str]], Sequence[Any]] | None = None,
     ) -> ScoreBatcher:
-        """A micro-batcher with the config's window, size and cache, on the shared
-        scoring thread."""
+        """A micro-batcher with the config's window, size, cache and queue bound, on
+        the shared scoring thread."""
         return ScoreBatcher(
             router,
             window_s=self.config.batch_window_ms / 1000.0,
@@ -551,6 +555,7 @@ class Decider:
             executor=self._scoring_executor(),
             cache_size=self.config.score_cache_size,
             score_fn=score_fn,
+            max_queued=self.config.max_queued_scores,
         )
 
     @property

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from prefroute.errors import ConfigError, UpstreamError
+from prefroute.errors import ConfigError, PrefrouteError, UpstreamError
 
 __all__ = [
     "InvalidRequestError",
+    "OverloadedError",
     "UpstreamStatusError",
     "UpstreamTimeoutError",
     "error_kind",
@@ -38,6 +39,10 @@ class InvalidRequestError(ConfigError):
         super().__init__(message)
         self.param = param
         self.code = code
+
+
+class OverloadedError(PrefrouteError):
+    """The gateway has more work waiting than it accepts (HTTP 503, Retry-After)."""
 
 
 class UpstreamTimeoutError(UpstreamError):
@@ -81,15 +86,16 @@ def error_kind(exc: UpstreamError) -> str:
     return "upstream"
 
 
-def sse_error_event(message: str, kind: str) -> bytes:
+def sse_error_event(message: str, kind: str, code: str | None = None) -> bytes:
     """An SSE event carrying an OpenAI error envelope (ends a failed stream).
 
     Args:
         message: Human-readable message.
         kind: Error type (e.g. "upstream_timeout").
+        code: Machine-readable code (e.g. "deadline_exceeded").
 
     Returns:
         ``data: {"error": {...}}`` and the blank line that ends the event.
     """
-    payload = {"error": {"message": message, "type": kind, "param": None, "code": None}}
+    payload = {"error": {"message": message, "type": kind, "param": None, "code": code}}
     return b"data: " + json.dumps(payload).encode() + b"\n\n"

@@ -7,6 +7,8 @@ answer comes back as an OpenAI chat completion (or its SSE chunks).
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +17,19 @@ from prefroute.gateway.config import EndpointConfig
 from prefroute.gateway.errors import sse_error_event
 
 __all__ = ["import_litellm", "litellm_complete", "litellm_stream"]
+
+logger = logging.getLogger(__name__)
+
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def _failed(endpoint: EndpointConfig, exc: Exception, what: str) -> str:
+    """The client's message for a LiteLLM failure: the model and the error's type
+    (LiteLLM's own text may name hosts or carry credentials: logged, redacted)."""
+    logger.warning(
+        "%s %s failed: %s", what, endpoint.model, _USERINFO.sub("", str(exc))[:500]
+    )
+    return f"{what} {endpoint.model!r} failed ({type(exc).__name__})"
 
 
 def import_litellm() -> Any:
@@ -60,9 +75,7 @@ async def litellm_complete(
     try:
         response = await litellm.acompletion(**_kwargs(endpoint, body))
     except Exception as exc:  # litellm raises many provider-specific types
-        raise UpstreamError(
-            f"litellm call to {endpoint.model!r} failed: {exc}"
-        ) from exc
+        raise UpstreamError(_failed(endpoint, exc, "litellm call to")) from exc
     data: dict[str, Any] = response.model_dump()
     return data
 
@@ -87,7 +100,7 @@ async def litellm_stream(
             yield b"data: " + json.dumps(chunk.model_dump()).encode() + b"\n\n"
     except Exception as exc:  # litellm raises many provider-specific types
         yield sse_error_event(
-            f"litellm stream from {endpoint.model!r} failed: {exc}", "upstream_error"
+            _failed(endpoint, exc, "litellm stream from"), "upstream_error"
         )
         return
     yield b"data: [DONE]\n\n"

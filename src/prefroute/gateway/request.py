@@ -32,6 +32,7 @@ __all__ = [
     "ChatRequest",
     "InvalidRequestError",
     "ModelSpec",
+    "ScoringText",
     "conversation_input_tokens",
     "extract_prompt",
     "message_turns",
@@ -40,6 +41,7 @@ __all__ = [
     "parse_n_model",
     "parse_unit",
     "prompt_of",
+    "scoring_text",
     "tool_input_tokens",
 ]
 
@@ -304,6 +306,61 @@ def prompt_of(turns: list[tuple[str, str]], route_on: RouteOn) -> str:
     if route_on == "all_user":
         return "\n".join(users)
     return users[-1]
+
+
+class ScoringText(str):
+    """A routed text with its middle cut out: `len()` is still the whole text's.
+
+    What routers read of a prompt is its start (the MiniLM embedder reads its first
+    256 tokens, about 1-2k characters of prose; the LLM judge its first 8,000
+    characters), its end (the N-model router embeds its last 384 characters; a
+    classifier-ft router may truncate on the left, up to 512 tokens) and its length
+    (the log-length feature of mf, sw_ranking, classifier and default). A cut text
+    keeps all three, so it scores as the whole text does (identical on the shipped
+    routers), while tokenizing it costs what a long prompt costs, not what a
+    megabyte costs.
+
+    Attributes:
+        n_chars: Characters of the whole text (what `len()` returns).
+    """
+
+    __slots__ = ("n_chars",)
+
+    n_chars: int
+
+    def __new__(cls, text: str, n_chars: int) -> ScoringText:
+        """The cut text `text` of a whole text of `n_chars` characters."""
+        obj = super().__new__(cls, text)
+        obj.n_chars = n_chars
+        return obj
+
+    def __len__(self) -> int:
+        """The whole text's length (slicing and indexing see the cut text)."""
+        return self.n_chars
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles with its length (process pools, caches)."""
+        return (ScoringText, (str(self), self.n_chars))
+
+
+def scoring_text(prompt: str, max_chars: int) -> str:
+    """The text a router scores: `prompt`, or its start and end when it is longer
+    than `max_chars` (`RoutingConfig.score_max_chars`).
+
+    Args:
+        prompt: The routed text (`prompt_of`).
+        max_chars: Longest text scored whole; 0 = no limit. A longer one keeps its
+            first two thirds and last third of `max_chars` characters (joined by a
+            newline) as a `ScoringText`, whose `len()` is the whole text's.
+
+    Returns:
+        The text to score.
+    """
+    if max_chars <= 0 or len(prompt) <= max_chars:
+        return prompt
+    head = max_chars * 2 // 3
+    tail = max_chars - head
+    return ScoringText(prompt[:head] + "\n" + prompt[-tail:], len(prompt))
 
 
 def conversation_input_tokens(turns: list[tuple[str, str]]) -> float:

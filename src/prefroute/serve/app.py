@@ -14,6 +14,7 @@ N-model router adds ``score`` (the chosen model's predicted quality), ``knob``
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -33,13 +34,16 @@ from prefroute.errors import (
 )
 from prefroute.gateway.calibrations import load_calibrations_for
 from prefroute.gateway.core import RoutingCore
+from prefroute.gateway.deadline import DeadlineExceededError
 from prefroute.gateway.decision import Decision
 from prefroute.gateway.errors import (
     InvalidRequestError,
+    OverloadedError,
     UpstreamStatusError,
     UpstreamTimeoutError,
 )
 from prefroute.serve.config import ServeConfig
+from prefroute.serve.limits import BODY_TIMED_OUT, ON_DISCONNECT, Admission
 from prefroute.serve.metrics import ServeMetrics
 
 try:
@@ -112,6 +116,12 @@ def _failure(exc: BaseException) -> tuple[int, dict[str, Any]]:
         )
     if isinstance(exc, UpstreamTimeoutError):
         return 504, error_body(str(exc), "upstream_timeout", None, "upstream_timeout")
+    if isinstance(exc, DeadlineExceededError):
+        if exc.reason == "shutdown":
+            return 503, error_body(str(exc), "server_error", None, exc.code)
+        return 504, error_body(str(exc), "timeout_error", None, exc.code)
+    if isinstance(exc, OverloadedError):
+        return 503, error_body(str(exc), "server_error", None, "server_overloaded")
     if isinstance(exc, UpstreamError | MissingDependencyError):
         return 502, error_body(str(exc), "upstream_error", None, "upstream_error")
     if isinstance(exc, ConfigError):
@@ -166,6 +176,26 @@ def _relay_body(body: Any, model: str) -> bytes:
         ) from exc
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(
+        f"{name} is not a JSON number (the JSON standard has no NaN or Infinity)"
+    )
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} overflows a double (not a finite number)")
+    return value
+
+
+# NaN / Infinity (and numbers that overflow to them) are Python's extension, not
+# JSON: an upstream would get non-standard JSON. One decoder, built once.
+_STRICT_JSON = json.JSONDecoder(
+    parse_constant=_reject_constant, parse_float=_finite_float
+)
+
+
 async def _read_json(request: Request, limit: int) -> dict[str, Any]:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -191,6 +221,13 @@ async def _read_json(request: Request, limit: int) -> dict[str, Any]:
                 )
             chunks.append(chunk)
     except ClientDisconnect:
+        if request.scope.get(BODY_TIMED_OUT):  # the protocol answered 408 already
+            raise _HTTPFailure(
+                408,
+                "the request body did not arrive in time",
+                "invalid_request_error",
+                "request_timeout",
+            ) from None
         # nobody is left to answer; 499 (nginx's "client closed request") keeps it
         # apart from server errors in /metrics
         raise _HTTPFailure(
@@ -201,8 +238,10 @@ async def _read_json(request: Request, limit: int) -> dict[str, Any]:
         ) from None
     raw = b"".join(chunks)
     try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        body = _STRICT_JSON.decode(
+            raw.decode(json.detect_encoding(raw), "surrogatepass")
+        )
+    except (ValueError, UnicodeDecodeError) as exc:
         raise _HTTPFailure(
             400,
             f"request body is not valid JSON ({exc}); expected a "
@@ -248,14 +287,37 @@ def build_core(config: ServeConfig, metrics: ServeMetrics) -> RoutingCore:
 
 
 def _batcher_lines(core: RoutingCore) -> str:
-    """Micro-batching counters per router (batches scored, prompts, cache hits)."""
+    """Micro-batching counters per router (batches scored, prompts, cache hits) and
+    gauges (score cache bytes, prompts waiting)."""
     out = []
-    for name, help_text, attr in (
-        ("prefroute_score_batches_total", "Router.score calls.", "n_batches"),
-        ("prefroute_scored_prompts_total", "Prompts scored in batches.", "n_prompts"),
-        ("prefroute_score_cache_hits_total", "Scores from the cache.", "n_cache_hits"),
+    for name, help_text, attr, kind in (
+        (
+            "prefroute_score_batches_total",
+            "Router.score calls.",
+            "n_batches",
+            "counter",
+        ),
+        (
+            "prefroute_scored_prompts_total",
+            "Prompts scored in batches.",
+            "n_prompts",
+            "counter",
+        ),
+        (
+            "prefroute_score_cache_hits_total",
+            "Scores from the cache.",
+            "n_cache_hits",
+            "counter",
+        ),
+        (
+            "prefroute_score_cache_bytes",
+            "Memory held by the score cache (estimate).",
+            "cache_bytes",
+            "gauge",
+        ),
+        ("prefroute_score_queue", "Prompts waiting to be scored.", "n_queued", "gauge"),
     ):
-        out += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
+        out += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
         for router, batcher in sorted(core.batchers.items()):
             out.append(f'{name}{{router="{router}"}} {getattr(batcher, attr)}')
     return "\n".join(out) + "\n"
@@ -387,10 +449,16 @@ class _RoutingApp(FastAPI):
     FastAPI's per-request machinery (middleware stack, dependency solving, exception
     handlers): calling it straight from the ASGI entry point halved the server's
     own CPU per proxied request in benchmarks/serve_overhead.py. Everything else
-    goes through FastAPI as usual.
+    goes through FastAPI as usual. Chat requests are admitted by `admission` (the
+    count covers a stream until it ends) or shed with a 503 before their body is
+    read; a client that disconnects cancels its request (and so its upstream call)
+    when the server's protocol reports it (`prefroute.serve.runner`).
     """
 
     fast_path: Any = None
+    admission: Admission | None = None
+    shed: Any = None
+    on_client_left: Any = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Dispatch the chat endpoint directly, the rest through FastAPI."""
@@ -401,8 +469,38 @@ class _RoutingApp(FastAPI):
             and scope["method"] == "POST"
         ):
             scope["app"] = self
-            response = await self.fast_path(Request(scope, receive))
-            await response(scope, receive, send)
+            admission = self.admission
+            if admission is None:
+                response = await self.fast_path(Request(scope, receive))
+                await response(scope, receive, send)
+                return
+            reason = admission.shed_reason()
+            if reason is not None:
+                await self.shed(reason)(scope, receive, send)
+                return
+            task = asyncio.current_task()
+            assert task is not None
+            left = answered = False
+
+            def on_disconnect() -> None:  # called by the server's protocol
+                nonlocal left
+                left = True
+                task.cancel()
+
+            scope[ON_DISCONNECT] = on_disconnect
+            admission.in_flight += 1
+            try:
+                response = await self.fast_path(Request(scope, receive))
+                answered = True
+                await response(scope, receive, send)
+            except asyncio.CancelledError:
+                if not left:
+                    raise
+                task.uncancel()  # the client left: nothing to send, nothing to raise
+                if not answered:
+                    self.on_client_left(scope)
+            finally:
+                admission.in_flight -= 1
             return
         await super().__call__(scope, receive, send)
 
@@ -440,22 +538,62 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
         openapi_url=None,
         lifespan=lifespan,
     )
+    admission = Admission(config.max_in_flight)
+    admission.on_drain(core.deadlines.shorten_all)
+    app.admission = admission
     app.state.core = core
     app.state.metrics = metrics
     app.state.config = config
+    app.state.admission = admission
 
     def envelope(exc: BaseException, path: str) -> JSONResponse:
         status, body = _failure(exc)
         metrics.on_request(path, status)
-        return JSONResponse(body, status_code=status)
+        headers = None
+        if status == 503:  # overloaded or shutting down: come back later
+            headers = {"retry-after": str(admission.retry_after)}
+            if admission.is_draining:
+                headers["connection"] = "close"
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    def shed(reason: str) -> Response:
+        admission.n_shed += 1
+        if reason == "shutting_down":
+            message = "the server is shutting down; retry on another instance"
+        else:
+            message = (
+                f"the server is at its limit of {admission.max_in_flight} requests "
+                "in flight; retry after the time in Retry-After"
+            )
+        metrics.on_request(_FAST_PATH, 503)
+        headers = {"retry-after": str(admission.retry_after)}
+        if reason == "shutting_down":
+            headers["connection"] = "close"
+        return JSONResponse(
+            error_body(message, "server_error", None, f"server_{reason}"),
+            status_code=503,
+            headers=headers,
+        )
+
+    app.shed = shed
+
+    def on_client_left(scope: Any) -> None:
+        # 408 when the protocol closed a body that did not arrive in time; else
+        # 499 (nginx's "client closed request"), apart from server errors
+        metrics.on_request(_FAST_PATH, 408 if scope.get(BODY_TIMED_OUT) else 499)
+
+    app.on_client_left = on_client_left
+    # keys compared as bytes: a header is latin-1 text (any byte), a key any Unicode
+    key_bytes = [key.encode("utf-8") for key in api_keys]
 
     def check_auth(request: Request) -> None:
-        if not api_keys:
+        if not key_bytes:
             return
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
+        presented = token.strip().encode("latin-1", errors="replace")
         if scheme.lower() != "bearer" or not any(
-            secrets.compare_digest(token.strip(), key) for key in api_keys
+            secrets.compare_digest(presented, key) for key in key_bytes
         ):
             raise _HTTPFailure(
                 401,
@@ -474,7 +612,9 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
         )
         metrics.on_request(request.url.path, exc.status_code)
         return JSONResponse(
-            error_body(message, kind, None, code), status_code=exc.status_code
+            error_body(message, kind, None, code),
+            status_code=exc.status_code,
+            headers=exc.headers,  # 405 carries Allow
         )
 
     @app.exception_handler(Exception)
@@ -494,11 +634,23 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
                     param="stream",
                     code="invalid_stream",
                 )
-            decision = await core.adecide(
-                body.get("model"), body.get("messages"), request=body
-            )
+            # one deadline from here to the last byte (the stream's relay ends it)
+            deadline = core.deadlines.start()
+            streaming = False
+            try:
+                async with deadline.guard():
+                    decision = await core.adecide(
+                        body.get("model"), body.get("messages"), request=body
+                    )
+                    if stream:
+                        result = await core.astream(body, decision, deadline=deadline)
+                        streaming = True
+                    else:
+                        answer = await core.acomplete(body, decision, deadline=deadline)
+            finally:
+                if not streaming:  # a stream's relay ends its deadline
+                    core.deadlines.end(deadline)
             if stream:
-                result = await core.astream(body, decision)
                 headers = _decision_headers(decision, result.model, result.is_fallback)
                 headers["cache-control"] = "no-cache"
                 metrics.on_request(path, 200)
@@ -508,7 +660,6 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
                     headers=headers,
                     background=BackgroundTask(result.aclose),
                 )
-            answer = await core.acomplete(body, decision)
             response = Response(
                 _relay_body(answer.body, answer.model),
                 media_type="application/json",

@@ -23,6 +23,13 @@ class ServeConfig(RoutingConfig):
             (comma-separated); clients then must send ``Authorization: Bearer KEY``.
         api_keys: Keys given directly (prefer `api_keys_env`).
         max_body_bytes: Largest accepted request body.
+        max_in_flight: Chat requests served at once (streams included until they
+            end); the next one is shed with HTTP 503 and ``Retry-After``.
+        header_timeout: Seconds a client has to send a request's line and headers.
+        body_timeout: Seconds a client has to send the body after the headers
+            (then HTTP 408).
+        shutdown_timeout: On SIGTERM, seconds requests in flight still get; then
+            what is left ends (streams with an error event) and the process exits.
     """
 
     host: str = "127.0.0.1"
@@ -30,6 +37,10 @@ class ServeConfig(RoutingConfig):
     api_keys_env: str | None = None
     api_keys: list[SecretStr] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    max_in_flight: int = Field(default=256, ge=1, le=1_000_000)
+    header_timeout: float = Field(default=10.0, gt=0)
+    body_timeout: float = Field(default=30.0, gt=0)
+    shutdown_timeout: float = Field(default=15.0, ge=0)
 
     def resolved_api_keys(self) -> list[str]:
         """Server keys from `api_keys` and the variable named by `api_keys_env`."""

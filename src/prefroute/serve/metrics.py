@@ -81,6 +81,7 @@ class ServeMetrics:
         self.routed: dict[tuple[tuple[str, str], ...], int] = defaultdict(int)
         self.upstream_errors: dict[tuple[tuple[str, str], ...], int] = defaultdict(int)
         self.fallbacks: dict[tuple[tuple[str, str], ...], int] = defaultdict(int)
+        self.retries: dict[tuple[tuple[str, str], ...], int] = defaultdict(int)
         self.spend: dict[str, float] = {}
         self.routing_latency = Histogram(_ROUTING_BUCKETS)
         self.upstream_latency = Histogram(_UPSTREAM_BUCKETS)
@@ -118,6 +119,11 @@ class ServeMetrics:
         with self._lock:
             self.spend[model] = self.spend.get(model, 0.0) + usd
 
+    def on_retry(self, model: str, reason: str) -> None:
+        """A request was sent again to the same upstream ("connect", "429", "503")."""
+        with self._lock:
+            self.retries[(("model", model), ("reason", reason))] += 1
+
     def on_fallback(self, from_model: str, to_model: str) -> None:
         """A failed call went to the other model."""
         with self._lock:
@@ -154,6 +160,12 @@ class ServeMetrics:
                 "prefroute_fallbacks_total",
                 "Calls retried on the other model.",
                 self.fallbacks,
+            )
+            counter(
+                "prefroute_upstream_retries_total",
+                "Requests sent again to the same upstream (never reached it, or it "
+                "asked with Retry-After).",
+                self.retries,
             )
             name = "prefroute_spend_usd_total"
             out += [
