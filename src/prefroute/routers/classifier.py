@@ -151,6 +151,8 @@ class ClassifierRouter(Router):
         else:
             w["W2"] = np.zeros((d, 3))
         opt = AdamW(w, self.lr, self.weight_decay)
+        # progress hook set by `prefroute.train.pipeline.train_router` (not state)
+        on_epoch = getattr(self, "on_epoch", None)
         for _ in range(self.n_epochs):
             prob, h = self._forward(x, w)
             delta = (prob - target) * sample_w[:, None]
@@ -161,6 +163,8 @@ class ClassifierRouter(Router):
                 grads["W1"] = x.T @ dh
                 grads["b1"] = dh.sum(axis=0)
             opt.step(w, grads, decay={"W1", "W2"})
+            if on_epoch is not None:
+                on_epoch(1)
         self.weights_ = {
             k: v.astype(np.float32).astype(np.float64) for k, v in w.items()
         }

@@ -161,6 +161,8 @@ class MFRouter(Router):
         }
         opt = AdamW(params, self.lr, self.weight_decay)
         ka, kb = p_idx * m + a_idx, p_idx * m + b_idx
+        # progress hook set by `prefroute.train.pipeline.train_router` (not state)
+        on_epoch = getattr(self, "on_epoch", None)
         for _ in range(self.n_epochs):
             z = x @ params["P"]
             s = (z @ params["V"].T + params["b"]).ravel()
@@ -179,6 +181,8 @@ class MFRouter(Router):
                 "P": x.T @ (grad_s @ params["V"]),
             }
             opt.step(params, grads, decay={"P", "V"})
+            if on_epoch is not None:
+                on_epoch(1)
         # Keep float32 precision, as saved, so a loaded router scores identically.
         self.models_ = models
         self.proj_ = params["P"].astype(np.float32)
