@@ -160,7 +160,7 @@ def register(app: typer.Typer) -> None:
                         progress,
                     ):
                         fitted = train_router(
-                            router, spec, data, emb, progress=progress, **params
+                            router, spec, data, emb, on_progress=progress, **params
                         )
         if router == "classifier-ft":  # shows its own progress bar
             progress.print(

@@ -16,7 +16,7 @@ The full fine-tune of the encoder is the ``classifier-ft`` router
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Self
 
@@ -49,6 +49,9 @@ class ClassifierRouter(Router):
     """Predicts strong-wins / tie / weak-wins from the prompt."""
 
     name = "classifier"
+    #: Progress hook (not state): called with 1 after each training epoch when set
+    #: (`prefroute.train.pipeline.train_router` sets it).
+    on_epoch: Callable[[int], None] | None = None
 
     def __init__(
         self,
@@ -151,8 +154,7 @@ class ClassifierRouter(Router):
         else:
             w["W2"] = np.zeros((d, 3))
         opt = AdamW(w, self.lr, self.weight_decay)
-        # progress hook set by `prefroute.train.pipeline.train_router` (not state)
-        on_epoch = getattr(self, "on_epoch", None)
+        on_epoch = self.on_epoch
         for _ in range(self.n_epochs):
             prob, h = self._forward(x, w)
             delta = (prob - target) * sample_w[:, None]

@@ -413,7 +413,7 @@ def train_router(
     data: TrainingData,
     embedder: Embedder,
     *,
-    progress: Progress | None = None,
+    on_progress: Progress | None = None,
     **overrides: Any,
 ) -> Router:
     """Fit a registered router on prepared training data.
@@ -427,8 +427,8 @@ def train_router(
         recipe: The recipe.
         data: From `build_battles`.
         embedder: Embedder injected into the router.
-        progress: Progress callback: stage ``fitting <name>``, counted in epochs
-            for routers fitted by full-batch steps (``n_epochs``).
+        on_progress: Progress callback: stage ``fitting <name>``, counted in
+            epochs for routers with an ``on_epoch`` hook (mf, classifier).
         **overrides: Hyperparameter overrides.
 
     Returns:
@@ -459,14 +459,17 @@ def train_router(
             f"it accepts {sorted(accepted)}"
         )
     router = cls(**params)
-    n_epochs = params.get("n_epochs", getattr(router, "n_epochs", None))
-    if progress is not None:
-        total = n_epochs if isinstance(n_epochs, int) else None
+    if on_progress is not None:
+        # routers fitted by epochs declare an `on_epoch` hook (mf, classifier)
+        n_epochs = getattr(router, "n_epochs", None)
+        total = (
+            n_epochs if hasattr(cls, "on_epoch") and isinstance(n_epochs, int) else None
+        )
         unit = f": {total} epochs over {len(data.battles):,} battles" if total else ""
-        progress(f"fitting {name}{unit}", 0, total)
+        on_progress(f"fitting {name}{unit}", 0, total)
         if total:
-            # read by the fitting loop, once per epoch
-            router.on_epoch = lambda n: progress(f"fitting {name}", n, total)  # type: ignore[attr-defined]
+            report = on_progress
+            router.on_epoch = lambda n: report(f"fitting {name}", n, total)  # type: ignore[attr-defined]
     router.fit(data.battles)
     if recipe.serve_embedder and "embedder" in accepted and "embedder" not in overrides:
         router = _serve_with(router, recipe.serve_embedder, embedder)
