@@ -28,8 +28,10 @@ def _configure_logging(level: int) -> None:
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
     root.setLevel(level)
-    # One INFO line per HTTP request drowns progress output.
-    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+    # One INFO line per HTTP request drowns progress output: shown with -vv only.
+    logging.getLogger("httpx").setLevel(
+        max(level, logging.WARNING) if level > logging.DEBUG else level
+    )
 
 
 def build_app() -> typer.Typer:

@@ -50,6 +50,11 @@ class _Stage:
     total: int | None
     started: float
     done: int = 0
+    # the first progress report: the rate is measured from it, so set-up before
+    # the first unit (loading a model, a step before the counted work) is not
+    # taken for slowness
+    first_at: float | None = None
+    first_done: int = 0
     last_line: float = 0.0
     finished: bool = False
     task: Any = None  # rich TaskID on a terminal
@@ -151,6 +156,8 @@ class StageReporter:
             if current is None or done == 0:
                 self._start(key, stage, total, now)
                 return
+            if current.first_at is None:
+                current.first_at, current.first_done = now, done
             current.done += done
             if total is not None:
                 current.total = total
@@ -203,7 +210,10 @@ class StageReporter:
             f"{stage.label}: {stage.done:,}/{stage.total:,} ({share:.0%}), "
             f"{format_duration(elapsed)} elapsed"
         )
-        if stage.done > 0:
-            left = elapsed / stage.done * (stage.total - stage.done)
-            text += f", about {format_duration(left)} left"
+        left = stage.total - stage.done
+        if stage.first_at is not None and stage.done > stage.first_done:
+            rate = (stage.done - stage.first_done) / max(now - stage.first_at, 1e-9)
+            text += f", about {format_duration(left / rate)} left"
+        elif stage.done > 0:
+            text += f", about {format_duration(elapsed / stage.done * left)} left"
         return text

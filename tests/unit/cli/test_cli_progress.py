@@ -33,16 +33,17 @@ def test_log_lines_say_the_work_up_front_then_count_with_time_left() -> None:
         progress(
             "embedding: 1,000 prompts with minilm (400 cached, 600 to embed)", 0, 600
         )
-        clock.now = 10.0
+        clock.now = 20.0  # the first report comes late (say, loading the model)
         progress("embedding", 100, 600)  # within the interval: no line
         clock.now = 40.0
-        progress("embedding", 200, 600)  # 300 done in 40 s: 300 left, about 40 s
+        # the rate counts from the first report: 200 in 20 s, so 300 left take 30 s
+        progress("embedding", 200, 600)
         clock.now = 80.0
         progress("embedding", 300, 600)
     lines = out.getvalue().splitlines()
     assert lines == [
         "embedding: 1,000 prompts with minilm (400 cached, 600 to embed)",
-        "embedding: 300/600 (50%), 40 s elapsed, about 40 s left",
+        "embedding: 300/600 (50%), 40 s elapsed, about 30 s left",
         "embedding: done, 600 in 1 min 20 s",
     ]
 
