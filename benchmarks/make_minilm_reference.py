@@ -66,11 +66,16 @@ def main() -> None:
         texts, batch_size=16, convert_to_numpy=True, normalize_embeddings=True
     )
     emb = np.asarray(emb, dtype=np.float32)
-    np.savez(
+    from prefroute._npz import write_npz
+
+    write_npz(
         args.out,
-        embeddings=emb,
-        texts_sha256=np.array(hashlib.sha256(raw).hexdigest()),
-        max_seq_length=np.array(model.max_seq_length, dtype=np.int64),
+        {
+            "embeddings": emb,
+            "texts_sha256": np.array(hashlib.sha256(raw).hexdigest()),
+            "max_seq_length": np.array(model.max_seq_length, dtype=np.int64),
+        },
+        compress=False,
     )
     print(f"wrote {args.out}: {emb.shape} (max_seq_length={model.max_seq_length})")
 

@@ -50,7 +50,12 @@ def test_eval_mt_bench_writes_json_and_png(data_dir: Path, tmp_path: Path) -> No
         "200",
     )
     assert "APGR" in stdout and "random" in stdout
+    # 7 of 72 questions go better on the weak model: the oracle beats the strong
+    # model, and the caption says why its figures may exceed 1
+    text = " ".join(stdout.split())
+    assert "optimal: the oracle" in text and "its PGR peaks at 1.112" in text
     report = json.loads(out.read_text())
+    assert report["optimal"]["PGR_max"] == pytest.approx(1.1119, abs=1e-4)
     assert report["benchmark"] == "mt-bench"
     assert report["n_prompts"] == 72
     assert report["strong_quality"] == pytest.approx(9.212, abs=1e-3)
@@ -194,7 +199,7 @@ def test_score_reads_stdin_and_writes_stdout() -> None:
 
 def test_score_bad_line_is_an_error_naming_the_line(tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
-    source.write_text('{"prompt": "ok"}\n{"text": "no prompt"}\n')
+    source.write_text('{"prompt": "ok"}\n{"body": "no prompt"}\n')
     result = CliRunner().invoke(build_app(), ["score", "-r", "random", str(source)])
     assert isinstance(result.exception, DataError)
     assert "in.jsonl:2" in str(result.exception)
@@ -270,7 +275,7 @@ def test_files_that_are_not_utf8_give_one_error_line(
 
 def test_score_failure_leaves_no_output_file(tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
-    source.write_text('{"prompt": "ok"}\n{"text": "no prompt"}\n')
+    source.write_text('{"prompt": "ok"}\n{"body": "no prompt"}\n')
     dest = tmp_path / "out.jsonl"
     result = CliRunner().invoke(
         build_app(),

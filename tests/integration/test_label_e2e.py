@@ -227,3 +227,62 @@ def test_label_ctrl_c_exits_130_with_summary_and_rerun_resumes(
     assert f"{n_saved} already there" in text
     battles = load_battles_jsonl(out)
     assert sorted(b.prompt for b in battles) == sorted(prompts)
+
+
+def test_label_exits_1_with_the_reason_when_nothing_is_labelled(
+    fake: FakeLLM, tmp_path: Path
+) -> None:
+    prompts = tmp_path / "garbage.jsonl"
+    prompts.write_text(
+        "".join(json.dumps({"prompt": f"q{i} [garbage]"}) + "\n" for i in range(3))
+    )
+    out = tmp_path / "b.jsonl"
+    code, text = _run(
+        "label",
+        "--prompts",
+        str(prompts),
+        "-o",
+        str(out),
+        "--config",
+        str(_config_file(tmp_path)),
+        "--base-url",
+        fake.base_url,
+    )
+    assert code == 1, text
+    assert "nothing labelled" in text and "no verdict in the expected form" in text
+    assert "[[A>B]]" in text and "b.skipped.jsonl" in text
+    assert not out.exists()  # no empty battles file left behind
+    lines = (tmp_path / "b.skipped.jsonl").read_text().splitlines()
+    skipped = [json.loads(line) for line in lines]
+    assert len(skipped) == 3 and all("judge_output" in s for s in skipped)
+
+
+def test_label_help_documents_the_judge_verdict_format() -> None:
+    result = CliRunner().invoke(
+        build_app(), ["label", "--help"], env={"COLUMNS": "120"}
+    )
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    for verdict in ("[[A>>B]]", "[[A>B]]", "[[A=B]]", "[[B>A]]", "[[B>>A]]"):
+        assert verdict in text
+    assert "exits with status 1" in text
+
+
+def test_label_reads_a_plain_text_prompt_file(fake: FakeLLM, tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("first task\n\nsecond task [close]\n")
+    out = tmp_path / "b.jsonl"
+    code, text = _run(
+        "label",
+        "--prompts",
+        str(prompts),
+        "-o",
+        str(out),
+        "--config",
+        str(_config_file(tmp_path)),
+        "--base-url",
+        fake.base_url,
+    )
+    assert code == 0, text
+    battles = load_battles_jsonl(out)
+    assert sorted(b.prompt for b in battles) == ["first task", "second task [close]"]

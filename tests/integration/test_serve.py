@@ -608,11 +608,21 @@ def test_upstream_api_key_is_sent_from_env(
     assert upstream.auth_headers[-2:] == ["Bearer sk-strong", None]
 
 
+@pytest.mark.parametrize("suffix", [".txt", ".jsonl"])
 def test_server_built_from_config_calibrates_at_start(
-    upstream: FakeUpstream, start_server: Any, tmp_path: Any
+    upstream: FakeUpstream, start_server: Any, tmp_path: Any, suffix: str
 ) -> None:
-    prompts = tmp_path / "prompts.txt"
-    prompts.write_text("\n".join(CALIBRATION_PROMPTS), encoding="utf-8")
+    # plain lines, or OpenAI `messages` records (the reader `prefroute score` uses)
+    prompts = tmp_path / f"prompts{suffix}"
+    lines = (
+        CALIBRATION_PROMPTS
+        if suffix == ".txt"
+        else [
+            json.dumps({"messages": [{"role": "user", "content": p}]})
+            for p in CALIBRATION_PROMPTS
+        ]
+    )
+    prompts.write_text("\n".join(lines), encoding="utf-8")
     config = _config(upstream, routers=["random"], calibration_prompts=str(prompts))
     running = start_server(create_app(config))
     client = _openai(running.url, "x")

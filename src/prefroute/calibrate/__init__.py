@@ -100,11 +100,12 @@ def strong_share_at(scores: Sequence[float] | Any, threshold: float) -> float:
 
 
 def load_prompts(path: Path | str) -> list[str]:
-    """Read prompts from a file.
+    """Read prompts from a prompt file (`prefroute.data.prompts.read_prompts`).
 
-    Formats: ``.json`` (a list of strings, or of objects with "prompt",
-    "instruction" or "text"), ``.jsonl`` (one string or such object per line), anything
-    else one prompt per non-empty line.
+    Formats: ``.jsonl`` (per line a string, or an object with "prompt", OpenAI
+    "messages", "instruction", "question", "query" or "text"), ``.json`` (a list of
+    those), ``.csv`` (a "prompt" column), anything else one prompt per non-empty
+    line.
 
     Args:
         path: Prompt file.
@@ -115,51 +116,9 @@ def load_prompts(path: Path | str) -> list[str]:
     Raises:
         DataError: Missing, unreadable or malformed file, or no prompts.
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read prompt file {str(path)!r}: {exc}") from exc
-    suffix = path.suffix.lower()
-    items: list[Any]
-    try:
-        if suffix == ".json":
-            loaded = json.loads(text)
-            if not isinstance(loaded, list):
-                raise DataError(
-                    f"{str(path)!r}: expected a JSON list of prompts, "
-                    f"got {type(loaded).__name__}"
-                )
-            items = loaded
-        elif suffix == ".jsonl":
-            items = [json.loads(line) for line in text.splitlines() if line.strip()]
-        else:
-            items = [line for line in text.splitlines() if line.strip()]
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{str(path)!r}: invalid JSON: {exc}") from exc
-    prompts: list[str] = []
-    for i, item in enumerate(items):
-        if isinstance(item, str):
-            prompts.append(item)
-            continue
-        if isinstance(item, dict):
-            for key in ("prompt", "instruction", "text"):
-                if isinstance(item.get(key), str):
-                    prompts.append(item[key])
-                    break
-            else:
-                raise DataError(
-                    f"{str(path)!r} item {i}: expected a 'prompt', 'instruction' "
-                    f"or 'text' string field, got keys {sorted(item)}"
-                )
-            continue
-        raise DataError(
-            f"{str(path)!r} item {i}: expected a string or object, "
-            f"got {type(item).__name__}"
-        )
-    if not prompts:
-        raise DataError(f"{str(path)!r} holds no prompts")
-    return prompts
+    from prefroute.data.prompts import read_prompts
+
+    return read_prompts(path)
 
 
 def default_prompts(data_dir: Path | str | None = None) -> list[str]:

@@ -7,12 +7,31 @@ import importlib
 import logging
 import pkgutil
 import sys
+from typing import Annotated
 
 import typer
 
+from prefroute.cli._options import CliState, PrefrouteGroup
 from prefroute.errors import PrefrouteError
 
 __all__ = ["build_app", "main"]
+
+
+_LOG_LEVELS = (logging.WARNING, logging.INFO, logging.DEBUG)
+
+
+def _configure_logging(level: int) -> None:
+    """Send log records of `level` and above to stderr (one handler, added once)."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level)
+    # One INFO line per HTTP request drowns progress output: shown with -vv only.
+    logging.getLogger("httpx").setLevel(
+        max(level, logging.WARNING) if level > logging.DEBUG else level
+    )
 
 
 def build_app() -> typer.Typer:
@@ -20,6 +39,7 @@ def build_app() -> typer.Typer:
     app = typer.Typer(
         name="prefroute",
         help="Route each LLM request to the cheapest model that will answer it well.",
+        cls=PrefrouteGroup,
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
@@ -27,15 +47,28 @@ def build_app() -> typer.Typer:
 
     @app.callback()
     def _root(
-        verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+        ctx: typer.Context,
+        verbose: Annotated[
+            int,
+            typer.Option(
+                "--verbose",
+                "-v",
+                count=True,
+                help="More log output: -v for INFO lines, -vv for DEBUG.",
+            ),
+        ] = 0,
+        quiet: Annotated[
+            bool,
+            typer.Option(
+                "--quiet", "-q", help="Errors only: no progress, no log lines."
+            ),
+        ] = False,
     ) -> None:
-        logging.basicConfig(
-            level=logging.DEBUG if verbose else logging.INFO,
-            format="%(levelname)s %(name)s: %(message)s",
-            stream=sys.stderr,
-        )
-        # One INFO line per HTTP request drowns progress output.
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+        if quiet:
+            _configure_logging(logging.ERROR)
+        else:
+            _configure_logging(_LOG_LEVELS[min(verbose, len(_LOG_LEVELS) - 1)])
+        ctx.obj = CliState(verbosity=verbose, is_quiet=quiet)
 
     package = importlib.import_module(__name__)
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
@@ -50,7 +83,7 @@ def main() -> None:
     try:
         # Without standalone mode click *returns* the code of `typer.Exit(n)`
         # instead of exiting with it.
-        code = build_app()(standalone_mode=False)
+        code = build_app()(prog_name="prefroute", standalone_mode=False)
         if isinstance(code, int) and code != 0:
             raise SystemExit(code)
     except PrefrouteError as exc:

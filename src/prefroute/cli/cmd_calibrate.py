@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from prefroute.cli._options import DataDirOption
+from prefroute.data.prompts import PROMPT_FILE_HELP
 from prefroute.errors import ConfigError
 
 __all__ = ["register"]
@@ -23,6 +25,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--router",
                 "-r",
+                metavar="NAME",
                 help="Router name, shipped checkpoint or folder; repeat or "
                 "comma-separate for several; NAME=PATH names a folder.",
             ),
@@ -30,25 +33,28 @@ def register(app: typer.Typer) -> None:
         strong_share: Annotated[
             float,
             typer.Option(
-                "--strong-share", "-s", help="Target share of strong calls in [0, 1]."
+                "--strong-share",
+                "-s",
+                metavar="SHARE",
+                help="Target share of strong calls in [0, 1].",
             ),
         ],
         prompts: Annotated[
             Path | None,
             typer.Option(
                 "--prompts",
-                help="Prompt file (.json list, .jsonl, or one prompt per line); "
-                "default: the 805 AlpacaEval instructions of the data directory.",
+                metavar="FILE",
+                help=f"Prompt file: {PROMPT_FILE_HELP}. Default: the 805 AlpacaEval "
+                "instructions of the data folder.",
             ),
         ] = None,
-        data_dir: Annotated[
-            Path | None, typer.Option("--data-dir", help="Data directory.")
-        ] = None,
+        data_dir: DataDirOption = None,
         out: Annotated[
             Path | None,
             typer.Option(
                 "--out",
                 "-o",
+                metavar="FILE",
                 help="Write the calibrations (all routers, all shares) as JSON, for "
                 "`prefroute serve --calibration FILE`.",
             ),
@@ -57,8 +63,11 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--json", help="Print a JSON object instead of text.")
         ] = False,
     ) -> None:
-        """Print the threshold that sends --strong-share of the prompts to the strong
-        model (a score >= threshold goes strong)."""
+        """Print the threshold that sends a share of prompts to the strong model.
+
+        The threshold sends --strong-share of the prompts strong (a score >=
+        threshold goes strong).
+        """
         from rich.console import Console
 
         from prefroute.calibrate import (

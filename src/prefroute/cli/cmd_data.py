@@ -9,12 +9,11 @@ from typing import Annotated
 
 import typer
 
+from prefroute.cli._options import DataDirOption, PrefrouteGroup
 from prefroute.config import resolve_data_dir
-from prefroute.errors import DataError
+from prefroute.errors import ConfigError, DataError
 
 __all__ = ["register"]
-
-_DATA_DIR_HELP = "Data folder (default: PREFROUTE_DATA_DIR or the user data dir)."
 
 
 @dataclass(frozen=True)
@@ -115,15 +114,14 @@ def _checks() -> list[_Check]:
 def register(app: typer.Typer) -> None:
     """Add the `data` command group to the root app."""
     data_app = typer.Typer(
+        cls=PrefrouteGroup,
         help="List, download and check the public data sources.",
         no_args_is_help=True,
     )
 
     @data_app.command("list")
     def list_sources(
-        data_dir: Annotated[
-            Path | None, typer.Option("--data-dir", help=_DATA_DIR_HELP)
-        ] = None,
+        data_dir: DataDirOption = None,
     ) -> None:
         """Show every registered source and whether its files are present."""
         from rich.console import Console
@@ -147,11 +145,17 @@ def register(app: typer.Typer) -> None:
     @data_app.command("download")
     def download_cmd(
         name: Annotated[
-            str, typer.Argument(help="A source name (see `data list`) or 'all'.")
+            str,
+            typer.Argument(
+                metavar="SOURCE", help="A source name (see `data list`) or 'all'."
+            ),
         ],
+        data_dir: DataDirOption = None,
         dest: Annotated[
             Path | None,
-            typer.Option("--dest", help="Target data folder (default: the data dir)."),
+            typer.Option(
+                "--dest", metavar="DIR", hidden=True, help="Deprecated: --data-dir."
+            ),
         ] = None,
         force: Annotated[
             bool, typer.Option("--force", help="Re-download present files.")
@@ -169,9 +173,20 @@ def register(app: typer.Typer) -> None:
 
         from prefroute.data.download import download, get_source
 
+        if dest is not None:
+            if data_dir is not None and data_dir != dest:
+                raise ConfigError(
+                    f"--dest {str(dest)!r} and --data-dir {str(data_dir)!r} differ; "
+                    "--dest is the old name of --data-dir: give only --data-dir"
+                )
+            typer.echo(
+                "warning: --dest is deprecated and will be removed; use --data-dir",
+                err=True,
+            )
+            data_dir = dest
         if name != "all":
             get_source(name)  # fail fast on a typo
-        root = dest if dest is not None else resolve_data_dir(None, must_exist=False)
+        root = resolve_data_dir(data_dir, must_exist=False)
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -194,9 +209,7 @@ def register(app: typer.Typer) -> None:
 
     @data_app.command("check")
     def check_cmd(
-        data_dir: Annotated[
-            Path | None, typer.Option("--data-dir", help=_DATA_DIR_HELP)
-        ] = None,
+        data_dir: DataDirOption = None,
         sha: Annotated[
             bool,
             typer.Option(
@@ -218,7 +231,7 @@ def register(app: typer.Typer) -> None:
                 table.add_row(
                     check.name,
                     "missing",
-                    f"prefroute data download {check.source} --dest {root}",
+                    f"prefroute data download {check.source} --data-dir {root}",
                 )
                 continue
             try:

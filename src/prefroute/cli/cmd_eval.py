@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from prefroute.cli._options import DataDirOption
 from prefroute.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -103,6 +104,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--benchmark",
                 "-b",
+                metavar="NAME|FILE",
                 help="mt-bench, mmlu or gsm8k; routerbench, routerdc or llmrouter for "
                 "the N-model cost-quality evaluation of mf-multi (cross-validated); or "
                 "your own file (.csv: prompt + a column per model; .json/.jsonl: "
@@ -114,6 +116,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--routers",
                 "-r",
+                metavar="NAMES",
                 help="Comma-separated router names, shipped checkpoints or folders; "
                 "NAME:key=value;... passes constructor arguments (random:seed=3).",
             ),
@@ -122,50 +125,61 @@ def register(app: typer.Typer) -> None:
             list[Path] | None,
             typer.Option(
                 "--scores",
+                metavar="FILE",
                 help="Precomputed scores (JSONL with prompt + score, as written by "
                 "`prefroute score`), named after the file stem. Repeatable.",
             ),
         ] = None,
         scores_dir: Annotated[
             Path | None,
-            typer.Option("--scores-dir", help="Evaluate every *.jsonl file in it."),
+            typer.Option(
+                "--scores-dir", metavar="DIR", help="Evaluate every *.jsonl file in it."
+            ),
         ] = None,
         json_out: Annotated[
-            Path | None, typer.Option("--json", help="Write the report as JSON.")
+            Path | None,
+            typer.Option("--json", metavar="FILE", help="Write the report as JSON."),
         ] = None,
         plot_out: Annotated[
-            Path | None, typer.Option("--plot", help="Write a PNG plot.")
+            Path | None,
+            typer.Option("--plot", metavar="FILE", help="Write a PNG plot."),
         ] = None,
         compare: Annotated[
             list[str] | None,
             typer.Option(
-                "--compare", help="A,B: paired difference A - B (repeatable)."
+                "--compare",
+                metavar="A,B",
+                help="A,B: paired difference A - B (repeatable).",
             ),
         ] = None,
-        data_dir: Annotated[
-            Path | None, typer.Option("--data-dir", help="Data directory.")
-        ] = None,
+        data_dir: DataDirOption = None,
         strong: Annotated[
-            str | None, typer.Option("--strong", help="Strong model name.")
+            str | None,
+            typer.Option("--strong", metavar="MODEL", help="Strong model name."),
         ] = None,
         weak: Annotated[
-            str | None, typer.Option("--weak", help="Weak model name.")
+            str | None, typer.Option("--weak", metavar="MODEL", help="Weak model name.")
         ] = None,
         bootstrap: Annotated[
             int,
-            typer.Option("--bootstrap", min=0, help="Bootstrap resamples (0: none)."),
+            typer.Option(
+                "--bootstrap", metavar="N", min=0, help="Bootstrap resamples (0: none)."
+            ),
         ] = 1000,
         seed: Annotated[
             int,
             typer.Option(
                 "--seed",
-                help="Bootstrap seed (routerbench/routerdc/llmrouter: fold seed).",
+                metavar="N",
+                help="Bootstrap seed (the fold seed for routerbench, routerdc and "
+                "llmrouter).",
             ),
         ] = 0,
         split: Annotated[
             str,
             typer.Option(
                 "--split",
+                metavar="SPLIT",
                 help="N-model benchmarks only: random (K-fold over prompts) or "
                 "task (leave-one-task-out).",
             ),
@@ -174,11 +188,15 @@ def register(app: typer.Typer) -> None:
             str,
             typer.Option(
                 "--policy",
+                metavar="POLICY",
                 help="N-model benchmarks only: utility (lambda) or tolerance.",
             ),
         ] = "utility",
         batch_size: Annotated[
-            int, typer.Option("--batch-size", min=1, help="Prompts per score call.")
+            int,
+            typer.Option(
+                "--batch-size", metavar="N", min=1, help="Prompts per score call."
+            ),
         ] = 256,
         use_cache: Annotated[
             bool,
@@ -188,6 +206,7 @@ def register(app: typer.Typer) -> None:
             int,
             typer.Option(
                 "--random-seeds",
+                metavar="N",
                 min=1,
                 help="Seeds averaged for the router named 'random' (its expected "
                 "figures); 1 = a single draw with seed 0.",
@@ -370,6 +389,8 @@ def _print_report(report: object) -> None:
         _fmt(om["CPT80"], True),
         "",
     )
+    table.caption = _optimal_caption(om, oi)
+    table.caption_justify = "left"
     console.print(table)
     for key, entry in report.compare.items():
         apgr = entry["APGR"]
@@ -384,3 +405,23 @@ def _print_report(report: object) -> None:
                 else ""
             )
         )
+
+
+def _optimal_caption(
+    metrics: dict[str, float], intervals: dict[str, tuple[float, float]]
+) -> str:
+    """What the `optimal` row is, and why its figures may exceed 1."""
+    text = (
+        "optimal: the oracle, which sends strong exactly the prompts the strong "
+        "model does better on."
+    )
+    peak = metrics.get("PGR_max")
+    if peak is not None and math.isfinite(peak) and peak > 1:
+        text += (
+            " It keeps the prompts the weak model does better on weak, so it beats "
+            f"the strong model: its PGR peaks at {_fmt(peak)}"
+            f"{_fmt_ci(intervals.get('PGR_max'))}, and its APGR and interval can "
+            "exceed 1 (resamples with a smaller strong - weak gap, PGR's "
+            "denominator, give larger ratios)."
+        )
+    return text

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from prefroute.data.prompts import PROMPT_FILE_HELP
 from prefroute.errors import ConfigError
 
 __all__ = ["register"]
@@ -96,6 +97,19 @@ def _print_summary(console: Any, report: Any, output: Path) -> None:
     console.print(f"  total  {_usage_line(report)}; {report.n_requests} requests")
 
 
+def _nothing_labelled(report: Any, output: Path) -> str:
+    from prefroute.train.label import skipped_path
+
+    return (
+        f"error: nothing labelled: the judge's answers to all {report.n_skipped} "
+        "prompts had no verdict in the expected form (a last line with [[A>>B]], "
+        "[[A>B]], [[A=B]], [[B>A]] or [[B>>A]]), even when asked twice. Its "
+        f"answers are in {skipped_path(output)} ('judge_output'); check that "
+        "--judge names an instruction-following model that can compare two "
+        "answers, then rerun with --retry-skipped"
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the `label` command to the app."""
 
@@ -105,95 +119,141 @@ def register(app: typer.Typer) -> None:
             Path,
             typer.Option(
                 "--prompts",
-                help="JSONL with 'prompt' or 'messages' per line, optionally "
-                "'strong_response' / 'weak_response' (then that model is not called).",
+                metavar="FILE",
+                help=f"Prompt file: {PROMPT_FILE_HELP}. A record may add "
+                "'strong_response' / 'weak_response' (that model is then not called).",
             ),
         ],
         output: Annotated[
             Path,
             typer.Option(
-                "--output", "-o", help="Battles JSONL, appended to (resumable)."
+                "--output",
+                "-o",
+                metavar="FILE",
+                help="Battles JSONL, appended to (resumable).",
             ),
         ],
         config: Annotated[
             Path | None,
             typer.Option(
                 "--config",
+                metavar="FILE",
                 help="YAML with the same settings (strong/weak/judge: model, base_url, "
                 "api_key_env, price_in, price_out; concurrency, seed, ...); "
                 "flags override it.",
             ),
         ] = None,
         strong: Annotated[
-            str | None, typer.Option("--strong", help="Strong model name.")
+            str | None,
+            typer.Option("--strong", metavar="MODEL", help="Strong model name."),
         ] = None,
         weak: Annotated[
-            str | None, typer.Option("--weak", help="Weak model name.")
+            str | None, typer.Option("--weak", metavar="MODEL", help="Weak model name.")
         ] = None,
         judge: Annotated[
-            str | None, typer.Option("--judge", help="Judge model name.")
+            str | None,
+            typer.Option("--judge", metavar="MODEL", help="Judge model name."),
         ] = None,
         base_url: Annotated[
             str | None,
-            typer.Option("--base-url", help="Base URL (.../v1) for all three models."),
+            typer.Option(
+                "--base-url",
+                metavar="URL",
+                help="Base URL (.../v1) for all three models.",
+            ),
         ] = None,
         api_key_env: Annotated[
             str | None,
-            typer.Option("--api-key-env", help="Env var with the key, for all three."),
+            typer.Option(
+                "--api-key-env",
+                metavar="VAR",
+                help="Env var with the key, for all three.",
+            ),
         ] = None,
         strong_base_url: Annotated[
-            str | None, typer.Option("--strong-base-url", help="Strong model's URL.")
+            str | None,
+            typer.Option(
+                "--strong-base-url", metavar="URL", help="Strong model's URL."
+            ),
         ] = None,
         weak_base_url: Annotated[
-            str | None, typer.Option("--weak-base-url", help="Weak model's URL.")
+            str | None,
+            typer.Option("--weak-base-url", metavar="URL", help="Weak model's URL."),
         ] = None,
         judge_base_url: Annotated[
-            str | None, typer.Option("--judge-base-url", help="Judge model's URL.")
+            str | None,
+            typer.Option("--judge-base-url", metavar="URL", help="Judge model's URL."),
         ] = None,
         strong_api_key_env: Annotated[
-            str | None, typer.Option("--strong-api-key-env", help="Strong key var.")
+            str | None,
+            typer.Option("--strong-api-key-env", metavar="VAR", help="Strong key var."),
         ] = None,
         weak_api_key_env: Annotated[
-            str | None, typer.Option("--weak-api-key-env", help="Weak key var.")
+            str | None,
+            typer.Option("--weak-api-key-env", metavar="VAR", help="Weak key var."),
         ] = None,
         judge_api_key_env: Annotated[
-            str | None, typer.Option("--judge-api-key-env", help="Judge key var.")
+            str | None,
+            typer.Option("--judge-api-key-env", metavar="VAR", help="Judge key var."),
         ] = None,
         strong_price: Annotated[
             str | None,
-            typer.Option("--strong-price", help="IN,OUT USD per 1M tokens."),
+            typer.Option(
+                "--strong-price", metavar="IN,OUT", help="IN,OUT USD per 1M tokens."
+            ),
         ] = None,
         weak_price: Annotated[
-            str | None, typer.Option("--weak-price", help="IN,OUT USD per 1M tokens.")
+            str | None,
+            typer.Option(
+                "--weak-price", metavar="IN,OUT", help="IN,OUT USD per 1M tokens."
+            ),
         ] = None,
         judge_price: Annotated[
             str | None,
-            typer.Option("--judge-price", help="IN,OUT USD per 1M tokens."),
+            typer.Option(
+                "--judge-price", metavar="IN,OUT", help="IN,OUT USD per 1M tokens."
+            ),
         ] = None,
         concurrency: Annotated[
             int | None,
-            typer.Option("--concurrency", help="HTTP requests in flight (default 8)."),
+            typer.Option(
+                "--concurrency",
+                metavar="N",
+                help="HTTP requests in flight (default 8).",
+            ),
         ] = None,
         max_retries: Annotated[
             int | None,
-            typer.Option("--max-retries", help="Retries per request (default 4)."),
+            typer.Option(
+                "--max-retries", metavar="N", help="Retries per request (default 4)."
+            ),
         ] = None,
         timeout: Annotated[
             float | None,
-            typer.Option("--timeout", help="Seconds per request (default 120)."),
+            typer.Option(
+                "--timeout",
+                metavar="SECS",
+                help="Seconds per request (default 120).",
+            ),
         ] = None,
         seed: Annotated[
             int | None,
-            typer.Option("--seed", help="Seed of the A/B position draw (default 0)."),
+            typer.Option(
+                "--seed", metavar="N", help="Seed of the A/B position draw (default 0)."
+            ),
         ] = None,
         max_tokens: Annotated[
             int | None,
-            typer.Option("--max-tokens", help="Answer token limit (default 1024)."),
+            typer.Option(
+                "--max-tokens", metavar="N", help="Answer token limit (default 1024)."
+            ),
         ] = None,
         max_requests: Annotated[
             int | None,
             typer.Option(
-                "--max-requests", help="Stop cleanly after this many HTTP requests."
+                "--max-requests",
+                metavar="N",
+                help="Stop cleanly after this many HTTP requests.",
             ),
         ] = None,
         retry_skipped: Annotated[
@@ -207,7 +267,18 @@ def register(app: typer.Typer) -> None:
             typer.Option("--dry-run", help="Count the work and stop; no requests."),
         ] = False,
     ) -> None:
-        """Label prompts with a judge: write strong-vs-weak battles for training."""
+        """Label prompts with a judge: write strong-vs-weak battles for training.
+
+        The strong and the weak model answer each prompt (unless the file holds
+        their answers); the judge model sees both answers as assistants A and B, in
+        an order drawn per prompt, and must end its answer with its verdict in one
+        of these forms: [[A>>B]] (A much better), [[A>B]] (A better), [[A=B]]
+        (tie), [[B>A]] or [[B>>A]]; MT-Bench's [[A]], [[B]] and [[C]] (tie) are
+        accepted too. The verdict becomes the strong model's soft label: 1, 0.75,
+        0.5, 0.25 or 0. An answer without a verdict is asked again once, then the
+        prompt is recorded in OUTPUT's <stem>.skipped.jsonl with the judge's
+        answer. A run that labels no prompt exits with status 1.
+        """
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -309,3 +380,8 @@ def register(app: typer.Typer) -> None:
             console.print(
                 "stopped at --max-requests; run the same command again to resume"
             )
+        if report.n_written == 0 and report.n_skipped > 0:
+            if output.is_file() and output.stat().st_size == 0:
+                output.unlink()  # created by this run, holds nothing
+            console.print(_nothing_labelled(report, output))
+            raise typer.Exit(1)

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from prefroute.cli._options import DataDirOption
 from prefroute.errors import ConfigError
 
 __all__ = ["print_multi_result", "register", "run_eval_multi"]
@@ -30,6 +31,7 @@ _TaskShrink = Annotated[
     float,
     typer.Option(
         "--task-shrink",
+        metavar="SHARE",
         help="Task prior: route on each task's accuracy plus this share of "
         "the factorisation's within-task signal (0..1); negative: "
         "factorisation only.",
@@ -253,6 +255,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--benchmark",
                 "-b",
+                metavar="NAME|FILE",
                 help="routerbench, routerdc, llmrouter, or your own .json/.jsonl "
                 "file of {prompt, scores: {model: q}, costs: {model: usd}} records.",
             ),
@@ -261,6 +264,7 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option(
                 "--prices",
+                metavar="FILE",
                 help="YAML/JSON: model -> USD per query, or {input_per_mtok, "
                 "output_per_mtok, per_query, expected_output_tokens}; prices data "
                 "without per-query costs (routerdc, your file). llmrouter defaults "
@@ -271,38 +275,56 @@ def register(app: typer.Typer) -> None:
             str,
             typer.Option(
                 "--split",
+                metavar="SPLIT",
                 help="random (K-fold over prompts) or task (leave-one-task-out).",
             ),
         ] = "random",
         folds: Annotated[
-            int, typer.Option("--folds", help="Folds for --split random.")
+            int, typer.Option("--folds", metavar="N", help="Folds for --split random.")
         ] = 5,
         policy: Annotated[
-            str, typer.Option("--policy", help="utility (lambda) or tolerance.")
+            str,
+            typer.Option(
+                "--policy",
+                metavar="POLICY",
+                help="utility (lambda) or tolerance.",
+            ),
         ] = "utility",
         embedder: Annotated[
-            str, typer.Option("--embedder", help="Embedder spec.")
+            str, typer.Option("--embedder", metavar="SPEC", help="Embedder spec.")
         ] = "minilm",
-        dim: Annotated[int, typer.Option("--dim", help="Rank of the factors.")] = 16,
-        l2: Annotated[float, typer.Option("--l2", help="L2 penalty.")] = 3e-3,
-        n_epochs: Annotated[int, typer.Option("--epochs", help="Adam steps.")] = 400,
+        dim: Annotated[
+            int, typer.Option("--dim", metavar="N", help="Rank of the factors.")
+        ] = 16,
+        l2: Annotated[
+            float, typer.Option("--l2", metavar="FLOAT", help="L2 penalty.")
+        ] = 3e-3,
+        n_epochs: Annotated[
+            int, typer.Option("--epochs", metavar="N", help="Adam steps.")
+        ] = 400,
         tail_chars: Annotated[
             int,
             typer.Option(
-                "--tail-chars", help="Embed the prompt's last N chars (0: all)."
+                "--tail-chars",
+                metavar="N",
+                help="Embed the prompt's last N chars (0: all).",
             ),
         ] = 384,
-        seed: Annotated[int, typer.Option("--seed", help="Fold and weight seed.")] = 0,
+        seed: Annotated[
+            int, typer.Option("--seed", metavar="N", help="Fold and weight seed.")
+        ] = 0,
         task_shrink: _TaskShrink = DEFAULT_TASK_SHRINK,
         json_out: Annotated[
-            Path | None, typer.Option("--json", help="Write the result as JSON.")
+            Path | None,
+            typer.Option("--json", metavar="FILE", help="Write the result as JSON."),
         ] = None,
         plot_out: Annotated[
-            Path | None, typer.Option("--plot", help="Write a PNG cost-quality plot.")
+            Path | None,
+            typer.Option(
+                "--plot", metavar="FILE", help="Write a PNG cost-quality plot."
+            ),
         ] = None,
-        data_dir: Annotated[
-            Path | None, typer.Option("--data-dir", help="Data directory.")
-        ] = None,
+        data_dir: DataDirOption = None,
     ) -> None:
         """Cross-validate the multi-model router: cost-quality curve, AIQ, baselines."""
         run_eval_multi(
@@ -326,12 +348,14 @@ def register(app: typer.Typer) -> None:
     @app.command("train-multi")
     def train_multi(
         out: Annotated[
-            Path, typer.Option("--out", help="Folder to write the router to.")
+            Path,
+            typer.Option("--out", metavar="DIR", help="Folder to write the router to."),
         ],
         golden: Annotated[
             str,
             typer.Option(
                 "--golden",
+                metavar="NAMES",
                 help="Comma-separated: routerbench, routerdc, or your own "
                 ".json/.jsonl files of {prompt, scores, costs} records.",
             ),
@@ -339,27 +363,38 @@ def register(app: typer.Typer) -> None:
         battles: Annotated[
             list[Path] | None,
             typer.Option(
-                "--battles", help="Battles JSONL (prefroute format); repeatable."
+                "--battles",
+                metavar="FILE",
+                help="Battles JSONL (prefroute format); repeatable.",
             ),
         ] = None,
         embedder: Annotated[
-            str, typer.Option("--embedder", help="Embedder spec.")
+            str, typer.Option("--embedder", metavar="SPEC", help="Embedder spec.")
         ] = "minilm",
         serve_embedder: Annotated[
             str | None,
             typer.Option(
                 "--serve-embedder",
+                metavar="SPEC",
                 help="Embedder the saved router scores with (same dimension; e.g. "
                 "train on exact minilm, serve with minilm-dq8). Default: --embedder.",
             ),
         ] = None,
-        dim: Annotated[int, typer.Option("--dim", help="Rank of the factors.")] = 16,
-        l2: Annotated[float, typer.Option("--l2", help="L2 penalty.")] = 3e-3,
-        n_epochs: Annotated[int, typer.Option("--epochs", help="Adam steps.")] = 400,
+        dim: Annotated[
+            int, typer.Option("--dim", metavar="N", help="Rank of the factors.")
+        ] = 16,
+        l2: Annotated[
+            float, typer.Option("--l2", metavar="FLOAT", help="L2 penalty.")
+        ] = 3e-3,
+        n_epochs: Annotated[
+            int, typer.Option("--epochs", metavar="N", help="Adam steps.")
+        ] = 400,
         tail_chars: Annotated[
             int,
             typer.Option(
-                "--tail-chars", help="Embed the prompt's last N chars (0: all)."
+                "--tail-chars",
+                metavar="N",
+                help="Embed the prompt's last N chars (0: all).",
             ),
         ] = 384,
         alpaca_eval: Annotated[
@@ -378,19 +413,28 @@ def register(app: typer.Typer) -> None:
             ),
         ] = True,
         battle_weight: Annotated[
-            float, typer.Option("--battle-weight", help="Weight of the battle term.")
+            float,
+            typer.Option(
+                "--battle-weight", metavar="FLOAT", help="Weight of the battle term."
+            ),
         ] = 1.0,
         strong: Annotated[
-            str | None, typer.Option("--strong", help="Strong model of `score`'s pair.")
+            str | None,
+            typer.Option(
+                "--strong", metavar="MODEL", help="Strong model of `score`'s pair."
+            ),
         ] = None,
         weak: Annotated[
-            str | None, typer.Option("--weak", help="Weak model of `score`'s pair.")
+            str | None,
+            typer.Option(
+                "--weak", metavar="MODEL", help="Weak model of `score`'s pair."
+            ),
         ] = None,
-        seed: Annotated[int, typer.Option("--seed", help="Weight seed.")] = 0,
+        seed: Annotated[
+            int, typer.Option("--seed", metavar="N", help="Weight seed.")
+        ] = 0,
         task_shrink: _TaskShrink = DEFAULT_TASK_SHRINK,
-        data_dir: Annotated[
-            Path | None, typer.Option("--data-dir", help="Data directory.")
-        ] = None,
+        data_dir: DataDirOption = None,
     ) -> None:
         """Fit the mf-multi router on golden labels (+ battles) and save it."""
         from prefroute.config import resolve_data_dir

@@ -7,6 +7,9 @@ from typing import Annotated
 
 import typer
 
+from prefroute.cli._options import DataDirOption, cli_state
+from prefroute.cli._progress import StageReporter
+
 __all__ = ["register"]
 
 
@@ -15,16 +18,21 @@ def register(app: typer.Typer) -> None:
 
     @app.command("ratings")
     def ratings(
+        ctx: typer.Context,
         recipe: Annotated[
-            Path, typer.Option("--recipe", help="Recipe file (.yaml or .toml).")
+            Path,
+            typer.Option(
+                "--recipe", metavar="FILE", help="Recipe file (.yaml or .toml)."
+            ),
         ],
-        data_dir: Annotated[
-            Path | None, typer.Option("--data-dir", help="Data root.")
-        ] = None,
+        data_dir: DataDirOption = None,
         bootstrap: Annotated[
             int,
             typer.Option(
-                "--bootstrap", min=0, help="Bootstrap resamples for 95% intervals."
+                "--bootstrap",
+                metavar="N",
+                min=0,
+                help="Bootstrap resamples for 95% intervals.",
             ),
         ] = 100,
         decontaminate: Annotated[
@@ -34,7 +42,8 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
         top: Annotated[
-            int | None, typer.Option("--top", min=1, help="Show only the best N.")
+            int | None,
+            typer.Option("--top", metavar="N", min=1, help="Show only the best N."),
         ] = None,
     ) -> None:
         """Print the leaderboard (Elo scale, 95% bootstrap interval, tier) of all
@@ -54,25 +63,36 @@ def register(app: typer.Typer) -> None:
         import logging
 
         logging.getLogger("prefroute.train.pipeline").setLevel(logging.ERROR)
-        data = build_battles(
-            spec,
-            resolve_data_dir(data_dir),
-            emb,
-            n_bootstrap=bootstrap,
-        )
+        with StageReporter(quiet=cli_state(ctx).is_quiet) as progress:
+            data = build_battles(
+                spec,
+                resolve_data_dir(data_dir),
+                emb,
+                progress=progress,
+                n_bootstrap=bootstrap,
+            )
         assert data.ratings is not None
         r = data.ratings
         table = Table(title=f"{len(r.models)} models, {len(data.battles)} battles")
-        for col in ("rank", "model", "elo", "95% CI", "battles", "tier"):
-            table.add_column(col, justify="left" if col == "model" else "right")
+        columns = ["rank", "model", "elo", "95% CI", "battles", "tier"]
+        if bootstrap == 0:
+            columns.remove("95% CI")
+        for col in columns:
+            if col == "model":
+                # Never cut a name: two models sharing a long prefix would read the
+                # same; a name wider than its column folds onto the next line.
+                table.add_column(col, overflow="fold")
+            else:
+                table.add_column(col, justify="right", no_wrap=True)
         n = len(r.models) if top is None else min(top, len(r.models))
         for i in range(n):
-            table.add_row(
-                str(i + 1),
-                r.models[i],
-                f"{r.elo[i]:.0f}",
-                f"{r.ci_low[i]:.0f}..{r.ci_high[i]:.0f}",
-                str(int(r.n_battles[i])),
-                str(int(r.tiers[i])),
-            )
+            cells = {
+                "rank": str(i + 1),
+                "model": r.models[i],
+                "elo": f"{r.elo[i]:.0f}",
+                "95% CI": f"{r.ci_low[i]:.0f}..{r.ci_high[i]:.0f}",
+                "battles": str(int(r.n_battles[i])),
+                "tier": str(int(r.tiers[i])),
+            }
+            table.add_row(*(cells[c] for c in columns))
         Console().print(table)

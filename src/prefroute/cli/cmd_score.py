@@ -1,4 +1,4 @@
-"""`prefroute score`: add a router's score to every record of a JSONL file."""
+"""`prefroute score`: add a router's score to every record of a prompt file."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import IO, Annotated
 
 import typer
 
+from prefroute.data.prompts import PROMPT_FILE_HELP
 from prefroute.errors import ConfigError, DataError
 
 __all__ = ["register"]
@@ -23,25 +24,32 @@ def register(app: typer.Typer) -> None:
         input_path: Annotated[
             str,
             typer.Argument(
-                metavar="INPUT.jsonl",
-                help="JSONL of objects with a 'prompt' string or OpenAI 'messages' "
-                "(routed on the last user turn); '-' reads stdin.",
+                metavar="INPUT",
+                help=f"Prompt file: {PROMPT_FILE_HELP}. Messages are routed on the "
+                "last user turn. '-' reads JSONL from stdin.",
             ),
         ],
         router: Annotated[
             str,
             typer.Option(
-                "--router", "-r", help="Router name, shipped checkpoint or folder."
+                "--router",
+                "-r",
+                metavar="NAME",
+                help="Router name, shipped checkpoint or folder.",
             ),
         ],
         output: Annotated[
             str,
             typer.Option(
-                "--output", "-o", help="Output JSONL ('-' = stdout): input + 'score'."
+                "--output",
+                "-o",
+                metavar="FILE",
+                help="Output JSONL ('-' = stdout): each input record plus 'score'.",
             ),
         ] = "-",
         batch_size: Annotated[
-            int, typer.Option("--batch-size", help="Records per batch.")
+            int,
+            typer.Option("--batch-size", metavar="N", help="Records per batch."),
         ] = 256,
     ) -> None:
         """Score prompts with a router, streaming in batches."""
@@ -67,7 +75,7 @@ def register(app: typer.Typer) -> None:
             else:
                 try:
                     source = stack.enter_context(
-                        Path(input_path).open(encoding="utf-8")
+                        Path(input_path).open(encoding="utf-8", newline="")
                     )
                 except FileNotFoundError as exc:
                     raise DataError(
@@ -95,6 +103,7 @@ def register(app: typer.Typer) -> None:
                     sink,
                     name=source_name,
                     batch_size=batch_size,
+                    suffix=Path(input_path).suffix if input_path != "-" else ".jsonl",
                     on_batch=functools.partial(progress.advance, task),
                 )
             except BaseException:

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
+from prefroute.cli._options import DataDirOption
+
 __all__ = [
     "DEFAULT_SERVER_KEYS_ENV",
     "DEFAULT_STRONG_KEY_ENV",
@@ -74,60 +76,82 @@ def register(app: typer.Typer) -> None:
         config_file: Annotated[
             Path | None,
             typer.Option(
-                "--config", "-c", help="YAML config (see examples/serve-*.yaml)."
+                "--config",
+                "-c",
+                metavar="FILE",
+                help="YAML config (see examples/serve-*.yaml).",
             ),
         ] = None,
         strong_model: Annotated[
-            str | None, typer.Option("--strong-model", help="Strong upstream model id.")
+            str | None,
+            typer.Option(
+                "--strong-model", metavar="MODEL", help="Strong upstream model id."
+            ),
         ] = None,
         strong_base_url: Annotated[
             str | None,
             typer.Option(
-                "--strong-base-url", help="Strong OpenAI-compatible base URL."
+                "--strong-base-url",
+                metavar="URL",
+                help="Strong OpenAI-compatible base URL.",
             ),
         ] = None,
         strong_api_key_env: Annotated[
             str | None,
             typer.Option(
                 "--strong-api-key-env",
-                help="Env var with the strong API key "
-                f"(default: {DEFAULT_STRONG_KEY_ENV}).",
+                metavar="VAR",
+                help="Env var with the strong API key; default "
+                f"{DEFAULT_STRONG_KEY_ENV}.",
             ),
         ] = None,
         weak_model: Annotated[
-            str | None, typer.Option("--weak-model", help="Weak upstream model id.")
+            str | None,
+            typer.Option(
+                "--weak-model", metavar="MODEL", help="Weak upstream model id."
+            ),
         ] = None,
         weak_base_url: Annotated[
             str | None,
-            typer.Option("--weak-base-url", help="Weak OpenAI-compatible base URL."),
+            typer.Option(
+                "--weak-base-url",
+                metavar="URL",
+                help="Weak OpenAI-compatible base URL.",
+            ),
         ] = None,
         weak_api_key_env: Annotated[
             str | None,
             typer.Option(
                 "--weak-api-key-env",
-                help="Env var with the weak API key "
-                f"(default: {DEFAULT_WEAK_KEY_ENV}).",
+                metavar="VAR",
+                help=f"Env var with the weak API key; default {DEFAULT_WEAK_KEY_ENV}.",
             ),
         ] = None,
         routers: Annotated[
             str | None,
             typer.Option(
                 "--routers",
+                metavar="NAMES",
                 help="Comma-separated routers (names, shipped checkpoints, or "
-                "NAME=FOLDER) (default: random).",
+                "NAME=FOLDER); default: default, the shipped router (random: the "
+                "paper's random baseline).",
             ),
         ] = None,
         host: Annotated[
             str | None,
-            typer.Option("--host", help="Interface to bind (default: 127.0.0.1)."),
+            typer.Option(
+                "--host", metavar="HOST", help="Interface to bind (default: 127.0.0.1)."
+            ),
         ] = None,
         port: Annotated[
-            int | None, typer.Option("--port", help="TCP port (default: 6060).")
+            int | None,
+            typer.Option("--port", metavar="PORT", help="TCP port (default: 6060)."),
         ] = None,
         calibration: Annotated[
             Path | None,
             typer.Option(
                 "--calibration",
+                metavar="FILE",
                 help="Calibration JSON from `prefroute calibrate --out`.",
             ),
         ] = None,
@@ -135,18 +159,19 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--calibration-prompts",
+                metavar="FILE",
                 help="Calibrate routers at start on this prompt file, or 'default': "
                 "@share thresholds, and the prompts N-model @USD budgets are met on "
                 "(default: the router's training prompts).",
             ),
         ] = None,
-        data_dir: Annotated[
-            Path | None, typer.Option("--data-dir", help="Data directory.")
-        ] = None,
+        data_dir: DataDirOption = None,
         timeout: Annotated[
             float | None,
             typer.Option(
-                "--timeout", help="Upstream timeout in seconds (both models)."
+                "--timeout",
+                metavar="SECS",
+                help="Upstream timeout in seconds (both models).",
             ),
         ] = None,
         fallback: Annotated[
@@ -157,7 +182,11 @@ def register(app: typer.Typer) -> None:
         ] = None,
         route_on: Annotated[
             str | None,
-            typer.Option("--route-on", help="last_user | all_user | conversation."),
+            typer.Option(
+                "--route-on",
+                metavar="MODE",
+                help="last_user | all_user | conversation.",
+            ),
         ] = None,
         request_timeout: Annotated[
             float | None,

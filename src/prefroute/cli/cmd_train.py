@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from prefroute.cli._options import DataDirOption, cli_state
+from prefroute.cli._progress import StageReporter, format_duration
 from prefroute.errors import ConfigError
 
 __all__ = ["parse_overrides", "register"]
@@ -42,35 +45,52 @@ def register(app: typer.Typer) -> None:
 
     @app.command("train")
     def train(
+        ctx: typer.Context,
         router: Annotated[
-            str, typer.Argument(help="Router to train: mf, sw_ranking, classifier, ...")
+            str,
+            typer.Argument(
+                metavar="ROUTER",
+                help="Router to train: mf, sw_ranking, classifier, ...",
+            ),
         ],
         recipe: Annotated[
-            Path, typer.Option("--recipe", help="Recipe file (.yaml or .toml).")
+            Path,
+            typer.Option(
+                "--recipe", metavar="FILE", help="Recipe file (.yaml or .toml)."
+            ),
         ],
         out: Annotated[
-            Path, typer.Option("--out", help="Folder to write the trained router to.")
+            Path,
+            typer.Option(
+                "--out", metavar="DIR", help="Folder to write the trained router to."
+            ),
         ],
-        data_dir: Annotated[
-            Path | None, typer.Option("--data-dir", help="Data root.")
-        ] = None,
+        data_dir: DataDirOption = None,
         seed: Annotated[
-            int | None, typer.Option("--seed", help="Override the recipe's seed.")
+            int | None,
+            typer.Option("--seed", metavar="N", help="Override the recipe's seed."),
         ] = None,
         embedder: Annotated[
             str | None,
-            typer.Option("--embedder", help="Override the recipe's embedder spec."),
+            typer.Option(
+                "--embedder",
+                metavar="SPEC",
+                help="Override the recipe's embedder spec.",
+            ),
         ] = None,
         overrides: Annotated[
             list[str] | None,
             typer.Option(
-                "--set", help="Hyperparameter override key=value (repeatable)."
+                "--set",
+                metavar="KEY=VALUE",
+                help="Hyperparameter override key=value (repeatable).",
             ),
         ] = None,
         embedding_store: Annotated[
             Path | None,
             typer.Option(
                 "--embedding-store",
+                metavar="FILE",
                 help="An .npz of precomputed prompt embeddings: read if present, "
                 "updated after training (speeds up retraining).",
             ),
@@ -93,12 +113,10 @@ def register(app: typer.Typer) -> None:
         recipe's golden labels and AlpacaEval instead of battles; pick their head
         recipe with --set heads=NAME (default: theirs).
         """
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
         from prefroute.config import resolve_data_dir
         from prefroute.train.pipeline import (
             build_battles,
+            embedding_stage,
             train_router,
             training_embedder,
         )
@@ -110,7 +128,7 @@ def register(app: typer.Typer) -> None:
                     f"--finetune applies to the classifier router, not {router!r}"
                 )
             router = "classifier-ft"
-        console = Console(stderr=True)
+        started = time.monotonic()
         spec = load_recipe(recipe)
         update: dict[str, Any] = {}
         if seed is not None:
@@ -121,23 +139,12 @@ def register(app: typer.Typer) -> None:
         params = parse_overrides(overrides or [])
         root = resolve_data_dir(data_dir)
         emb = training_embedder(spec.embedder)
-        if embedding_store is not None:
-            emb.load_store(embedding_store)
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("loading", total=None)
-
-            def progress(stage: str, done: int, total: int | None) -> None:
-                bar.update(task, description=stage, total=total, advance=done)
-                if done == 0:
-                    bar.update(task, completed=0)
-
+        with StageReporter(quiet=cli_state(ctx).is_quiet) as progress:
+            if embedding_store is not None:
+                n_stored = emb.load_store(embedding_store)
+                progress.print(
+                    f"embedding store {embedding_store}: {n_stored:,} vectors"
+                )
             if router in _DIFFICULTY_ROUTERS:
                 result = _train_difficulty(router, spec, root, emb, params, progress)
                 fitted, summary = result.router, result.summary()
@@ -145,21 +152,29 @@ def register(app: typer.Typer) -> None:
                 data = build_battles(spec, root, emb, progress=progress)
                 summary = data.summary()
                 if router != "classifier-ft":
-                    bar.update(
-                        task, description=f"fitting {router}", total=None, completed=0
-                    )
-                    fitted = train_router(router, spec, data, emb, **params)
+                    # after decontamination every prompt is embedded already
+                    prompts = [b.prompt for b in data.battles]
+                    with embedding_stage(
+                        None if spec.decontamination.enabled else emb,
+                        prompts,
+                        progress,
+                    ):
+                        fitted = train_router(
+                            router, spec, data, emb, on_progress=progress, **params
+                        )
         if router == "classifier-ft":  # shows its own progress bar
-            console.print(
+            progress.print(
                 f"fine-tuning the classifier encoder: {len(data.battles)} battles"
             )
-            params.setdefault("progress", True)
+            params.setdefault("progress", not progress.quiet)
             fitted = train_router(router, spec, data, emb, **params)
         fitted.save(out)
         if embedding_store is not None:
             emb.save_store(embedding_store)
-        console.print(summary)
-        console.print(f"saved {router} to {out}")
+        progress.print(summary)
+        progress.print(
+            f"saved {router} to {out} ({format_duration(time.monotonic() - started)})"
+        )
 
 
 _DIFFICULTY_ROUTERS = ("default", "default-chat")

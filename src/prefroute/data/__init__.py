@@ -29,6 +29,7 @@ from prefroute.data.golden import (
     load_routerdc,
 )
 from prefroute.data.models import canonical_model_name
+from prefroute.data.prompts import read_prompts
 
 __all__ = [
     "DEFAULT_PAIR",
@@ -47,5 +48,6 @@ __all__ = [
     "load_routeprofile_pairs",
     "load_routerbench",
     "load_routerdc",
+    "read_prompts",
     "write_battles_jsonl",
 ]

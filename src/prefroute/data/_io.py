@@ -77,7 +77,7 @@ def find_file(base: Path, candidates: Sequence[str], *, source: str, what: str) 
     tried = ", ".join(repr(str(base / c)) for c in candidates)
     raise DataError(
         f"{what} not found (looked for {tried}); fetch it with "
-        f"`prefroute data download {source} --dest {base}` or point --data-dir / "
+        f"`prefroute data download {source} --data-dir {base}` or point --data-dir / "
         "PREFROUTE_DATA_DIR at a folder holding it"
     )
 

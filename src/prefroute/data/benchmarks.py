@@ -107,7 +107,7 @@ def benchmark_dir(name: str, data_dir: Path | str | None = None) -> Path:
     raise DataError(
         f"benchmark {bench!r} not found under {str(base)!r} (expected "
         f"{str(base / _SOURCE / sub / marker)!r}); fetch it with "
-        f"`prefroute data download {_SOURCE} --dest {base}`"
+        f"`prefroute data download {_SOURCE} --data-dir {base}`"
     )
 
 

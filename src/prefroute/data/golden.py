@@ -71,7 +71,7 @@ def _files(path: Path, folder: str, pattern: str, source: str) -> list[Path]:
         )
     raise DataError(
         f"no {pattern} files found in {str(path)!r} or {str(path / folder)!r}; fetch "
-        f"them with `prefroute data download {source} --dest {path}`"
+        f"them with `prefroute data download {source} --data-dir {path}`"
     )
 
 
@@ -285,7 +285,7 @@ def load_llmrouter(
             if not f.is_file():
                 raise DataError(
                     f"{str(f)!r} does not exist; fetch it with "
-                    f"`prefroute data download llmrouter --dest {path}`"
+                    f"`prefroute data download llmrouter --data-dir {path}`"
                 )
     tasks = _llmrouter_tasks(base)
     out: list[GoldenRecord] = []
@@ -368,8 +368,8 @@ def load_routeprofile(
         path = base / "route_data" / "routing_test_data.json"
         if not path.is_file():
             raise DataError(
-                f"{str(path)!r} does not exist; fetch it with "
-                f"`prefroute data download routeprofile --dest {_resolve(data_dir)}`"
+                f"{str(path)!r} does not exist; fetch it with `prefroute data "
+                f"download routeprofile --data-dir {_resolve(data_dir)}`"
             )
     data = read_json(path)
     if not isinstance(data, list):

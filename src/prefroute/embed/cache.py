@@ -195,6 +195,35 @@ class CachedEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
 
+    def n_cached(self, texts: Sequence[str]) -> int:
+        """How many distinct texts of `texts` are cached (in memory or on disk).
+
+        Reads only keys, no vectors: for saying up front how much work an `embed`
+        call will leave to the model.
+
+        Args:
+            texts: Texts that are about to be embedded.
+
+        Returns:
+            The number of distinct texts already cached.
+        """
+        keys = list(dict.fromkeys(_text_key(t) for t in texts))
+        with self._lock:
+            missing = [k for k in keys if k not in self._memory]
+            n_found = len(keys) - len(missing)
+            if missing and self.use_disk:
+                db = self._connection()
+                for start in range(0, len(missing), _SQL_CHUNK):
+                    chunk = missing[start : start + _SQL_CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    row = db.execute(
+                        "SELECT COUNT(*) FROM embeddings "
+                        f"WHERE spec = ? AND key IN ({marks})",
+                        [self.cache_key, *chunk],
+                    ).fetchone()
+                    n_found += int(row[0])
+        return n_found
+
     # ------------------------------------------------------------------ tiers
     def _from_memory(self, keys: list[bytes]) -> dict[bytes, FloatArray]:
         found: dict[bytes, FloatArray] = {}

@@ -33,7 +33,7 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -410,6 +410,9 @@ class OnnxEmbedder:
         self._feed_types = False
         self._path = ""
         self._workers: list[onnxruntime.InferenceSession] = []
+        #: Called with the number of texts just embedded (progress reporting; see
+        #: `prefroute.embed.base.embedding_progress`).
+        self.on_embedded: Callable[[int], None] | None = None
 
     def __repr__(self) -> str:
         """Short description."""
@@ -473,7 +476,9 @@ class OnnxEmbedder:
             ids = np.asarray([tokenizer.encode(texts[0]).ids], dtype=np.int64)
             if self.variant == "dq8" and ids.shape[1] <= _ONE_THREAD_TOKENS:
                 session = self._worker_sessions(1)[0]
-            return self._run(session, ids, np.ones_like(ids))
+            single = self._run(session, ids, np.ones_like(ids))
+            self._report(1)
+            return single
         # encode_batch_fast (tokenizers >= 0.21) skips the offsets we do not use.
         encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
         encodings = encode(list(texts))
@@ -487,7 +492,13 @@ class OnnxEmbedder:
         for start in range(0, n, self.batch_size):
             rows = order[start : start + self.batch_size]
             out[rows] = self._run(session, *pad_batch([token_ids[r] for r in rows]))
+            self._report(len(rows))
         return out
+
+    def _report(self, n_done: int) -> None:
+        hook = self.on_embedded
+        if hook is not None:
+            hook(n_done)
 
     def _embed_one_by_one(
         self,
@@ -504,6 +515,7 @@ class OnnxEmbedder:
             for r in rows:
                 ids = np.asarray([token_ids[r]], dtype=np.int64)
                 out[r] = self._run(worker, ids, np.ones_like(ids))[0]
+                self._report(1)
 
         n_workers = min(self._threads(), len(order), _MAX_WORKERS)
         if n_workers <= 1:

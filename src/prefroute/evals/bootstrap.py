@@ -46,7 +46,8 @@ class BootstrapResult:
         routers: Router name -> metric name -> values, shape (n_resamples,).
         strong_quality: Strong model's mean quality per resample.
         weak_quality: Weak model's mean quality per resample.
-        optimal: The oracle's metrics per resample ("APGR", "CPT50", ...).
+        optimal: The oracle's metrics per resample ("APGR", "CPT50", ...,
+            "PGR_max": its highest PGR).
     """
 
     n_resamples: int
@@ -165,6 +166,13 @@ def bootstrap_metrics(
             for key, v in values.items():
                 parts[name].setdefault(key, []).append(v)
         oracle_values = exact_metrics(sorted_oracle, oracle, counts, norm_gain=gain)
+        # The oracle's highest PGR: all positive gain over the net gain. Above 1
+        # when the weak model wins some prompts; large when a resample's net gain
+        # (the strong - weak gap, PGR's denominator) is small.
+        net = counts @ gain
+        with np.errstate(divide="ignore", invalid="ignore"):
+            peak = np.where(net != 0, (counts @ oracle) / net, np.nan)
+        oracle_values["PGR_max"] = peak
         for key, v in oracle_values.items():
             optimal.setdefault(key, []).append(v)
 

@@ -244,7 +244,12 @@ def evaluate_router_scores(
             name, point, {}, _mean_curve(curves), _mean_curve(curves_10)
         )
     opt = optimal_curve(strong, weak)
-    opt_metrics = {"APGR": apgr(opt, qs, qw)}
+    # PGR_max: the oracle keeps the prompts the weak model does better on weak, so
+    # its quality, PGR and APGR can exceed the strong model's (PGR > 1).
+    opt_metrics = {
+        "APGR": apgr(opt, qs, qw),
+        "PGR_max": float(_pgr(np.asarray([opt.quality.max()]), qs, qw)[0]),
+    }
     for t in CPT_TARGETS:
         opt_metrics[f"CPT{round(100 * t)}"] = cpt(opt, qs, qw, t)
 

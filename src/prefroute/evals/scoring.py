@@ -14,6 +14,7 @@ import numpy as np
 
 from prefroute._unicode import json_line
 from prefroute.data._io import iter_jsonl_lines
+from prefroute.data.prompts import iter_prompt_records, prompt_from_record
 from prefroute.errors import DataError
 from prefroute.types import BenchmarkSet, FloatArray
 
@@ -89,55 +90,6 @@ def score_in_batches(
     return out
 
 
-def _content_text(content: Any) -> str | None:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts = [
-            part["text"]
-            for part in content
-            if isinstance(part, dict)
-            and part.get("type", "text") == "text"
-            and isinstance(part.get("text"), str)
-        ]
-        return "\n".join(texts) if texts else None
-    return None
-
-
-def prompt_from_record(record: Any, where: str = "record") -> str:
-    """The prompt to route for one JSON record.
-
-    Args:
-        record: A dict with a `prompt` string, or OpenAI `messages` (routed on the
-            last user turn; content a string or a list of content parts, whose
-            text parts are joined by newlines).
-        where: Location for error messages (e.g. "input.jsonl line 3").
-
-    Returns:
-        The prompt text.
-
-    Raises:
-        DataError: No usable prompt.
-    """
-    if not isinstance(record, dict):
-        raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
-    prompt = record.get("prompt")
-    if isinstance(prompt, str):
-        return prompt
-    messages = record.get("messages")
-    if isinstance(messages, list):
-        for message in reversed(messages):
-            if isinstance(message, dict) and message.get("role") == "user":
-                text = _content_text(message.get("content"))
-                if text is not None:
-                    return text
-        raise DataError(f"{where}: 'messages' has no user turn with text content")
-    raise DataError(
-        f"{where}: expected a 'prompt' string or a 'messages' list, got keys "
-        f"{sorted(record)}"
-    )
-
-
 def score_jsonl_stream(
     router: Any,
     source: IO[str],
@@ -146,18 +98,23 @@ def score_jsonl_stream(
     name: str = "input",
     batch_size: int = 256,
     on_batch: ProgressCallback | None = None,
+    suffix: str = ".jsonl",
 ) -> int:
-    """Score every record of a JSONL stream, writing each record plus `"score"`.
+    """Score every record of a prompt stream, writing each record plus `"score"`
+    as a JSONL line.
 
     Holds one batch in memory at a time.
 
     Args:
         router: Anything with `score(prompts)`.
-        source: Input JSONL (objects with `prompt` or `messages`).
+        source: Input prompt file, open (`prefroute.data.prompts`: JSONL records
+            with `prompt` or `messages` by default).
         sink: Output stream.
         name: Input name for error messages.
         batch_size: Records per batch.
         on_batch: Called with the number of records done in each batch.
+        suffix: Format of `source`, as a file suffix (".jsonl", ".json", ".csv",
+            ".txt"); a bare string or text line is written as ``{"prompt": ...}``.
 
     Returns:
         Number of records written.
@@ -184,9 +141,9 @@ def score_jsonl_stream(
         batch.clear()
         prompts.clear()
 
-    for line_no, record in iter_jsonl_lines(source, name):
-        prompts.append(prompt_from_record(record, f"{name}:{line_no}"))
-        batch.append(record)
+    for record in iter_prompt_records(source, name=name, suffix=suffix):
+        prompts.append(record.prompt)
+        batch.append(record.fields)
         if len(batch) >= batch_size:
             flush()
     flush()

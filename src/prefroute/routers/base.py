@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
+from prefroute._npz import write_npz
 from prefroute.errors import ArtifactError, ConfigError, NotFittedError
 from prefroute.types import Battle, FloatArray
 
@@ -25,7 +26,8 @@ _EMBEDDER_KEY = "__embedder__"
 
 
 def save_arrays(directory: Path, **arrays: np.ndarray) -> None:
-    """Write named arrays to `directory/arrays.npz` (no pickle).
+    """Write named arrays to `directory/arrays.npz` (no pickle; the same arrays
+    give the same bytes: `prefroute._npz.write_npz`).
 
     Args:
         directory: Target folder (created if needed).
@@ -35,7 +37,7 @@ def save_arrays(directory: Path, **arrays: np.ndarray) -> None:
     for key, value in arrays.items():
         if np.asarray(value).dtype == object:
             raise ArtifactError(f"array {key!r} has dtype object; refusing to pickle")
-    np.savez_compressed(directory / ARRAYS_FILE, **arrays)  # type: ignore[arg-type]
+    write_npz(directory / ARRAYS_FILE, arrays)
 
 
 def load_arrays(directory: Path) -> dict[str, np.ndarray]:

@@ -16,7 +16,7 @@ The full fine-tune of the encoder is the ``classifier-ft`` router
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Self
 
@@ -49,6 +49,9 @@ class ClassifierRouter(Router):
     """Predicts strong-wins / tie / weak-wins from the prompt."""
 
     name = "classifier"
+    #: Progress hook (not state): called with 1 after each training epoch when set
+    #: (`prefroute.train.pipeline.train_router` sets it).
+    on_epoch: Callable[[int], None] | None = None
 
     def __init__(
         self,
@@ -151,6 +154,7 @@ class ClassifierRouter(Router):
         else:
             w["W2"] = np.zeros((d, 3))
         opt = AdamW(w, self.lr, self.weight_decay)
+        on_epoch = self.on_epoch
         for _ in range(self.n_epochs):
             prob, h = self._forward(x, w)
             delta = (prob - target) * sample_w[:, None]
@@ -161,6 +165,8 @@ class ClassifierRouter(Router):
                 grads["W1"] = x.T @ dh
                 grads["b1"] = dh.sum(axis=0)
             opt.step(w, grads, decay={"W1", "W2"})
+            if on_epoch is not None:
+                on_epoch(1)
         self.weights_ = {
             k: v.astype(np.float32).astype(np.float64) for k, v in w.items()
         }

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Self
 
@@ -53,6 +53,9 @@ class MFRouter(Router):
     """Per-model vectors against projected prompt embeddings; Bradley-Terry loss."""
 
     name = "mf"
+    #: Progress hook (not state): called with 1 after each training epoch when set
+    #: (`prefroute.train.pipeline.train_router` sets it).
+    on_epoch: Callable[[int], None] | None = None
     # ((strong_model, weak_model), resolved pair): see `pair`; dropped by `fit`,
     # `load` and `with_pair`.
     _pair_memo: tuple[tuple[str | None, str | None], tuple[str, str]] | None = None
@@ -161,6 +164,7 @@ class MFRouter(Router):
         }
         opt = AdamW(params, self.lr, self.weight_decay)
         ka, kb = p_idx * m + a_idx, p_idx * m + b_idx
+        on_epoch = self.on_epoch
         for _ in range(self.n_epochs):
             z = x @ params["P"]
             s = (z @ params["V"].T + params["b"]).ravel()
@@ -179,6 +183,8 @@ class MFRouter(Router):
                 "P": x.T @ (grad_s @ params["V"]),
             }
             opt.step(params, grads, decay={"P", "V"})
+            if on_epoch is not None:
+                on_epoch(1)
         # Keep float32 precision, as saved, so a loaded router scores identically.
         self.models_ = models
         self.proj_ = params["P"].astype(np.float32)

@@ -17,6 +17,7 @@ class ServeConfig(RoutingConfig):
     """Server settings on top of the routing settings (see `RoutingConfig`).
 
     Attributes:
+        routers: As in `RoutingConfig`; default: the shipped `default` router.
         host: Interface to bind.
         port: TCP port.
         api_keys_env: Environment variable holding the server's own API keys
@@ -32,6 +33,8 @@ class ServeConfig(RoutingConfig):
             what is left ends (streams with an error event) and the process exits.
     """
 
+    # the shipped `default` router (no data needed); `random` stays available
+    routers: dict[str, str] = Field(default_factory=lambda: {"default": "default"})
     host: str = "127.0.0.1"
     port: int = Field(default=6060, ge=0, le=65535)
     api_keys_env: str | None = None

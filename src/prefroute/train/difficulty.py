@@ -653,7 +653,11 @@ def train_from_recipe(
             per-source weights or filters, or no golden-label source.
     """
     from prefroute.errors import ConfigError
-    from prefroute.train.pipeline import _source_path, collect_eval_prompts
+    from prefroute.train.pipeline import (
+        _source_path,
+        collect_eval_prompts,
+        embedding_stage,
+    )
 
     def stage(name: str, total: int | None = None) -> None:
         if progress is not None:
@@ -708,20 +712,21 @@ def train_from_recipe(
             )
     decon = recipe.decontamination
     eval_prompts = collect_eval_prompts(recipe, data_dir) if decon.enabled else []
-    stage("decontaminating", len(table))
 
     def step(n: int) -> None:
         if progress is not None:
             progress("decontaminating", n, len(table))
 
-    clean, emb = clean_table(
-        data_dir,
-        embedder,
-        table=table,
-        eval_prompts=eval_prompts,
-        threshold=decon.threshold,
-        progress=step,
-    )
+    with embedding_stage(embedder, [*eval_prompts, *table.texts], progress):
+        stage("decontaminating", len(table))
+        clean, emb = clean_table(
+            data_dir,
+            embedder,
+            table=table,
+            eval_prompts=eval_prompts,
+            threshold=decon.threshold,
+            progress=step,
+        )
     stage(f"fitting {heads}")
     router = fit_difficulty(clean, emb, embedder=recipe.embedder, recipe=heads)
     if recipe.serve_embedder and recipe.serve_embedder != recipe.embedder:

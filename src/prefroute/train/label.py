@@ -35,7 +35,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from prefroute._unicode import json_line
-from prefroute.data._io import iter_jsonl_lines
+from prefroute.data.prompts import messages_from_record, prompt_from_record
 from prefroute.errors import ConfigError, DataError, UpstreamError
 from prefroute.train._openai_http import (
     AsyncChatClient,
@@ -216,37 +216,19 @@ def _conversation_key(messages: Sequence[dict[str, str]]) -> str:
 
 def _item_from_obj(obj: dict[str, Any], where: str) -> LabelItem:
     if "messages" in obj:
-        raw = obj["messages"]
-        if not isinstance(raw, list) or not raw:
-            raise DataError(
-                f"{where}: field 'messages': expected a non-empty list, got {raw!r:.80}"
-            )
-        messages: list[dict[str, str]] = []
-        for m in raw:
-            if not (
-                isinstance(m, dict)
-                and isinstance(m.get("role"), str)
-                and isinstance(m.get("content"), str)
-            ):
-                raise DataError(
-                    f"{where}: each message needs string 'role' and 'content', "
-                    f"got {m!r:.80}"
-                )
-            messages.append({"role": m["role"], "content": m["content"]})
-        users = [m["content"] for m in messages if m["role"] == "user"]
-        if not users:
-            raise DataError(
-                f"{where}: field 'messages': expected a user turn, got none"
-            )
-        prompt = users[-1]
+        messages = messages_from_record(obj, where)
+        prompt = prompt_from_record(obj, where)  # the last user turn with text
     elif isinstance(obj.get("prompt"), str) and obj["prompt"].strip():
         prompt = obj["prompt"]
         messages = [{"role": "user", "content": prompt}]
     else:
-        raise DataError(
-            f"{where}: expected a non-empty string 'prompt' or a 'messages' list, "
-            f"got keys {sorted(obj)}"
-        )
+        prompt = prompt_from_record(obj, where)  # the other prompt keys
+        if not prompt.strip():
+            raise DataError(
+                f"{where}: expected a non-empty string 'prompt' or a 'messages' "
+                f"list, got keys {sorted(obj)}"
+            )
+        messages = [{"role": "user", "content": prompt}]
     responses: dict[str, str | None] = {}
     for name in ("strong_response", "weak_response"):
         value = obj.get(name)
@@ -265,14 +247,15 @@ def _item_from_obj(obj: dict[str, Any], where: str) -> LabelItem:
 
 
 def read_label_inputs(path: Path | str) -> list[LabelItem]:
-    """Read prompts to label from JSONL.
+    """Read prompts to label from a prompt file (`prefroute.data.prompts`).
 
-    Each line holds `prompt` (a string) or `messages` (OpenAI chat messages), and
-    optionally `strong_response` / `weak_response` (answers that exist already).
-    Repeated conversations are kept once.
+    Each record holds `prompt` (a string) or `messages` (OpenAI chat messages;
+    text content parts are joined), and optionally `strong_response` /
+    `weak_response` (answers that exist already); plain-text, CSV and JSON-list
+    prompt files work too. Repeated conversations are kept once.
 
     Args:
-        path: The JSONL file.
+        path: The prompt file (usually JSONL).
 
     Returns:
         The items, in file order.
@@ -280,17 +263,18 @@ def read_label_inputs(path: Path | str) -> list[LabelItem]:
     Raises:
         DataError: Missing file, bad JSON or a malformed record (names file and line).
     """
+    from prefroute.data.prompts import iter_prompt_records
+
     path = Path(path)
     if not path.is_file():
         raise DataError(f"prompts file {str(path)!r} does not exist")
     items: list[LabelItem] = []
     seen: set[str] = set()
-    with path.open(encoding="utf-8") as handle:
-        for lineno, obj in iter_jsonl_lines(handle, str(path)):
-            item = _item_from_obj(obj, f"{path}:{lineno}")
-            if item.key not in seen:
-                seen.add(item.key)
-                items.append(item)
+    for record in iter_prompt_records(path):
+        item = _item_from_obj(record.fields, record.where)
+        if item.key not in seen:
+            seen.add(item.key)
+            items.append(item)
     return items
 
 

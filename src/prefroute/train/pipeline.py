@@ -8,17 +8,19 @@ deterministic for a given recipe seed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from prefroute.embed.base import Embedder
+from prefroute._npz import write_npz
+from prefroute.embed.base import Embedder, embedding_progress
 from prefroute.errors import ConfigError, DataError
 from prefroute.routers.base import Router
 from prefroute.train.decontam import (
@@ -32,10 +34,12 @@ from prefroute.train.sources import load_source_battles
 from prefroute.types import Battle, FloatArray
 
 __all__ = [
+    "EMBED_STAGE",
     "MemoEmbedder",
     "TrainingData",
     "build_battles",
     "collect_eval_prompts",
+    "embedding_stage",
     "train_router",
     "training_embedder",
 ]
@@ -43,7 +47,48 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Progress callback: (stage description, units done now, total units or None).
+#: A stage starts with done 0; later calls add `done` units. A description may add
+#: details after a colon ("embedding: 35,535 prompts ..."): the part before the
+#: colon names the stage, and later calls of the stage may give that part alone.
 Progress = Callable[[str, int, int | None], None]
+
+#: Name of the stage that embeds prompts (see `embedding_stage`).
+EMBED_STAGE = "embedding"
+
+
+@contextlib.contextmanager
+def embedding_stage(
+    embedder: Embedder | None, texts: Sequence[str], progress: Progress | None
+) -> Iterator[None]:
+    """Report the embedding work done inside the block.
+
+    Says up front how many distinct texts the block embeds and how many of them
+    are cached already (`n_cached` of the embedder, when it has one), then counts
+    the texts the model embeds as it goes (`embedding_progress`).
+
+    Args:
+        embedder: The embedder the block uses (None: nothing is reported).
+        texts: Every text the block embeds.
+        progress: Progress callback (None: nothing is reported).
+
+    Yields:
+        Nothing.
+    """
+    if progress is None or embedder is None:
+        yield
+        return
+    unique = list(dict.fromkeys(texts))
+    counter = getattr(embedder, "n_cached", None)
+    n_cached = int(counter(unique)) if callable(counter) else 0
+    n_new = len(unique) - n_cached
+    progress(
+        f"{EMBED_STAGE}: {len(unique):,} prompts with {embedder.spec} "
+        f"({n_cached:,} cached, {n_new:,} to embed)",
+        0,
+        n_new,
+    )
+    with embedding_progress(embedder, lambda n: progress(EMBED_STAGE, n, n_new)):
+        yield
 
 
 class MemoEmbedder:
@@ -61,6 +106,25 @@ class MemoEmbedder:
         self.spec = inner.spec
         self.dim = inner.dim
         self._memo: dict[str, np.ndarray] = {}
+        #: Called with the number of texts the inner embedder just embedded, when
+        #: it reports none itself (see `prefroute.embed.base.embedding_progress`).
+        self.on_embedded: Callable[[int], None] | None = None
+
+    def n_cached(self, texts: Sequence[str]) -> int:
+        """How many distinct texts of `texts` need no model call: memoised, or
+        cached by the inner embedder (`CachedEmbedder.n_cached`).
+
+        Args:
+            texts: Texts that are about to be embedded.
+
+        Returns:
+            The number of distinct texts already available.
+        """
+        unique = list(dict.fromkeys(texts))
+        rest = [t for t in unique if t not in self._memo]
+        counter = getattr(self.inner, "n_cached", None)
+        in_inner = int(counter(rest)) if callable(counter) and rest else 0
+        return len(unique) - len(rest) + in_inner
 
     def load_store(self, path: Path) -> int:
         """Preload vectors saved by `save_store` (same embedder spec only).
@@ -96,21 +160,35 @@ class MemoEmbedder:
             else np.zeros((0, self.dim))
         )
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(
+        write_npz(
             path,
-            spec=np.array(self.spec),
-            # Texts as one UTF-8 JSON blob: a fixed-width str array would pad every
-            # text to the longest one.
-            texts_json=np.frombuffer(json.dumps(texts).encode("utf-8"), dtype=np.uint8),
-            vectors=vectors.astype(np.float32),
+            {
+                "spec": np.array(self.spec),
+                # Texts as one UTF-8 JSON blob: a fixed-width str array would pad
+                # every text to the longest one.
+                "texts_json": np.frombuffer(
+                    json.dumps(texts).encode("utf-8"), dtype=np.uint8
+                ),
+                "vectors": vectors.astype(np.float32),
+            },
+            compress=False,
         )
 
     def embed(self, texts: Sequence[str]) -> FloatArray:
         """Embed texts, reusing memoised rows: (len(texts), dim) float32."""
         missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
         if missing:
+            stats = getattr(self.inner, "stats", None)  # a CachedEmbedder's counters
+            misses_before = getattr(stats, "misses", 0)
             vecs = np.asarray(self.inner.embed(missing), dtype=np.float32)
             self._memo.update(zip(missing, vecs, strict=True))
+            n_new = (
+                getattr(stats, "misses", 0) - misses_before
+                if stats is not None
+                else len(missing)
+            )
+            if self.on_embedded is not None and n_new > 0:
+                self.on_embedded(n_new)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for i, t in enumerate(texts):
             out[i] = self._memo[t]
@@ -304,16 +382,18 @@ def build_battles(
             raise ConfigError("decontamination needs an embedder; got None")
         eval_prompts = collect_eval_prompts(recipe, data_dir)
         n_unique = len({b.prompt for b in battles})
-        if progress:
-            progress("decontaminating", 0, n_unique)
 
         def step(n: int) -> None:
             if progress:
                 progress("decontaminating", n, n_unique)
 
-        battles, report = decontaminate(
-            battles, eval_prompts, embedder, threshold=dc.threshold, progress=step
-        )
+        to_embed = [*eval_prompts, *(b.prompt for b in battles)]
+        with embedding_stage(embedder, to_embed, progress):
+            if progress:
+                progress("decontaminating", 0, n_unique)
+            battles, report = decontaminate(
+                battles, eval_prompts, embedder, threshold=dc.threshold, progress=step
+            )
     else:
         logger.warning(
             "decontamination disabled: evaluation prompts may reach training"
@@ -332,6 +412,8 @@ def train_router(
     recipe: Recipe,
     data: TrainingData,
     embedder: Embedder,
+    *,
+    on_progress: Progress | None = None,
     **overrides: Any,
 ) -> Router:
     """Fit a registered router on prepared training data.
@@ -345,6 +427,8 @@ def train_router(
         recipe: The recipe.
         data: From `build_battles`.
         embedder: Embedder injected into the router.
+        on_progress: Progress callback: stage ``fitting <name>``, counted in
+            epochs for routers with an ``on_epoch`` hook (mf, classifier).
         **overrides: Hyperparameter overrides.
 
     Returns:
@@ -374,7 +458,19 @@ def train_router(
             f"router {name!r} has no hyperparameters {sorted(unknown)}; "
             f"it accepts {sorted(accepted)}"
         )
-    router = cls(**params).fit(data.battles)
+    router = cls(**params)
+    if on_progress is not None:
+        # routers fitted by epochs declare an `on_epoch` hook (mf, classifier)
+        n_epochs = getattr(router, "n_epochs", None)
+        total = (
+            n_epochs if hasattr(cls, "on_epoch") and isinstance(n_epochs, int) else None
+        )
+        unit = f": {total} epochs over {len(data.battles):,} battles" if total else ""
+        on_progress(f"fitting {name}{unit}", 0, total)
+        if total:
+            report = on_progress
+            router.on_epoch = lambda n: report(f"fitting {name}", n, total)  # type: ignore[attr-defined]
+    router.fit(data.battles)
     if recipe.serve_embedder and "embedder" in accepted and "embedder" not in overrides:
         router = _serve_with(router, recipe.serve_embedder, embedder)
     return router

@@ -71,7 +71,7 @@ def test_load_prompts_reads_json_jsonl_and_text(tmp_path: Path) -> None:
 
 def test_load_prompts_rejects_objects_without_text(tmp_path: Path) -> None:
     path = tmp_path / "bad.json"
-    path.write_text(json.dumps([{"question": "x"}]))
+    path.write_text(json.dumps([{"body": "x"}]))
     with pytest.raises(DataError, match="item 0"):
         load_prompts(path)
 

@@ -27,7 +27,7 @@ from prefroute.data.download import (
     file_status,
     get_source,
 )
-from prefroute.errors import DataError
+from prefroute.errors import ConfigError, DataError
 
 PAYLOAD = b"prompt,gpt-4-1106-preview\nhello,True\n" * 50
 
@@ -123,9 +123,7 @@ def test_download_source_places_layout(served: str, tmp_path: Path) -> None:
     assert file_status(tmp_path, source.files[1], verify=True) == "unverified"
 
 
-def test_cli_download_from_local_server(
-    served: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _local_source(served: str, monkeypatch: pytest.MonkeyPatch) -> None:
     source = Source(
         "local",
         "test",
@@ -134,12 +132,48 @@ def test_cli_download_from_local_server(
         (RemoteFile(served + "sub/file.csv", "local/f.csv", _sha(PAYLOAD)),),
     )
     monkeypatch.setitem(dl.SOURCES, "local", source)
+
+
+def test_cli_download_into_data_dir(
+    served: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _local_source(served, monkeypatch)
+    result = CliRunner().invoke(
+        build_app(), ["data", "download", "local", "--data-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 file(s) downloaded" in result.output
+    assert "deprecated" not in result.output
+    assert (tmp_path / "local/f.csv").read_bytes() == PAYLOAD
+
+
+def test_cli_download_defaults_to_the_env_data_dir(
+    served: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _local_source(served, monkeypatch)
+    monkeypatch.setenv("PREFROUTE_DATA_DIR", str(tmp_path / "env"))
+    result = CliRunner().invoke(build_app(), ["data", "download", "local"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "env" / "local/f.csv").read_bytes() == PAYLOAD
+
+
+def test_cli_download_dest_still_works_with_a_warning(
+    served: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _local_source(served, monkeypatch)
     result = CliRunner().invoke(
         build_app(), ["data", "download", "local", "--dest", str(tmp_path)]
     )
     assert result.exit_code == 0, result.output
-    assert "1 file(s) downloaded" in result.output
+    assert "--dest is deprecated" in result.output and "--data-dir" in result.output
     assert (tmp_path / "local/f.csv").read_bytes() == PAYLOAD
+    both = CliRunner().invoke(
+        build_app(),
+        ["data", "download", "local", "--dest", "a", "--data-dir", str(tmp_path)],
+    )
+    assert isinstance(both.exception, ConfigError)
+    help_text = CliRunner().invoke(build_app(), ["data", "download", "--help"])
+    assert "--dest" not in help_text.output
 
 
 def test_unknown_source_lists_known() -> None:

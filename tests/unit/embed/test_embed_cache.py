@@ -186,3 +186,15 @@ def test_threads_get_identical_results(tmp_path: Path) -> None:
     reference = HashingEmbedder(dim=32)
     for batch, out in zip(batches, results, strict=True):
         assert np.array_equal(out, reference.embed(batch))
+
+
+def test_n_cached_counts_distinct_texts_in_memory_and_on_disk(tmp_path: Path) -> None:
+    first = CachedEmbedder(CountingEmbedder(), tmp_path)
+    first.embed(["a", "b"])
+    first.close()
+    fresh = CachedEmbedder(CountingEmbedder(), tmp_path)  # empty memory, same file
+    fresh.embed(["c"])
+    assert fresh.n_cached(["a", "b", "c", "d", "a"]) == 3
+    assert isinstance(fresh.inner, CountingEmbedder)
+    assert fresh.inner.seen == ["c"]  # counting embedded nothing
+    fresh.close()

@@ -402,3 +402,24 @@ def test_shipped_routers_on_dq8_score_like_on_fp32(
     exact = load_router(name, embedder=fp32).score(prompts)
     # mf moves most: up to 0.015 on these prompts (its MMLU APGR: +0.002).
     assert np.abs(fast - exact).max() < 0.03, (fast, exact)
+
+
+@pytest.mark.parametrize("variant", ["fp32", "dq8"])
+def test_progress_hook_counts_texts_without_changing_vectors(
+    variant: str, fp32: OnnxEmbedder, dq8: OnnxEmbedder
+) -> None:
+    from prefroute.embed.base import embedding_progress
+    from prefroute.embed.cache import CachedEmbedder
+
+    embedder = fp32 if variant == "fp32" else dq8
+    texts = [f"text number {i} " * (1 + i % 7) for i in range(70)]
+    plain = embedder.embed(texts)
+    counts: list[int] = []
+    wrapped = CachedEmbedder(embedder, use_disk=False)
+    with embedding_progress(wrapped, counts.append):
+        reported = wrapped.embed(texts)
+        assert sum(counts) == len(texts)
+        wrapped.embed(texts[:5])  # served from the cache: not model work
+        assert sum(counts) == len(texts)
+    assert embedder.on_embedded is None  # removed on exit
+    np.testing.assert_array_equal(reported, plain)

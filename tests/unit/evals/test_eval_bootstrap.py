@@ -192,3 +192,34 @@ def test_router_spec_arguments_are_parsed() -> None:
     assert parse_router_spec("random") == ("random", {})
     with pytest.raises(ConfigError):
         parse_router_spec("random:seed")
+
+
+def test_optimal_stays_within_one_when_the_weak_model_never_wins() -> None:
+    rng = np.random.default_rng(0)
+    weak = (rng.random(80) < 0.5).astype(float)
+    strong = np.maximum(weak, (rng.random(80) < 0.6).astype(float))  # never worse
+    bench = BenchmarkSet(
+        "s", [f"p{i}" for i in range(80)], strong, weak, ModelPair("s", "w")
+    )
+    report = evaluate_router_scores(bench, {"r": strong - weak}, n_bootstrap=300)
+    assert report.optimal_metrics["PGR_max"] == pytest.approx(1.0)
+    assert report.optimal_intervals["APGR"][1] <= 1.0
+    assert report.optimal_intervals["PGR_max"] == pytest.approx((1.0, 1.0))
+
+
+def test_optimal_exceeds_one_by_the_weak_models_wins() -> None:
+    # gains +1 on 30 prompts, -1 on 10: the oracle recovers 30 of a net gap of 20
+    strong = np.array([1.0] * 30 + [0.0] * 10 + [1.0] * 40)
+    weak = np.array([0.0] * 30 + [1.0] * 10 + [1.0] * 40)
+    bench = BenchmarkSet(
+        "s", [f"p{i}" for i in range(80)], strong, weak, ModelPair("s", "w")
+    )
+    report = evaluate_router_scores(bench, {"r": strong - weak}, n_bootstrap=300)
+    assert report.optimal_metrics["PGR_max"] == pytest.approx(1.5)
+    lo, hi = report.optimal_intervals["PGR_max"]
+    assert lo <= 1.5 <= hi and hi > 1.5
+    # the oracle's APGR is computed per resample as its point is (a resample of all
+    # prompts once would give the point): the interval brackets it
+    lo, hi = report.optimal_intervals["APGR"]
+    assert lo <= report.optimal_metrics["APGR"] <= hi
+    assert report.to_dict()["optimal"]["PGR_max"] == pytest.approx(1.5)

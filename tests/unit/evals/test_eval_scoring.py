@@ -46,7 +46,7 @@ def test_messages_route_on_the_last_user_turn() -> None:
 
 def test_record_without_prompt_names_its_location() -> None:
     with pytest.raises(DataError, match=r"in\.jsonl line 4"):
-        prompt_from_record({"text": "x"}, "in.jsonl line 4")
+        prompt_from_record({"body": "x"}, "in.jsonl line 4")
 
 
 def test_stream_adds_scores_in_batches() -> None:

@@ -110,3 +110,22 @@ def test_metrics_render_prometheus_text() -> None:
     assert 'prefroute_upstream_errors_total{kind="timeout",model="big"} 1' in text
     assert 'prefroute_fallbacks_total{from_model="big",to_model="small"} 1' in text
     assert "# TYPE prefroute_routing_latency_seconds histogram" in text
+
+
+def test_serve_routes_with_the_shipped_default_router_unless_told() -> None:
+    config = config_from_options(None, {"strong.model": "big", "weak.model": "small"})
+    assert config.routers == {"default": "default"}
+    local = load_serve_config(EXAMPLES / "serve-local.yaml")
+    assert local.routers == {"default": "default"}
+    result = CliRunner().invoke(
+        build_app(),
+        ["serve", "--strong-model", "big", "--weak-model", "small", "--dry-run"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "router default: not calibrated" in result.output
+    assert '"default": "default"' in result.stdout
+    # random stays available
+    chosen = config_from_options(
+        None, {"strong.model": "big", "weak.model": "small", "routers": "random"}
+    )
+    assert chosen.routers == {"random": "random"}

@@ -135,10 +135,8 @@ def test_read_inputs_accepts_prompt_messages_and_responses(tmp_path: Path) -> No
 
 def test_read_inputs_names_the_bad_line(tmp_path: Path) -> None:
     path = tmp_path / "in.jsonl"
-    path.write_text('{"prompt": "ok"}\n{"text": "no prompt"}\n')
-    with pytest.raises(
-        DataError, match=r"in\.jsonl:2: expected a non-empty string 'prompt'"
-    ):
+    path.write_text('{"prompt": "ok"}\n{"body": "no prompt"}\n')
+    with pytest.raises(DataError, match=r"in\.jsonl:2: expected a 'prompt' string"):
         read_label_inputs(path)
 
 

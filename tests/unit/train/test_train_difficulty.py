@@ -158,3 +158,20 @@ def test_pair_head_learns_the_recipes_own_pair(data_dir: Path, tmp_path: Path) -
             sources=sources,
             pair={"strong": "big-model", "weak": "absent-model"},
         )
+
+
+def test_cli_retraining_writes_the_same_bytes(data_dir: Path, tmp_path: Path) -> None:
+    # Same recipe and vectors, two runs (seconds apart): every file is identical,
+    # arrays.npz included (its zip members carry no write time).
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(_recipe()))
+    outs = [tmp_path / "a", tmp_path / "b"]
+    for out in outs:
+        args = ["train", "default", "--recipe", str(tmp_path / "r.yaml")]
+        args += ["--out", str(out), "--data-dir", str(data_dir)]
+        result = CliRunner().invoke(build_app(), args)
+        assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in outs[0].iterdir())
+    assert "arrays.npz" in names
+    assert names == sorted(p.name for p in outs[1].iterdir())
+    for name in names:
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name

@@ -177,3 +177,81 @@ def test_last_paragraph_source_trains_on_the_question(
         p.startswith("Example one.")
         for p in {b.prompt for b in build_battles(full, tmp_path, emb).battles}
     )
+
+
+def test_embedding_stage_says_what_is_cached_then_counts_the_rest() -> None:
+    from prefroute.train.pipeline import embedding_stage
+
+    emb = MemoEmbedder(HashingEmbedder(dim=16))
+    emb.embed(["a", "b"])
+    calls: list[tuple[str, int, int | None]] = []
+    texts = ["a", "b", "c", "d", "e", "c"]
+    with embedding_stage(emb, texts, lambda *call: calls.append(call)):
+        emb.embed(texts)
+        emb.embed(["a", "e"])  # memoised: nothing new
+    assert calls[0] == (
+        "embedding: 5 prompts with hashing:16 (2 cached, 3 to embed)",
+        0,
+        3,
+    )
+    assert sum(done for _, done, _ in calls[1:]) == 3
+    assert all(stage == "embedding" for stage, _, _ in calls[1:])
+    assert emb.on_embedded is None
+
+
+def test_cli_train_reports_embedding_and_epochs_unless_quiet(
+    tmp_path: Path, battles_file: Path
+) -> None:
+    import yaml
+
+    (tmp_path / "eval.txt").write_text("unrelated\n")
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(_recipe(tmp_path)))
+    args = ["train", "mf", "--recipe", str(tmp_path / "r.yaml"), "--data-dir"]
+    args += [str(tmp_path), "--set", "n_epochs=7"]
+    loud = CliRunner().invoke(build_app(), [*args, "--out", str(tmp_path / "a")])
+    assert loud.exit_code == 0, loud.output
+    text = " ".join(loud.output.split())
+    n_prompts = len({b.prompt for b in _read_battles(battles_file)}) + 1
+    assert f"embedding: {n_prompts} prompts with hashing:64 (0 cached," in text
+    assert "fitting mf: 7 epochs over 96 battles" in text
+    assert "fitting mf: done, 7 in" in text  # off a terminal: a line per stage end
+    assert "saved mf to" in text
+    quiet = CliRunner().invoke(build_app(), ["-q", *args, "--out", str(tmp_path / "b")])
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.output == ""
+    assert (tmp_path / "b" / "config.json").is_file()
+
+
+def _read_battles(path: Path) -> list[Battle]:
+    from prefroute.data.battles import load_battles_jsonl
+
+    return load_battles_jsonl(path)
+
+
+def test_cli_ratings_never_cuts_model_names(tmp_path: Path) -> None:
+    import yaml
+
+    prefix = "cognitivecomputations/dolphin-2.9-a-rather-long-model-name"
+    names = [f"{prefix}-llama3-8b", f"{prefix}-mistral-7b", "short"]
+    battles = [
+        Battle(f"prompt {i}", names[i % 3], names[(i + 1) % 3], "a", source="t")
+        for i in range(60)
+    ]
+    write_battles_jsonl(tmp_path / "battles.jsonl", battles)
+    (tmp_path / "r.yaml").write_text(
+        yaml.safe_dump({**_recipe(tmp_path), "pair": None})
+    )
+    args = ["ratings", "--recipe", str(tmp_path / "r.yaml"), "--data-dir"]
+    result = CliRunner().invoke(
+        build_app(), [*args, str(tmp_path)], env={"COLUMNS": "80"}
+    )
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.output
+    # a name wider than its column folds onto the next line: rejoin the cells
+    joined = "".join(
+        line.split("│")[2].strip()
+        for line in result.stdout.splitlines()
+        if line.count("│") > 3
+    )
+    for name in names:
+        assert name in joined
