@@ -12,6 +12,7 @@ import typer
 from prefroute.cli._options import DataDirOption
 
 __all__ = [
+    "DEFAULT_ADMIN_KEYS_ENV",
     "DEFAULT_SERVER_KEYS_ENV",
     "DEFAULT_STRONG_KEY_ENV",
     "DEFAULT_WEAK_KEY_ENV",
@@ -22,6 +23,7 @@ __all__ = [
 DEFAULT_STRONG_KEY_ENV = "PREFROUTE_STRONG_API_KEY"
 DEFAULT_WEAK_KEY_ENV = "PREFROUTE_WEAK_API_KEY"
 DEFAULT_SERVER_KEYS_ENV = "PREFROUTE_SERVER_API_KEYS"
+DEFAULT_ADMIN_KEYS_ENV = "PREFROUTE_ADMIN_API_KEYS"
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +33,8 @@ def config_from_options(config_file: Path | None, options: dict[str, Any]) -> An
 
     Endpoints without an API key setting read ``PREFROUTE_STRONG_API_KEY`` /
     ``PREFROUTE_WEAK_API_KEY``; without server keys configured, the server reads
-    ``PREFROUTE_SERVER_API_KEYS`` (comma-separated; unset = no auth).
+    ``PREFROUTE_SERVER_API_KEYS`` (comma-separated; unset = no auth), and without
+    admin keys ``PREFROUTE_ADMIN_API_KEYS`` (unset = admin endpoints off).
 
     Args:
         config_file: YAML file or None.
@@ -53,6 +56,8 @@ def config_from_options(config_file: Path | None, options: dict[str, Any]) -> An
             updates[tier] = endpoint.model_copy(update={"api_key_env": env})
     if config.api_keys_env is None and not config.api_keys:
         updates["api_keys_env"] = DEFAULT_SERVER_KEYS_ENV
+    if config.admin_api_keys_env is None and not config.admin_api_keys:
+        updates["admin_api_keys_env"] = DEFAULT_ADMIN_KEYS_ENV
     return config.model_copy(update=updates) if updates else config
 
 
@@ -212,6 +217,43 @@ def register(app: typer.Typer) -> None:
                 "(default: 15).",
             ),
         ] = None,
+        log: Annotated[
+            str | None,
+            typer.Option(
+                "--log",
+                help="Request log: a SQLite file (created if missing) or a "
+                "postgresql:// URL. Enables POST /v1/feedback.",
+            ),
+        ] = None,
+        log_prompts: Annotated[
+            bool | None,
+            typer.Option(
+                "--log-prompts/--no-log-prompts",
+                help="Store prompt text in the log (default: only its sha256).",
+            ),
+        ] = None,
+        log_max_rows: Annotated[
+            int | None,
+            typer.Option("--log-max-rows", help="Keep at most this many requests."),
+        ] = None,
+        log_max_age_days: Annotated[
+            float | None,
+            typer.Option(
+                "--log-max-age-days", help="Delete logged requests older than this."
+            ),
+        ] = None,
+        explore: Annotated[
+            float | None,
+            typer.Option(
+                "--explore",
+                help="Share of routed requests sent to a model the router did not "
+                "pick, propensity logged (default: 0).",
+            ),
+        ] = None,
+        explore_seed: Annotated[
+            int | None,
+            typer.Option("--explore-seed", help="Seed of the exploration draws."),
+        ] = None,
         access_log: Annotated[
             bool,
             typer.Option(
@@ -223,7 +265,11 @@ def register(app: typer.Typer) -> None:
             typer.Option("--dry-run", help="Load everything, print the config, exit."),
         ] = False,
     ) -> None:
-        """Serve POST /v1/chat/completions, GET /v1/models, /health and /metrics."""
+        """Serve POST /v1/chat/completions, GET /v1/models, /health and /metrics.
+
+        With --log, also POST /v1/feedback; with admin keys, POST /admin/reload
+        (SIGHUP reloads too).
+        """
         options: dict[str, Any] = {
             "strong.model": strong_model,
             "strong.base_url": strong_base_url,
@@ -244,6 +290,12 @@ def register(app: typer.Typer) -> None:
             "request_timeout": request_timeout,
             "max_in_flight": max_in_flight,
             "shutdown_timeout": shutdown_timeout,
+            "log": log,
+            "log_prompts": log_prompts,
+            "log_max_rows": log_max_rows,
+            "log_max_age_days": log_max_age_days,
+            "explore": explore,
+            "explore_seed": explore_seed,
         }
         config = config_from_options(config_file, options)
         from prefroute.serve.app import create_app
@@ -267,8 +319,22 @@ def register(app: typer.Typer) -> None:
                 f"(on {n_prompts} calibration prompts)",
                 err=True,
             )
+        if config.log is not None:
+            # a database URL may hold a password: show its scheme only
+            where = (
+                config.log.split("://")[0] + "://..."
+                if "://" in config.log
+                else config.log
+            )
+            typer.echo(
+                f"request log: {where} (prompts "
+                f"{'stored' if config.log_prompts else 'hashed'}), explore "
+                f"{config.explore:g}",
+                err=True,
+            )
         if dry_run:
             typer.echo(json.dumps(_printable(config), indent=2))
+            core.close_log()
             return
         from prefroute.serve.runner import run_server
 

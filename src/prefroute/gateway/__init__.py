@@ -20,6 +20,9 @@ Modules, one concern each (imports point down)::
     deadline.py      Deadline, Deadlines: one deadline per request, the drain
     config.py        EndpointConfig, PricedEndpoint, RoutingConfig (pydantic)
     errors.py        InvalidRequestError, OverloadedError, UpstreamStatusError, ...
+    explore.py       Explorer: a share of requests sent to another candidate
+    request_log.py   RequestLog, RequestTrace: one log record per request, feedback
+    store/           request log and feedback: LogStore (SQLite; PostgreSQL), LogWriter
 
 Across the package imports flow one way::
 

@@ -15,7 +15,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from prefroute.errors import ConfigError, UnknownRouterError
@@ -70,6 +70,11 @@ class Decision:
         knob: N-model routing only: lambda of quality - lambda x USD (given, or
             calibrated for `budget`; inf when the budget is below every model's
             cost).
+        scores: N-model routing only: predicted quality per candidate model id.
+        explored_from: The model the policy picked, when exploration sent the
+            request to `model` instead (None: the policy's pick).
+        propensity: Probability that this decision's `model` was chosen for the
+            request (1.0 without exploration; see `prefroute.gateway.explore`).
     """
 
     tier: Literal["strong", "weak", "direct"]
@@ -82,6 +87,9 @@ class Decision:
     candidates: tuple[str, ...] = ()
     budget: float | None = None
     knob: float | None = None
+    scores: dict[str, float] | None = field(default=None, hash=False)
+    explored_from: str | None = None
+    propensity: float = 1.0
 
     @property
     def is_strong(self) -> bool:
@@ -129,6 +137,9 @@ class Decider:
         routers: Router name -> fitted router (default: loaded from
             `config.routers` with `load_router`).
         calibrations: Router name -> calibration for ``@share`` model strings.
+        executor: The scoring thread to use (a reloaded decider shares its
+            predecessor's, so requests still being scored on the old one are not
+            cut off); default: its own, created on first use.
     """
 
     def __init__(
@@ -137,6 +148,7 @@ class Decider:
         *,
         routers: Mapping[str, Router] | None = None,
         calibrations: Mapping[str, Calibration] | None = None,
+        executor: ThreadPoolExecutor | None = None,
     ) -> None:
         """Load the routers (unless given), keep the calibrations and prices."""
         self.config = config
@@ -155,7 +167,7 @@ class Decider:
             m.model: ModelPrice.from_mapping(m.price) for m in config.models
         }
         self.budgets = BudgetKnobs(config.budgets, config.budget_cache_size)
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: ThreadPoolExecutor | None = executor
         self._batchers: dict[str, ScoreBatcher] = {}
         self.profiles = ScoreProfiles(self.calibrations)
 
@@ -442,6 +454,7 @@ class Decider:
             candidates=order,
             budget=spec.budget,
             knob=knob,
+            scores={by_name[n]: float(q) for n, q in zip(names, quality, strict=True)},
         )
 
     def endpoints_for(self, decision: Decision) -> list[EndpointConfig]:
@@ -528,6 +541,10 @@ class Decider:
         return self.budgets.get(spec.router, spec.budget)
 
     # -- micro-batched scoring --
+
+    def shared_executor(self) -> ThreadPoolExecutor:
+        """The scoring thread (created now if needed), to hand to a successor."""
+        return self._scoring_executor()
 
     def _scoring_executor(self) -> ThreadPoolExecutor:
         if self._executor is None:

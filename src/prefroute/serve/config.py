@@ -31,6 +31,11 @@ class ServeConfig(RoutingConfig):
             (then HTTP 408).
         shutdown_timeout: On SIGTERM, seconds requests in flight still get; then
             what is left ends (streams with an error event) and the process exits.
+        admin_api_keys_env: Environment variable holding the admin keys
+            (comma-separated) that ``POST /admin/reload`` requires as
+            ``Authorization: Bearer KEY``; with no admin key configured the
+            admin endpoints answer 403.
+        admin_api_keys: Admin keys given directly (prefer `admin_api_keys_env`).
     """
 
     # the shipped `default` router (no data needed); `random` stays available
@@ -44,17 +49,27 @@ class ServeConfig(RoutingConfig):
     header_timeout: float = Field(default=10.0, gt=0)
     body_timeout: float = Field(default=30.0, gt=0)
     shutdown_timeout: float = Field(default=15.0, ge=0)
+    admin_api_keys_env: str | None = None
+    admin_api_keys: list[SecretStr] = Field(default_factory=list)
 
     def resolved_api_keys(self) -> list[str]:
         """Server keys from `api_keys` and the variable named by `api_keys_env`."""
-        keys = [k.get_secret_value() for k in self.api_keys]
-        if self.api_keys_env:
-            from prefroute.config import env_value
+        return _keys(self.api_keys, self.api_keys_env)
 
-            value = env_value(self.api_keys_env)
-            if value:
-                keys += [k.strip() for k in value.split(",") if k.strip()]
-        return keys
+    def resolved_admin_api_keys(self) -> list[str]:
+        """Admin keys from `admin_api_keys` and the variable `admin_api_keys_env`."""
+        return _keys(self.admin_api_keys, self.admin_api_keys_env)
+
+
+def _keys(given: list[SecretStr], env: str | None) -> list[str]:
+    keys = [k.get_secret_value() for k in given]
+    if env:
+        from prefroute.config import env_value
+
+        value = env_value(env)
+        if value:
+            keys += [k.strip() for k in value.split(",") if k.strip()]
+    return keys
 
 
 def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
