@@ -215,7 +215,7 @@ class RequestLog:
             threshold=None if is_n_model else decision.threshold,
             strong_share=decision.strong_share,
             budget=decision.budget,
-            knob=decision.threshold if is_n_model else None,
+            knob=decision.knob if is_n_model else None,
             score=decision.score,
             scores=decision.scores,
             candidates=list(trace.candidates) or [decision.model],
