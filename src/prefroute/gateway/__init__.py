@@ -18,6 +18,7 @@ Modules, one concern each (imports point down)::
     calibrations.py  load_calibrations_for: calibrations a gateway starts with
     config.py        EndpointConfig, PricedEndpoint, RoutingConfig (pydantic)
     errors.py        InvalidRequestError, UpstreamStatusError, UpstreamTimeoutError
+    store/           request log and feedback: LogStore (SQLite; PostgreSQL), LogWriter
 
 Across the package imports flow one way::
 
