@@ -21,6 +21,7 @@ import math
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -117,9 +118,18 @@ class RayEngine:
             self._owns_cluster = True
             # stopped (and its files removed) even if the job fails before close
             atexit.register(self.close)
-        context = ray.data.DataContext.get_current()
+        with warnings.catch_warnings():
+            # Ray Data's own defaults set options it has deprecated
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True
         context.enable_progress_bars = False
+        # Ray starts actors with OMP_NUM_THREADS=1; BLAS sums in another order
+        # with fewer threads (last-bit differences), so actors get the thread
+        # count a local run has: the same scores on the same hardware
+        self._blas_threads = os.environ.get("OMP_NUM_THREADS") or str(
+            len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        )
         cpus = float(ray.cluster_resources().get("CPU", 1.0))
         self.n_actors = n_actors or max(1, math.floor(cpus) - 1)
         if self.n_actors * _ACTOR_CPUS > cpus:
@@ -147,6 +157,7 @@ class RayEngine:
             batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=self.n_actors),
             num_cpus=_ACTOR_CPUS,
+            runtime_env={"env_vars": {"OMP_NUM_THREADS": self._blas_threads}},
         )
         out: list[bytes | None] = [None] * len(items)
         for row in mapped.iter_rows():
