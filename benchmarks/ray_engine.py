@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -52,35 +53,46 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=4000)
     parser.add_argument("--small", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
 
     from prefroute.engine import LocalEngine
     from prefroute.engine.ray import RayEngine
 
-    rows: dict[str, dict[str, float]] = {}
+    runs: dict[str, list[dict[str, float]]] = {}
 
     def measure(name: str, engine: object) -> None:
         small = _timed(engine, args.router, args.small, args.batch_size)
         large = _timed(engine, args.router, args.rows, args.batch_size)
         rate = (args.rows - args.small) / max(1e-9, large - small)
-        rows[name] = {
+        run = {
             "rows_per_s": rate,
             "fixed_s": max(0.0, small - args.small / rate),
             "large_job_s": large,
         }
-        print(f"{name}: {rows[name]}", file=sys.stderr, flush=True)
+        runs.setdefault(name, []).append(run)
+        print(f"{name}: {run}", file=sys.stderr, flush=True)
 
-    measure("local", LocalEngine())
     started = time.perf_counter()
     ray_engine = RayEngine(n_actors=1)
     cluster_s = time.perf_counter() - started
     try:
-        measure("ray, 1 actor", ray_engine)
-        ray_engine.n_actors = 2
-        measure("ray, 2 actors", ray_engine)
+        # alternating rounds: load from elsewhere on the machine hits all alike
+        for r in range(args.rounds):
+            order = ["local", "ray, 1 actor", "ray, 2 actors"]
+            for name in order if r % 2 == 0 else order[::-1]:
+                if name == "local":
+                    measure(name, LocalEngine())
+                else:
+                    ray_engine.n_actors = 1 if "1 actor" in name else 2
+                    measure(name, ray_engine)
     finally:
         ray_engine.close()
+    rows = {
+        name: {k: statistics.median(run[k] for run in done) for k in done[0]}
+        for name, done in runs.items()
+    }
 
     local = rows["local"]
     print(
@@ -100,7 +112,9 @@ def main() -> None:
         print(f"{name:>14} {row['rows_per_s']:8.0f} {row['fixed_s']:8.1f} {even:>16}")
     if args.json:
         Path(args.json).write_text(
-            json.dumps({"cluster_start_s": cluster_s, "rows": rows}, indent=1)
+            json.dumps(
+                {"cluster_start_s": cluster_s, "median": rows, "runs": runs}, indent=1
+            )
         )
 
 

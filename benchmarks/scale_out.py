@@ -9,7 +9,9 @@ variant alike:
 - ``workers``: one server per ``--workers`` value; saturation throughput (the
   upstream answers at once, ``--concurrency`` clients back to back) and the p50 /
   p99 added over calling the upstream directly at ``--latency-ms`` (a real
-  LLM's wait, where the figure is what a user sees);
+  LLM's wait, where the figure is what a user sees), and the server's CPU time
+  per request at saturation (all its processes, from /proc: what a core can
+  serve, whatever else runs on the machine);
 - ``log``: three one-worker servers: no request log, a SQLite log, a PostgreSQL
   log (a private server started here: initdb in a temp dir, loopback only);
   the same two figures.
@@ -35,7 +37,28 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from serve_overhead import _free_port, _run, _wait  # noqa: E402
+from serve_overhead import _cpu_seconds, _free_port, _run, _wait  # noqa: E402
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and all its descendants (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(stat[1]), []).append(int(entry.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += _cpu_seconds(current)
+        except OSError:
+            continue
+        todo += children.get(current, [])
+    return total
 
 
 def _serve(
@@ -60,6 +83,7 @@ def _serve(
 
 def _measure(
     ports: dict[str, int],
+    pids: dict[str, int],
     args: argparse.Namespace,
     direct_port: int,
 ) -> dict[str, dict[str, list[float]]]:
@@ -70,6 +94,7 @@ def _measure(
             "rps": [],
             "p50_ms": [],
             "p99_ms": [],
+            "cpu_ms": [],
             "added_p50_ms": [],
             "added_p99_ms": [],
         }
@@ -88,9 +113,11 @@ def _measure(
         )
         offset += args.latency_requests
         for name in names:
+            cpu = _tree_cpu(pids[name])
             saturated = _run(
                 ports[name], model, args.concurrency, args.requests, 0.0, offset
             )
+            cpu = _tree_cpu(pids[name]) - cpu
             offset += args.requests
             timed = _run(
                 ports[name],
@@ -105,6 +132,7 @@ def _measure(
             row["rps"].append(saturated["rps"])
             row["p50_ms"].append(saturated["p50_ms"])
             row["p99_ms"].append(saturated["p99_ms"])
+            row["cpu_ms"].append(1000 * cpu / args.requests)
             row["added_p50_ms"].append(timed["p50_ms"] - direct["p50_ms"])
             row["added_p99_ms"].append(timed["p99_ms"] - direct["p99_ms"])
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
@@ -160,7 +188,8 @@ def main() -> None:
         for port in ports.values():
             _wait(f"http://127.0.0.1:{port}/health")
         time.sleep(2.0)
-        results = _measure(ports, args, upstream_port)
+        pids = {name: proc.pid for name, proc in servers.items()}
+        results = _measure(ports, pids, args, upstream_port)
     finally:
         for proc in servers.values():
             proc.send_signal(signal.SIGTERM)
@@ -178,7 +207,7 @@ def main() -> None:
         f"answers at once; added latency: {args.latency_clients} clients, upstream "
         f"{args.latency_ms:g} ms; medians over {args.rounds} alternating rounds"
     )
-    heads = ("req/s", "p50 ms", "p99 ms", "+p50 ms", "+p99 ms")
+    heads = ("req/s", "p50 ms", "p99 ms", "CPU ms", "+p50 ms", "+p99 ms")
     print(f"{'':>14} " + " ".join(f"{h:>8}" for h in heads))
     summary: dict[str, dict[str, float]] = {}
     for name, row in results.items():
@@ -186,7 +215,8 @@ def main() -> None:
         summary[name] = med
         print(
             f"{name:>14} {med['rps']:8.0f} {med['p50_ms']:8.1f} {med['p99_ms']:8.1f} "
-            f"{med['added_p50_ms']:8.2f} {med['added_p99_ms']:8.2f}"
+            f"{med['cpu_ms']:8.3f} {med['added_p50_ms']:8.2f} "
+            f"{med['added_p99_ms']:8.2f}"
         )
     if args.json:
         Path(args.json).write_text(
