@@ -5,9 +5,10 @@
 database cannot keep up) the record is dropped and counted, so logging never
 slows or fails a request. `submit_deferred` queues a function that builds the
 record, so even building it (hashing the prompt, filling two dozen fields)
-happens in the writer thread. The thread wakes every `batch_delay_s` (at once
-on `flush` or `close`), writes what is queued in batches (one transaction
-each) and, when retention limits are set, prunes the store periodically.
+happens in the writer thread. The thread sleeps while the queue is empty; once
+records arrive it gathers them for `batch_delay_s` (not on `flush` or `close`),
+writes them in batches (one transaction each) and, when retention limits are
+set, prunes the store periodically.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from prefroute.gateway.store.base import FeedbackRecord, LogStore, RequestRecord
 __all__ = ["LogWriter", "LogWriterStats"]
 
 logger = logging.getLogger(__name__)
+
+
+# longest sleep of an idle writer (see _run)
+_IDLE_WAKE_S = 1.0
 
 
 class _Stop:
@@ -81,8 +86,8 @@ class LogWriter:
             store: Where records go.
             max_queue: Records that may wait; beyond it `submit` drops.
             batch_size: Most records per write transaction.
-            batch_delay_s: How often the thread wakes to write what is queued
-                (a flush or close wakes it at once).
+            batch_delay_s: How long the thread gathers queued records into one
+                write (a flush or close does not wait); an idle thread sleeps.
             max_rows: Retention: keep at most this many requests (None: no limit).
             max_age_s: Retention: delete requests older than this (None: keep).
             prune_interval_s: Seconds between retention passes (the first runs at
@@ -112,7 +117,8 @@ class LogWriter:
         self._items: deque[_Item] = deque()
         # ids submitted but not yet committed: feedback for them waits for a flush
         self._pending: set[str] = set()
-        self._wake = threading.Event()
+        self._wake = threading.Event()  # work arrived in an empty queue
+        self._urgent = threading.Event()  # a flush or close: write now
         self._lock = threading.Lock()
         self._n_written = 0
         self._n_dropped = 0
@@ -151,8 +157,11 @@ class LogWriter:
 
     def _enqueue(self, request_id: str, item: _Item) -> bool:
         if not self._is_closed and len(self._items) < self.max_queue:
+            was_empty = not self._items
             self._pending.add(request_id)
             self._items.append(item)
+            if was_empty:  # an idle writer sleeps until there is work
+                self._wake.set()
             return True
         with self._lock:
             self._n_dropped += 1
@@ -190,6 +199,7 @@ class LogWriter:
             return not self._thread.is_alive()
         done = threading.Event()
         self._items.append(done)
+        self._urgent.set()
         self._wake.set()
         return done.wait(timeout)
 
@@ -203,6 +213,7 @@ class LogWriter:
             return
         self._is_closed = True
         self._items.append(_Stop())
+        self._urgent.set()
         self._wake.set()
         self._thread.join(timeout)
         if self._thread.is_alive():
@@ -226,8 +237,17 @@ class LogWriter:
             if time.monotonic() >= next_prune:
                 self._prune()
                 next_prune = time.monotonic() + self.prune_interval_s
-            self._wake.wait(self.batch_delay_s)
-            self._wake.clear()
+            if not self._items:
+                # idle: sleep until a submit finds the queue empty (or a
+                # flush, or retention is due); the cap bounds how long a
+                # record that raced past that check can wait
+                left = next_prune - time.monotonic()
+                self._wake.wait(max(0.0, min(_IDLE_WAKE_S, left)))
+                self._wake.clear()
+                continue
+            # gather a batch: one transaction per batch_delay_s, not per record
+            self._urgent.wait(self.batch_delay_s)
+            self._urgent.clear()
             batch: list[RequestRecord] = []
             while self._items:
                 item = self._items.popleft()
