@@ -303,6 +303,10 @@ def test_database_outage_drops_counted_records_never_requests(
         finally:
             store.close()
         assert n_logged > written_down
+        print(
+            f"outage: {sum(traffic.statuses.values())} requests, 0 failed, "
+            f"{n_failed:g} log records lost and counted, {n_logged} logged"
+        )
         assert replica.stop() in (0, -signal.SIGTERM)
     finally:
         server.destroy()
