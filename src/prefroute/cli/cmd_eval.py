@@ -3,6 +3,7 @@ intervals and paired comparisons; rich table, JSON and PNG outputs."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from prefroute.cli._engine import EngineOpt, RayActorsOpt, RayAddressOpt
 from prefroute.cli._options import DataDirOption
 from prefroute.errors import ConfigError
 
@@ -212,6 +214,9 @@ def register(app: typer.Typer) -> None:
                 "figures); 1 = a single draw with seed 0.",
             ),
         ] = 10,
+        engine: EngineOpt = "local",
+        ray_address: RayAddressOpt = None,
+        ray_actors: RayActorsOpt = None,
     ) -> None:
         """Evaluate routers on a benchmark: APGR, CPT(20/50/80%), curves, intervals."""
         import numpy as np
@@ -291,14 +296,24 @@ def register(app: typer.Typer) -> None:
         for file in score_files:
             table = read_scores_jsonl(file)
             all_scores[file.stem] = scores_for_benchmark(table, bench, str(file))
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
+        runner = None
+        if engine != "local" or ray_address is not None or ray_actors is not None:
+            from prefroute.engine import get_engine
+
+            runner = get_engine(engine, address=ray_address, n_actors=ray_actors)
+        with contextlib.ExitStack() as stack:
+            if runner is not None:
+                stack.callback(runner.close)
+            progress = stack.enter_context(
+                Progress(
+                    TextColumn("{task.description}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeRemainingColumn(),
+                    console=console,
+                    transient=True,
+                )
+            )
             for spec in specs:
                 task = progress.add_task(f"scoring {spec}", total=len(bench))
                 if spec == "random" and random_seeds > 1:
@@ -308,6 +323,15 @@ def register(app: typer.Typer) -> None:
                             score_router_on_benchmark(f"random:seed={k}", bench)
                             for k in range(random_seeds)
                         ]
+                    )
+                    progress.update(task, completed=len(bench))
+                    continue
+                if runner is not None:
+                    # the same batches on the engine (no score cache there)
+                    from prefroute.engine.jobs import score_prompts_on
+
+                    all_scores[spec] = score_prompts_on(
+                        runner, spec, bench.prompts, batch_size=batch_size
                     )
                     progress.update(task, completed=len(bench))
                     continue

@@ -10,6 +10,7 @@ from typing import IO, Annotated
 
 import typer
 
+from prefroute.cli._engine import EngineOpt, RayActorsOpt, RayAddressOpt
 from prefroute.data.prompts import PROMPT_FILE_HELP
 from prefroute.errors import ConfigError, DataError
 
@@ -51,16 +52,24 @@ def register(app: typer.Typer) -> None:
             int,
             typer.Option("--batch-size", metavar="N", help="Records per batch."),
         ] = 256,
+        engine: EngineOpt = "local",
+        ray_address: RayAddressOpt = None,
+        ray_actors: RayActorsOpt = None,
     ) -> None:
         """Score prompts with a router, streaming in batches."""
+        from prefroute.engine import get_engine
         from prefroute.evals.harness import parse_router_spec
         from prefroute.evals.scoring import score_jsonl_stream
         from prefroute.routers import load_router
 
         if batch_size < 1:
             raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
-        name, overrides = parse_router_spec(router)
-        loaded = load_router(name, **overrides)
+        runner = None
+        if engine != "local" or ray_address is not None or ray_actors is not None:
+            runner = get_engine(engine, address=ray_address, n_actors=ray_actors)
+        else:
+            name, overrides = parse_router_spec(router)
+            loaded = load_router(name, **overrides)
         from rich.console import Console
         from rich.progress import Progress, SpinnerColumn, TextColumn
 
@@ -97,26 +106,45 @@ def register(app: typer.Typer) -> None:
             )
             task = progress.add_task("score", total=None)
             try:
-                n = score_jsonl_stream(
-                    loaded,
-                    source,
-                    sink,
-                    name=source_name,
-                    batch_size=batch_size,
-                    suffix=Path(input_path).suffix if input_path != "-" else ".jsonl",
-                    on_batch=functools.partial(progress.advance, task),
-                )
+                if runner is None:
+                    n = score_jsonl_stream(
+                        loaded,
+                        source,
+                        sink,
+                        name=source_name,
+                        batch_size=batch_size,
+                        suffix=Path(input_path).suffix
+                        if input_path != "-"
+                        else ".jsonl",
+                        on_batch=functools.partial(progress.advance, task),
+                    )
+                else:
+                    from prefroute.engine.jobs import score_jsonl_on
+
+                    n = score_jsonl_on(
+                        runner,
+                        router,
+                        source,
+                        sink,
+                        name=source_name,
+                        batch_size=batch_size,
+                        on_batch=functools.partial(progress.advance, task),
+                    )
             except BaseException:
                 if partial is not None:
                     sink.close()
                     partial.unlink(missing_ok=True)
                 raise
+            finally:
+                if runner is not None:
+                    runner.close()
         if partial is not None:
             partial.replace(output)
         if output != "-":
             typer.echo(f"scored {n} records -> {output}", err=True)
-        from prefroute.evals.scoring import scoring_warning
+        if runner is None:
+            from prefroute.evals.scoring import scoring_warning
 
-        warning = scoring_warning(loaded)
-        if warning is not None:
-            typer.echo(warning, err=True)
+            warning = scoring_warning(loaded)
+            if warning is not None:
+                typer.echo(warning, err=True)

@@ -254,6 +254,14 @@ def register(app: typer.Typer) -> None:
             int | None,
             typer.Option("--explore-seed", help="Seed of the exploration draws."),
         ] = None,
+        workers: Annotated[
+            int | None,
+            typer.Option(
+                "--workers",
+                help="Server processes on the port (default: 1); calibrations are "
+                "computed once, /metrics sums all workers.",
+            ),
+        ] = None,
         access_log: Annotated[
             bool,
             typer.Option(
@@ -296,12 +304,21 @@ def register(app: typer.Typer) -> None:
             "log_max_age_days": log_max_age_days,
             "explore": explore,
             "explore_seed": explore_seed,
+            "workers": workers,
         }
         config = config_from_options(config_file, options)
         from prefroute.serve.app import create_app
 
-        app = create_app(config)
-        core = app.state.core
+        prepared = None
+        if config.workers > 1:
+            from prefroute.serve.workers import prepare_workers
+
+            # routers loaded and calibrated once here; each worker loads the result
+            prepared = prepare_workers(config, access_log=access_log)
+            core = prepared.core
+        else:
+            app = create_app(config)
+            core = app.state.core
         for name in sorted(core.routers):
             if config.models and core.is_multi(name):
                 continue  # budgets, listed below
@@ -335,12 +352,26 @@ def register(app: typer.Typer) -> None:
         if dry_run:
             typer.echo(json.dumps(_printable(config), indent=2))
             core.close_log()
+            if prepared is not None:
+                prepared.discard()
             return
         from prefroute.serve.runner import run_server
 
         typer.echo(
             f"prefroute serving on http://{config.host}:{config.port}/v1 "
-            f"(strong={config.strong.model}, weak={config.weak.model})",
+            f"(strong={config.strong.model}, weak={config.weak.model}"
+            + (f", {config.workers} workers)" if prepared is not None else ")"),
             err=True,
         )
+        if prepared is not None:
+            from prefroute.serve.workers import run_workers
+
+            spec = prepared.spec
+            prepared.release()
+            del prepared, core  # the workers load their own routers
+            raise typer.Exit(run_workers(spec))
+        from prefroute.serve.workers import attach_cluster
+
+        # replicas sharing a PostgreSQL log follow each other's router reloads
+        app = attach_cluster(app)
         run_server(app, access_log=access_log)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from prefroute.cli._engine import EngineOpt, RayActorsOpt, RayAddressOpt
 from prefroute.cli._options import DataDirOption, cli_state
 from prefroute.cli._progress import StageReporter, format_duration
 from prefroute.errors import ConfigError
@@ -106,6 +107,9 @@ def register(app: typer.Typer) -> None:
                 "--set device=cuda).",
             ),
         ] = False,
+        engine: EngineOpt = "local",
+        ray_address: RayAddressOpt = None,
+        ray_actors: RayActorsOpt = None,
     ) -> None:
         """Train ROUTER on the battles a recipe names and save it to --out.
 
@@ -138,7 +142,18 @@ def register(app: typer.Typer) -> None:
         spec = spec.model_copy(update=update)
         params = parse_overrides(overrides or [])
         root = resolve_data_dir(data_dir)
-        emb = training_embedder(spec.embedder)
+        runner = None
+        if engine != "local" or ray_address is not None or ray_actors is not None:
+            from prefroute.engine import get_engine
+            from prefroute.engine.embed import EngineEmbedder
+
+            # the embedding step on the engine; fitting stays here
+            runner = get_engine(engine, address=ray_address, n_actors=ray_actors)
+            emb = training_embedder(
+                spec.embedder, inner=EngineEmbedder(spec.embedder, runner)
+            )
+        else:
+            emb = training_embedder(spec.embedder)
         with StageReporter(quiet=cli_state(ctx).is_quiet) as progress:
             if embedding_store is not None:
                 n_stored = emb.load_store(embedding_store)
@@ -168,6 +183,8 @@ def register(app: typer.Typer) -> None:
             )
             params.setdefault("progress", not progress.quiet)
             fitted = train_router(router, spec, data, emb, **params)
+        if runner is not None:
+            runner.close()
         fitted.save(out)
         if embedding_store is not None:
             emb.save_store(embedding_store)

@@ -500,6 +500,28 @@ class OnnxEmbedder:
         if hook is not None:
             hook(n_done)
 
+    def batch_order(self, texts: Sequence[str]) -> np.ndarray:
+        """The order `embed` runs texts in: by token count, ties in input order.
+
+        `embed` pads each run of `batch_size` texts of that order to its longest;
+        a caller that splits a large job into chunks along this order, cut at
+        multiples of `batch_size` (the Ray engine does), gets vectors identical
+        to one `embed` call, bit for bit.
+
+        Args:
+            texts: The texts.
+
+        Returns:
+            Indices into `texts`, shape (len(texts),).
+        """
+        _, tokenizer = self._ensure_ready()
+        encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
+        encodings = encode([utf8_safe(t) for t in texts])
+        lengths = np.fromiter(
+            (len(e.ids) for e in encodings), dtype=np.int64, count=len(texts)
+        )
+        return np.argsort(lengths, kind="stable")
+
     def _embed_one_by_one(
         self,
         session: onnxruntime.InferenceSession,

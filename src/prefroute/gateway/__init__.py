@@ -22,6 +22,7 @@ Modules, one concern each (imports point down)::
     errors.py        InvalidRequestError, OverloadedError, UpstreamStatusError, ...
     explore.py       Explorer: a share of requests sent to another candidate
     request_log.py   RequestLog, RequestTrace: one log record per request, feedback
+    reload_sync.py   reload generation shared by workers and replicas
     store/           request log and feedback: LogStore (SQLite; PostgreSQL), LogWriter
 
 Across the package imports flow one way::

@@ -859,13 +859,20 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
             }
         )
 
+    def render_metrics() -> str:
+        return (
+            metrics.render()
+            + _batcher_lines(core)
+            + learning_lines(core, n_feedback_log_off)
+        )
+
+    # this process's metrics text (serve.cluster sums it across workers)
+    app.state.render_metrics = render_metrics
+
     @app.get("/metrics")
     async def prometheus() -> Response:
         return PlainTextResponse(
-            metrics.render()
-            + _batcher_lines(core)
-            + learning_lines(core, n_feedback_log_off),
-            media_type="text/plain; version=0.0.4; charset=utf-8",
+            render_metrics(), media_type="text/plain; version=0.0.4; charset=utf-8"
         )
 
     return app

@@ -36,6 +36,13 @@ class ServeConfig(RoutingConfig):
             ``Authorization: Bearer KEY``; with no admin key configured the
             admin endpoints answer 403.
         admin_api_keys: Admin keys given directly (prefer `admin_api_keys_env`).
+        workers: Server processes on the port (``--workers``); more than one
+            runs a supervisor that restarts dead workers, and ``/metrics`` of
+            any worker sums them all.
+        reload_sync: Make a router reload reach every process: the workers of
+            this server, and the replicas sharing a PostgreSQL request log
+            (``POST /admin/reload`` on one bumps a shared generation).
+        reload_poll_s: Seconds between looks at that generation.
     """
 
     # the shipped `default` router (no data needed); `random` stays available
@@ -51,6 +58,9 @@ class ServeConfig(RoutingConfig):
     shutdown_timeout: float = Field(default=15.0, ge=0)
     admin_api_keys_env: str | None = None
     admin_api_keys: list[SecretStr] = Field(default_factory=list)
+    workers: int = Field(default=1, ge=1, le=256)
+    reload_sync: bool = True
+    reload_poll_s: float = Field(default=2.0, gt=0, le=3600)
 
     def resolved_api_keys(self) -> list[str]:
         """Server keys from `api_keys` and the variable named by `api_keys_env`."""

@@ -195,19 +195,22 @@ class MemoEmbedder:
         return out
 
 
-def training_embedder(spec: str) -> MemoEmbedder:
+def training_embedder(spec: str, *, inner: Embedder | None = None) -> MemoEmbedder:
     """The embedder for training: `spec`, on-disk cached when the cache exists,
     memoised in memory.
 
     Args:
         spec: Embedder spec (e.g. "minilm", "hashing:256").
+        inner: What computes the vectors of `spec` (default: `get_embedder(spec)`;
+            `--engine ray` passes an `EngineEmbedder`).
 
     Returns:
         The embedder.
     """
     from prefroute.embed import get_embedder
 
-    inner: Embedder = get_embedder(spec)
+    if inner is None:
+        inner = get_embedder(spec)
     try:
         from prefroute.embed.cache import CachedEmbedder
     except ImportError:

@@ -21,7 +21,17 @@ def _sqlite_target(tmp_path: Path) -> str:
     return str(tmp_path / "logs" / "requests.db")
 
 
-STORE_BACKENDS: dict[str, Callable[[Path], str]] = {"sqlite": _sqlite_target}
+def _postgres_target(tmp_path: Path) -> str:
+    # one server for the session (started on first use), a new database per test
+    from _postgres import shared_server
+
+    return shared_server().new_database()
+
+
+STORE_BACKENDS: dict[str, Callable[[Path], str]] = {
+    "postgres": _postgres_target,
+    "sqlite": _sqlite_target,
+}
 
 
 @pytest.fixture(params=sorted(STORE_BACKENDS))
