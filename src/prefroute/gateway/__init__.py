@@ -1,0 +1,4 @@
+"""The routing core both front-ends (server and Controller) share.
+
+Subpackages: `store` (the request log and feedback store).
+"""
