@@ -140,8 +140,11 @@ class PairEstimates:
         routers: Router name -> metric name ("APGR", "CPT50", ...) -> estimate.
         diffs: Router name -> APGR minus the reference router's (paired).
         reference: The reference router of `diffs` (None: no comparison).
-        support: Router name -> support at the logged strong share.
+        support: Router name -> support at `share`.
         logged_share: Share of requests the logging policy sent strong.
+        share: Strong share of `at_share` (default the logged one).
+        at_share: Router name -> (mean quality, mean cost) when it sends the
+            top `share` of requests strong; cost NaN when the log has no costs.
         warnings: Reasons the log may not support the estimates.
     """
 
@@ -154,6 +157,8 @@ class PairEstimates:
     reference: str | None
     support: dict[str, SupportReport]
     logged_share: float
+    share: float = math.nan
+    at_share: dict[str, tuple[Estimate, Estimate]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -178,6 +183,8 @@ def estimate_pair(
     weak: int = 1,
     policy: np.ndarray | None = None,
     reference: str | None = None,
+    share: float | None = None,
+    cost_outcome: FloatArray | None = None,
     n_resamples: int = 1000,
     seed: int = 0,
 ) -> PairEstimates:
@@ -193,6 +200,10 @@ def estimate_pair(
         policy: The logging policy's pick per request (before exploration), to
             measure the logged strong share; default the logged actions.
         reference: Router whose APGR the others are compared with.
+        share: Strong share at which quality and cost are reported (default: the
+            logged strong share).
+        cost_outcome: Expected cost of each model per request (n, 2), for the
+            cost at `share` (the logged costs correct it where known).
         n_resamples: Bootstrap resamples.
         seed: Resampling seed.
 
@@ -243,13 +254,40 @@ def estimate_pair(
             )
             diffs[name] = Estimate(d["diff"], d["diff_ci"][0], d["diff_ci"][1])
     picks = log.actions if policy is None else np.asarray(policy)
-    share = float(np.mean(picks == strong))
-    support = {
-        name: support_report(
-            log, _top_share_choices(np.asarray(s), share, strong, weak), name=name
-        )
+    logged = float(np.mean(picks == strong))
+    at = logged if share is None else float(share)
+    chosen = {
+        name: _top_share_choices(np.asarray(s), at, strong, weak)
         for name, s in scores.items()
     }
+    support = {name: support_report(log, c, name=name) for name, c in chosen.items()}
+    at_share: dict[str, tuple[Estimate, Estimate]] = {}
+    if chosen:
+        names = list(chosen)
+        stack = np.stack([chosen[n] for n in names])
+        q_point = policy_values(pseudo, stack)
+        q_boot = bootstrap_policy_values(
+            pseudo, stack, n_resamples=n_resamples, seed=seed
+        )
+        c_point = np.full(len(names), math.nan)
+        c_boot = np.full_like(q_boot, math.nan)
+        if cost_outcome is not None:
+            observed = np.asarray(cost_outcome, dtype=np.float64)[
+                np.arange(log.n), log.actions
+            ].copy()
+            if log.costs is not None:
+                known = np.isfinite(log.costs)
+                observed[known] = log.costs[known]
+            pc = pseudo_outcomes(log, cost_outcome, method="dr", observed=observed)
+            c_point = policy_values(pc, stack)
+            c_boot = bootstrap_policy_values(
+                pc, stack, n_resamples=n_resamples, seed=seed
+            )
+        for j, name in enumerate(names):
+            at_share[name] = (
+                _estimate(q_point[j], q_boot[:, j]),
+                _estimate(c_point[j], c_boot[:, j]),
+            )
     warnings: list[str] = []
     if not (gap.low > 0 or gap.high < 0):
         warnings.append(
@@ -265,7 +303,9 @@ def estimate_pair(
         diffs=diffs,
         reference=reference,
         support=support,
-        logged_share=share,
+        logged_share=logged,
+        share=at,
+        at_share=at_share,
         warnings=warnings,
     )
 

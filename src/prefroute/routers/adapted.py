@@ -35,12 +35,13 @@ import numpy as np
 
 from prefroute.embed.base import Embedder
 from prefroute.errors import ArtifactError, ConfigError, DataError
-from prefroute.routers._heads import (
-    HeadData,
-    PenaltyChoice,
-    fit_all_heads,
-    head_design,
-    pca_basis,
+from prefroute.routers._heads import HeadData, pca_basis
+from prefroute.routers._pair_heads import (
+    OFF,
+    PairChoice,
+    PairLabels,
+    fit_pair_heads,
+    pair_quality,
 )
 from prefroute.routers.base import Router, load_arrays, read_config, save_arrays
 from prefroute.types import Battle, FloatArray
@@ -59,11 +60,6 @@ def logit(p: FloatArray) -> FloatArray:
     """``log(p / (1 - p))`` of probabilities clipped to [1e-6, 1 - 1e-6]."""
     q = np.clip(np.asarray(p, dtype=np.float64), _CLIP, 1.0 - _CLIP)
     out: FloatArray = np.log(q) - np.log1p(-q)
-    return out
-
-
-def _sigmoid(z: FloatArray) -> FloatArray:
-    out: FloatArray = 0.5 * (1.0 + np.tanh(0.5 * z))
     return out
 
 
@@ -160,7 +156,7 @@ class AdaptedRouter(Router):
         strong_model: str | None = None,
         weak_model: str | None = None,
         n_components: int = 32,
-        slope_penalty: float | None = None,
+        penalties: tuple[float, float] | None = None,
         n_folds: int = 5,
         seed: int = 0,
     ) -> None:
@@ -175,8 +171,10 @@ class AdaptedRouter(Router):
             strong_model: The strong model (the name the log uses).
             weak_model: The weak model.
             n_components: Principal components of the embeddings the heads see.
-            slope_penalty: Ridge penalty of the heads' slopes; None chooses it by
-                cross-validation on the labels.
+            penalties: Ridge penalties of the shared and the strong-vs-weak
+                slopes; None chooses them by cross-validation on the labels and
+                keeps the starting ranking unless the guard finds the new one
+                better (see `prefroute.routers._pair_heads`).
             n_folds: Cross-validation folds.
             seed: Seed of the fold assignment.
         """
@@ -185,8 +183,10 @@ class AdaptedRouter(Router):
                 f"n_components must be >= 0 and n_folds >= 2, got {n_components!r}, "
                 f"{n_folds!r}"
             )
-        if slope_penalty is not None and slope_penalty <= 0:
-            raise ConfigError(f"slope_penalty must be > 0, got {slope_penalty!r}")
+        if penalties is not None and (
+            len(penalties) != 2 or min(float(p) for p in penalties) <= 0
+        ):
+            raise ConfigError(f"penalties must be two numbers > 0, got {penalties!r}")
         start = base
         while isinstance(start, AdaptedRouter) and start.base is not None:
             start = start.base
@@ -195,16 +195,18 @@ class AdaptedRouter(Router):
         self.strong_model = strong_model
         self.weak_model = weak_model
         self.n_components = n_components
-        self.slope_penalty = slope_penalty
+        self.penalties = (
+            None if penalties is None else (float(penalties[0]), float(penalties[1]))
+        )
         self.n_folds = n_folds
         self.seed = seed
         self._shared: Embedder | None = None
-        self.coef_: FloatArray | None = None  # (2, 2 + k): strong, weak
+        self.coef_: FloatArray | None = None  # (2, 2 + k): shared, difference
         self.center_: FloatArray | None = None  # (d,)
         self.components_: FloatArray | None = None  # (k, d)
         self.z_stats_: FloatArray | None = None  # mean, std of the base logit
         self.n_labels_: np.ndarray | None = None  # (2,)
-        self.penalty_: PenaltyChoice | None = None
+        self.penalty_: PairChoice | None = None
 
     # -- collaborators ---------------------------------------------------------
 
@@ -271,7 +273,13 @@ class AdaptedRouter(Router):
             weights += [b.weight, b.weight]
         if not prompts:
             raise DataError(f"no battle between {strong!r} and {weak!r} to fit on")
-        return self.fit_feedback(prompts, models, rewards, weights=weights)
+        return self.fit_feedback(
+            prompts,
+            models,
+            rewards,
+            weights=weights,
+            propensities=np.full(len(prompts), np.nan),
+        )
 
     def fit_feedback(
         self,
@@ -280,6 +288,8 @@ class AdaptedRouter(Router):
         rewards: Sequence[float] | FloatArray,
         *,
         weights: Sequence[float] | FloatArray | None = None,
+        propensities: Sequence[float] | FloatArray | None = None,
+        requests: Sequence[int] | np.ndarray | None = None,
         unlabeled: Sequence[str] = (),
     ) -> Self:
         """Fit the heads on feedback: request i was answered by `models[i]` with
@@ -290,6 +300,12 @@ class AdaptedRouter(Router):
             models: The model that answered (strong or weak model name).
             rewards: Quality in [0, 1].
             weights: Label weights (default 1).
+            propensities: Probability with which the logging policy sent each
+                request to `models[i]` (default 1); NaN for a label that was not a
+                routing choice (a judge's comparison), which the guard skips.
+            requests: Request id of each label (default: one request per label);
+                labels of one request were observed together, e.g. both models'
+                answers to one prompt, each with propensity 1.
             unlabeled: More prompts of the same traffic (shape the embedding
                 components only).
 
@@ -306,9 +322,33 @@ class AdaptedRouter(Router):
         self.center_, self.components_ = pca_basis(x, self.n_components)
         std = float(z0.std())
         self.z_stats_ = np.array([float(z0.mean()), std if std > 1e-9 else 1.0])
-        data = self._head_data(x, z0, rows, cols, y, w)
-        self.coef_, self.penalty_ = fit_all_heads(
-            data, slope_penalty=self.slope_penalty, n_folds=self.n_folds, seed=self.seed
+        prop = (
+            np.ones(len(rows))
+            if propensities is None
+            else np.asarray(propensities, dtype=np.float64)
+        )
+        if prop.shape != (len(rows),) or np.any(prop[np.isfinite(prop)] <= 0):
+            raise DataError("propensities must be one per label, in (0, 1] or NaN")
+        req = (
+            np.arange(len(rows))
+            if requests is None
+            else np.asarray(requests, dtype=np.int64)
+        )
+        if req.shape != (len(rows),):
+            raise DataError(f"expected one request id per label, got shape {req.shape}")
+        labels = PairLabels(
+            projected=(x - self.center_) @ self.components_.T,
+            z=(z0 - self.z_stats_[0]) / self.z_stats_[1],
+            z0=z0,
+            rows=rows,
+            arms=np.where(cols == 0, 1.0, -1.0),
+            targets=y,
+            weights=w,
+            propensities=np.minimum(prop, 1.0),
+            requests=req,
+        )
+        self.coef_, self.penalty_ = fit_pair_heads(
+            labels, penalties=self.penalties, n_folds=self.n_folds, seed=self.seed
         )
         self.n_labels_ = np.bincount(cols, minlength=2)
         return self
@@ -411,12 +451,12 @@ class AdaptedRouter(Router):
         if len(prompts) == 0:
             return np.zeros((0, 2))
         x, z0 = self._embed_and_score(prompts)
-        design = head_design(
+        return pair_quality(
+            self.coef_,
             (z0 - self.z_stats_[0]) / self.z_stats_[1],
             (x - self.center_) @ self.components_.T,
+            z0,
         )
-        eta = design @ self.coef_.T + np.stack([0.5 * z0, -0.5 * z0], axis=1)
-        return _sigmoid(eta)
 
     def score_models(
         self, prompts: Sequence[str], models: Sequence[str] | None = None
@@ -465,7 +505,7 @@ class AdaptedRouter(Router):
         assert self.coef_ is not None and self.center_ is not None
         assert self.components_ is not None and self.z_stats_ is not None
         assert self.n_labels_ is not None
-        penalty = self.penalty_.penalty if self.penalty_ is not None else np.nan
+        choice = self.penalty_ or PairChoice((OFF, OFF), (OFF, OFF))
         save_arrays(
             directory,
             coef=self.coef_,
@@ -473,7 +513,9 @@ class AdaptedRouter(Router):
             components=self.components_,
             z_stats=self.z_stats_,
             n_labels=self.n_labels_,
-            penalty=np.array(penalty),
+            penalties=np.array(choice.penalties),
+            cv_penalties=np.array(choice.cv_penalties),
+            guard=np.array([choice.guard_gain, choice.guard_se, choice.n_folds]),
         )
 
     def _load_state(self, directory: Path) -> None:
@@ -484,8 +526,17 @@ class AdaptedRouter(Router):
             self.components_ = arrays["components"]
             self.z_stats_ = arrays["z_stats"]
             self.n_labels_ = arrays["n_labels"]
-            penalty = float(arrays["penalty"])
-        except (KeyError, TypeError, ValueError) as exc:
+            used = arrays["penalties"]
+            picked = arrays["cv_penalties"]
+            guard = arrays["guard"]
+            self.penalty_ = PairChoice(
+                (float(used[0]), float(used[1])),
+                (float(picked[0]), float(picked[1])),
+                float(guard[0]),
+                float(guard[1]),
+                int(guard[2]),
+            )
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise ArtifactError(f"{str(directory)!r} lacks array {exc}") from exc
         k = self.components_.shape[0]
         if self.coef_.shape != (2, 2 + k) or self.center_.shape != (
@@ -495,7 +546,6 @@ class AdaptedRouter(Router):
                 f"{str(directory)!r}: heads of shape {self.coef_.shape} do not match "
                 f"{k} components of dimension {self.center_.shape}"
             )
-        self.penalty_ = PenaltyChoice(penalty, (penalty,), (), (), 0)
         folder = directory / BASE_DIR
         read_config(folder)  # a clear error when the starting router is missing
         from prefroute.routers.registry import load_router

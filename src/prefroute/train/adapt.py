@@ -31,6 +31,7 @@ from typing import Literal
 
 import numpy as np
 
+from prefroute.embed.base import Embedder
 from prefroute.errors import ConfigError, DataError
 from prefroute.evals.offpolicy import (
     MultiEstimates,
@@ -41,11 +42,21 @@ from prefroute.evals.offpolicy import (
 )
 from prefroute.evals.ope import BanditLog
 from prefroute.routers._heads import PenaltyChoice
+from prefroute.routers._pair_heads import OFF, PairChoice
 from prefroute.routers.base import Router
 from prefroute.train.logdata import LoggedTraffic
 from prefroute.types import FloatArray
 
-__all__ = ["MIN_HOLDOUT", "AdaptResult", "adapt_router", "holdout_mask"]
+__all__ = [
+    "MIN_HOLDOUT",
+    "AdaptResult",
+    "adapt_router",
+    "bandit_log",
+    "cost_table",
+    "holdout_mask",
+    "knob_choices",
+    "pair_view",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -67,12 +78,12 @@ class AdaptResult:
         n_judge: Judge labels used.
         n_train: Labels the held-out check's router was fitted on.
         n_holdout: Held-out labelled requests.
-        penalty: The heads' penalty choice on all labels.
+        choice: How the heads were chosen on all labels (penalties, guard).
         pair: Before/after estimates on the held-out requests (pair mode).
         multi: The same for N models.
         is_not_worse: After >= before on the held-out requests (point estimate);
             None when too few were held out to tell.
-        warnings: Messages for the user.
+        warnings: Messages for the user (the estimates carry their own).
     """
 
     router: Router
@@ -82,11 +93,49 @@ class AdaptResult:
     n_judge: int
     n_train: int
     n_holdout: int
-    penalty: PenaltyChoice | None
+    choice: PairChoice | PenaltyChoice | None
     pair: PairEstimates | None = None
     multi: MultiEstimates | None = None
     is_not_worse: bool | None = None
     warnings: list[str] = field(default_factory=list)
+
+    def describe_heads(self) -> str:
+        """One line on what the heads learned."""
+        c = self.choice
+        if isinstance(c, PairChoice):
+            if c.keeps_ranking:
+                why = (
+                    f"; the guard kept it (gain {c.guard_gain:.4f}, "
+                    f"se {c.guard_se:.4f})"
+                    if c.cv_penalties != (OFF, OFF)
+                    else ""
+                )
+                return f"starting ranking kept, calibration learned{why}"
+            return (
+                f"new ranking: penalties shared {c.penalties[0]:g}, strong-vs-weak "
+                f"{c.penalties[1]:g} (guard gain {c.guard_gain:.4f}, "
+                f"se {c.guard_se:.4f})"
+            )
+        if isinstance(c, PenaltyChoice):
+            if c.penalty >= OFF:
+                return "per-model levels learned, starting ranking of prompts kept"
+            return f"per-model heads, slope penalty {c.penalty:g}"
+        return "no heads"
+
+    def choice_dict(self) -> dict[str, object]:
+        """JSON-ready form of `choice`."""
+        c = self.choice
+        if isinstance(c, PairChoice):
+            return {
+                "penalties": list(c.penalties),
+                "cv_penalties": list(c.cv_penalties),
+                "guard_gain": c.guard_gain if np.isfinite(c.guard_gain) else None,
+                "guard_se": c.guard_se if np.isfinite(c.guard_se) else None,
+                "keeps_ranking": c.keeps_ranking,
+            }
+        if isinstance(c, PenaltyChoice):
+            return {"slope_penalty": c.penalty}
+        return {}
 
 
 def holdout_mask(prompts: Sequence[str], share: float, *, seed: int = 0) -> np.ndarray:
@@ -110,8 +159,17 @@ def holdout_mask(prompts: Sequence[str], share: float, *, seed: int = 0) -> np.n
     return out
 
 
-def _pair_base(base: Router, strong: str, weak: str) -> tuple[Router, list[str]]:
-    """The starting router scoring the log's pair, where it can be told so."""
+def pair_view(base: Router, strong: str, weak: str) -> tuple[Router, list[str]]:
+    """The starting router scoring the log's pair, where it can be told so.
+
+    Args:
+        base: A router (an adapted router is replaced by its starting router).
+        strong: The log's strong model.
+        weak: The log's weak model.
+
+    Returns:
+        (router, warnings about a pair it cannot be told).
+    """
     from prefroute.routers.adapted import AdaptedRouter
     from prefroute.routers.multi import MultiModelRouter
 
@@ -140,38 +198,55 @@ def _pair_base(base: Router, strong: str, weak: str) -> tuple[Router, list[str]]
     return base, warnings
 
 
-def _label_rows(
-    traffic: LoggedTraffic, judge_weight: float
-) -> tuple[list[str], list[str], list[float], list[float], int]:
-    """(prompts, models, rewards, weights) of user feedback, then judge labels."""
-    prompts: list[str] = []
-    models: list[str] = []
-    rewards: list[float] = []
-    weights: list[float] = []
-    n_judge = 0
+@dataclass
+class _Rows:
+    """Labels for `fit_feedback`."""
+
+    prompts: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    rewards: list[float] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+    propensities: list[float] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+
+def _label_rows(traffic: LoggedTraffic, judge_weight: float) -> _Rows:
+    """User feedback (with its propensities), then judge labels (NaN propensity)."""
+    out = _Rows()
     for i, prompt in enumerate(traffic.prompts):
         if np.isfinite(traffic.rewards[i]):
-            prompts.append(prompt)
-            models.append(traffic.routed[i])
-            rewards.append(float(traffic.rewards[i]))
-            weights.append(1.0)
+            out.prompts.append(prompt)
+            out.models.append(traffic.routed[i])
+            out.rewards.append(float(traffic.rewards[i]))
+            out.weights.append(1.0)
+            out.propensities.append(float(traffic.propensity[i]))
         if judge_weight > 0 and np.isfinite(traffic.judge[i]):
             others = [m for m in traffic.candidates[i] if m != traffic.routed[i]]
             if len(others) != 1:
                 continue
-            n_judge += 1
             score = float(traffic.judge[i])
-            prompts += [prompt, prompt]
-            models += [traffic.routed[i], others[0]]
-            rewards += [score, 1.0 - score]
-            weights += [judge_weight, judge_weight]
-    return prompts, models, rewards, weights, n_judge
+            out.prompts += [prompt, prompt]
+            out.models += [traffic.routed[i], others[0]]
+            out.rewards += [score, 1.0 - score]
+            out.weights += [judge_weight, judge_weight]
+            out.propensities += [float("nan"), float("nan")]
+    return out
 
 
-def _bandit(
+def bandit_log(
     traffic: LoggedTraffic, models: Sequence[str]
 ) -> tuple[BanditLog, np.ndarray]:
-    """The user-feedback requests as a bandit log over `models` (and their mask)."""
+    """The user-feedback requests as a bandit log over `models`.
+
+    Args:
+        traffic: Logged requests.
+        models: Models the actions index.
+
+    Returns:
+        (the log, mask of the requests it holds).
+    """
     index = {m: j for j, m in enumerate(models)}
     keep = np.array(
         [
@@ -199,8 +274,8 @@ def adapt_router(
     seed: int = 0,
     n_resamples: int = 1000,
     n_components: int = 32,
-    slope_penalty: float | None = None,
     judge_weight: float = 1.0,
+    embedder: Embedder | str | None = None,
 ) -> AdaptResult:
     """Adapt `base` to the log's traffic and judge it on held-out requests.
 
@@ -211,8 +286,9 @@ def adapt_router(
         seed: Seed of the held-out split, folds and bootstrap.
         n_resamples: Bootstrap resamples of the check.
         n_components: Principal components of the embeddings the heads see.
-        slope_penalty: Fixed ridge penalty of the heads' slopes (None: CV).
         judge_weight: Weight of each judge label (0 ignores them).
+        embedder: Pair logs: embedder of the heads (default: the starting
+            router's, else the package default). N-model heads use the router's.
 
     Returns:
         The result.
@@ -236,8 +312,8 @@ def adapt_router(
             seed=seed,
             n_resamples=n_resamples,
             n_components=n_components,
-            slope_penalty=slope_penalty,
             judge_weight=judge_weight,
+            embedder=embedder,
         )
     return _adapt_multi(
         base,
@@ -246,7 +322,6 @@ def adapt_router(
         seed=seed,
         n_resamples=n_resamples,
         n_components=n_components,
-        slope_penalty=slope_penalty,
     )
 
 
@@ -259,21 +334,21 @@ def _adapt_pair(
     seed: int,
     n_resamples: int,
     n_components: int,
-    slope_penalty: float | None,
     judge_weight: float,
+    embedder: Embedder | str | None,
 ) -> AdaptResult:
     from prefroute.routers.adapted import AdaptedRouter
 
     strong, weak = pair
-    start, warnings = _pair_base(base, strong, weak)
+    start, warnings = pair_view(base, strong, weak)
 
     def make() -> AdaptedRouter:
         return AdaptedRouter(
             base=start,
+            embedder=embedder,
             strong_model=strong,
             weak_model=weak,
             n_components=n_components,
-            slope_penalty=slope_penalty,
             seed=seed,
         )
 
@@ -281,7 +356,7 @@ def _adapt_pair(
     held = holdout_mask(traffic.prompts, holdout, seed=seed)
     train = traffic.subset(~held)
     test = traffic.subset(held)
-    log, keep = _bandit(test, pair)
+    log, keep = bandit_log(test, pair)
     result = AdaptResult(
         router=start,
         mode="pair",
@@ -290,13 +365,20 @@ def _adapt_pair(
         n_judge=int(np.isfinite(traffic.judge).sum()) if judge_weight > 0 else 0,
         n_train=0,
         n_holdout=log.n,
-        penalty=None,
+        choice=None,
         warnings=warnings,
     )
     rows = _label_rows(train, judge_weight)
-    if log.n >= MIN_HOLDOUT and rows[0]:
-        checked = make().fit_feedback(*rows[:3], weights=rows[3], unlabeled=every)
-        result.n_train = len(rows[0])
+    if log.n >= MIN_HOLDOUT and len(rows):
+        checked = make().fit_feedback(
+            rows.prompts,
+            rows.models,
+            rows.rewards,
+            weights=rows.weights,
+            propensities=rows.propensities,
+            unlabeled=every,
+        )
+        result.n_train = len(rows)
         prompts = [p for p, k in zip(test.prompts, keep, strict=True) if k]
         before = start.score(prompts)
         after = checked.score(prompts)
@@ -316,16 +398,22 @@ def _adapt_pair(
         )
         result.pair = est
         result.is_not_worse = est.diffs["after"].value >= 0
-        result.warnings += est.warnings
     else:
         result.warnings.append(
             f"only {log.n} labelled requests held out (fewer than {MIN_HOLDOUT}): "
             "cannot tell whether the adapted router is better"
         )
-    all_rows = _label_rows(traffic, judge_weight)
-    final = make().fit_feedback(*all_rows[:3], weights=all_rows[3], unlabeled=every)
+    every_row = _label_rows(traffic, judge_weight)
+    final = make().fit_feedback(
+        every_row.prompts,
+        every_row.models,
+        every_row.rewards,
+        weights=every_row.weights,
+        propensities=every_row.propensities,
+        unlabeled=every,
+    )
     result.router = final
-    result.penalty = final.penalty_
+    result.choice = final.penalty_
     return result
 
 
@@ -337,7 +425,6 @@ def _adapt_multi(
     seed: int,
     n_resamples: int,
     n_components: int,
-    slope_penalty: float | None,
 ) -> AdaptResult:
     from prefroute.routers.adapted_multi import AdaptedMultiModelRouter
     from prefroute.routers.multi import MultiModelRouter
@@ -361,14 +448,12 @@ def _adapt_multi(
     traffic = traffic.subset(known)
 
     def make() -> AdaptedMultiModelRouter:
-        return AdaptedMultiModelRouter.from_base(
-            base, n_components=n_components, slope_penalty=slope_penalty
-        )
+        return AdaptedMultiModelRouter.from_base(base, n_components=n_components)
 
     every = list(dict.fromkeys([*traffic.prompts, *traffic.unlabeled]))
     held = holdout_mask(traffic.prompts, holdout, seed=seed)
     train, test = traffic.subset(~held), traffic.subset(held)
-    log, keep = _bandit(test, candidates)
+    log, keep = bandit_log(test, candidates)
     result = AdaptResult(
         router=base,
         mode="multi",
@@ -377,22 +462,24 @@ def _adapt_multi(
         n_judge=0,
         n_train=0,
         n_holdout=log.n,
-        penalty=None,
+        choice=None,
         warnings=warnings,
     )
     rows = _label_rows(train, 0.0)
-    if log.n >= MIN_HOLDOUT and rows[0]:
-        checked = make().fit_feedback(*rows[:3], unlabeled=every)
-        result.n_train = len(rows[0])
+    if log.n >= MIN_HOLDOUT and len(rows):
+        checked = make().fit_feedback(
+            rows.prompts, rows.models, rows.rewards, unlabeled=every
+        )
+        result.n_train = len(rows)
         prompts = [p for p, k in zip(test.prompts, keep, strict=True) if k]
         data = checked.head_data(
             prompts, [candidates[a] for a in log.actions], log.rewards
         )
         j = [checked.models.index(m) for m in candidates]
         outcome = cross_fit_outcomes(data, seed=seed)[data.rows][:, j]
-        cost = _cost_table(base, traffic, prompts, candidates)
+        cost = cost_table(base, traffic, prompts, candidates)
         choices = {
-            name: _knob_choices(router, prompts, candidates, cost)
+            name: knob_choices(router, prompts, candidates, cost)
             for name, router in (("before", base), ("after", checked))
         }
         est = estimate_multi(
@@ -407,27 +494,41 @@ def _adapt_multi(
         result.multi = est
         diff = est.diffs["after"].value
         result.is_not_worse = bool(np.isfinite(diff) and diff >= 0)
-        result.warnings += est.warnings
     else:
         result.warnings.append(
             f"only {log.n} labelled requests held out (fewer than {MIN_HOLDOUT}): "
             "cannot tell whether the adapted router is better"
         )
-    all_rows = _label_rows(traffic, 0.0)
-    final = make().fit_feedback(*all_rows[:3], unlabeled=every)
+    every_row = _label_rows(traffic, 0.0)
+    final = make().fit_feedback(
+        every_row.prompts, every_row.models, every_row.rewards, unlabeled=every
+    )
     result.router = final
-    result.penalty = final.penalty_
+    result.choice = final.penalty_
     return result
 
 
-def _cost_table(
+def cost_table(
     router: Router,
     traffic: LoggedTraffic,
     prompts: Sequence[str],
     models: Sequence[str],
 ) -> FloatArray:
-    """Expected cost of each model on each prompt: the router's learned costs where
-    it has them, else the model's mean logged cost."""
+    """Expected cost of each model on each prompt: the model's mean logged cost,
+    else the router's learned cost.
+
+    Args:
+        router: An N-model router.
+        traffic: Logged requests (their costs).
+        prompts: Prompts to price.
+        models: Models to price.
+
+    Returns:
+        Shape (len(prompts), len(models)).
+
+    Raises:
+        DataError: A model with neither.
+    """
     from prefroute.routers.multi import MultiModelRouter
 
     assert isinstance(router, MultiModelRouter)
@@ -448,10 +549,20 @@ def _cost_table(
     return out
 
 
-def _knob_choices(
+def knob_choices(
     router: Router, prompts: Sequence[str], models: Sequence[str], cost: FloatArray
 ) -> np.ndarray:
-    """Model index per prompt at each knob of a lambda grid, shape (knobs, n)."""
+    """Model index per prompt at each knob of a lambda grid.
+
+    Args:
+        router: An N-model router.
+        prompts: Prompts.
+        models: Candidate models.
+        cost: Their costs, (n, len(models)).
+
+    Returns:
+        Shape (knobs, n).
+    """
     from prefroute.evals.multi import default_knobs
     from prefroute.routers.multi import MultiModelRouter
     from prefroute.routers.policy import choose

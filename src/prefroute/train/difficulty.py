@@ -161,8 +161,8 @@ def build_table(
     data_dir: Path,
     *,
     families: Sequence[str] | None = None,
-    paths: Mapping[str, Path] | None = None,
-    extra: Sequence[tuple[str, str, Path]] = (),
+    paths: Mapping[str, Path | str] | None = None,
+    extra: Sequence[tuple[str, str, Path | str]] = (),
 ) -> Table:
     """Load every golden source and AlpacaEval into one table of unique prompts.
 
@@ -193,24 +193,27 @@ def build_table(
         records = [r for r in loaders[kind](path) if len(r.scores) >= 2]
         _add_golden(table, fam, records, seen)
     if "alpaca" in wanted:
-        _add_alpaca(table, where.get("alpaca", data_dir), seen)
+        _add_alpaca(table, Path(where.get("alpaca", data_dir)), seen)
     _add_tier_targets(table)
     return table
 
 
-def _golden_loaders() -> dict[str, Callable[[Path], list[GoldenRecord]]]:
+def _golden_loaders() -> dict[str, Callable[[Path | str], list[GoldenRecord]]]:
     from prefroute.data.golden import (
         load_llmrouter,
         load_routeprofile,
         load_routerbench,
         load_routerdc,
     )
+    from prefroute.train.logdata import log_golden, read_log
 
     return {
         "routerbench": load_routerbench,
         "routerdc": load_routerdc,
         "llmrouter": load_llmrouter,
         "routeprofile": load_routeprofile,
+        # a request log: each model's mean feedback per prompt (`log_golden`)
+        "log": lambda path: log_golden(read_log(path)),
     }
 
 
@@ -590,6 +593,7 @@ _FAMILY_OF_KIND = {
     "llmrouter": "llmrouter",
     "routeprofile": "routeprofile",
     "alpaca_eval": "alpaca",
+    "log": "log",
 }
 
 
@@ -653,7 +657,7 @@ def train_from_recipe(
             per-source weights or filters, or no golden-label source.
     """
     from prefroute.errors import ConfigError
-    from prefroute.train.pipeline import _source_path, collect_eval_prompts
+    from prefroute.train.pipeline import _source_target, collect_eval_prompts
 
     def stage(name: str, total: int | None = None) -> None:
         if progress is not None:
@@ -664,8 +668,8 @@ def train_from_recipe(
             f"unknown head recipe {heads!r}; expected one of {sorted(RECIPES)}"
         )
     families: list[str] = []
-    paths: dict[str, Path] = {}
-    extra: list[tuple[str, str, Path]] = []
+    paths: dict[str, Path | str] = {}
+    extra: list[tuple[str, str, Path | str]] = []
     for spec in recipe.sources:
         if spec.weight == 0:
             continue
@@ -684,11 +688,11 @@ def train_from_recipe(
         family = _FAMILY_OF_KIND[spec.kind]
         if spec.name and spec.name != spec.kind and family != "alpaca":
             # a named golden source (e.g. the user's own labels): its own family
-            extra.append((spec.name, spec.kind, _source_path(spec, recipe, data_dir)))
+            extra.append((spec.name, spec.kind, _source_target(spec, recipe, data_dir)))
             continue
         families.append(family)
-        if spec.path is not None:
-            paths[family] = _source_path(spec, recipe, data_dir)
+        if spec.path is not None or spec.kind == "log":
+            paths[family] = _source_target(spec, recipe, data_dir)
     if not extra and not set(families) - {"alpaca"}:
         raise ConfigError(
             "the difficulty routers need at least one golden-label source"

@@ -34,11 +34,11 @@ def _adapt(
     base: LatentRouter, n: int, seed: int, explore: float = 0.0
 ) -> AdaptedRouter:
     prompts = make_prompts(n, seed)
-    models, _, reward = traffic(base, prompts, explore=explore, seed=seed)
+    models, propensity, reward = traffic(base, prompts, explore=explore, seed=seed)
     router = AdaptedRouter(
         base=base, embedder=LatentEmbedder(), strong_model=STRONG, weak_model=WEAK
     )
-    return router.fit_feedback(prompts, models, reward)
+    return router.fit_feedback(prompts, models, reward, propensities=propensity)
 
 
 def test_few_labels_never_make_a_good_starting_router_worse() -> None:
@@ -90,7 +90,7 @@ def test_fit_on_battles_between_the_pair(tiny_battles: list[Battle]) -> None:
         embedder=HashingEmbedder(dim=32),
         strong_model="strong-model",
         weak_model="weak-model",
-        slope_penalty=1.0,
+        penalties=(1.0, 1.0),
     ).fit(tiny_battles)
     scores = router.score([b.prompt for b in tiny_battles[:4]])
     assert np.all((scores >= 0) & (scores <= 1))
