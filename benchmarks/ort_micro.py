@@ -115,7 +115,7 @@ def threads() -> None:
 def idle() -> None:
     """The mf router through ScoreBatcher with idle gaps between prompts."""
     import prefroute
-    from prefroute.client.core import ScoreBatcher
+    from prefroute.gateway.batcher import ScoreBatcher
 
     router = prefroute.load_router("mf")
     router.score(["warm up"])

@@ -17,7 +17,7 @@ import pytest
 from fake_upstream import FakeUpstream, KeywordRouter, RunningServer, closed_port
 
 from prefroute.calibrate import calibrate_router
-from prefroute.client.core import RoutingCore
+from prefroute.gateway.core import RoutingCore
 from prefroute.routers.registry import load_router
 from prefroute.serve.app import create_app
 from prefroute.serve.config import ServeConfig
@@ -300,7 +300,7 @@ def test_concurrent_requests_share_score_batches(
 
     replies = asyncio.run(run())
     assert [r.model for r in replies] == ["strong-model"] * 24
-    batcher = server.server.config.app.state.core._batchers["keyword"]
+    batcher = server.server.config.app.state.core.batchers["keyword"]
     assert batcher.n_prompts >= 24
     assert batcher.n_batches < batcher.n_prompts
 

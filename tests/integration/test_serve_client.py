@@ -13,7 +13,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from prefroute import Controller
 from prefroute.client import AsyncController
-from prefroute.client.core import InvalidRequestError
+from prefroute.gateway.errors import InvalidRequestError
 
 HARD = "Prove the Pythagorean theorem."
 EASY = "Say hi."

@@ -1,4 +1,4 @@
-"""The server's lean upstream HTTP client (`prefroute.client._http`) against the fake
+"""The server's lean upstream HTTP client (`prefroute.gateway._http`) against the fake
 upstream: keep-alive reuse, streaming, timeouts, refused connections, proxies."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import httpx
 import pytest
 from fake_upstream import FakeUpstream, closed_port
 
-from prefroute.client._http import LeanClient, proxy_applies
+from prefroute.gateway._http import LeanClient, proxy_applies
 
 
 def _payload(model: str = "weak-model", stream: bool = False) -> bytes:

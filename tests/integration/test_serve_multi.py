@@ -16,8 +16,8 @@ from fake_upstream import FakeUpstream, RunningServer
 from _multi_records import CHAT, MATH, three_model_records
 from prefroute import Controller
 from prefroute.client import AsyncController
-from prefroute.client.core import RoutingCore
 from prefroute.embed.hashing import HashingEmbedder
+from prefroute.gateway.core import RoutingCore
 from prefroute.routers.multi import MultiModelRouter
 from prefroute.serve.app import create_app
 from prefroute.serve.config import ServeConfig

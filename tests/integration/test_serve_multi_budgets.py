@@ -13,7 +13,7 @@ import pytest
 from fake_upstream import FakeUpstream, RunningServer
 
 from _multi_records import CHAT, MATH, three_model_records
-from prefroute.client.core import RoutingCore
+from prefroute.gateway.core import RoutingCore
 from prefroute.routers.multi import MultiModelRouter
 from prefroute.routers.registry import load_router
 from prefroute.serve.app import create_app

@@ -1,4 +1,4 @@
-"""In-process client (Controller), the twin of the server, and the shared routing core.
+"""In-process client (Controller), the twin of the server, over the gateway core.
 
 Importing this package is cheap: names are resolved on first use.
 """
@@ -18,18 +18,20 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from prefroute.client.config import EndpointConfig, RoutingConfig
     from prefroute.client.controller import AsyncController, Controller
-    from prefroute.client.core import Decision, RoutingCore, parse_model
+    from prefroute.gateway.config import EndpointConfig, RoutingConfig
+    from prefroute.gateway.core import RoutingCore
+    from prefroute.gateway.decision import Decision
+    from prefroute.gateway.request import parse_model
 
 _WHERE = {
     "AsyncController": "prefroute.client.controller",
     "Controller": "prefroute.client.controller",
-    "Decision": "prefroute.client.core",
-    "RoutingCore": "prefroute.client.core",
-    "parse_model": "prefroute.client.core",
-    "EndpointConfig": "prefroute.client.config",
-    "RoutingConfig": "prefroute.client.config",
+    "Decision": "prefroute.gateway.decision",
+    "RoutingCore": "prefroute.gateway.core",
+    "parse_model": "prefroute.gateway.request",
+    "EndpointConfig": "prefroute.gateway.config",
+    "RoutingConfig": "prefroute.gateway.config",
 }
 
 

@@ -24,19 +24,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from prefroute._unicode import utf8_safe
-from prefroute.client.config import (
+from prefroute.errors import ConfigError, MissingDependencyError
+from prefroute.gateway.calibrations import load_calibrations_for
+from prefroute.gateway.config import (
     EndpointConfig,
     PricedEndpoint,
     RouteOn,
     RoutingConfig,
 )
-from prefroute.client.core import (
-    Decision,
-    InvalidRequestError,
-    RoutingCore,
-    load_calibrations_for,
-)
-from prefroute.errors import ConfigError, MissingDependencyError
+from prefroute.gateway.core import RoutingCore
+from prefroute.gateway.decision import Decision
+from prefroute.gateway.errors import InvalidRequestError
 
 if TYPE_CHECKING:
     from prefroute.calibrate import Calibration

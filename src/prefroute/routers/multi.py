@@ -38,7 +38,6 @@ on the task's accuracy is what the router can do well; see docs/results.md.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
@@ -47,7 +46,15 @@ import numpy as np
 
 from prefroute._lru import LRU
 from prefroute.embed.base import Embedder
-from prefroute.errors import ArtifactError, ConfigError, DataError, NotFittedError
+from prefroute.errors import ArtifactError, ConfigError, NotFittedError
+from prefroute.routers._multi_fit import (
+    fit_costs,
+    fit_factors,
+    fit_task_prior,
+    sigmoid,
+    training_arrays,
+    unit_rows,
+)
 from prefroute.routers.base import Router, load_arrays, save_arrays
 from prefroute.routers.policy import (
     POLICIES,
@@ -65,26 +72,13 @@ __all__ = ["MultiModelRouter"]
 _STATE_FILE = "state.json"
 # Calibration rows kept in a saved router (predicted quality per model, float16).
 _MAX_CALIBRATION_ROWS = 4000
-# Task prior: the group every battle prompt belongs to, and the fewest golden labels
-# of a model in a group for the group's accuracy to replace the factorisation's mean.
+# Task prior: the group every battle prompt belongs to.
 _BATTLE_GROUP = "battles"
-_MIN_GROUP_LABELS = 20
 # Knobs remembered per (models, prices, policy, target); least recently used evicted,
 # so targets invented by callers cannot grow the cache without bound.
 _MAX_KNOB_CACHE = 256
 # Prompts per embedding call when scoring calibration prompts.
 _CALIBRATION_BATCH = 256
-
-
-def _unit(x: FloatArray) -> FloatArray:
-    norm = np.linalg.norm(x, axis=1, keepdims=True)
-    out: FloatArray = x / np.where(norm > 0, norm, 1.0)
-    return out
-
-
-def _sigmoid(z: FloatArray) -> FloatArray:
-    out: FloatArray = 0.5 * (1.0 + np.tanh(0.5 * z))
-    return out
 
 
 def _per_prompt(
@@ -265,185 +259,37 @@ class MultiModelRouter(Router):
         Raises:
             DataError: No training signal, or scores outside [0, 1].
         """
-        alias = dict(model_aliases or {})
-        names: dict[str, int] = {}
-
-        def model_id(name: str) -> int:
-            name = alias.get(name, name)
-            if name not in names:
-                names[name] = len(names)
-            return names[name]
-
-        prompt_ids: dict[str, int] = {}
-        prompt_groups: list[str] = []
-
-        def prompt_id(text: str, group: str) -> int:
-            if text not in prompt_ids:
-                prompt_ids[text] = len(prompt_ids)
-                prompt_groups.append(group)
-            return prompt_ids[text]
-
-        g_rows: list[int] = []
-        g_cols: list[int] = []
-        g_vals: list[float] = []
-        c_cols: list[int] = []
-        c_tokens: list[float] = []
-        c_vals: list[float] = []
-        for record in golden:
-            row = prompt_id(record.prompt, record.task or record.source or "golden")
-            tokens = float(estimate_input_tokens([record.prompt])[0])
-            for model, value in record.scores.items():
-                v = float(value)
-                if not (0.0 <= v <= 1.0) or math.isnan(v):
-                    raise DataError(
-                        f"golden score of {model!r} must be in [0, 1], got {value!r}"
-                    )
-                g_rows.append(row)
-                g_cols.append(model_id(model))
-                g_vals.append(v)
-            for model, cost in (record.costs or {}).items():
-                if cost is None or not math.isfinite(float(cost)):
-                    continue
-                c_cols.append(model_id(model))
-                c_tokens.append(tokens)
-                c_vals.append(float(cost))
-        b_rows: list[int] = []
-        b_a: list[int] = []
-        b_b: list[int] = []
-        b_credit: list[float] = []
-        b_weight: list[float] = []
-        for battle in battles:
-            a, b = model_id(battle.model_a), model_id(battle.model_b)
-            if a == b:
-                continue
-            b_rows.append(prompt_id(battle.prompt, _BATTLE_GROUP))
-            b_a.append(a)
-            b_b.append(b)
-            b_credit.append(float(battle.credit_a))
-            b_weight.append(float(battle.weight))
-        if not g_vals and not b_rows:
-            raise DataError("fit needs golden records or battles; got neither")
-        models = list(names)
+        data = training_arrays(golden, battles, model_aliases, _BATTLE_GROUP)
+        models, texts = data.models, data.texts
         n_models = len(models)
-        texts = list(prompt_ids)
         x = self._embed(texts)
-        self._train(
+        weights = fit_factors(
             x,
             n_models,
-            golden=(np.array(g_rows), np.array(g_cols), np.array(g_vals)),
-            battles=(
-                np.array(b_rows, dtype=np.intp),
-                np.array(b_a, dtype=np.intp),
-                np.array(b_b, dtype=np.intp),
-                np.array(b_credit),
-                np.array(b_weight),
-            ),
+            golden=data.golden,
+            battles=data.battles,
+            dim=self.dim,
+            l2=self.l2,
+            battle_weight=self.battle_weight,
+            n_epochs=self.n_epochs,
+            learning_rate=self.learning_rate,
+            seed=self.seed,
         )
+        self.projection_, self.factors_, self.biases_, self.difficulty_ = weights
         self.models_ = models
-        self._fit_costs(
-            n_models,
-            np.array(c_cols, dtype=np.intp),
-            np.array(c_tokens),
-            np.array(c_vals),
-        )
-        n_labels = np.zeros((n_models, 2), dtype=np.int64)
-        np.add.at(n_labels[:, 0], np.array(g_cols, dtype=np.intp), 1)
-        np.add.at(n_labels[:, 1], np.array(b_a + b_b, dtype=np.intp), 1)
-        self.n_labels_ = n_labels
-        self._fit_task_prior(
-            x,
-            prompt_groups,
-            np.array(g_rows, dtype=np.intp),
-            np.array(g_cols, dtype=np.intp),
-            np.array(g_vals),
-        )
+        self.cost_coef_, self.has_cost_ = fit_costs(n_models, *data.costs)
+        self.n_labels_ = data.n_labels
+        self._fit_task_prior(x, data.groups, *data.golden)
         # Calibration set: predicted quality on (a sample of) the training prompts.
         rng = np.random.default_rng(self.seed)
         keep = np.arange(len(texts))
         if len(texts) > _MAX_CALIBRATION_ROWS:
             keep = np.sort(rng.choice(len(texts), _MAX_CALIBRATION_ROWS, replace=False))
-        self.calib_quality_ = _sigmoid(self._logits(x[keep]))
+        self.calib_quality_ = sigmoid(self._logits(x[keep]))
         self.calib_tokens_ = estimate_input_tokens([texts[i] for i in keep])
         self.pair_ = self._default_pair()
         self._knob_cache = LRU(_MAX_KNOB_CACHE)
         return self
-
-    def _train(
-        self,
-        x: FloatArray,
-        n_models: int,
-        *,
-        golden: tuple[np.ndarray, np.ndarray, np.ndarray],
-        battles: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    ) -> None:
-        rng = np.random.default_rng(self.seed)
-        n, d = x.shape
-        k = self.dim
-        params = {
-            "P": rng.normal(0.0, 1.0 / math.sqrt(d), size=(k, d)),
-            "V": rng.normal(0.0, 0.1, size=(n_models, k)),
-            "b": np.zeros(n_models),
-            "u": np.zeros(d),
-        }
-        g_rows, g_cols, g_vals = golden
-        has_golden = g_vals.size > 0
-        if has_golden:
-            # Start biases at each model's mean label logit: faster, steadier fits.
-            sums = np.bincount(g_cols, weights=g_vals, minlength=n_models)
-            counts = np.bincount(g_cols, minlength=n_models)
-            mean = np.where(counts > 0, (sums + 0.5) / (counts + 1.0), 0.5)
-            params["b"] = np.log(mean / (1 - mean))
-            # Dense label matrix and mask: fast vectorised loss on few models.
-            y = np.zeros((n, n_models))
-            mask = np.zeros((n, n_models))
-            y[g_rows, g_cols] = g_vals
-            mask[g_rows, g_cols] = 1.0
-            mask /= mask.sum()
-        b_rows, b_a, b_b, b_credit, b_weight = battles
-        has_battles = b_rows.size > 0 and self.battle_weight > 0
-        if has_battles:
-            b_scale = self.battle_weight * b_weight / b_weight.sum()
-            cell_a = b_rows * n_models + b_a
-            cell_b = b_rows * n_models + b_b
-        # The loss is a mean over labels, so a fixed penalty would regularise big data
-        # sets as hard as small ones: scale it like a summed loss would (per 1,000
-        # prompts). One default then suits 2k (RouterBench) and 13k (RouterDC) prompts.
-        l2 = self.l2 * 1000.0 / max(n, 1)
-        m1 = {key: np.zeros_like(value) for key, value in params.items()}
-        m2 = {key: np.zeros_like(value) for key, value in params.items()}
-        beta1, beta2, eps = 0.9, 0.999, 1e-8
-        for step in range(1, self.n_epochs + 1):
-            p_mat, v_mat, bias, u = params["P"], params["V"], params["b"], params["u"]
-            z = x @ p_mat.T  # (n, k)
-            s = z @ v_mat.T + bias + (x @ u)[:, None]  # (n, n_models)
-            grad_s = np.zeros_like(s)
-            if has_golden:
-                grad_s += (_sigmoid(s) - y) * mask
-            if has_battles:
-                flat = s.ravel()
-                diff = flat[cell_a] - flat[cell_b]
-                g = (_sigmoid(diff) - b_credit) * b_scale
-                # bincount scatters far faster than np.add.at on 100k battles.
-                grad_s += (
-                    np.bincount(cell_a, weights=g, minlength=s.size)
-                    - np.bincount(cell_b, weights=g, minlength=s.size)
-                ).reshape(s.shape)
-            grad_z = grad_s @ v_mat
-            grads = {
-                "P": grad_z.T @ x + l2 * p_mat,
-                "V": grad_s.T @ z + l2 * v_mat,
-                "b": grad_s.sum(axis=0),
-                "u": x.T @ grad_s.sum(axis=1) + l2 * u,
-            }
-            lr = self.learning_rate * math.sqrt(1 - beta2**step) / (1 - beta1**step)
-            for key, grad in grads.items():
-                m1[key] = beta1 * m1[key] + (1 - beta1) * grad
-                m2[key] = beta2 * m2[key] + (1 - beta2) * grad * grad
-                params[key] = params[key] - lr * m1[key] / (np.sqrt(m2[key]) + eps)
-        self.projection_ = params["P"]
-        self.factors_ = params["V"]
-        self.biases_ = params["b"]
-        self.difficulty_ = params["u"]
 
     def _fit_task_prior(
         self,
@@ -459,57 +305,15 @@ class MultiModelRouter(Router):
         if self.task_shrink is None:
             return
         assert self.factors_ is not None
-        n_models = self.factors_.shape[0]
-        names = sorted(set(groups))
-        index = {g: i for i, g in enumerate(names)}
-        group_of = np.array([index[g] for g in groups], dtype=np.intp)
-        unit = _unit(x)
-        sums: FloatArray = np.zeros((len(names), x.shape[1]))
-        np.add.at(sums, group_of, unit)
-        centroids = _unit(sums)
-        slope: FloatArray = np.ones((len(names), n_models))
-        offset: FloatArray = np.zeros((len(names), n_models))
-        if g_vals.size:
-            s = self._base_logits(x)[g_rows, g_cols]
-            cell = group_of[g_rows] * n_models + g_cols
-            size = len(names) * n_models
-            count = np.bincount(cell, minlength=size).reshape(len(names), n_models)
-            total = np.bincount(cell, weights=g_vals, minlength=size)
-            sum_s = np.bincount(cell, weights=s, minlength=size)
-            labelled = count >= _MIN_GROUP_LABELS
-            # Smoothed accuracy (add half a success and half a failure).
-            acc = (total.reshape(count.shape) + 0.5) / (count + 1.0)
-            mean_s = sum_s.reshape(count.shape) / np.maximum(count, 1)
-            beta = float(self.task_shrink)
-            slope = np.where(labelled, beta, 1.0)
-            offset = np.where(labelled, np.log(acc / (1 - acc)) - beta * mean_s, 0.0)
-        self.groups_ = names
-        self.centroids_ = centroids
-        self.group_slope_ = slope
-        self.group_offset_ = offset
-
-    def _fit_costs(
-        self, n_models: int, cols: np.ndarray, tokens: FloatArray, values: FloatArray
-    ) -> None:
-        coef = np.zeros((n_models, 2))
-        has_cost = np.zeros(n_models, dtype=bool)
-        for j in range(n_models):
-            sel = cols == j
-            if not np.any(sel):
-                continue
-            has_cost[j] = True
-            t, c = tokens[sel], values[sel]
-            if t.size >= 2 and np.ptp(t) > 0:
-                slope, intercept = np.polyfit(t, c, 1)
-                slope = max(float(slope), 0.0)
-                intercept = float(c.mean() - slope * t.mean())
-                if intercept < 0:
-                    slope, intercept = float(c.sum() / t.sum()), 0.0
-            else:
-                slope, intercept = 0.0, float(c.mean())
-            coef[j] = (intercept, slope)
-        self.cost_coef_ = coef
-        self.has_cost_ = has_cost
+        prior = fit_task_prior(
+            x,
+            groups,
+            self.factors_.shape[0],
+            golden=(g_rows, g_cols, g_vals),
+            golden_logits=self._base_logits(x)[g_rows, g_cols] if g_vals.size else None,
+            shrink=self.task_shrink,
+        )
+        self.groups_, self.centroids_, self.group_slope_, self.group_offset_ = prior
 
     def _default_pair(self) -> tuple[str, str]:
         assert self.models_ is not None and self.calib_quality_ is not None
@@ -571,7 +375,7 @@ class MultiModelRouter(Router):
 
     def _group_index(self, x: FloatArray) -> np.ndarray:
         assert self.centroids_ is not None
-        out: np.ndarray = np.argmax(_unit(x) @ self.centroids_.T, axis=1)
+        out: np.ndarray = np.argmax(unit_rows(x) @ self.centroids_.T, axis=1)
         return out
 
     def _logits(self, x: FloatArray) -> FloatArray:
@@ -632,7 +436,7 @@ class MultiModelRouter(Router):
         if len(prompts) == 0:
             return np.zeros((0, len(cols)))
         logits = self._logits(self._embed(prompts))[:, cols]
-        return _sigmoid(logits)
+        return sigmoid(logits)
 
     def score(self, prompts: Sequence[str]) -> FloatArray:
         """P(strong needed) for the default pair: BT win rate of strong over weak.
@@ -648,7 +452,7 @@ class MultiModelRouter(Router):
         if len(prompts) == 0:
             return np.zeros(0)
         s = self._logits(self._embed(prompts))
-        out: FloatArray = _sigmoid(s[:, cols[0]] - s[:, cols[1]])
+        out: FloatArray = sigmoid(s[:, cols[0]] - s[:, cols[1]])
         return out
 
     # -- costs and routing -----------------------------------------------------

@@ -17,20 +17,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from prefroute.client.core import (
-    Decision,
-    InvalidRequestError,
-    RoutingCore,
-    UpstreamStatusError,
-    UpstreamTimeoutError,
-    load_calibrations_for,
-)
 from prefroute.errors import (
     ConfigError,
     MissingDependencyError,
     PrefrouteError,
     UnknownRouterError,
     UpstreamError,
+)
+from prefroute.gateway.calibrations import load_calibrations_for
+from prefroute.gateway.core import RoutingCore
+from prefroute.gateway.decision import Decision
+from prefroute.gateway.errors import (
+    InvalidRequestError,
+    UpstreamStatusError,
+    UpstreamTimeoutError,
 )
 from prefroute.serve.config import ServeConfig
 from prefroute.serve.metrics import ServeMetrics

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import Field, SecretStr, ValidationError
 
-from prefroute.client.config import RoutingConfig
 from prefroute.errors import ConfigError
+from prefroute.gateway.config import RoutingConfig
 
 __all__ = ["ServeConfig", "load_serve_config"]
 

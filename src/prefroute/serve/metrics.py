@@ -6,7 +6,7 @@ import bisect
 import threading
 from collections import defaultdict
 
-from prefroute.client.core import Decision
+from prefroute.gateway.decision import Decision
 
 __all__ = ["Histogram", "ServeMetrics"]
 

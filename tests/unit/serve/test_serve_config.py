@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from prefroute.cli import build_app
 from prefroute.cli.cmd_serve import config_from_options
-from prefroute.client.core import Decision
 from prefroute.errors import ConfigError
+from prefroute.gateway.decision import Decision
 from prefroute.serve.config import load_serve_config
 from prefroute.serve.metrics import ServeMetrics
 

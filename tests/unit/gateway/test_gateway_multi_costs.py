@@ -12,14 +12,11 @@ import pytest
 
 from _evicting_lru import EvictedMeanwhile
 from _multi_records import CHAT, MATH, three_model_records
-from prefroute.client.config import RoutingConfig
-from prefroute.client.core import (
-    RoutingCore,
-    load_calibrations_for,
-    output_token_cap,
-    tool_input_tokens,
-)
 from prefroute.embed.hashing import HashingEmbedder
+from prefroute.gateway.calibrations import load_calibrations_for
+from prefroute.gateway.config import RoutingConfig
+from prefroute.gateway.core import RoutingCore
+from prefroute.gateway.request import output_token_cap, tool_input_tokens
 from prefroute.routers.multi import MultiModelRouter
 from prefroute.routers.policy import ModelPrice
 
@@ -234,7 +231,8 @@ def test_on_demand_budget_survives_eviction_by_another_thread(
         _config(BY_INPUT, budget_cache_size=2), routers={"mf-multi": router}
     )
     knob = core.budget_knob("mf-multi", 0.003)
-    core._demand_knobs._data = EvictedMeanwhile(core._demand_knobs._data)
+    demand = core.decider.budgets.on_demand
+    demand._data = EvictedMeanwhile(demand._data)
     # the read succeeds although the entry vanished right after it was read
     assert core.budget_knob("mf-multi", 0.003) == knob
     assert core.on_demand_budgets == [("mf-multi", 0.003)]

@@ -12,17 +12,17 @@ import numpy as np
 import pytest
 
 from prefroute.calibrate import calibrate_router
-from prefroute.client.config import RoutingConfig
-from prefroute.client.core import (
+from prefroute.errors import UnknownRouterError
+from prefroute.gateway.batcher import ScoreBatcher
+from prefroute.gateway.config import RoutingConfig
+from prefroute.gateway.core import RoutingCore
+from prefroute.gateway.decision import fallback_order
+from prefroute.gateway.request import (
     InvalidRequestError,
     ModelSpec,
-    RoutingCore,
-    ScoreBatcher,
     extract_prompt,
-    fallback_order,
     parse_model,
 )
-from prefroute.errors import UnknownRouterError
 from prefroute.routers.base import Router
 from prefroute.routers.registry import load_router
 

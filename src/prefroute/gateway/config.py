@@ -1,5 +1,6 @@
-"""Typed configuration of the routing core: the two upstream endpoints, the routers,
-and how requests are routed. Shared by the in-process `Controller` and the server."""
+"""Typed configuration of the gateway: the upstream endpoints (a strong/weak pair and
+priced models), the routers, and how requests are routed. Shared by the in-process
+`Controller` and the server (`ServeConfig` extends `RoutingConfig`)."""
 
 from __future__ import annotations
 
