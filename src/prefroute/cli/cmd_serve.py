@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 __all__ = [
+    "DEFAULT_ADMIN_KEYS_ENV",
     "DEFAULT_SERVER_KEYS_ENV",
     "DEFAULT_STRONG_KEY_ENV",
     "DEFAULT_WEAK_KEY_ENV",
@@ -19,6 +20,7 @@ __all__ = [
 DEFAULT_STRONG_KEY_ENV = "PREFROUTE_STRONG_API_KEY"
 DEFAULT_WEAK_KEY_ENV = "PREFROUTE_WEAK_API_KEY"
 DEFAULT_SERVER_KEYS_ENV = "PREFROUTE_SERVER_API_KEYS"
+DEFAULT_ADMIN_KEYS_ENV = "PREFROUTE_ADMIN_API_KEYS"
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +30,8 @@ def config_from_options(config_file: Path | None, options: dict[str, Any]) -> An
 
     Endpoints without an API key setting read ``PREFROUTE_STRONG_API_KEY`` /
     ``PREFROUTE_WEAK_API_KEY``; without server keys configured, the server reads
-    ``PREFROUTE_SERVER_API_KEYS`` (comma-separated; unset = no auth).
+    ``PREFROUTE_SERVER_API_KEYS`` (comma-separated; unset = no auth), and without
+    admin keys ``PREFROUTE_ADMIN_API_KEYS`` (unset = admin endpoints off).
 
     Args:
         config_file: YAML file or None.
@@ -50,6 +53,8 @@ def config_from_options(config_file: Path | None, options: dict[str, Any]) -> An
             updates[tier] = endpoint.model_copy(update={"api_key_env": env})
     if config.api_keys_env is None and not config.api_keys:
         updates["api_keys_env"] = DEFAULT_SERVER_KEYS_ENV
+    if config.admin_api_keys_env is None and not config.admin_api_keys:
+        updates["admin_api_keys_env"] = DEFAULT_ADMIN_KEYS_ENV
     return config.model_copy(update=updates) if updates else config
 
 
@@ -146,6 +151,43 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option("--route-on", help="last_user | all_user | conversation."),
         ] = None,
+        log: Annotated[
+            str | None,
+            typer.Option(
+                "--log",
+                help="Request log: a SQLite file (created if missing) or a "
+                "postgresql:// URL. Enables POST /v1/feedback.",
+            ),
+        ] = None,
+        log_prompts: Annotated[
+            bool | None,
+            typer.Option(
+                "--log-prompts/--no-log-prompts",
+                help="Store prompt text in the log (default: only its sha256).",
+            ),
+        ] = None,
+        log_max_rows: Annotated[
+            int | None,
+            typer.Option("--log-max-rows", help="Keep at most this many requests."),
+        ] = None,
+        log_max_age_days: Annotated[
+            float | None,
+            typer.Option(
+                "--log-max-age-days", help="Delete logged requests older than this."
+            ),
+        ] = None,
+        explore: Annotated[
+            float | None,
+            typer.Option(
+                "--explore",
+                help="Share of routed requests sent to a model the router did not "
+                "pick, propensity logged (default: 0).",
+            ),
+        ] = None,
+        explore_seed: Annotated[
+            int | None,
+            typer.Option("--explore-seed", help="Seed of the exploration draws."),
+        ] = None,
         access_log: Annotated[
             bool, typer.Option("--access-log", help="Log every request (uvicorn).")
         ] = False,
@@ -154,7 +196,11 @@ def register(app: typer.Typer) -> None:
             typer.Option("--dry-run", help="Load everything, print the config, exit."),
         ] = False,
     ) -> None:
-        """Serve POST /v1/chat/completions, GET /v1/models, /health and /metrics."""
+        """Serve POST /v1/chat/completions, GET /v1/models, /health and /metrics.
+
+        With --log, also POST /v1/feedback; with admin keys, POST /admin/reload
+        (SIGHUP reloads too).
+        """
         options: dict[str, Any] = {
             "strong.model": strong_model,
             "strong.base_url": strong_base_url,
@@ -172,6 +218,12 @@ def register(app: typer.Typer) -> None:
             "data_dir": str(data_dir) if data_dir else None,
             "fallback": fallback,
             "route_on": route_on,
+            "log": log,
+            "log_prompts": log_prompts,
+            "log_max_rows": log_max_rows,
+            "log_max_age_days": log_max_age_days,
+            "explore": explore,
+            "explore_seed": explore_seed,
         }
         config = config_from_options(config_file, options)
         from prefroute.serve.app import create_app
@@ -193,8 +245,22 @@ def register(app: typer.Typer) -> None:
                 f"(on {n_prompts} calibration prompts)",
                 err=True,
             )
+        if config.log is not None:
+            # a database URL may hold a password: show its scheme only
+            where = (
+                config.log.split("://")[0] + "://..."
+                if "://" in config.log
+                else config.log
+            )
+            typer.echo(
+                f"request log: {where} (prompts "
+                f"{'stored' if config.log_prompts else 'hashed'}), explore "
+                f"{config.explore:g}",
+                err=True,
+            )
         if dry_run:
             typer.echo(config.model_dump_json(indent=2))
+            core.close_log()
             return
         import uvicorn
 

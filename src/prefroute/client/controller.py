@@ -18,6 +18,8 @@ uses.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -35,12 +37,13 @@ from prefroute.gateway.config import (
 from prefroute.gateway.core import RoutingCore
 from prefroute.gateway.decision import Decision
 from prefroute.gateway.errors import InvalidRequestError
+from prefroute.gateway.request_log import RequestTrace, UnknownRequestIdError
 
 if TYPE_CHECKING:
     from prefroute.calibrate import Calibration
     from prefroute.routers.base import Router
 
-__all__ = ["AsyncController", "Controller"]
+__all__ = ["AsyncController", "Controller", "UnknownRequestIdError"]
 
 
 def _import_openai() -> Any:
@@ -72,6 +75,7 @@ def _build_core(
     calibration_prompts: str | None,
     models: Sequence[PricedEndpoint | Mapping[str, Any]] = (),
     budgets: Sequence[float] = (),
+    learning: Mapping[str, Any] | None = None,
 ) -> RoutingCore:
     from pydantic import ValidationError
 
@@ -107,6 +111,7 @@ def _build_core(
             m if isinstance(m, PricedEndpoint) else PricedEndpoint(**m) for m in models
         ],
         "budgets": list(budgets),
+        **(learning or {}),
     }
     if strong is not None:
         fields["strong"] = _endpoint(strong, "strong")
@@ -206,23 +211,29 @@ class _Completions:
         `openai.OpenAI().chat.completions.create`."""
         owner = self._owner
         core = owner.core
-        decision = core.decide(model, messages, request=kwargs)
+        trace = core.start_request()
+        owner.last_request_id = trace.request_id
+        decision = core.decide(model, messages, request=kwargs, trace=trace)
         _require_utf8(messages, kwargs)
         owner.last_decision = decision
         order = core.endpoints_for(decision)
         errors = _fallback_errors(owner._openai)
-        for i, endpoint in enumerate(order):
-            core.count(endpoint.model)
-            try:
-                reply = owner._clients[_key(endpoint)].chat.completions.create(
-                    model=endpoint.model, messages=messages, **kwargs
-                )
-            except errors:
-                if i + 1 >= len(order):
-                    raise
-                continue
-            _record(core, endpoint, reply, messages, kwargs)
-            return reply
+        try:
+            for i, endpoint in enumerate(order):
+                core.count(endpoint.model)
+                try:
+                    reply = owner._clients[_key(endpoint)].chat.completions.create(
+                        model=endpoint.model, messages=messages, **kwargs
+                    )
+                except errors:
+                    if i + 1 >= len(order):
+                        raise
+                    continue
+                _record(core, endpoint, reply, messages, kwargs, trace, i > 0)
+                return reply
+        except Exception as exc:
+            core.finish_request(trace, _status_of(exc), str(exc))
+            raise
         raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -232,11 +243,34 @@ def _record(
     reply: Any,
     messages: Any,
     kwargs: Mapping[str, Any],
+    trace: RequestTrace,
+    is_fallback: bool,
 ) -> None:
-    """Spend of a priced model: from the reply's usage, estimated for streams."""
+    """Account an answered call: spend of a priced model (from the reply's usage,
+    estimated for streams) and the request's log record.
+
+    A stream is logged when it opens (its latency is the time to open it)."""
+    usage = None if kwargs.get("stream") else _usage(reply)
     if endpoint.model in core.prices:
-        usage = None if kwargs.get("stream") else _usage(reply)
-        core.record_spend(endpoint.model, usage, len(json.dumps(messages, default=str)))
+        trace.cost_usd = core.record_spend(
+            endpoint.model, usage, len(json.dumps(messages, default=str))
+        )
+    trace.model, trace.is_fallback, trace.usage = endpoint.model, is_fallback, usage
+    core.finish_request(trace, 200)
+    # the id to send feedback with, on the reply itself (the SDK's models and
+    # streams take extra attributes)
+    with contextlib.suppress(AttributeError, TypeError, ValueError):
+        setattr(reply, "prefroute_request_id", trace.request_id)  # noqa: B010
+
+
+def _status_of(exc: BaseException) -> int:
+    """The HTTP status a failed SDK call stands for (for the request log)."""
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        return status
+    if "Timeout" in type(exc).__name__:
+        return 504
+    return 502
 
 
 class _Chat:
@@ -263,8 +297,14 @@ class _ControllerBase:
         calibration_prompts: str | None = None,
         models: Sequence[PricedEndpoint | Mapping[str, Any]] = (),
         budgets: Sequence[float] = (),
+        log: str | Path | None = None,
+        log_prompts: bool = False,
+        log_max_rows: int | None = None,
+        log_max_age_days: float | None = None,
+        explore: float = 0.0,
+        explore_seed: int | None = None,
     ) -> None:
-        """Load routers and create one OpenAI SDK client per endpoint."""
+        """Load routers, open the request log (if any), create the SDK clients."""
         self._openai = _import_openai()
         self.core = _build_core(
             strong,
@@ -276,6 +316,14 @@ class _ControllerBase:
             calibration_prompts,
             models,
             budgets,
+            {
+                "log": None if log is None else str(log),
+                "log_prompts": log_prompts,
+                "log_max_rows": log_max_rows,
+                "log_max_age_days": log_max_age_days,
+                "explore": explore,
+                "explore_seed": explore_seed,
+            },
         )
         factory = getattr(self._openai, self._client_class)
         self._clients: dict[str, Any] = {
@@ -284,6 +332,16 @@ class _ControllerBase:
         }
         self.chat: Any = self._chat_class(self)
         self.last_decision: Decision | None = None
+        self.last_request_id: str | None = None
+
+    def _feedback(
+        self, request_id: str, score: float | bool, source: str | None
+    ) -> None:
+        if self.core.feedback(request_id, score, source) == "unknown_request":
+            raise UnknownRequestIdError(
+                f"no logged request has id {request_id!r} (use the "
+                "`prefroute_request_id` of a reply, or `last_request_id`)"
+            )
 
     def route(self, prompt: str, router: str, threshold: float) -> str:
         """The model a prompt would go to.
@@ -333,20 +391,50 @@ class Controller(_ControllerBase):
             ``"router-mf-multi-<lambda>"``, and a priced model's id sends there
             directly. `strong`/`weak` may then be omitted (dearest / cheapest).
         budgets: USD budgets to calibrate now rather than on first use.
+        log: Request log (SQLite file or ``postgresql://`` URL): one record per
+            routed request, written in a background thread; enables `feedback`.
+        log_prompts: Store prompt text in the log (default: only its sha256).
+        log_max_rows: Retention: keep at most this many requests.
+        log_max_age_days: Retention: delete requests older than this.
+        explore: Share of routed requests sent to a model the router did not
+            pick (propensity logged), for off-policy evaluation.
+        explore_seed: Seed of the exploration draws.
 
     Attributes:
-        chat: ``chat.completions.create(...)`` as in the OpenAI client.
+        chat: ``chat.completions.create(...)`` as in the OpenAI client; replies
+            carry ``prefroute_request_id``.
         core: The shared `RoutingCore`.
         last_decision: The decision of the latest request.
+        last_request_id: The id of the latest request (for `feedback`).
     """
 
     _client_class = "OpenAI"
     _chat_class = _Chat
 
+    def feedback(
+        self, request_id: str, score: float | bool, source: str | None = None
+    ) -> None:
+        """Rate a logged request (needs `log=`); one score per source is kept.
+
+        Args:
+            request_id: The request's id: ``reply.prefroute_request_id`` or
+                `last_request_id`.
+            score: In [0, 1], or True (1.0) / False (0.0).
+            source: Who rates (e.g. "user", "judge"); a later score from the
+                same source replaces the earlier one.
+
+        Raises:
+            RequestLogOffError: The Controller keeps no request log.
+            UnknownRequestIdError: No request with this id is logged.
+            InvalidRequestError: A malformed id, score or source.
+        """
+        self._feedback(request_id, score, source)
+
     def close(self) -> None:
-        """Close the HTTP clients."""
+        """Close the HTTP clients and the request log (after writing its queue)."""
         for client in self._clients.values():
             client.close()
+        self.core.close_log()
 
     def __enter__(self) -> Controller:
         """Context manager entry."""
@@ -366,23 +454,30 @@ class _AsyncCompletions:
         `openai.AsyncOpenAI().chat.completions.create`."""
         owner = self._owner
         core = owner.core
-        decision = await core.adecide(model, messages, request=kwargs)
+        trace = core.start_request()
+        owner.last_request_id = trace.request_id
+        decision = await core.adecide(model, messages, request=kwargs, trace=trace)
         _require_utf8(messages, kwargs)
         owner.last_decision = decision
         order = core.endpoints_for(decision)
         errors = _fallback_errors(owner._openai)
-        for i, endpoint in enumerate(order):
-            core.count(endpoint.model)
-            try:
-                reply = await owner._clients[_key(endpoint)].chat.completions.create(
-                    model=endpoint.model, messages=messages, **kwargs
-                )
-            except errors:
-                if i + 1 >= len(order):
-                    raise
-                continue
-            _record(core, endpoint, reply, messages, kwargs)
-            return reply
+        try:
+            for i, endpoint in enumerate(order):
+                core.count(endpoint.model)
+                try:
+                    client = owner._clients[_key(endpoint)]
+                    reply = await client.chat.completions.create(
+                        model=endpoint.model, messages=messages, **kwargs
+                    )
+                except errors:
+                    if i + 1 >= len(order):
+                        raise
+                    continue
+                _record(core, endpoint, reply, messages, kwargs, trace, i > 0)
+                return reply
+        except Exception as exc:
+            core.finish_request(trace, _status_of(exc), str(exc))
+            raise
         raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -399,6 +494,13 @@ class AsyncController(_ControllerBase):
 
     _client_class = "AsyncOpenAI"
     _chat_class = _AsyncChat
+
+    async def feedback(
+        self, request_id: str, score: float | bool, source: str | None = None
+    ) -> None:
+        """Rate a logged request, as `Controller.feedback` (the store write runs
+        in a worker thread)."""
+        await asyncio.to_thread(self._feedback, request_id, score, source)
 
     async def close(self) -> None:
         """Close the HTTP clients and the scoring thread."""

@@ -134,6 +134,19 @@ class RoutingConfig(BaseModel):
         budget_cache_size: Budgets not in `budgets` whose calibration is kept
             (per server, all N-model routers together; least recently used
             evicted, then calibrated again on their next request).
+        log: Request log: a SQLite file path (or ``sqlite:///`` URL), or a
+            ``postgresql://`` URL; one record per routed request, written off
+            the request path (None: no log, and feedback is refused).
+        log_prompts: Store each routed prompt's text in the log (default: only
+            its sha256).
+        log_max_rows: Retention: keep at most this many requests (the newest).
+        log_max_age_days: Retention: delete requests older than this.
+        log_queue_size: Records that may wait for the log writer; beyond it
+            records are dropped (and counted), never delaying a request.
+        explore: Share of routed requests sent to a model the policy did not
+            pick (pair: the other model; N models: one of the others, uniformly),
+            with the propensity logged, for off-policy evaluation and adaptation.
+        explore_seed: Seed of the exploration draws (None: fresh entropy).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -152,6 +165,13 @@ class RoutingConfig(BaseModel):
     models: list[PricedEndpoint] = Field(default_factory=list)
     budgets: list[float] = Field(default_factory=list)
     budget_cache_size: int = Field(default=64, ge=1, le=100_000)
+    log: str | None = None
+    log_prompts: bool = False
+    log_max_rows: int | None = Field(default=None, ge=1)
+    log_max_age_days: float | None = Field(default=None, gt=0)
+    log_queue_size: int = Field(default=10_000, ge=1, le=10_000_000)
+    explore: float = Field(default=0.0, ge=0.0, lt=1.0)
+    explore_seed: int | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -19,21 +19,39 @@ the upstream through the OpenAI SDK itself and accounts with `count` and
 `record_spend`. Budgets are met on the prompts they were calibrated on (the router's
 stored calibration prompts; `calibration_prompts` replaces them at start,
 `prefroute.gateway.calibrations`).
+
+Learning from traffic: a front-end starts each request with `start_request` (a
+`RequestTrace`, whose id it returns to the caller), passes the trace through the
+steps, and ends it with `finish_request`, which queues one record for the request
+log (`config.log`; `prefroute.gateway.request_log`); `feedback` rates a logged
+request. With `config.explore` > 0 a share of routed requests goes to a model the
+policy did not pick, the decision carrying its propensity
+(`prefroute.gateway.explore`). `reload` loads the routers and calibrations again
+and swaps them in atomically: requests already routed finish on the old ones.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
+import threading
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from prefroute.errors import UpstreamError
 from prefroute.gateway.config import EndpointConfig, PricedEndpoint, RoutingConfig
 from prefroute.gateway.decision import Decider, Decision
 from prefroute.gateway.errors import UpstreamStatusError, error_kind
+from prefroute.gateway.explore import Explorer
+from prefroute.gateway.request_log import (
+    FeedbackResult,
+    RequestLog,
+    RequestLogOffError,
+    RequestTrace,
+)
 from prefroute.gateway.upstream import StreamResult, Upstream, UpstreamResult
 
 if TYPE_CHECKING:
@@ -42,7 +60,7 @@ if TYPE_CHECKING:
     from prefroute.routers.base import Router
     from prefroute.routers.policy import ModelPrice
 
-__all__ = ["RoutingCore", "RoutingObserver"]
+__all__ = ["ReloadReport", "RoutingCore", "RoutingObserver"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +82,25 @@ class RoutingObserver(Protocol):
         """A failed call was retried on the other model."""
 
 
+@dataclasses.dataclass(frozen=True)
+class ReloadReport:
+    """What `RoutingCore.reload` swapped in.
+
+    Attributes:
+        version: The router version now serving (1 at start, +1 per reload).
+        routers: Router name -> what it was loaded from.
+        calibrated: Routers with a threshold calibration.
+        budgets: N-model (router, budget) pairs calibrated at load.
+        seconds: Time spent loading.
+    """
+
+    version: int
+    routers: dict[str, str]
+    calibrated: list[str]
+    budgets: list[tuple[str, float]]
+    seconds: float
+
+
 class RoutingCore:
     """The gateway: routers, calibrations and upstreams, and a request's steps.
 
@@ -73,6 +110,8 @@ class RoutingCore:
             `config.routers` with `load_router`).
         calibrations: Router name -> calibration for ``@share`` model strings.
         observer: Receives metrics events.
+        request_log: Where finished requests are logged (default: opened from
+            `config.log`, None without it); the core closes it.
 
     Attributes:
         config: The routing config.
@@ -82,6 +121,10 @@ class RoutingCore:
         observer: Receives metrics events (None: none).
         model_counts: Calls sent to each upstream model (fallback calls included).
         model_spend: USD spent per priced model.
+        request_log: The request log, or None.
+        explorer: Exploration draws (None when `config.explore` is 0).
+        router_version: 1 at start, +1 per successful `reload`.
+        n_explored: (router, policy model, explored model) -> requests explored.
     """
 
     def __init__(
@@ -91,10 +134,25 @@ class RoutingCore:
         routers: Mapping[str, Router] | None = None,
         calibrations: Mapping[str, Calibration] | None = None,
         observer: RoutingObserver | None = None,
+        request_log: RequestLog | None = None,
     ) -> None:
-        """Load the routers (unless given) and keep the calibrations."""
+        """Load the routers (unless given), keep the calibrations, open the log."""
         self.config = config
         self.decider = Decider(config, routers=routers, calibrations=calibrations)
+        self.request_log = (
+            request_log if request_log is not None else RequestLog.from_config(config)
+        )
+        self.explorer = (
+            Explorer(config.explore, seed=config.explore_seed)
+            if config.explore > 0
+            else None
+        )
+        self.router_version = 1
+        self.n_reloads: dict[str, int] = {"ok": 0, "error": 0}
+        self.n_explored: dict[tuple[str, str, str], int] = {}
+        self._reload_lock = threading.Lock()
+        self._pair = [config.strong.model, config.weak.model]
+        self._priced_ids = [m.model for m in config.models]
         self.upstream = Upstream()
         self.observer = observer
         self.model_counts: dict[str, int] = {
@@ -170,6 +228,7 @@ class RoutingCore:
         messages: Any,
         *,
         request: Mapping[str, Any] | None = None,
+        trace: RequestTrace | None = None,
     ) -> Decision:
         """Route a chat request synchronously (scores in the calling thread).
 
@@ -180,16 +239,19 @@ class RoutingCore:
                 ``max_tokens`` / ``max_completion_tokens`` and ``tools`` /
                 ``functions`` price N-model choices (`output_token_cap`,
                 `tool_input_tokens`).
+            trace: The request's trace (`start_request`): gets the routed text
+                and the decision.
 
         Returns:
-            The decision.
+            The decision (after exploration, when on).
 
         Raises:
             InvalidRequestError: Bad model string or messages.
             UnknownRouterError: The router is not offered.
         """
-        parsed = self.decider.prepare(model, messages, request)
-        return self._routed(self.decider.decide(parsed))
+        decider = self.decider  # one decider per request, whatever a reload does
+        parsed = decider.prepare(model, messages, request)
+        return self._routed(decider.decide(parsed), parsed.prompt, trace)
 
     async def adecide(
         self,
@@ -197,6 +259,7 @@ class RoutingCore:
         messages: Any,
         *,
         request: Mapping[str, Any] | None = None,
+        trace: RequestTrace | None = None,
     ) -> Decision:
         """Route a chat request; concurrent calls share micro-batched scoring.
 
@@ -204,16 +267,18 @@ class RoutingCore:
             model: The request's model string.
             messages: The request's messages.
             request: The request's other fields, as for `decide`.
+            trace: The request's trace, as for `decide`.
 
         Returns:
-            The decision.
+            The decision (after exploration, when on).
 
         Raises:
             InvalidRequestError: Bad model string or messages.
             UnknownRouterError: The router is not offered.
         """
-        parsed = self.decider.prepare(model, messages, request)
-        return self._routed(await self.decider.adecide(parsed))
+        decider = self.decider  # one decider per request, whatever a reload does
+        parsed = decider.prepare(model, messages, request)
+        return self._routed(await decider.adecide(parsed), parsed.prompt, trace)
 
     def route(self, prompt: str, router: str, threshold: float) -> Decision:
         """Route one prompt with an explicit router and threshold.
@@ -228,10 +293,161 @@ class RoutingCore:
         """
         return self._routed(self.decider.route(prompt, router, threshold))
 
-    def _routed(self, decision: Decision) -> Decision:
+    def _routed(
+        self,
+        decision: Decision,
+        prompt: str | None = None,
+        trace: RequestTrace | None = None,
+    ) -> Decision:
+        if self.explorer is not None and decision.router is not None:
+            decision = self._explore(decision)
+        if trace is not None:
+            trace.prompt = prompt
+            trace.decision = decision
+            if decision.router is None:
+                trace.candidates = [decision.model]
+            elif decision.candidates:
+                trace.candidates = self._priced_ids
+            else:
+                trace.candidates = self._pair
         if self.observer is not None:
             self.observer.on_route(decision)
         return decision
+
+    def _explore(self, decision: Decision) -> Decision:
+        """The decision after an exploration draw (see `prefroute.gateway.explore`)."""
+        assert self.explorer is not None and decision.router is not None
+        candidates = decision.candidates or self._pair
+        choice = self.explorer.choose(decision.model, candidates)
+        if not choice.is_exploration:
+            return dataclasses.replace(decision, propensity=choice.propensity)
+        key = (decision.router, decision.model, choice.model)
+        self.n_explored[key] = self.n_explored.get(key, 0) + 1
+        if decision.candidates:  # N models: the explored one first, then policy order
+            order = (choice.model, *(m for m in candidates if m != choice.model))
+            prices = self.prices
+            cheapest = min(prices, key=lambda m: float(prices[m].cost(0.0)))
+            tier: Literal["strong", "weak"] = (
+                "weak" if choice.model == cheapest else "strong"
+            )
+        else:  # the pair: the other model, the policy's pick as its fallback
+            order = ()
+            tier = "strong" if choice.model == self.config.strong.model else "weak"
+        return dataclasses.replace(
+            decision,
+            model=choice.model,
+            tier=tier,
+            candidates=order,
+            explored_from=decision.model,
+            propensity=choice.propensity,
+        )
+
+    # -- the request log --
+
+    def start_request(self) -> RequestTrace:
+        """A new request's trace: its id (``x-prefroute-request-id``) and clock."""
+        return RequestTrace()
+
+    def finish_request(
+        self, trace: RequestTrace, status: int, error: str | None = None
+    ) -> None:
+        """End a request: queue its log record (no-op without a log or a decision).
+
+        Never blocks and never raises for a full queue (the record is dropped and
+        counted instead).
+
+        Args:
+            trace: From `start_request`, filled in by the steps.
+            status: HTTP status returned to the caller.
+            error: The error message returned, if any.
+        """
+        if self.request_log is not None:
+            if trace.cost_usd is None and trace.model is not None and trace.usage:
+                trace.cost_usd = self._usage_usd(trace.model, trace.usage)
+            self.request_log.finish(trace, status, error)
+
+    def _usage_usd(self, model: str, usage: Any) -> float | None:
+        price = self.prices.get(model)
+        if price is None or not isinstance(usage, dict):
+            return None
+        return float(
+            price.per_query
+            + float(usage.get("prompt_tokens") or 0) * price.input_per_mtok / 1e6
+            + float(usage.get("completion_tokens") or 0) * price.output_per_mtok / 1e6
+        )
+
+    def feedback(
+        self, request_id: object, score: object, source: object = None
+    ) -> FeedbackResult:
+        """Rate a logged request (blocking: may wait for the log writer).
+
+        Args:
+            request_id: The request's ``x-prefroute-request-id``.
+            score: A number in [0, 1], or true / false.
+            source: Who rates (optional string); one score per source is kept.
+
+        Returns:
+            "ok", or "unknown_request" when no such request is logged.
+
+        Raises:
+            RequestLogOffError: This gateway keeps no request log.
+            ConfigError: A malformed id, score or source.
+        """
+        if self.request_log is None:
+            raise RequestLogOffError(
+                "feedback needs the request log, which is off: start the server "
+                "with --log PATH (or 'log:' in its config; Controller(log=...))"
+            )
+        return self.request_log.feedback(request_id, score, source)
+
+    # -- hot reload --
+
+    def reload(self) -> ReloadReport:
+        """Load the configured routers and calibrations again, then swap them in.
+
+        Everything is loaded (and N-model budgets calibrated) before the swap, a
+        single reference assignment: requests already routed, or being scored,
+        finish on the old routers; a failed load leaves the old ones serving.
+        Blocking (run it in a thread); concurrent calls run one after another.
+
+        Returns:
+            What was loaded, and the new router version.
+
+        Raises:
+            PrefrouteError: A router or calibration failed to load (nothing swapped).
+        """
+        from prefroute.gateway.calibrations import load_calibrations_for
+        from prefroute.routers.registry import load_router
+
+        with self._reload_lock:
+            started = time.perf_counter()
+            old = self.decider
+            try:
+                routers = {
+                    name: load_router(target)
+                    for name, target in self.config.routers.items()
+                }
+                calibrations = load_calibrations_for(self.config, routers)
+                decider = Decider(
+                    self.config,
+                    routers=routers,
+                    calibrations=calibrations,
+                    executor=old.shared_executor(),
+                )
+                decider.calibrate_budgets()
+            except Exception:
+                self.n_reloads["error"] += 1
+                raise
+            self.decider = decider
+            self.router_version += 1
+            self.n_reloads["ok"] += 1
+            return ReloadReport(
+                version=self.router_version,
+                routers=dict(self.config.routers),
+                calibrated=sorted(calibrations),
+                budgets=sorted(decider.budgets.kept),
+                seconds=time.perf_counter() - started,
+            )
 
     # -- step 4: accounting --
 
@@ -273,16 +489,32 @@ class RoutingCore:
         if self.observer is not None:
             self.observer.on_upstream(model, time.perf_counter() - started, error)
 
+    def _stream_end(
+        self,
+        model: str,
+        started: float,
+        trace: RequestTrace | None,
+        error: str | None,
+    ) -> None:
+        self._observe(model, started, error)
+        if trace is not None:
+            trace.stream_error = error
+
     # -- step 3: the upstream call, with fallback (server) --
 
     async def acomplete(
-        self, body: dict[str, Any], decision: Decision
+        self,
+        body: dict[str, Any],
+        decision: Decision,
+        *,
+        trace: RequestTrace | None = None,
     ) -> UpstreamResult:
         """Send a non-streaming chat request to the decided upstream.
 
         Args:
             body: The client's request body (its "model" is replaced).
             decision: Where to send it.
+            trace: The request's trace: gets the answering model and usage.
 
         Returns:
             The answer.
@@ -317,15 +549,25 @@ class RoutingCore:
                     self.observer.on_fallback(endpoint.model, nxt)
                 continue
             self._observe(endpoint.model, started, None)
+            usd = None
             if endpoint.model in self.prices:
                 data["model"] = endpoint.model
-                self.record_spend(
+                usd = self.record_spend(
                     endpoint.model, data.get("usage"), len(json.dumps(body))
                 )
+            if trace is not None:
+                trace.model, trace.is_fallback = endpoint.model, is_fallback
+                trace.usage, trace.cost_usd = data.get("usage"), usd
             return UpstreamResult(data, decision, endpoint.model, is_fallback)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def astream(self, body: dict[str, Any], decision: Decision) -> StreamResult:
+    async def astream(
+        self,
+        body: dict[str, Any],
+        decision: Decision,
+        *,
+        trace: RequestTrace | None = None,
+    ) -> StreamResult:
         """Open a streaming chat request to the decided upstream.
 
         Failures before the first byte may fall back to the other model; later
@@ -334,6 +576,8 @@ class RoutingCore:
         Args:
             body: The client's request body (its "model" is replaced).
             decision: Where to send it.
+            trace: The request's trace: gets the answering model, and the kind
+                of a mid-stream failure when the stream ends.
 
         Returns:
             The open stream.
@@ -352,7 +596,7 @@ class RoutingCore:
                 chunks, close = await self.upstream.open_stream(
                     endpoint,
                     body,
-                    functools.partial(self._observe, endpoint.model, started),
+                    functools.partial(self._stream_end, endpoint.model, started, trace),
                 )
             except UpstreamStatusError:
                 self._observe(endpoint.model, started, "status_4xx")
@@ -367,12 +611,21 @@ class RoutingCore:
             if endpoint.provider != "litellm" and endpoint.model in self.prices:
                 # streams carry no usage: estimate
                 self.record_spend(endpoint.model, None, len(json.dumps(body)))
+            if trace is not None:
+                trace.model, trace.is_fallback = endpoint.model, is_fallback
             return StreamResult(
                 chunks, decision, endpoint.model, is_fallback, _close=close
             )
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def aclose(self) -> None:
-        """Close HTTP clients and the scoring thread."""
+        """Close HTTP clients, the scoring thread and the request log."""
         await self.upstream.aclose()
         self.decider.close()
+        self.close_log()
+
+    def close_log(self) -> None:
+        """Write the queued log records and close the request log (if any)."""
+        if self.request_log is not None:
+            log, self.request_log = self.request_log, None
+            log.close()

@@ -15,7 +15,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from prefroute.errors import UnknownRouterError
@@ -61,6 +61,11 @@ class Decision:
         candidates: N-model routing only: upstream model ids in fallback order
             (the chosen one first).
         budget: N-model routing only: the requested mean USD per request.
+        scores: N-model routing only: predicted quality per candidate model id.
+        explored_from: The model the policy picked, when exploration sent the
+            request to `model` instead (None: the policy's pick).
+        propensity: Probability that this decision's `model` was chosen for the
+            request (1.0 without exploration; see `prefroute.gateway.explore`).
     """
 
     tier: Literal["strong", "weak"]
@@ -72,6 +77,9 @@ class Decision:
     routing_seconds: float = 0.0
     candidates: tuple[str, ...] = ()
     budget: float | None = None
+    scores: dict[str, float] | None = field(default=None, hash=False)
+    explored_from: str | None = None
+    propensity: float = 1.0
 
     @property
     def is_strong(self) -> bool:
@@ -119,6 +127,9 @@ class Decider:
         routers: Router name -> fitted router (default: loaded from
             `config.routers` with `load_router`).
         calibrations: Router name -> calibration for ``@share`` model strings.
+        executor: The scoring thread to use (a reloaded decider shares its
+            predecessor's, so requests still being scored on the old one are not
+            cut off); default: its own, created on first use.
     """
 
     def __init__(
@@ -127,6 +138,7 @@ class Decider:
         *,
         routers: Mapping[str, Router] | None = None,
         calibrations: Mapping[str, Calibration] | None = None,
+        executor: ThreadPoolExecutor | None = None,
     ) -> None:
         """Load the routers (unless given), keep the calibrations and prices."""
         self.config = config
@@ -145,7 +157,7 @@ class Decider:
             m.model: ModelPrice.from_mapping(m.price) for m in config.models
         }
         self.budgets = BudgetKnobs(config.budgets, config.budget_cache_size)
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: ThreadPoolExecutor | None = executor
         self._batchers: dict[str, ScoreBatcher] = {}
 
     # -- requests --
@@ -416,6 +428,7 @@ class Decider:
             routing_seconds=time.perf_counter() - request.started,
             candidates=order,
             budget=spec.budget,
+            scores={by_name[n]: float(q) for n, q in zip(names, quality, strict=True)},
         )
 
     def endpoints_for(self, decision: Decision) -> list[EndpointConfig]:
@@ -493,6 +506,10 @@ class Decider:
         return self.budgets.get(spec.router, spec.budget)
 
     # -- micro-batched scoring --
+
+    def shared_executor(self) -> ThreadPoolExecutor:
+        """The scoring thread (created now if needed), to hand to a successor."""
+        return self._scoring_executor()
 
     def _scoring_executor(self) -> ThreadPoolExecutor:
         if self._executor is None:

@@ -1,17 +1,23 @@
 """The OpenAI-compatible routing server: `create_app(config)`.
 
 Endpoints: ``POST /v1/chat/completions`` (JSON or SSE, unknown fields passed through),
-``GET /v1/models``, ``GET /health``, ``GET /metrics``. Every error is an OpenAI error
-envelope ``{"error": {"message", "type", "param", "code"}}``.
+``GET /v1/models``, ``GET /health``, ``GET /metrics``, ``POST /v1/feedback`` (rates a
+logged request) and ``POST /admin/reload`` (admin key; also on SIGHUP). Every error
+is an OpenAI error envelope ``{"error": {"message", "type", "param", "code"}}``, and
+every chat completion response (answer, stream or error) carries
+``x-prefroute-request-id``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
 import math
 import secrets
+import signal
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,8 +38,9 @@ from prefroute.gateway.errors import (
     UpstreamStatusError,
     UpstreamTimeoutError,
 )
+from prefroute.gateway.request_log import RequestLogOffError, RequestTrace
 from prefroute.serve.config import ServeConfig
-from prefroute.serve.metrics import ServeMetrics
+from prefroute.serve.metrics import ServeMetrics, learning_lines
 
 try:
     # Imported at module level: FastAPI resolves endpoint annotations from globals.
@@ -90,6 +97,10 @@ def _failure(exc: BaseException) -> tuple[int, dict[str, Any]]:
     """Map any exception to (status, envelope); never leaks a traceback."""
     if isinstance(exc, _HTTPFailure):
         return exc.status, error_body(str(exc), exc.kind, exc.param, exc.code)
+    if isinstance(exc, RequestLogOffError):
+        return 404, error_body(
+            str(exc), "invalid_request_error", None, "request_log_disabled"
+        )
     if isinstance(exc, InvalidRequestError):
         return 400, error_body(str(exc), "invalid_request_error", exc.param, exc.code)
     if isinstance(exc, UnknownRouterError):
@@ -133,6 +144,21 @@ def _decision_headers(
         headers[f"{HEADER_PREFIX}threshold"] = f"{decision.threshold:.6f}"
     if is_fallback:
         headers[f"{HEADER_PREFIX}decided"] = decision.model
+    if decision.explored_from is not None:
+        headers[f"{HEADER_PREFIX}exploration"] = "1"
+    return headers
+
+
+_REQUEST_ID = f"{HEADER_PREFIX}request-id"
+_MAX_CLIENT_ID = 200
+
+
+def _id_headers(trace: RequestTrace, request: Request) -> dict[str, str]:
+    """Our request id, and the client's ``x-request-id`` echoed back (if short)."""
+    headers = {_REQUEST_ID: trace.request_id}
+    client_id = request.headers.get("x-request-id")
+    if client_id and len(client_id) <= _MAX_CLIENT_ID:
+        headers["x-request-id"] = client_id
     return headers
 
 
@@ -403,12 +429,56 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
         core.observer = metrics
     core.calibrate_budgets()  # budgets named in the config: now, not on first use
     api_keys = config.resolved_api_keys()
+    admin_keys = config.resolved_admin_api_keys()
     created = int(time.time())
+    n_feedback_log_off = 0
+
+    async def reload_routers() -> Any:
+        try:
+            report = await asyncio.to_thread(core.reload)
+        except Exception as exc:
+            shown = str(exc) if isinstance(exc, PrefrouteError | OSError) else ""
+            logger.error("router reload failed: %r", exc, exc_info=exc)
+            raise _HTTPFailure(
+                500,
+                f"reload failed ({type(exc).__name__}: {shown}); router version "
+                f"{core.router_version} keeps serving",
+                "internal_error",
+                "reload_failed",
+            ) from exc
+        logger.info(
+            "routers reloaded: version %d in %.2fs", report.version, report.seconds
+        )
+        return report
+
+    def on_sighup() -> None:
+        async def run() -> None:
+            with contextlib.suppress(_HTTPFailure):  # logged; the old ones serve on
+                await reload_routers()
+
+        task = asyncio.get_running_loop().create_task(run())
+        reload_tasks.add(task)
+        task.add_done_callback(reload_tasks.discard)
+
+    reload_tasks: set[asyncio.Task[None]] = set()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await app.state.core.aclose()
+        # SIGHUP reloads the routers; only in the main thread (uvicorn as a
+        # program), not when the app is served from a thread
+        has_sighup = False
+        if hasattr(signal, "SIGHUP"):
+            try:
+                asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, on_sighup)
+                has_sighup = True
+            except (ValueError, RuntimeError, NotImplementedError):
+                pass
+        try:
+            yield
+        finally:
+            if has_sighup:
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            await app.state.core.aclose()
 
     app = _RoutingApp(
         title="prefroute",
@@ -421,10 +491,44 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
     app.state.metrics = metrics
     app.state.config = config
 
-    def envelope(exc: BaseException, path: str) -> JSONResponse:
+    def envelope(
+        exc: BaseException,
+        path: str,
+        trace: RequestTrace | None = None,
+        request: Request | None = None,
+    ) -> JSONResponse:
         status, body = _failure(exc)
         metrics.on_request(path, status)
-        return JSONResponse(body, status_code=status)
+        if trace is None or request is None:
+            return JSONResponse(body, status_code=status)
+        error = body.get("error")
+        message = error.get("message") if isinstance(error, dict) else None
+        core.finish_request(trace, status, str(message or exc))
+        return JSONResponse(
+            body, status_code=status, headers=_id_headers(trace, request)
+        )
+
+    def check_admin(request: Request) -> None:
+        if not admin_keys:
+            raise _HTTPFailure(
+                403,
+                "admin endpoints are off on this server: configure admin keys "
+                "(admin_api_keys, or PREFROUTE_ADMIN_API_KEYS=key1,key2)",
+                "invalid_request_error",
+                "admin_disabled",
+            )
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not any(
+            secrets.compare_digest(token.strip(), key) for key in admin_keys
+        ):
+            raise _HTTPFailure(
+                401,
+                "missing or invalid admin key; send "
+                "'Authorization: Bearer <admin key>'",
+                "invalid_request_error",
+                "invalid_api_key",
+            )
 
     def check_auth(request: Request) -> None:
         if not api_keys:
@@ -447,7 +551,8 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
         message = (
             f"no route {request.method} {request.url.path}; endpoints: POST "
-            "/v1/chat/completions, GET /v1/models, GET /health, GET /metrics"
+            "/v1/chat/completions, GET /v1/models, GET /health, GET /metrics, "
+            "POST /v1/feedback, POST /admin/reload"
         )
         metrics.on_request(request.url.path, exc.status_code)
         return JSONResponse(
@@ -461,6 +566,7 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
     @app.post("/v1/chat/completions", response_model=None)
     async def chat_completions(request: Request) -> Response:
         path = "/v1/chat/completions"
+        trace = core.start_request()
         try:
             check_auth(request)
             body = await _read_json(request, config.max_body_bytes)
@@ -472,29 +578,40 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
                     code="invalid_stream",
                 )
             decision = await core.adecide(
-                body.get("model"), body.get("messages"), request=body
+                body.get("model"), body.get("messages"), request=body, trace=trace
             )
             if stream:
-                result = await core.astream(body, decision)
+                result = await core.astream(body, decision, trace=trace)
                 headers = _decision_headers(decision, result.model, result.is_fallback)
+                headers.update(_id_headers(trace, request))
                 headers["cache-control"] = "no-cache"
                 metrics.on_request(path, 200)
+
+                async def end_stream() -> None:
+                    try:
+                        await result.aclose()
+                    finally:
+                        core.finish_request(trace, 200)
+
                 return StreamingResponse(
                     result.chunks,
                     media_type="text/event-stream",
                     headers=headers,
-                    background=BackgroundTask(result.aclose),
+                    background=BackgroundTask(end_stream),
                 )
-            answer = await core.acomplete(body, decision)
+            answer = await core.acomplete(body, decision, trace=trace)
+            headers = _decision_headers(decision, answer.model, answer.is_fallback)
+            headers.update(_id_headers(trace, request))
             response = Response(
                 _relay_body(answer.body, answer.model),
                 media_type="application/json",
-                headers=_decision_headers(decision, answer.model, answer.is_fallback),
+                headers=headers,
             )
             metrics.on_request(path, 200)
+            core.finish_request(trace, 200)
             return response
         except Exception as exc:  # every failure becomes an envelope, never a 500 page
-            return envelope(exc, path)
+            return envelope(exc, path, trace, request)
 
     app.fast_path = chat_completions
 
@@ -507,6 +624,46 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
         metrics.on_request("/v1/models", 200)
         return JSONResponse(_models_payload(core, created))
 
+    @app.post("/v1/feedback")
+    async def feedback(request: Request) -> Response:
+        nonlocal n_feedback_log_off
+        path = "/v1/feedback"
+        try:
+            check_auth(request)
+            body = await _read_json(request, config.max_body_bytes)
+            if core.request_log is None:
+                n_feedback_log_off += 1
+            request_id = body.get("request_id")
+            # blocking: a store write, and a flush when the request is still queued
+            result = await asyncio.to_thread(
+                core.feedback, request_id, body.get("score"), body.get("source")
+            )
+            if result == "unknown_request":
+                raise _HTTPFailure(
+                    404,
+                    f"no logged request has id {request_id!r} (send the "
+                    "x-prefroute-request-id of a chat completion of this server; "
+                    "requests rejected before routing, or pruned, are not logged)",
+                    "invalid_request_error",
+                    "unknown_request_id",
+                    "request_id",
+                )
+        except Exception as exc:
+            return envelope(exc, path)
+        metrics.on_request(path, 200)
+        return JSONResponse({"status": "ok", "request_id": request_id})
+
+    @app.post("/admin/reload")
+    async def admin_reload(request: Request) -> Response:
+        path = "/admin/reload"
+        try:
+            check_admin(request)
+            report = await reload_routers()
+        except Exception as exc:
+            return envelope(exc, path)
+        metrics.on_request(path, 200)
+        return JSONResponse({"status": "ok", **dataclasses.asdict(report)})
+
     @app.get("/health")
     async def health() -> Response:
         return JSONResponse(
@@ -515,13 +672,18 @@ def create_app(config: ServeConfig, *, core: RoutingCore | None = None) -> FastA
                 "routers": sorted(core.routers),
                 "strong_model": config.strong.model,
                 "weak_model": config.weak.model,
+                "router_version": core.router_version,
+                "request_log": core.request_log is not None,
+                "explore": core.config.explore,
             }
         )
 
     @app.get("/metrics")
     async def prometheus() -> Response:
         return PlainTextResponse(
-            metrics.render() + _batcher_lines(core),
+            metrics.render()
+            + _batcher_lines(core)
+            + learning_lines(core, n_feedback_log_off),
             media_type="text/plain; version=0.0.4; charset=utf-8",
         )
 

@@ -23,6 +23,11 @@ class ServeConfig(RoutingConfig):
             (comma-separated); clients then must send ``Authorization: Bearer KEY``.
         api_keys: Keys given directly (prefer `api_keys_env`).
         max_body_bytes: Largest accepted request body.
+        admin_api_keys_env: Environment variable holding the admin keys
+            (comma-separated) that ``POST /admin/reload`` requires as
+            ``Authorization: Bearer KEY``; with no admin key configured the
+            admin endpoints answer 403.
+        admin_api_keys: Admin keys given directly (prefer `admin_api_keys_env`).
     """
 
     host: str = "127.0.0.1"
@@ -30,17 +35,27 @@ class ServeConfig(RoutingConfig):
     api_keys_env: str | None = None
     api_keys: list[SecretStr] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    admin_api_keys_env: str | None = None
+    admin_api_keys: list[SecretStr] = Field(default_factory=list)
 
     def resolved_api_keys(self) -> list[str]:
         """Server keys from `api_keys` and the variable named by `api_keys_env`."""
-        keys = [k.get_secret_value() for k in self.api_keys]
-        if self.api_keys_env:
-            from prefroute.config import env_value
+        return _keys(self.api_keys, self.api_keys_env)
 
-            value = env_value(self.api_keys_env)
-            if value:
-                keys += [k.strip() for k in value.split(",") if k.strip()]
-        return keys
+    def resolved_admin_api_keys(self) -> list[str]:
+        """Admin keys from `admin_api_keys` and the variable `admin_api_keys_env`."""
+        return _keys(self.admin_api_keys, self.admin_api_keys_env)
+
+
+def _keys(given: list[SecretStr], env: str | None) -> list[str]:
+    keys = [k.get_secret_value() for k in given]
+    if env:
+        from prefroute.config import env_value
+
+        value = env_value(env)
+        if value:
+            keys += [k.strip() for k in value.split(",") if k.strip()]
+    return keys
 
 
 def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:

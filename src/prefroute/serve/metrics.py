@@ -5,10 +5,14 @@ from __future__ import annotations
 import bisect
 import threading
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 from prefroute.gateway.decision import Decision
 
-__all__ = ["Histogram", "ServeMetrics"]
+if TYPE_CHECKING:
+    from prefroute.gateway.core import RoutingCore
+
+__all__ = ["Histogram", "ServeMetrics", "learning_lines"]
 
 _ROUTING_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 _UPSTREAM_BUCKETS = (
@@ -68,7 +72,16 @@ class Histogram:
 
 
 # the server's own endpoints: the only values of the `path` label
-_KNOWN_PATHS = frozenset({"/v1/chat/completions", "/v1/models", "/health", "/metrics"})
+_KNOWN_PATHS = frozenset(
+    {
+        "/v1/chat/completions",
+        "/v1/models",
+        "/health",
+        "/metrics",
+        "/v1/feedback",
+        "/admin/reload",
+    }
+)
 
 
 class ServeMetrics:
@@ -177,3 +190,70 @@ class ServeMetrics:
                 *self.upstream_latency.render(name),
             ]
         return "\n".join(out) + "\n"
+
+
+def learning_lines(core: RoutingCore, n_feedback_log_off: int = 0) -> str:
+    """Metrics of the learning loop: request log, feedback, exploration, reloads.
+
+    Args:
+        core: The gateway.
+        n_feedback_log_off: Feedback calls refused because the log is off.
+
+    Returns:
+        Prometheus text lines (log series only when the log is on).
+    """
+    out: list[str] = []
+
+    def series(
+        name: str, kind: str, help_text: str, rows: list[tuple[str, float]]
+    ) -> None:
+        out.extend((f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"))
+        out.extend(f"{name}{labels} {value:g}" for labels, value in rows)
+
+    log = core.request_log
+    feedback = dict(log.feedback_counts()) if log is not None else {}
+    if n_feedback_log_off:
+        feedback["log_disabled"] = n_feedback_log_off
+    if log is not None:
+        stats = log.stats()
+        for name, help_text, value in (
+            ("written", "Request records written to the log.", stats.n_written),
+            ("dropped", "Records dropped: the write queue was full.", stats.n_dropped),
+            ("failed", "Records lost to log storage errors.", stats.n_failed),
+            ("pruned", "Records deleted by retention.", stats.n_pruned),
+        ):
+            series(f"prefroute_log_{name}_total", "counter", help_text, [("", value)])
+        series(
+            "prefroute_log_queue",
+            "gauge",
+            "Records waiting for the log writer.",
+            [("", stats.n_queued)],
+        )
+    series(
+        "prefroute_feedback_total",
+        "counter",
+        "Feedback calls by result.",
+        [(_labels((("result", r),)), n) for r, n in sorted(feedback.items())],
+    )
+    series(
+        "prefroute_explored_total",
+        "counter",
+        "Routed requests sent to a model the policy did not pick.",
+        [
+            (_labels((("router", r), ("from_model", f), ("to_model", t))), n)
+            for (r, f, t), n in sorted(core.n_explored.items())
+        ],
+    )
+    series(
+        "prefroute_router_version",
+        "gauge",
+        "Routers in service: 1 at start, +1 per reload.",
+        [("", core.router_version)],
+    )
+    series(
+        "prefroute_reloads_total",
+        "counter",
+        "Router reloads by result.",
+        [(_labels((("result", r),)), n) for r, n in sorted(core.n_reloads.items())],
+    )
+    return "\n".join(out) + "\n"
