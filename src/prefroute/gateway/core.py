@@ -32,6 +32,7 @@ and swaps them in atomically: requests already routed finish on the old ones.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import json
@@ -622,7 +623,7 @@ class RoutingCore:
         """Close HTTP clients, the scoring thread and the request log."""
         await self.upstream.aclose()
         self.decider.close()
-        self.close_log()
+        await asyncio.to_thread(self.close_log)  # drains the queue: off the loop
 
     def close_log(self) -> None:
         """Write the queued log records and close the request log (if any)."""

@@ -274,9 +274,10 @@ def open_store(target: str | Path) -> LogStore:
     if text.startswith(_SQLITE_SCHEME):
         text = text[len(_SQLITE_SCHEME) :]
     elif "://" in text:
+        # the URL may hold a password: name its scheme only
         raise ConfigError(
-            f"log store must be a file path, a sqlite:/// or a postgresql:// URL, "
-            f"got {text!r}"
+            "log store must be a file path, a sqlite:/// or a postgresql:// URL, "
+            f"got a {text.split('://')[0]}:// URL"
         )
     from prefroute.gateway.store.sqlite import SQLiteLogStore
 
