@@ -23,6 +23,12 @@ figure is what a user sees. At L = 0 the upstream answers at once and back-to-ba
 clients saturate the CPU: that run gives the maximum requests/s, and its latencies
 are queueing, not overhead.
 
+`--log` adds a second routing server with the request log on (`log:` to a
+temporary SQLite file) and measures both servers in alternating order
+(`--rounds` times, each phase's requests split over the rounds); the row
+"log overhead" is the logged server's p50 minus the plain server's, the median
+over rounds.
+
 `--router` is anything `load_router` accepts (default: the shipped `mf`).
 `--profile FILE` runs the server under pyinstrument (must be importable, e.g.
 ``pip install --target /tmp/pyinst pyinstrument`` and ``PYTHONPATH=/tmp/pyinst``) and
@@ -35,9 +41,11 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -82,7 +90,12 @@ def _role_upstream(port: int, jitter: float) -> None:
 
 
 def _role_server(
-    port: int, upstream_port: int, router: str, window_ms: float, profile: str | None
+    port: int,
+    upstream_port: int,
+    router: str,
+    window_ms: float,
+    profile: str | None,
+    log_path: str | None = None,
 ) -> None:
     import logging
     import signal
@@ -101,6 +114,7 @@ def _role_server(
             "fallback": False,
             "batch_window_ms": window_ms,
             "port": port,
+            **({"log": log_path} if log_path else {}),
         }
     )
     app = create_app(config)
@@ -173,7 +187,7 @@ async def _load(
     n_requests: int,
     latency_ms: float,
     offset: int,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     latencies: list[float] = []
     counter = iter(range(offset, offset + n_requests))
     conns = [_Conn("127.0.0.1", port) for _ in range(concurrency)]
@@ -206,17 +220,21 @@ async def _load(
         for conn in conns:
             conn.close()
     elapsed = time.perf_counter() - started
-    latencies.sort()
+    return {**_summary(latencies), "rps": len(latencies) / elapsed}
+
+
+def _summary(latencies: list[float]) -> dict[str, Any]:
+    ordered = sorted(latencies)
     return {
-        "p50_ms": 1000 * statistics.median(latencies),
-        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
-        "mean_ms": 1000 * statistics.fmean(latencies),
-        "rps": len(latencies) / elapsed,
-        "n": float(len(latencies)),
+        "p50_ms": 1000 * statistics.median(ordered),
+        "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
+        "mean_ms": 1000 * statistics.fmean(ordered),
+        "n": float(len(ordered)),
+        "latencies": ordered,
     }
 
 
-def _run(*args: Any) -> dict[str, float]:
+def _run(*args: Any) -> dict[str, Any]:
     try:
         import uvloop
     except ImportError:
@@ -307,6 +325,18 @@ def main() -> None:
     )
     parser.add_argument("--threshold", default="0.5")
     parser.add_argument("--window-ms", type=float, default=0.0)
+    parser.add_argument(
+        "--log",
+        action="store_true",
+        help="also measure a server with the request log on (alternating rounds)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="split each phase into this many rounds, alternating the servers",
+    )
+    parser.add_argument("--log-path", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--profile", default=None, help="server profile (HTML path)")
     parser.add_argument("--role", choices=["upstream", "server"], default=None)
@@ -318,7 +348,12 @@ def main() -> None:
         return
     if args.role == "server":
         _role_server(
-            args.port, args.upstream_port, args.router, args.window_ms, args.profile
+            args.port,
+            args.upstream_port,
+            args.router,
+            args.window_ms,
+            args.profile,
+            args.log_path,
         )
         return
 
@@ -339,37 +374,47 @@ def main() -> None:
         ],
         env=env,
     )
-    server_cmd = [
-        sys.executable,
-        script,
-        "--role",
-        "server",
-        "--port",
-        str(server_port),
-        "--upstream-port",
-        str(upstream_port),
-        "--router",
-        args.router,
-        "--window-ms",
-        str(args.window_ms),
-    ]
-    if args.profile:
-        server_cmd += ["--profile", str(Path(args.profile).resolve())]
-    server = subprocess.Popen(server_cmd, env=env)
+    log_dir = tempfile.mkdtemp(prefix="prefroute-bench-log-") if args.log else None
+    servers: dict[str, tuple[int, subprocess.Popen[bytes]]] = {}
+    for name in ("server", "logged") if args.log else ("server",):
+        port = server_port if name == "server" else _free_port()
+        server_cmd = [
+            sys.executable,
+            script,
+            "--role",
+            "server",
+            "--port",
+            str(port),
+            "--upstream-port",
+            str(upstream_port),
+            "--router",
+            args.router,
+            "--window-ms",
+            str(args.window_ms),
+        ]
+        if args.profile and name == "server":
+            server_cmd += ["--profile", str(Path(args.profile).resolve())]
+        if name == "logged":
+            assert log_dir is not None
+            server_cmd += ["--log-path", str(Path(log_dir) / "requests.db")]
+        servers[name] = (port, subprocess.Popen(server_cmd, env=env))
     results: dict[str, Any] = {
         "router": args.router,
         "jitter": args.jitter,
         "cpus": os.cpu_count(),
         "load_avg_start": os.getloadavg(),
+        "rounds": args.rounds,
         "runs": [],
         "score_floor": floor,
     }
     try:
         _wait(f"http://127.0.0.1:{upstream_port}/v1/models")
-        _wait(f"http://127.0.0.1:{server_port}/health")
+        for port, _ in servers.values():
+            _wait(f"http://127.0.0.1:{port}/health")
         model = f"router-bench-{args.threshold}"
         # warm up (ONNX session, connections); prompts offset so none repeat later
-        _run(server_port, model, 8, 200, 0.0, 10_000_000)
+        for port, _ in servers.values():
+            _run(port, model, 8, 200, 0.0, 10_000_000)
         _run(upstream_port, "weak-model", 8, 200, 0.0, 10_000_000)
         print(
             f"{'L ms':>5} {'conc':>4} {'path':>7} {'p50 ms':>8} {'p99 ms':>8} "
@@ -380,31 +425,52 @@ def main() -> None:
         for latency_ms in (float(x) for x in args.latency_ms.split(",")):
             for concurrency in (int(c) for c in args.concurrency.split(",")):
                 n = _n_requests(args, concurrency, latency_ms)
+                per_round = max(1, n // max(1, args.rounds))
                 row: dict[str, Any] = {
                     "latency_ms": latency_ms,
                     "concurrency": concurrency,
-                    "requests": n,
+                    "requests": per_round * args.rounds,
                 }
-                for name, port, m in (
-                    ("direct", upstream_port, "weak-model"),
-                    ("server", server_port, model),
-                ):
-                    cpu0 = _cpu_seconds(server.pid)
-                    route0 = _routing(server_port)
-                    stats = _run(port, m, concurrency, n, latency_ms, offset)
-                    stats["server_cpu_ms_per_req"] = (
-                        1000 * (_cpu_seconds(server.pid) - cpu0) / n
-                    )
-                    route1 = _routing(server_port)
-                    routed = route1[1] - route0[1]
+                paths = [("direct", upstream_port, "weak-model", None)] + [
+                    (name, port, model, proc) for name, (port, proc) in servers.items()
+                ]
+                rounds: dict[str, list[dict[str, Any]]] = {p[0]: [] for p in paths}
+                cpu: dict[str, float] = dict.fromkeys(rounds, 0.0)
+                route: dict[str, list[float]] = {p[0]: [0.0] * 4 for p in paths}
+                for r in range(args.rounds):
+                    # alternate the servers' order so drift in machine load
+                    # falls on both alike
+                    order = paths[:1] + (paths[1:] if r % 2 == 0 else paths[:0:-1])
+                    for name, port, m, proc in order:
+                        metrics_port = port if proc is not None else server_port
+                        pid = (proc or servers["server"][1]).pid
+                        cpu0 = _cpu_seconds(pid)
+                        route0 = _routing(metrics_port)
+                        stats = _run(
+                            port, m, concurrency, per_round, latency_ms, offset
+                        )
+                        offset += per_round
+                        cpu[name] += _cpu_seconds(pid) - cpu0
+                        route1 = _routing(metrics_port)
+                        route[name] = [
+                            acc + b - a
+                            for acc, a, b in zip(
+                                route[name], route0, route1, strict=True
+                            )
+                        ]
+                        rounds[name].append(stats)
+                for name, stats_list in rounds.items():
+                    latencies = [x for st in stats_list for x in st["latencies"]]
+                    stats = _summary(latencies)
+                    del stats["latencies"]
+                    stats["rps"] = statistics.fmean(st["rps"] for st in stats_list)
+                    stats["round_p50_ms"] = [st["p50_ms"] for st in stats_list]
+                    stats["server_cpu_ms_per_req"] = 1000 * cpu[name] / len(latencies)
+                    seconds, routed, batches, prompts = route[name]
                     stats["routing_mean_ms"] = (
-                        1000 * (route1[0] - route0[0]) / routed if routed else 0.0
+                        1000 * seconds / routed if routed else 0.0
                     )
-                    stats["mean_batch"] = (
-                        (route1[3] - route0[3]) / (route1[2] - route0[2])
-                        if route1[2] > route0[2]
-                        else 0.0
-                    )
+                    stats["mean_batch"] = prompts / batches if batches else 0.0
                     row[name] = stats
                     print(
                         f"{latency_ms:>5.0f} {concurrency:>4} {name:>7} "
@@ -413,7 +479,6 @@ def main() -> None:
                         f"{stats['routing_mean_ms']:14.2f} {stats['mean_batch']:6.1f}",
                         flush=True,
                     )
-                offset += n
                 row["overhead_p50_ms"] = (
                     row["server"]["p50_ms"] - row["direct"]["p50_ms"]
                 )
@@ -426,6 +491,27 @@ def main() -> None:
                     f"{row['overhead_p99_ms']:+.2f} ms",
                     flush=True,
                 )
+                if "logged" in row:
+                    diffs = [
+                        a - b
+                        for a, b in zip(
+                            row["logged"]["round_p50_ms"],
+                            row["server"]["round_p50_ms"],
+                            strict=True,
+                        )
+                    ]
+                    row["log_overhead_p50_ms"] = statistics.median(diffs)
+                    row["log_overhead_cpu_ms_per_req"] = (
+                        row["logged"]["server_cpu_ms_per_req"]
+                        - row["server"]["server_cpu_ms_per_req"]
+                    )
+                    print(
+                        f"{latency_ms:>5.0f} {concurrency:>4} log overhead p50 "
+                        f"{row['log_overhead_p50_ms']:+.3f} ms (median of "
+                        f"{len(diffs)} rounds), server CPU "
+                        f"{row['log_overhead_cpu_ms_per_req']:+.3f} ms/req",
+                        flush=True,
+                    )
                 results["runs"].append(row)
         import httpx
 
@@ -443,14 +529,25 @@ def main() -> None:
             )
         ]
         print("\n".join(results["metrics"]))
+        if "logged" in servers:
+            logged = httpx.get(f"http://127.0.0.1:{servers['logged'][0]}/metrics").text
+            results["log_metrics"] = [
+                line
+                for line in logged.splitlines()
+                if line.startswith("prefroute_log_")
+            ]
+            print("\n".join(results["log_metrics"]))
     finally:
-        for proc in (server, upstream):
+        procs = [proc for _, proc in servers.values()] + [upstream]
+        for proc in procs:
             proc.terminate()
-        for proc in (server, upstream):
+        for proc in procs:
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if log_dir is not None:
+            shutil.rmtree(log_dir, ignore_errors=True)
     results["load_avg_end"] = os.getloadavg()
     print(
         f"load average start {results['load_avg_start']}, end {results['load_avg_end']}"
