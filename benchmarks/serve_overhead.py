@@ -446,10 +446,11 @@ def main() -> None:
                         pid = (proc or servers["server"][1]).pid
                         cpu0 = _cpu_seconds(pid)
                         route0 = _routing(metrics_port)
+                        # all paths of a round send the same prompts (and so
+                        # see the same upstream latencies)
                         stats = _run(
                             port, m, concurrency, per_round, latency_ms, offset
                         )
-                        offset += per_round
                         cpu[name] += _cpu_seconds(pid) - cpu0
                         route1 = _routing(metrics_port)
                         route[name] = [
@@ -459,6 +460,7 @@ def main() -> None:
                             )
                         ]
                         rounds[name].append(stats)
+                    offset += per_round
                 for name, stats_list in rounds.items():
                     latencies = [x for st in stats_list for x in st["latencies"]]
                     stats = _summary(latencies)

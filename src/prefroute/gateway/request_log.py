@@ -11,6 +11,7 @@ Feedback (`RequestLog.feedback`) rates a logged request, once per source.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import defaultdict
@@ -187,16 +188,27 @@ class RequestLog:
             status: HTTP status returned to the client.
             error: The error message returned, if any.
         """
-        decision = trace.decision
-        if trace.is_finished or decision is None:
+        if trace.is_finished or trace.decision is None:
             return
         trace.is_finished = True
+        latency_ms = 1000.0 * (time.perf_counter() - trace.started)
+        # the record is built (and the prompt hashed) in the writer thread
+        self.writer.submit_deferred(
+            trace.request_id,
+            functools.partial(self._record, trace, status, error, latency_ms),
+        )
+
+    def _record(
+        self, trace: RequestTrace, status: int, error: str | None, latency_ms: float
+    ) -> RequestRecord:
+        decision = trace.decision
+        assert decision is not None
         prompt = trace.prompt or ""
         is_n_model = decision.router is not None and bool(decision.candidates)
         usage = trace.usage
         if error is None and trace.stream_error is not None:
             error = f"stream failed: {trace.stream_error}"
-        record = RequestRecord(
+        return RequestRecord(
             request_id=trace.request_id,
             ts=trace.ts,
             router=decision.router,
@@ -206,14 +218,14 @@ class RequestLog:
             knob=decision.threshold if is_n_model else None,
             score=decision.score,
             scores=decision.scores,
-            candidates=trace.candidates or [decision.model],
+            candidates=list(trace.candidates) or [decision.model],
             routed_model=trace.model or decision.model,
             policy_model=decision.explored_from or decision.model,
             is_fallback=trace.is_fallback,
             is_exploration=decision.explored_from is not None,
             propensity=decision.propensity,
             status=status,
-            latency_ms=1000.0 * (time.perf_counter() - trace.started),
+            latency_ms=latency_ms,
             prompt_tokens=_tokens(usage, "prompt_tokens"),
             completion_tokens=_tokens(usage, "completion_tokens"),
             cost_usd=trace.cost_usd,
@@ -221,7 +233,6 @@ class RequestLog:
             prompt=prompt if self.log_prompts else None,
             error=error,
         )
-        self.writer.submit(record)
 
     def feedback(
         self, request_id: object, score: object, source: object = None

@@ -337,4 +337,4 @@ def test_retention_settings_reach_the_log_writer(
     assert core.request_log is not None
     writer = core.request_log.writer
     assert (writer.max_rows, writer.max_age_s) == (2, 1.5 * 86400)
-    assert writer._queue.maxsize == 7
+    assert writer.max_queue == 7

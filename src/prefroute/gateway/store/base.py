@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import math
-import uuid
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +36,11 @@ _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 _SQLITE_SCHEME = "sqlite:///"
 
 
-@dataclass(frozen=True, slots=True)
+# not frozen: a frozen dataclass of this size takes ~10x longer to build, and
+# one is built per request; treat records as read-only
+@dataclass(slots=True)
 class RequestRecord:
-    """One request as the gateway routed and answered it.
+    """One request as the gateway routed and answered it (treat as read-only).
 
     Attributes:
         request_id: uuid4 hex; also the `x-prefroute-request-id` response header.
@@ -151,8 +153,12 @@ def feedback_score(value: object) -> float:
 
 
 def new_request_id() -> str:
-    """A fresh request id: uuid4 as 32 hex digits."""
-    return uuid.uuid4().hex
+    """A fresh request id: a random (version 4) UUID as 32 hex digits."""
+    # os.urandom with the version and variant digits set: a few times cheaper
+    # than uuid.uuid4().hex, and this runs once per request
+    digits = os.urandom(16).hex()
+    variant = "89ab"[int(digits[16], 16) & 3]
+    return f"{digits[:12]}4{digits[13:16]}{variant}{digits[17:]}"
 
 
 def prompt_hash(text: str) -> str:

@@ -111,6 +111,21 @@ _OLDEST_BEYOND = (
 )
 
 
+# candidate lists repeat (one per router set-up): their JSON is cached
+_CANDIDATES_JSON: dict[tuple[str, ...], str] = {}
+_MAX_CACHED = 1024
+
+
+def _candidates_json(candidates: list[str]) -> str:
+    key = tuple(candidates)
+    text = _CANDIDATES_JSON.get(key)
+    if text is None:
+        if len(_CANDIDATES_JSON) >= _MAX_CACHED:
+            _CANDIDATES_JSON.clear()
+        text = _CANDIDATES_JSON[key] = json.dumps(candidates)
+    return text
+
+
 def _to_row(record: RequestRecord) -> tuple[Any, ...]:
     return (
         record.request_id,
@@ -122,7 +137,7 @@ def _to_row(record: RequestRecord) -> tuple[Any, ...]:
         record.knob,
         record.score,
         None if record.scores is None else json.dumps(record.scores),
-        json.dumps(record.candidates),
+        _candidates_json(record.candidates),
         record.routed_model,
         record.policy_model,
         int(record.is_fallback),

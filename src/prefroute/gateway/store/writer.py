@@ -1,18 +1,22 @@
 """Writes request records off the request path: a bounded queue and one thread.
 
-`LogWriter.submit` is all a request pays: a non-blocking put on a bounded queue.
-When the queue is full (the disk or database cannot keep up) the record is
-dropped and counted, so logging never slows or fails a request. The writer
-thread drains the queue in batches (one transaction each) and, when retention
-limits are set, prunes the store periodically.
+`LogWriter.submit` is all a request pays: an append to a bounded in-memory queue
+(a `deque`; no lock, no thread wake-up). When the queue is full (the disk or
+database cannot keep up) the record is dropped and counted, so logging never
+slows or fails a request. `submit_deferred` queues a function that builds the
+record, so even building it (hashing the prompt, filling two dozen fields)
+happens in the writer thread. The thread wakes every `batch_delay_s` (at once
+on `flush` or `close`), writes what is queued in batches (one transaction
+each) and, when retention limits are set, prunes the store periodically.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from prefroute.errors import ConfigError
@@ -22,12 +26,15 @@ __all__ = ["LogWriter", "LogWriterStats"]
 
 logger = logging.getLogger(__name__)
 
-# how often an idle writer thread wakes to check prune deadlines and stop requests
-_TICK_S = 0.5
-
 
 class _Stop:
     """Queue item telling the thread to finish: everything before it is written."""
+
+
+# a record, (request id, function building it), a flush marker, or stop
+_Item = (
+    RequestRecord | tuple[str, Callable[[], RequestRecord]] | threading.Event | _Stop
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +45,10 @@ class LogWriterStats:
         n_written: Records committed to the store.
         n_dropped: Records not logged because the queue was full or the writer
             was closed.
-        n_failed: Records lost because the store raised while writing them.
+        n_failed: Records lost because the store raised while writing them (or
+            their deferred build raised).
         n_pruned: Records deleted by retention.
-        n_queued: Records waiting in the queue now.
+        n_queued: Items waiting in the queue now (records, and any flush marker).
     """
 
     n_written: int
@@ -62,6 +70,7 @@ class LogWriter:
         *,
         max_queue: int = 10_000,
         batch_size: int = 256,
+        batch_delay_s: float = 0.05,
         max_rows: int | None = None,
         max_age_s: float | None = None,
         prune_interval_s: float = 60.0,
@@ -72,6 +81,8 @@ class LogWriter:
             store: Where records go.
             max_queue: Records that may wait; beyond it `submit` drops.
             batch_size: Most records per write transaction.
+            batch_delay_s: How often the thread wakes to write what is queued
+                (a flush or close wakes it at once).
             max_rows: Retention: keep at most this many requests (None: no limit).
             max_age_s: Retention: delete requests older than this (None: keep).
             prune_interval_s: Seconds between retention passes (the first runs at
@@ -84,18 +95,24 @@ class LogWriter:
             raise ConfigError(
                 f"max_queue and batch_size must be >= 1, got {max_queue}, {batch_size}"
             )
-        if prune_interval_s <= 0:
-            raise ConfigError(f"prune_interval_s must be > 0, got {prune_interval_s!r}")
+        if prune_interval_s <= 0 or batch_delay_s <= 0:
+            raise ConfigError(
+                "prune_interval_s and batch_delay_s must be > 0, got "
+                f"{prune_interval_s!r}, {batch_delay_s!r}"
+            )
         self.store = store
+        self.max_queue = max_queue
         self.batch_size = batch_size
+        self.batch_delay_s = batch_delay_s
         self.max_rows = max_rows
         self.max_age_s = max_age_s
         self.prune_interval_s = prune_interval_s
-        self._queue: queue.Queue[RequestRecord | threading.Event | _Stop] = queue.Queue(
-            max_queue
-        )
+        # appends and pops of a deque are atomic: submit takes no lock; the
+        # length check may let a few more than max_queue in under a race
+        self._items: deque[_Item] = deque()
         # ids submitted but not yet committed: feedback for them waits for a flush
         self._pending: set[str] = set()
+        self._wake = threading.Event()
         self._lock = threading.Lock()
         self._n_written = 0
         self._n_dropped = 0
@@ -116,13 +133,27 @@ class LogWriter:
         Returns:
             False when the record was dropped (queue full, or writer closed).
         """
-        if not self._is_closed:
-            self._pending.add(record.request_id)
-            try:
-                self._queue.put_nowait(record)
-                return True
-            except queue.Full:
-                self._pending.discard(record.request_id)
+        return self._enqueue(record.request_id, record)
+
+    def submit_deferred(
+        self, request_id: str, build: Callable[[], RequestRecord]
+    ) -> bool:
+        """Queue a function that builds the record; it runs in the writer thread.
+
+        Args:
+            request_id: The id of the record `build` returns (for `is_pending`).
+            build: Makes the record; if it raises, the record counts as failed.
+
+        Returns:
+            False when the record was dropped (queue full, or writer closed).
+        """
+        return self._enqueue(request_id, (request_id, build))
+
+    def _enqueue(self, request_id: str, item: _Item) -> bool:
+        if not self._is_closed and len(self._items) < self.max_queue:
+            self._pending.add(request_id)
+            self._items.append(item)
+            return True
         with self._lock:
             self._n_dropped += 1
         return False
@@ -158,13 +189,9 @@ class LogWriter:
             self._thread.join(timeout)
             return not self._thread.is_alive()
         done = threading.Event()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        try:
-            self._queue.put(done, timeout=timeout)
-        except queue.Full:
-            return False
-        left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        return done.wait(left)
+        self._items.append(done)
+        self._wake.set()
+        return done.wait(timeout)
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued, then stop the thread (the store stays open).
@@ -175,12 +202,11 @@ class LogWriter:
         if self._is_closed:
             return
         self._is_closed = True
-        deadline = time.monotonic() + timeout
-        try:
-            self._queue.put(_Stop(), timeout=timeout)
-        except queue.Full:
+        self._items.append(_Stop())
+        self._wake.set()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
             logger.warning("request log: queue did not drain within %.1fs", timeout)
-        self._thread.join(max(0.0, deadline - time.monotonic()))
 
     def stats(self) -> LogWriterStats:
         """The counters now."""
@@ -190,7 +216,7 @@ class LogWriter:
                 n_dropped=self._n_dropped,
                 n_failed=self._n_failed,
                 n_pruned=self._n_pruned,
-                n_queued=self._queue.qsize(),
+                n_queued=len(self._items),
             )
 
     def _run(self) -> None:
@@ -200,30 +226,44 @@ class LogWriter:
             if time.monotonic() >= next_prune:
                 self._prune()
                 next_prune = time.monotonic() + self.prune_interval_s
-            try:
-                item = self._queue.get(timeout=_TICK_S)
-            except queue.Empty:
-                continue
+            self._wake.wait(self.batch_delay_s)
+            self._wake.clear()
             batch: list[RequestRecord] = []
-            flushes: list[threading.Event] = []
-            while True:
-                if isinstance(item, RequestRecord):
-                    batch.append(item)
-                elif isinstance(item, threading.Event):
-                    flushes.append(item)
-                else:
+            while self._items:
+                item = self._items.popleft()
+                if isinstance(item, threading.Event):
+                    # everything queued before the marker is written first
+                    self._write(batch)
+                    batch = []
+                    item.set()
+                    continue
+                if isinstance(item, _Stop):
                     is_stopping = True
                     break
+                if isinstance(item, RequestRecord):
+                    batch.append(item)
+                else:
+                    self._build(*item, batch)
                 if len(batch) >= self.batch_size:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
+                    self._write(batch)
+                    batch = []
             self._write(batch)
-            # every record queued before a flush marker is in this batch or earlier
-            for done in flushes:
-                done.set()
+
+    def _build(
+        self,
+        request_id: str,
+        build: Callable[[], RequestRecord],
+        batch: list[RequestRecord],
+    ) -> None:
+        try:
+            batch.append(build())
+        # a bug in a builder must not stop the writer: count it, name it once
+        except Exception:
+            self._pending.discard(request_id)
+            with self._lock:
+                is_first = self._n_failed == 0
+                self._n_failed += 1
+            logger.warning("request log: a record failed to build", exc_info=is_first)
 
     def _write(self, batch: list[RequestRecord]) -> None:
         if not batch:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import sqlite3
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,10 +53,16 @@ def test_request_record_rejects_impossible_propensity(
         make_record(1, propensity=propensity)
 
 
-def test_request_ids_are_unique_uuid_hex() -> None:
+def test_request_ids_are_unique_version_4_uuids() -> None:
     ids = {new_request_id() for _ in range(1000)}
     assert len(ids) == 1000
-    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    for request_id in ids:
+        parsed = uuid.UUID(hex=request_id)
+        assert (parsed.hex, parsed.version, parsed.variant) == (
+            request_id,
+            4,
+            uuid.RFC_4122,
+        )
 
 
 def test_prompt_hash_is_sha256_hex_and_tolerates_lone_surrogates() -> None:
