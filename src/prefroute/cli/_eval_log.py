@@ -38,10 +38,14 @@ def run_eval_log(
         seed: Bootstrap and fold seed.
         json_out: Where to write the estimates as JSON.
     """
-    from prefroute.cli._log_report import estimates_dict, print_multi, print_pair
+    from prefroute.cli._log_report import (
+        estimates_dict,
+        load_cached_router,
+        print_multi,
+        print_pair,
+    )
     from prefroute.evals.harness import parse_router_spec
     from prefroute.evals.offpolicy import PairEstimates
-    from prefroute.routers.registry import load_router
     from prefroute.train.logdata import read_log
     from prefroute.train.logeval import estimate_log
 
@@ -54,7 +58,7 @@ def run_eval_log(
     routers = {}
     for spec in specs:
         name, kwargs = parse_router_spec(spec)
-        routers[spec] = load_router(name, **kwargs)
+        routers[spec] = load_cached_router(name, **kwargs)
     traffic = read_log(log, since=since, limit=limit)
     est = estimate_log(
         routers,

@@ -10,10 +10,34 @@ import typer
 
 from prefroute.evals.offpolicy import Estimate, MultiEstimates, PairEstimates
 
-__all__ = ["estimates_dict", "print_multi", "print_pair"]
+__all__ = ["estimates_dict", "load_cached_router", "print_multi", "print_pair"]
 
 
 _NA = Estimate(math.nan, math.nan, math.nan)
+
+
+def load_cached_router(name: str, **overrides: Any) -> Any:
+    """`load_router`, with a saved folder's model embedder behind the on-disk
+    embedding cache (adapt and eval --log embed the log's prompts on every run).
+
+    Args:
+        name: Router name, shipped checkpoint or folder.
+        **overrides: Constructor arguments (no cache is added when given).
+
+    Returns:
+        The router.
+    """
+    from prefroute.evals.harness import _cached_embedder_override
+    from prefroute.routers.base import read_config
+    from prefroute.routers.registry import load_router, router_folder
+
+    folder = router_folder(name)
+    if folder is not None and not overrides:
+        saved = read_config(folder).get("hyperparameters", {}).get("embedder")
+        spec = saved.get("__embedder__") if isinstance(saved, dict) else saved
+        if isinstance(spec, str) and not spec.startswith("hashing"):
+            overrides = _cached_embedder_override(folder)
+    return load_router(name, **overrides)
 
 
 def _pct(e: Estimate) -> str:

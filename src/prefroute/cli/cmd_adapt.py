@@ -114,15 +114,19 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Adapt ROUTER to the log's feedback; write it when the held-out check
         finds it no worse (or with --force)."""
-        from prefroute.cli._log_report import estimates_dict, print_multi, print_pair
-        from prefroute.routers.registry import load_router
+        from prefroute.cli._log_report import (
+            estimates_dict,
+            load_cached_router,
+            print_multi,
+            print_pair,
+        )
         from prefroute.train.adapt import adapt_router
         from prefroute.train.logdata import read_log
 
         if not 0.0 <= holdout < 1.0:
             raise ConfigError(f"--holdout must be in [0, 1), got {holdout!r}")
         traffic = read_log(log, since=since, limit=limit)
-        start = load_router(router)
+        start = load_cached_router(router)
         result = adapt_router(
             start,
             traffic,

@@ -55,12 +55,15 @@ OFF = 1e8
 SHARED_GRID: tuple[float, ...] = (OFF, 100.0, 10.0)
 #: Strong-vs-weak slope penalties the guard tries (with the shared one picked).
 DIFFERENCE_GRID: tuple[float, ...] = (OFF, 300.0, 30.0, 3.0)
-#: Standard errors by which a new ranking must beat the starting one (about a
-#: one-sided 2.5% test after a Bonferroni correction for the four candidates).
-GUARD_Z = 2.5
+#: Standard errors by which a new ranking must beat the starting one (a one-sided
+#: test at about 2.5% per candidate; the standard error is a bootstrap over requests
+#: of the pooled out-of-fold comparison).
+GUARD_Z = 2.0
 # Fewest distinct labelled prompts for cross-validation and the guard.
 _MIN_PROMPTS = 20
 _GUARD_REPEATS = 3
+# Bootstrap resamples of the guard's standard error.
+_N_BOOT = 200
 
 
 @dataclass(frozen=True)
@@ -216,10 +219,28 @@ def _select_shared(labels: PairLabels, n_folds: int, seed: int) -> tuple[float, 
     return SHARED_GRID[chosen], int(ok.sum())
 
 
-def _aucg(score: FloatArray, gain: FloatArray) -> float:
+def _weighted_aucg(
+    score: FloatArray, gain: FloatArray, counts: FloatArray
+) -> FloatArray:
+    """Area under the cumulative-gain curve of a ranking, per weighting.
+
+    Args:
+        score: Ranking score per request, (n,).
+        gain: Gain per request, (n,).
+        counts: Request weights, (b, n) (bootstrap multiplicities).
+
+    Returns:
+        Shape (b,): the area under ``share -> sum of gains of the top share / n``.
+    """
     order = np.argsort(-score, kind="stable")
-    cum = np.concatenate([[0.0], np.cumsum(gain[order])]) / len(gain)
-    return float(np.sum((cum[1:] + cum[:-1]) / 2.0) / len(gain))
+    w = counts[:, order]
+    total = w.sum(axis=1, keepdims=True)
+    share = np.cumsum(w, axis=1) / total
+    cum = np.cumsum(w * gain[order], axis=1) / total
+    prev_share = np.concatenate([np.zeros((w.shape[0], 1)), share[:, :-1]], axis=1)
+    prev_cum = np.concatenate([np.zeros((w.shape[0], 1)), cum[:, :-1]], axis=1)
+    out: FloatArray = np.sum((share - prev_share) * (cum + prev_cum) / 2.0, axis=1)
+    return out
 
 
 def _guard(
@@ -228,45 +249,70 @@ def _guard(
     n_folds: int,
     seed: int,
 ) -> list[tuple[float, float]]:
-    """Mean and standard error of each candidate's held-out gain over the start."""
-    diffs: list[list[float]] = [[] for _ in candidates]
+    """Mean and standard error of each candidate's held-out gain over the start.
+
+    Every logged request gets out-of-fold scores (heads fitted without its fold)
+    and a doubly robust gain; the areas under the cumulative-gain curves of the
+    pooled out-of-fold rankings are compared with the starting ranking's, averaged
+    over repeated fold draws, and the standard error is that of the average over
+    bootstrap resamples of the requests.
+    """
+    logged = np.isfinite(labels.propensities)
+    ids, first = np.unique(labels.requests[logged], return_index=True)
+    n = len(ids)
+    if n < _MIN_PROMPTS:
+        return [(float("nan"), float("nan"))] * len(candidates)
+    rows = labels.rows[logged]
+    at = rows[first]
+    counts = np.vstack(
+        [
+            np.ones(n),
+            np.random.default_rng(seed).multinomial(
+                n, np.full(n, 1.0 / n), size=_N_BOOT
+            ),
+        ]
+    ).astype(np.float64)
+    diff = np.zeros((len(candidates), counts.shape[0]))
     for rep in range(_GUARD_REPEATS):
         fold, k = _folds(labels.rows, n_folds, seed + 1 + rep)
+        request_fold = fold[logged][first]
+        gain = np.zeros(n)
+        scores = np.zeros((len(candidates), n))
         for f in range(k):
-            test_mask = (fold == f) & np.isfinite(labels.propensities)
-            if test_mask.sum() < 2:
+            train = labels.take(fold != f)
+            test = labels.take((fold == f) & logged)
+            mine = request_fold == f
+            if not mine.any():
                 continue
-            train, test = labels.take(fold != f), labels.take(test_mask)
             start = fit_pair(train, (OFF, OFF))
             # one doubly robust gain per request: the outcome model's once, plus
             # the propensity-weighted residual of every label observed on it
-            ids, first, inverse = np.unique(
-                test.requests, return_index=True, return_inverse=True
-            )
             r = test.rows
             m = pair_quality(start, labels.z[r], labels.projected[r], labels.z0[r])
             residual = test.targets - np.where(test.arms > 0, m[:, 0], m[:, 1])
+            test_ids = np.searchsorted(ids, test.requests)
             correction = np.bincount(
-                inverse,
-                weights=test.arms * residual / test.propensities,
-                minlength=len(ids),
+                test_ids, weights=test.arms * residual / test.propensities, minlength=n
             )
-            at = r[first]
-            m = m[first]
-            gain = m[:, 0] - m[:, 1] + correction
-            before = _aucg(labels.z0[at], gain)
+            idx = np.flatnonzero(mine)
+            m0 = pair_quality(
+                start, labels.z[at[idx]], labels.projected[at[idx]], labels.z0[at[idx]]
+            )
+            gain[idx] = m0[:, 0] - m0[:, 1] + correction[idx]
             for j, penalties in enumerate(candidates):
-                new = fit_pair(train, penalties)
-                q = pair_quality(new, labels.z[at], labels.projected[at], labels.z0[at])
-                diffs[j].append(_aucg(q[:, 0] - q[:, 1], gain) - before)
-    out = []
-    for d in diffs:
-        if len(d) < 2:
-            out.append((float("nan"), float("nan")))
-        else:
-            a = np.asarray(d)
-            out.append((float(a.mean()), float(a.std(ddof=1) / np.sqrt(len(a)))))
-    return out
+                q = pair_quality(
+                    fit_pair(train, penalties),
+                    labels.z[at[idx]],
+                    labels.projected[at[idx]],
+                    labels.z0[at[idx]],
+                )
+                scores[j, idx] = q[:, 0] - q[:, 1]
+        before = _weighted_aucg(labels.z0[at], gain, counts)
+        for j in range(len(candidates)):
+            diff[j] += (
+                _weighted_aucg(scores[j], gain, counts) - before
+            ) / _GUARD_REPEATS
+    return [(float(d[0]), float(d[1:].std(ddof=1))) for d in diff]
 
 
 def fit_pair_heads(
