@@ -220,10 +220,13 @@ class AdaptedRouter(Router):
 
     def _embedder(self) -> Embedder:
         if self._shared is None:
-            spec = self.embedder
-            if spec is None and self.base is not None:
-                spec = _embedder_spec(self.base)
-            self._shared = shared_embedder(spec)
+            chosen: Any = self.embedder
+            if chosen is None and self.base is not None:
+                # the starting router's own embedder object (e.g. a cached one),
+                # else its spec
+                own = self.base.hyperparameters().get("embedder")
+                chosen = own if own is not None else _embedder_spec(self.base)
+            self._shared = shared_embedder(chosen)
             if self.base is not None:
                 self.base = share_embedder(self.base, self._shared)
         return self._shared
