@@ -43,7 +43,7 @@ def test_pair_apgr_interval_covers_the_truth_and_compares_routers() -> None:
         apgr = est.routers["good"]["APGR"]
         covered += apgr.low <= truth["APGR"][0] <= apgr.high
         assert est.diffs["backwards"].high < 0
-        quality, cost = est.at_share["good"]
+        _, cost = est.at_share["good"]
         assert abs(cost.value - (0.01 * est.share + 0.001 * (1 - est.share))) < 1e-9
     assert covered >= 6
 
