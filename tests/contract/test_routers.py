@@ -52,6 +52,17 @@ FACTORIES: dict[str, Callable[[HashingEmbedder], Router]] = {
     "mf-multi": lambda emb: get_router_class("mf-multi")(
         embedder=emb, dim=4, n_epochs=60
     ),
+    # heads on a random starting router, fitted on the pair's battles
+    "adapted": lambda emb: get_router_class("adapted")(
+        base=get_router_class("random")(seed=1),
+        embedder=emb,
+        strong_model="strong-model",
+        weak_model="weak-model",
+        n_components=4,
+    ),
+    "mf-multi-adapted": lambda emb: get_router_class("mf-multi-adapted")(
+        embedder=emb, dim=4, n_epochs=60
+    ),
 }
 
 

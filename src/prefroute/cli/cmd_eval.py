@@ -40,6 +40,15 @@ _TWO_MODEL_ONLY = {
     "random_seeds": "--random-seeds",
 }
 _MULTI_ONLY = {"split": "--split", "policy": "--policy"}
+# `eval --log` options (off-policy estimates from a request log), and the others it
+# takes.
+_LOG_ONLY = {
+    "method": "--method",
+    "share": "--share",
+    "since": "--since",
+    "limit": "--limit",
+}
+_LOG_ALSO = ("routers", "bootstrap", "seed", "json_out")
 # The router the N-model evaluation cross-validates (naming it is allowed).
 _MULTI_ROUTER = "mf-multi"
 
@@ -70,8 +79,31 @@ def _given(ctx: typer.Context, names: Sequence[str]) -> list[str]:
     return given
 
 
+def _check_log_options(ctx: typer.Context, benchmark: str) -> None:
+    """`eval --log` takes no benchmark and none of the benchmark options."""
+    if benchmark:
+        raise ConfigError("give --benchmark or --log, not both")
+    names = [
+        p.name
+        for p in ctx.command.params
+        if p.name and p.name not in (*_LOG_ONLY, *_LOG_ALSO, "log", "benchmark")
+    ]
+    unused = _given(ctx, names)
+    if unused:
+        flags = ", ".join(f"--{n.replace('_', '-')}" for n in unused)
+        raise ConfigError(
+            f"--log estimates from a request log and does not take {flags}; its "
+            "options are --routers, --method, --share, --since, --limit, "
+            "--bootstrap, --seed and --json"
+        )
+
+
 def _check_options(ctx: typer.Context, benchmark: str, routers: str) -> None:
     """Reject options that the chosen kind of evaluation would silently ignore."""
+    unused_log = _given(ctx, list(_LOG_ONLY))
+    if unused_log:
+        flags = ", ".join(_LOG_ONLY[name] for name in unused_log)
+        raise ConfigError(f"{flags} apply only to off-policy estimates (--log)")
     if benchmark in MULTI_BENCHMARKS:
         unused = _given(ctx, list(_TWO_MODEL_ONLY))
         if "routers" in unused and _split(routers) in ([], [_MULTI_ROUTER]):
@@ -112,7 +144,43 @@ def register(app: typer.Typer) -> None:
                 "your own file (.csv: prompt + a column per model; .json/.jsonl: "
                 "{prompt, scores: {model: quality}}) with --strong/--weak.",
             ),
-        ],
+        ] = "",
+        log: Annotated[
+            str | None,
+            typer.Option(
+                "--log",
+                help="Instead of a benchmark: estimate from a request log (SQLite "
+                "file or postgresql:// URL; feedback and prompts logged) what each "
+                "router would have scored on that traffic (off-policy, with the "
+                "logged propensities).",
+            ),
+        ] = None,
+        method: Annotated[
+            str,
+            typer.Option(
+                "--method", help="--log only: dr (doubly robust) or ipw estimates."
+            ),
+        ] = "dr",
+        share: Annotated[
+            float | None,
+            typer.Option(
+                "--share",
+                min=0.0,
+                max=1.0,
+                help="--log, pair routers: strong share for the quality and cost "
+                "columns (default: the logged share).",
+            ),
+        ] = None,
+        since: Annotated[
+            float | None,
+            typer.Option("--since", help="--log only: requests from this unix time."),
+        ] = None,
+        limit: Annotated[
+            int | None,
+            typer.Option(
+                "--limit", min=1, help="--log only: the N most recent labelled."
+            ),
+        ] = None,
         routers: Annotated[
             str,
             typer.Option(
@@ -242,6 +310,24 @@ def register(app: typer.Typer) -> None:
         from prefroute.evals.scoring import read_scores_jsonl, scores_for_benchmark
         from prefroute.types import ModelPair
 
+        if log is not None:
+            _check_log_options(ctx, benchmark)
+            from prefroute.cli._eval_log import run_eval_log
+
+            run_eval_log(
+                log,
+                _split(routers),
+                method=method,
+                share=share,
+                since=since,
+                limit=limit,
+                n_resamples=bootstrap,
+                seed=seed,
+                json_out=json_out,
+            )
+            return
+        if not benchmark:
+            raise ConfigError("give --benchmark (or --log to estimate from a log)")
         _check_options(ctx, benchmark, routers)
         if benchmark in MULTI_BENCHMARKS:
             from prefroute.cli.cmd_multi import run_eval_multi

@@ -1,5 +1,7 @@
 """`prefroute label`: answer prompts with the strong and weak models, have a judge
-model compare the answers, and append battles for training (resumable)."""
+model compare the answers, and append battles for training (resumable). With
+`--from-log`, the prompts are drawn from a request log and the verdicts also go back
+into it as judge feedback (`prefroute adapt` reads them)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from prefroute.data.prompts import PROMPT_FILE_HELP
-from prefroute.errors import ConfigError
+from prefroute.errors import ConfigError, UpstreamError
 
 __all__ = ["register"]
 
@@ -108,6 +110,22 @@ def _nothing_labelled(report: Any, output: Path) -> str:
         "--judge names an instruction-following model that can compare two "
         "answers, then rerun with --retry-skipped"
     )
+def _feedback(
+    console: Any, log: str | None, drawn: Any, output: Path, settings: Any
+) -> None:
+    """Write the verdicts in `output` back into the log (with --from-log)."""
+    if log is None or drawn is None:
+        return
+    from prefroute.train.label_log import write_judge_feedback
+
+    n = write_judge_feedback(
+        log,
+        output,
+        drawn.requests,
+        strong=settings.strong.model,
+        weak=settings.weak.model,
+    )
+    console.print(f"wrote {n} judge feedback records to the log {log}")
 
 
 def register(app: typer.Typer) -> None:
@@ -116,23 +134,40 @@ def register(app: typer.Typer) -> None:
     @app.command("label")
     def label_command(
         prompts: Annotated[
-            Path,
+            Path | None,
             typer.Option(
                 "--prompts",
                 metavar="FILE",
                 help=f"Prompt file: {PROMPT_FILE_HELP}. A record may add "
                 "'strong_response' / 'weak_response' (that model is then not called).",
             ),
-        ],
+        ] = None,
         output: Annotated[
-            Path,
+            Path | None,
             typer.Option(
                 "--output",
                 "-o",
                 metavar="FILE",
-                help="Battles JSONL, appended to (resumable).",
+                help="Battles JSONL, appended to (resumable); with --from-log "
+                "default <log>.judge.jsonl.",
             ),
-        ],
+        ] = None,
+        from_log: Annotated[
+            str | None,
+            typer.Option(
+                "--from-log",
+                help="Instead of --prompts: draw prompts from a request log (SQLite "
+                "file or postgresql:// URL, prompts logged) answered by the strong "
+                "or weak model, and write each verdict back as feedback from the "
+                "source 'judge'.",
+            ),
+        ] = None,
+        sample: Annotated[
+            int | None,
+            typer.Option(
+                "--sample", min=1, help="--from-log: prompts to draw (default 100)."
+            ),
+        ] = None,
         config: Annotated[
             Path | None,
             typer.Option(
@@ -331,8 +366,38 @@ def register(app: typer.Typer) -> None:
         )
         origin = f"{config} + flags" if config is not None else "flags"
         settings = load_label_config(merged, origin)
-        items = read_label_inputs(prompts)
         console = Console(stderr=True)
+        if (prompts is None) == (from_log is None):
+            raise ConfigError("give --prompts or --from-log (one of them)")
+        if sample is not None and from_log is None:
+            raise ConfigError("--sample applies only with --from-log")
+        drawn = None
+        if from_log is not None:
+            from prefroute.train.label import label_item
+            from prefroute.train.label_log import sample_log_prompts
+
+            if output is None:
+                if "://" in from_log:
+                    raise ConfigError("give --output for a log that is not a file")
+                output = Path(from_log).with_suffix(".judge.jsonl")
+            drawn = sample_log_prompts(
+                from_log,
+                strong=settings.strong.model,
+                weak=settings.weak.model,
+                n=sample or 100,
+                seed=settings.seed,
+            )
+            console.print(
+                f"drew {len(drawn.prompts)} of {drawn.n_eligible} logged prompts "
+                f"answered by {settings.strong.model} or {settings.weak.model} "
+                "without a judge label"
+            )
+            items = [label_item(p) for p in drawn.prompts]
+        else:
+            assert prompts is not None
+            items = read_label_inputs(prompts)
+        if output is None:
+            raise ConfigError("give --output (the battles file)")
         if dry_run:
             report = label_battles(items, settings, output, dry_run=True)
             console.print(
@@ -373,9 +438,15 @@ def register(app: typer.Typer) -> None:
             # a plain KeyboardInterrupt came before any request: nothing to sum up
             if isinstance(exc, LabelInterrupted):
                 _print_summary(console, exc.report, output)
+            _feedback(console, from_log, drawn, output, settings)
             console.print(_INTERRUPTED)
             raise typer.Exit(_EXIT_INTERRUPTED) from None
+        except UpstreamError:
+            # the prompts finished before the error are saved: keep their verdicts
+            _feedback(console, from_log, drawn, output, settings)
+            raise
         _print_summary(console, report, output)
+        _feedback(console, from_log, drawn, output, settings)
         if report.stopped_early:
             console.print(
                 "stopped at --max-requests; run the same command again to resume"

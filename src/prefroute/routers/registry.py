@@ -28,6 +28,8 @@ _ROUTERS: dict[str, str] = {
     "difficulty": "prefroute.routers.difficulty:DifficultyRouter",
     "llm_judge": "prefroute.routers.llm_judge:LLMJudgeRouter",
     "mf-multi": "prefroute.routers.multi:MultiModelRouter",
+    "adapted": "prefroute.routers.adapted:AdaptedRouter",
+    "mf-multi-adapted": "prefroute.routers.adapted_multi:AdaptedMultiModelRouter",
 }
 
 # Names that point at a shipped checkpoint folder under prefroute/checkpoints/.

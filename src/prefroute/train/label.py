@@ -55,6 +55,7 @@ __all__ = [
     "RoleUsage",
     "build_judge_messages",
     "label_battles",
+    "label_item",
     "load_label_config",
     "parse_verdict",
     "position_swapped",
@@ -244,6 +245,18 @@ def _item_from_obj(obj: dict[str, Any], where: str) -> LabelItem:
         strong_response=responses["strong_response"],
         weak_response=responses["weak_response"],
     )
+
+
+def label_item(prompt: str) -> LabelItem:
+    """The item for one user prompt (a one-turn conversation).
+
+    Args:
+        prompt: The prompt.
+
+    Returns:
+        The item (its key is the resume key `label_battles` writes).
+    """
+    return _item_from_obj({"prompt": prompt}, "prompt")
 
 
 def read_label_inputs(path: Path | str) -> list[LabelItem]:

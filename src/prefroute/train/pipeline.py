@@ -262,7 +262,7 @@ class TrainingData:
 
 def _source_path(spec: SourceSpec, recipe: Recipe, data_dir: Path) -> Path:
     if spec.path is None:
-        if spec.kind in ("arena_55k", "arena_33k", "jsonl"):
+        if spec.kind in ("arena_55k", "arena_33k", "jsonl", "log"):
             raise ConfigError(
                 f"source {spec.label!r} of kind {spec.kind!r} needs a 'path'"
             )
@@ -272,10 +272,17 @@ def _source_path(spec: SourceSpec, recipe: Recipe, data_dir: Path) -> Path:
         return path
     base = (
         data_dir
-        if spec.kind not in ("arena_55k", "arena_33k", "jsonl")
+        if spec.kind not in ("arena_55k", "arena_33k", "jsonl", "log")
         else Path(recipe.base_dir)
     )
     return base / path
+
+
+def _source_target(spec: SourceSpec, recipe: Recipe, data_dir: Path) -> Path | str:
+    """`_source_path`, but a request log may also be a URL (kept as given)."""
+    if spec.kind == "log" and spec.path is not None and "://" in spec.path:
+        return spec.path
+    return _source_path(spec, recipe, data_dir)
 
 
 def _filter(battles: list[Battle], spec: SourceSpec, seed: int) -> list[Battle]:
@@ -365,7 +372,7 @@ def build_battles(
             progress(f"loading {spec.label}", 0, None)
         loaded = load_source_battles(
             spec.kind,
-            _source_path(spec, recipe, data_dir),
+            _source_target(spec, recipe, data_dir),
             weight=spec.weight,
             name=spec.label,
             annotators=spec.annotators,

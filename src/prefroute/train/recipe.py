@@ -15,6 +15,8 @@ A recipe is a YAML (``.yaml``/``.yml``) or TOML (``.toml``) file::
       - kind: jsonl
         path: my_battles.jsonl
         max_battles: 5000
+      - kind: log                 # your own traffic's feedback (see `prefroute adapt`)
+        path: requests.db         # or postgresql://...
     decontamination: {threshold: 0.95, benchmarks: [mmlu, mt-bench, gsm8k], files: []}
     tiers: {n_tiers: 10}
     routers:
@@ -52,7 +54,9 @@ class SourceSpec(BaseModel):
         kind: Source kind (see `prefroute.train.sources.SOURCE_KINDS`).
         name: Name in summaries (default: kind).
         path: File or folder; relative paths resolve against the data dir (golden,
-            alpaca) or the recipe's folder (arena, jsonl). Default: the data dir.
+            alpaca) or the recipe's folder (arena, jsonl, log). Default: the data
+            dir. A `log` source is a request log: a SQLite file or a
+            ``postgresql://`` URL.
         weight: Multiplies each battle's weight (0 disables the source).
         max_battles: Keep at most this many battles (a seeded sample).
         include_tasks: Keep only prompts whose task (golden sources) is listed.

@@ -8,6 +8,10 @@
   ``generator_2``, preferred) becomes the soft label ``p_a = 2 - preference`` with
   A = ``generator_1`` (the baseline).
 - Arena files and our own battle JSONL through `prefroute.data.battles` loaders.
+- A request log (`kind: log`, a SQLite file or a ``postgresql://`` URL): the feedback
+  on your own traffic (`prefroute.train.logdata.log_battles`): judge labels as they
+  are, and every two models that answered the same prompt (exploration, repeated
+  prompts) as a golden-label battle. A prompt answered by one model gives none.
 
 Model names are canonicalised (`prefroute.data.models.canonical_model_name`) so the
 paper's pair is the same pair in every source.
@@ -46,6 +50,7 @@ SOURCE_KINDS: tuple[str, ...] = (
     "arena_55k",
     "arena_33k",
     "jsonl",
+    "log",
 )
 _TIE_CUT = 0.5
 
@@ -126,7 +131,7 @@ def _reweight(battles: Iterable[Battle], weight: float, source: str) -> list[Bat
 
 def load_source_battles(
     kind: str,
-    path: Path,
+    path: Path | str,
     *,
     weight: float = 1.0,
     name: str = "",
@@ -138,7 +143,8 @@ def load_source_battles(
 
     Args:
         kind: One of `SOURCE_KINDS`.
-        path: Data root (golden, alpaca) or the file (arena, jsonl).
+        path: Data root (golden, alpaca), the file (arena, jsonl) or the request
+            log's file or URL (log).
         weight: Multiplies every battle's weight.
         name: Source name stamped on battles (default: kind or the loader's).
         annotators: AlpacaEval annotators to keep (empty = all).
@@ -152,6 +158,11 @@ def load_source_battles(
         ConfigError: Unknown kind.
         DataError: Missing or malformed data.
     """
+    if kind == "log":
+        from prefroute.train.logdata import log_battles, read_log
+
+        return log_battles(read_log(path), weight=weight, source=name or kind)
+    path = Path(path)
     if kind in GOLDEN_SOURCES:
         records = [
             r

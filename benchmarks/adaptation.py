@@ -1,0 +1,943 @@
+"""Adapting to your own traffic: a simulated deployment with known truth.
+
+Golden labels (per-model correctness of every prompt: RouterBench, RouterDC,
+LLMRouter) stand in for users: the feedback on a request is the golden correctness
+of the model that answered it. Leave one task out: the starting router never saw
+the task (its prompts are dropped from every family of its training data); the
+task's prompts are split once (a fixed hash of the text) into a traffic pool (60%)
+and evaluation prompts (40%).
+
+A deployment serves 1,000 requests drawn from the pool (a seeded permutation, cycled
+when the pool is smaller, so a prompt may come back), logs each (prompt, decision,
+propensity), receives its feedback, and at k = 50, 100, 200, 500 and 1,000 feedback
+records runs ``prefroute adapt`` (the CLI: held-out check, written only when not
+worse) on the log so far, starting from the starting router; a written router is
+deployed for the next requests (a reload). Each row reports the deployed router at
+k on the task's evaluation prompts:
+
+- pairs: APGR (exact curve) with a bootstrap interval over the evaluation prompts,
+  and the paired difference with k = 0. The logging policy sends the top half of the
+  pool (by the deployed router's score: its threshold for a 50% strong share) strong.
+- N models (RouterBench's 11, measured cost per query): the mean cost at which the
+  router's curve (interpolated hull over a lambda sweep) reaches the best single
+  model's quality, as a share of that model's cost. The logging policy is the
+  deployed router at the lambda that meets the median single-model cost.
+
+Exploration 0 / 0.1 / 0.5: that share of requests goes to a model the policy did not
+pick (`prefroute.gateway.explore.Explorer`, as `serve --explore`), propensity logged.
+Beside them: ``ceiling``, the adapted router fitted on every pool prompt with every
+model's label (no guard: the penalties cross-validation picks; it can fall below
+k = 0), and ``random``.
+
+Starting routers (trained here, per held-out task, on the embedding cache's
+``minilm`` vectors of each prompt's question text, at most 1,500 prompts per source
+file): pairs, the shipped ``default`` recipe (difficulty, ``floor`` heads) on the
+RouterBench, RouterDC and LLMRouter golden labels (RouteProfile and AlpacaEval left
+out); N models, ``mf-multi`` with the shipped hyperparameters on RouterBench's other
+tasks. The routed prompt is the question text (few-shot prefixes dropped).
+
+Two paths write the log:
+
+- ``server`` (the real path): ``prefroute serve``'s app (uvicorn on 127.0.0.1) with
+  ``log:``, ``log_prompts``, ``explore`` and an admin key, in front of a fake
+  OpenAI-compatible upstream that answers as the real model names; feedback through
+  ``POST /v1/feedback``, the adapted folder written over the served one and loaded
+  with ``POST /admin/reload``. Used for ``--server-streams`` (default: the paper's
+  pair on one task, every exploration share): the server embeds every request
+  without the cache, which is slow on a busy machine.
+- ``store``: the same records written through the store API
+  (`prefroute.gateway.store`), with the server's decision rule and exploration draws,
+  for every other stream.
+
+Usage::
+
+    PREFROUTE_DATA_DIR=../shared/data OPENBLAS_NUM_THREADS=1 \\
+        .venv/bin/python benchmarks/adaptation.py --json adaptation.json
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse
+import contextlib
+import hashlib
+import io
+import json
+import math
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+from prefroute.config import resolve_data_dir  # noqa: E402
+from prefroute.embed import get_embedder  # noqa: E402
+from prefroute.embed.cache import CachedEmbedder  # noqa: E402
+from prefroute.evals.bootstrap import (  # noqa: E402
+    bootstrap_metrics,
+    paired_difference,
+    percentile_interval,
+)
+from prefroute.evals.multi import (  # noqa: E402
+    cost_to_reach,
+    default_knobs,
+    load_golden,
+)
+from prefroute.gateway.explore import Explorer  # noqa: E402
+from prefroute.gateway.store import (  # noqa: E402
+    FeedbackRecord,
+    RequestRecord,
+    open_store,
+    prompt_hash,
+)
+from prefroute.routers.adapted import AdaptedRouter  # noqa: E402
+from prefroute.routers.adapted_multi import AdaptedMultiModelRouter  # noqa: E402
+from prefroute.routers.multi import MultiModelRouter  # noqa: E402
+from prefroute.routers.policy import choose  # noqa: E402
+from prefroute.routers.registry import load_router  # noqa: E402
+from prefroute.train import difficulty as D  # noqa: E402
+from prefroute.train.adapt import holdout_mask  # noqa: E402
+from prefroute.types import GoldenRecord  # noqa: E402
+
+KS = (0, 50, 100, 200, 500, 1000)
+EXPLORES = (0.0, 0.1, 0.5)
+N_REQUESTS = 1000
+EVAL_SHARE = 0.4
+CAP_PER_SOURCE = 1500
+EMBEDDER = "minilm"
+# The last `prefroute adapt` output (for a look when something fails).
+LAST_ADAPT_OUTPUT: list[str] = []
+
+
+@dataclass(frozen=True)
+class PairScenario:
+    """A strong/weak pair and the tasks held out in turn."""
+
+    name: str
+    dataset: str
+    strong: str
+    weak: str
+    tasks: tuple[str, ...]
+
+
+PAIRS = (
+    PairScenario(
+        "paper",
+        "routerbench",
+        "gpt-4-1106-preview",
+        "mistralai/mixtral-8x7b-chat",
+        ("arc-challenge", "winogrande", "mbpp"),
+    ),
+    PairScenario(
+        "rb-llama",
+        "routerbench",
+        "gpt-4-1106-preview",
+        "meta/llama-2-70b-chat",
+        ("arc-challenge", "winogrande", "mbpp"),
+    ),
+    PairScenario(
+        "rdc-dolphin",
+        "routerdc",
+        "cognitivecomputations/dolphin-2.9-llama3-8b",
+        "mistralai/Mistral-7B-v0.1",
+        ("MATH_prealgebra", "gsm8k-train"),
+    ),
+    PairScenario(
+        "llmr-qwen",
+        "llmrouter",
+        "qwen2.5-7b-instruct",
+        "mistral-7b-instruct-v0.3",
+        ("math", "gsm8k"),
+    ),
+)
+MULTI_TASKS = ("arc-challenge", "winogrande", "mbpp")
+
+
+def task_key(task: str) -> str:
+    """One name per task across the families (a held-out task leaves all of them)."""
+    t = task.lower()
+    for suffix in ("_train", "_test", "-train", "-test"):
+        t = t.removesuffix(suffix)
+    for key in ("arc", "math", "gsm8k", "mbpp", "winogra", "cmmlu", "ceval", "mmlu"):
+        if t.startswith(key):
+            return key
+    if "humaneval" in t or "human_eval" in t or t == "javascript":
+        return "humaneval"
+    return t
+
+
+def question(prompt: str) -> str:
+    """The routed text: the question (few-shot prefix dropped), as training embeds."""
+    return D.question_text(prompt)
+
+
+def _hash01(text: str, salt: str) -> float:
+    h = hashlib.blake2b(
+        text.encode("utf-8", "surrogatepass"), digest_size=8, key=salt.encode()
+    )
+    return int.from_bytes(h.digest(), "little") / 2.0**64
+
+
+# -- data and starting routers ---------------------------------------------------------
+
+
+@dataclass
+class Task:
+    """A held-out task: its pool and evaluation prompts, golden labels and costs."""
+
+    dataset: str
+    name: str
+    pool: list[str]
+    evaluation: list[str]
+    scores: dict[str, dict[str, float]]
+    costs: dict[str, dict[str, float]] | None
+
+
+def load_task(records: Sequence[GoldenRecord], dataset: str, name: str) -> Task:
+    """Split one task's prompts into the traffic pool and the evaluation prompts
+    (prompts graded for every model of the task only)."""
+    mine = [r for r in records if r.task == name]
+    models = set().union(*(r.scores for r in mine))
+    rows: dict[str, GoldenRecord] = {}
+    for r in mine:
+        if set(r.scores) == models and (r.costs is None or set(r.costs) >= models):
+            rows.setdefault(question(r.prompt), r)
+    texts = list(rows)
+    held = holdout_mask(texts, EVAL_SHARE, seed=7)
+    costs = (
+        {t: dict(rows[t].costs or {}) for t in texts}
+        if all(r.costs for r in rows.values())
+        else None
+    )
+    return Task(
+        dataset,
+        name,
+        [t for t, h in zip(texts, held, strict=True) if not h],
+        [t for t, h in zip(texts, held, strict=True) if h],
+        {t: dict(rows[t].scores) for t in texts},
+        costs,
+    )
+
+
+class Starts:
+    """Starting routers per held-out task key, trained once and saved."""
+
+    def __init__(self, data_dir: Path, work: Path, embedder: Any) -> None:
+        self.data_dir = data_dir
+        self.work = work
+        self.embedder = embedder
+        self._table: Any = None
+        self._emb: Any = None
+        self.folders: dict[str, Path] = {}
+
+    def _load_table(self) -> None:
+        table = D.build_table(
+            self.data_dir, families=["routerbench", "routerdc", "llmrouter"]
+        )
+        seen: dict[str, int] = {}
+        keep = np.zeros(len(table), dtype=bool)
+        for i, source in enumerate(table.source):
+            seen[source] = seen.get(source, 0) + 1
+            keep[i] = seen[source] <= CAP_PER_SOURCE
+        table = D.subset(table, keep)
+        print(f"  starting-router table: {len(table)} prompts; embedding", flush=True)
+        self._emb = np.asarray(self.embedder.embed(table.texts), dtype=np.float32)
+        self._table = table
+
+    def pair(self, held_out: str) -> Path:
+        """The difficulty router trained without the task (folder)."""
+        key = f"pair-{task_key(held_out)}"
+        if key not in self.folders:
+            if self._table is None:
+                self._load_table()
+            tasks = [task_key(r.task or r.source) for r in self._table.records]
+            mask = np.array([t != task_key(held_out) for t in tasks])
+            router = D.fit_difficulty(
+                self._table,
+                self._emb,
+                mask=mask,
+                embedder=self.embedder,
+                recipe="floor",
+            )
+            folder = self.work / key
+            router.save(folder)
+            self.folders[key] = folder
+        return self.folders[key]
+
+    def multi(self, records: Sequence[GoldenRecord], held_out: str) -> Path:
+        """mf-multi trained on RouterBench's other tasks (folder)."""
+        key = f"multi-{task_key(held_out)}"
+        if key not in self.folders:
+            router = MultiModelRouter(
+                embedder=self.embedder,
+                dim=16,
+                l2=3e-3,
+                n_epochs=400,
+                task_shrink=0.5,
+                tail_chars=384,
+            )
+            train = [
+                GoldenRecord(question(r.prompt), r.scores, r.source, r.task, r.costs)
+                for r in records
+                if task_key(r.task) != task_key(held_out)
+            ]
+            router.fit_multi(train)
+            folder = self.work / key
+            router.save(folder)
+            self.folders[key] = folder
+        return self.folders[key]
+
+
+def load_cached(folder: Path, embedder: Any) -> Any:
+    """A router folder scoring through the embedding cache."""
+    return load_router(folder, embedder=embedder)
+
+
+# -- deployments ----------------------------------------------------------------------
+
+
+def run_adapt(start: Path, log: Path, out: Path, seed: int) -> bool:
+    """``prefroute adapt`` (the CLI, in process); True when it wrote `out`."""
+    from prefroute.cli import build_app
+
+    args = [
+        "adapt", "--router", str(start), "--log", str(log), "--out", str(out),
+        "--bootstrap", "300", "--seed", str(seed),
+    ]  # fmt: skip
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            code = build_app()(args, standalone_mode=False)
+    except SystemExit as exc:  # typer.Exit through click
+        code = exc.code
+    LAST_ADAPT_OUTPUT[:] = [buffer.getvalue()]
+    return code in (None, 0)
+
+
+@dataclass
+class StoreLog:
+    """Writes what the server would log for each request, through the store API."""
+
+    path: Path
+    explore: float
+    seed: int
+    candidates: tuple[str, ...]
+    n: int = 0
+    _explorer: Explorer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._explorer = Explorer(self.explore, seed=self.seed)
+
+    def serve(
+        self,
+        prompts: Sequence[str],
+        picks: Sequence[str],
+        quality: Any,
+        cost: Any,
+        *,
+        threshold: float | None = None,
+        scores: Sequence[float] | None = None,
+        knob: float | None = None,
+    ) -> list[str]:
+        """Log the requests (after exploration) and their feedback.
+
+        Returns:
+            The model that answered each request.
+        """
+        store = open_store(self.path)
+        answered: list[str] = []
+        try:
+            records, feedback = [], []
+            for i, (prompt, pick) in enumerate(zip(prompts, picks, strict=True)):
+                choice = self._explorer.choose(pick, self.candidates)
+                rid = f"{self.seed:04d}{self.n:08d}"
+                self.n += 1
+                records.append(
+                    RequestRecord(
+                        request_id=rid,
+                        ts=1.8e9 + self.n,
+                        router="bench",
+                        threshold=threshold,
+                        strong_share=None,
+                        budget=None,
+                        knob=knob,
+                        score=None if scores is None else float(scores[i]),
+                        scores=None,
+                        candidates=list(self.candidates),
+                        routed_model=choice.model,
+                        policy_model=pick,
+                        is_fallback=False,
+                        is_exploration=choice.is_exploration,
+                        propensity=choice.propensity,
+                        status=200,
+                        latency_ms=1.0,
+                        prompt_tokens=None,
+                        completion_tokens=None,
+                        cost_usd=None
+                        if cost is None
+                        else float(cost(prompt, choice.model)),
+                        prompt_hash=prompt_hash(prompt),
+                        prompt=prompt,
+                    )
+                )
+                feedback.append(
+                    FeedbackRecord(
+                        rid, float(quality(prompt, choice.model)), "user", 1.9e9
+                    )
+                )
+                answered.append(choice.model)
+            store.write_requests(records)
+            for f in feedback:
+                store.put_feedback(f)
+        finally:
+            store.close()
+        return answered
+
+
+class ServerLog:
+    """The real path: prefroute's server with the request log, a fake upstream."""
+
+    def __init__(
+        self,
+        work: Path,
+        served: Path,
+        strong: str,
+        weak: str,
+        explore: float,
+        seed: int,
+    ) -> None:
+        sys.path.insert(0, str(ROOT / "tests" / "integration"))
+        from fake_upstream import FakeUpstream, RunningServer
+
+        from prefroute.serve.app import create_app
+        from prefroute.serve.config import ServeConfig
+
+        self.path = work / "server-log.db"
+        self.upstream = FakeUpstream(record=False).start()
+        config = ServeConfig.model_validate(
+            {
+                "strong": {"model": strong, "base_url": self.upstream.base_url},
+                "weak": {"model": weak, "base_url": self.upstream.base_url},
+                "routers": {"bench": str(served)},
+                "fallback": False,
+                "log": str(self.path),
+                "log_prompts": True,
+                "explore": explore,
+                "explore_seed": seed,
+                "admin_api_keys": ["bench-admin"],
+            }
+        )
+        self.server = RunningServer(create_app(config))
+        import httpx
+
+        self.http = httpx.Client(base_url=self.server.url, timeout=120)
+
+    def serve(
+        self, prompts: Sequence[str], threshold: float, quality: Any
+    ) -> list[str]:
+        """Send each prompt through the server, then its feedback; who answered."""
+        answered = []
+        for prompt in prompts:
+            reply = self.http.post(
+                "/v1/chat/completions",
+                json={
+                    "model": f"router-bench-{threshold:.12f}",
+                    "messages": [{"role": "user", "content": prompt}],
+                },
+            )
+            reply.raise_for_status()
+            model = reply.headers["x-prefroute-routed-to"]
+            rid = reply.headers["x-prefroute-request-id"]
+            ok = self.http.post(
+                "/v1/feedback",
+                json={
+                    "request_id": rid,
+                    "score": float(quality(prompt, model)),
+                    "source": "user",
+                },
+            )
+            ok.raise_for_status()
+            answered.append(model)
+        return answered
+
+    def reload(self) -> None:
+        """``POST /admin/reload``."""
+        reply = self.http.post(
+            "/admin/reload", headers={"Authorization": "Bearer bench-admin"}
+        )
+        reply.raise_for_status()
+
+    def close(self) -> None:
+        """Stop the server and the upstream."""
+        self.http.close()
+        self.server.stop()
+        self.upstream.stop()
+
+
+# -- metrics -----------------------------------------------------------------------
+
+
+def pair_truth(task: Task, strong: str, weak: str) -> tuple[np.ndarray, np.ndarray]:
+    """Golden quality of strong and weak on the evaluation prompts."""
+    qs = np.array([task.scores[t][strong] for t in task.evaluation])
+    qw = np.array([task.scores[t][weak] for t in task.evaluation])
+    return qs, qw
+
+
+def multi_cost_share(router: Any, task: Task, models: list[str]) -> float:
+    """Mean cost (share of the best single model's) at which the router's curve
+    reaches that model's quality on the evaluation prompts (inf: never)."""
+    quality = np.array([[task.scores[t][m] for m in models] for t in task.evaluation])
+    assert task.costs is not None
+    cost = np.array([[task.costs[t][m] for m in models] for t in task.evaluation])
+    best = int(np.argmax(quality.mean(axis=0)))
+    predicted_q = router.score_models(task.evaluation, models)
+    predicted_c = router.predict_costs(task.evaluation, models)
+    rows = np.arange(len(task.evaluation))
+    points = []
+    for knob in default_knobs(predicted_c, "utility"):
+        idx = choose(predicted_q, predicted_c, knob, "utility")
+        points.append((cost[rows, idx].mean(), quality[rows, idx].mean()))
+    c, q = np.array(points).T
+    reach = cost_to_reach(c, q, float(quality[:, best].mean()), interpolate=True)
+    return reach / float(cost[:, best].mean())
+
+
+def singles_cost_share(task: Task, models: list[str]) -> float:
+    """The same for randomising between single models (their hull)."""
+    quality = np.array([[task.scores[t][m] for m in models] for t in task.evaluation])
+    assert task.costs is not None
+    cost = np.array([[task.costs[t][m] for m in models] for t in task.evaluation])
+    best = int(np.argmax(quality.mean(axis=0)))
+    reach = cost_to_reach(
+        cost.mean(axis=0),
+        quality.mean(axis=0),
+        float(quality[:, best].mean()),
+        interpolate=True,
+    )
+    return reach / float(cost[:, best].mean())
+
+
+def share_threshold(router: Any, prompts: Sequence[str], share: float = 0.5) -> float:
+    """Threshold sending `share` of the prompts strong (score >= threshold)."""
+    s = np.sort(np.asarray(router.score(list(prompts))))[::-1]
+    k = max(1, round(share * len(s)))
+    return float(s[k - 1])
+
+
+# -- one stream --------------------------------------------------------------------
+
+
+def stream_of(task: Task, seed: int) -> list[str]:
+    """1,000 requests from the pool: a seeded permutation, cycled."""
+    order = np.random.default_rng(seed).permutation(len(task.pool))
+    return [task.pool[order[i % len(order)]] for i in range(N_REQUESTS)]
+
+
+def pair_stream(
+    scenario: PairScenario,
+    task: Task,
+    start: Path,
+    explore: float,
+    work: Path,
+    embedder: Any,
+    *,
+    use_server: bool,
+    ks: Sequence[int],
+) -> dict[str, Any]:
+    """Run one deployment; the deployed router's APGR at every k."""
+    strong, weak = scenario.strong, scenario.weak
+    stream = stream_of(task, seed=1)
+    served = work / "served"
+    shutil.copytree(start, served)
+    deployed = load_cached(served, embedder)
+    server = (
+        ServerLog(work, served, strong, weak, explore, seed=3) if use_server else None
+    )
+    log = server.path if server is not None else work / "log.db"
+    store = StoreLog(log, explore, seed=3, candidates=(strong, weak))
+
+    def quality(prompt: str, model: str) -> float:
+        return task.scores[prompt][model]
+
+    qs, qw = pair_truth(task, strong, weak)
+    scores = {"k=0": np.asarray(deployed.score(task.evaluation))}
+    deployed_at: dict[int, bool] = {0: False}
+    done = 0
+    try:
+        for k in [k for k in ks if k > 0]:
+            batch = stream[done:k]
+            threshold = share_threshold(deployed, task.pool)
+            if server is not None:
+                server.serve(batch, threshold, quality)
+            else:
+                s = np.asarray(deployed.score(batch))
+                picks = [strong if v >= threshold else weak for v in s]
+                store.serve(batch, picks, quality, None, threshold=threshold, scores=s)
+            done = k
+            written = run_adapt(start, log, served, seed=0)
+            if written:
+                deployed = load_cached(served, embedder)
+                if server is not None:
+                    server.reload()
+            deployed_at[k] = written
+            scores[f"k={k}"] = np.asarray(deployed.score(task.evaluation))
+    finally:
+        if server is not None:
+            server.close()
+    boot = bootstrap_metrics(scores, qs, qw, n_resamples=500, seed=0)
+    out: dict[str, Any] = {"path": "server" if use_server else "store", "k": {}}
+    base_point = _apgr(scores["k=0"], qs, qw)
+    for name, s in scores.items():
+        k = int(name.split("=")[1])
+        point = _apgr(s, qs, qw)
+        lo, hi = percentile_interval(boot.routers[name]["APGR"])
+        d = paired_difference(
+            boot.routers[name]["APGR"], boot.routers["k=0"]["APGR"], point, base_point
+        )
+        out["k"][k] = {
+            "apgr": point,
+            "ci": [lo, hi],
+            "diff": d["diff"],
+            "diff_ci": d["diff_ci"],
+            "written": deployed_at.get(k, False),
+        }
+    return out
+
+
+def _apgr(scores: np.ndarray, qs: np.ndarray, qw: np.ndarray) -> float:
+    from prefroute.evals.metrics import exact_metrics, sort_scores
+
+    return float(
+        exact_metrics(sort_scores(scores), qs - qw, np.ones((1, len(qs))))["APGR"][0]
+    )
+
+
+def pair_ceiling(
+    scenario: PairScenario, task: Task, start: Path, embedder: Any
+) -> dict[str, float]:
+    """The adapted router on every pool prompt with both models' labels (no guard),
+    and the random router's expected APGR."""
+    base = load_cached(start, embedder)
+    pool = task.pool
+    n = len(pool)
+    prompts = pool + pool
+    models = [scenario.strong] * n + [scenario.weak] * n
+    rewards = [task.scores[p][m] for p, m in zip(prompts, models, strict=True)]
+    requests = np.concatenate([np.arange(n), np.arange(n)])
+    guarded = AdaptedRouter(
+        base=base, strong_model=scenario.strong, weak_model=scenario.weak
+    ).fit_feedback(prompts, models, rewards, requests=requests)
+    picked = guarded.penalty_.cv_penalties if guarded.penalty_ is not None else None
+    ceiling = AdaptedRouter(
+        base=base,
+        strong_model=scenario.strong,
+        weak_model=scenario.weak,
+        penalties=picked,
+    ).fit_feedback(prompts, models, rewards, requests=requests)
+    qs, qw = pair_truth(task, scenario.strong, scenario.weak)
+    rand = [
+        _apgr(np.array([_hash01(t, str(s)) for t in task.evaluation]), qs, qw)
+        for s in range(20)
+    ]
+    return {
+        "ceiling": _apgr(np.asarray(ceiling.score(task.evaluation)), qs, qw),
+        "ceiling_guarded": _apgr(np.asarray(guarded.score(task.evaluation)), qs, qw),
+        "random": float(np.mean(rand)),
+        "gap": float(qs.mean() - qw.mean()),
+    }
+
+
+def multi_stream(
+    task: Task,
+    start: Path,
+    explore: float,
+    work: Path,
+    embedder: Any,
+    ks: Sequence[int],
+) -> dict[str, Any]:
+    """One N-model deployment (store path); cost to match the best model at every k."""
+    stream = stream_of(task, seed=1)
+    served = work / "served"
+    shutil.copytree(start, served)
+    deployed = load_cached(served, embedder)
+    models = list(deployed.models)
+    assert task.costs is not None
+    single_cost = np.array(
+        [[task.costs[t][m] for m in models] for t in task.pool]
+    ).mean(axis=0)
+    target = float(np.median(single_cost))
+    log = work / "log.db"
+    store = StoreLog(log, explore, seed=3, candidates=tuple(models))
+    costs = task.costs
+
+    def quality(prompt: str, model: str) -> float:
+        return task.scores[prompt][model]
+
+    def cost(prompt: str, model: str) -> float:
+        return costs[prompt][model]
+
+    out: dict[str, Any] = {
+        "path": "store",
+        "k": {
+            0: {
+                "cost_share": multi_cost_share(deployed, task, models),
+                "written": False,
+            }
+        },
+    }
+    done = 0
+    for k in [k for k in ks if k > 0]:
+        batch = stream[done:k]
+        knob = deployed.calibrate(models=models, target_cost=target)
+        picks = deployed.choose(batch, models=models, knob=knob)
+        store.serve(batch, picks, quality, cost, knob=knob)
+        done = k
+        written = run_adapt(start, log, served, seed=0)
+        if written:
+            deployed = load_cached(served, embedder)
+        out["k"][k] = {
+            "cost_share": multi_cost_share(deployed, task, models),
+            "written": written,
+        }
+    return out
+
+
+def multi_ceiling(task: Task, start: Path, embedder: Any) -> dict[str, float]:
+    """mf-multi-adapted on every pool prompt with every model's label; singles."""
+    base = load_cached(start, embedder)
+    models = list(base.models)
+    prompts = [p for p in task.pool for _ in models]
+    names = [m for _ in task.pool for m in models]
+    rewards = [task.scores[p][m] for p, m in zip(prompts, names, strict=True)]
+    ceiling = AdaptedMultiModelRouter.from_base(base).fit_feedback(
+        prompts, names, rewards
+    )
+    return {
+        "ceiling": multi_cost_share(ceiling, task, models),
+        "random": singles_cost_share(task, models),
+    }
+
+
+# -- tables ------------------------------------------------------------------------
+
+
+def _fmt(x: float, pct: bool = False) -> str:
+    if not math.isfinite(x):
+        return "never"
+    return f"{100 * x:.0f}%" if pct else f"{x:.3f}"
+
+
+def pair_table(results: dict[str, Any], ks: Sequence[int]) -> str:
+    """Markdown: one row per pair and exploration (mean over held-out tasks)."""
+    head = (
+        "| pair | explore | "
+        + " | ".join(f"k={k}" for k in ks)
+        + " | ceiling | random |"
+    )
+    lines = [head, "|" + "---|" * (len(ks) + 4)]
+    for name, per_task in results.items():
+        for explore in sorted({e for t in per_task.values() for e in t["streams"]}):
+            row = [name, f"{float(explore):g}"]
+            for k in ks:
+                vals = [
+                    t["streams"][explore]["k"][k]["apgr"]
+                    for t in per_task.values()
+                    if explore in t["streams"]
+                ]
+                worse = any(
+                    t["streams"][explore]["k"][k]["diff_ci"][1] < 0
+                    for t in per_task.values()
+                )
+                row.append(_fmt(float(np.mean(vals))) + ("*" if worse else ""))
+            row.append(
+                _fmt(
+                    float(np.mean([t["ceiling"]["ceiling"] for t in per_task.values()]))
+                )
+            )
+            row.append(
+                _fmt(
+                    float(np.mean([t["ceiling"]["random"] for t in per_task.values()]))
+                )
+            )
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def pair_task_table(results: dict[str, Any], ks: Sequence[int]) -> str:
+    """Markdown: every (pair, task, exploration) with the k = 0 interval."""
+    head = (
+        "| pair | task | explore | k=0 [95% CI] | "
+        + " | ".join(f"k={k}" for k in ks if k)
+        + " | ceiling |"
+    )
+    lines = [head, "|" + "---|" * (len(ks) + 4)]
+    for name, per_task in results.items():
+        for task, t in per_task.items():
+            for explore, s in t["streams"].items():
+                k0 = s["k"][0]
+                row = [
+                    name,
+                    task,
+                    f"{float(explore):g}",
+                    f"{k0['apgr']:.3f} [{k0['ci'][0]:.3f}, {k0['ci'][1]:.3f}]",
+                ]
+                for k in ks:
+                    if k:
+                        cell = s["k"][k]
+                        mark = "*" if cell["diff_ci"][1] < 0 else ""
+                        row.append(
+                            f"{cell['apgr']:.3f}{mark}"
+                            + ("" if cell["written"] else "=")
+                        )
+                row.append(f"{t['ceiling']['ceiling']:.3f}")
+                lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def multi_table(results: dict[str, Any], ks: Sequence[int]) -> str:
+    """Markdown: cost to match the best single model, per task and exploration."""
+    head = (
+        "| task | explore | "
+        + " | ".join(f"k={k}" for k in ks)
+        + " | ceiling | random |"
+    )
+    lines = [head, "|" + "---|" * (len(ks) + 4)]
+    for task, t in results.items():
+        for explore, s in t["streams"].items():
+            row = [task, f"{float(explore):g}"]
+            row += [_fmt(s["k"][k]["cost_share"], True) for k in ks]
+            row += [
+                _fmt(t["ceiling"]["ceiling"], True),
+                _fmt(t["ceiling"]["random"], True),
+            ]
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+# -- main --------------------------------------------------------------------------
+
+
+def main() -> None:
+    """Run every stream; print the tables; optionally write JSON."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", type=Path, default=None)
+    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--pairs", default=",".join(p.name for p in PAIRS))
+    ap.add_argument("--multi", default=",".join(MULTI_TASKS), help="'' to skip")
+    ap.add_argument("--explore", default=",".join(str(e) for e in EXPLORES))
+    ap.add_argument("--ks", default=",".join(str(k) for k in KS))
+    ap.add_argument("--tasks", default="", help="only these held-out tasks")
+    ap.add_argument(
+        "--server-streams",
+        default="paper:arc-challenge:0.1",
+        help="PAIR:TASK:EXPLORE streams sent through the real server ('' for none)",
+    )
+    args = ap.parse_args()
+    started = time.time()
+    data_dir = resolve_data_dir(args.data_dir)
+    ks = [int(k) for k in args.ks.split(",")]
+    explores = [float(e) for e in args.explore.split(",")]
+    server_streams = {s for s in args.server_streams.split(",") if s}
+    embedder = CachedEmbedder(get_embedder(EMBEDDER), memory_items=200_000)
+    work_root = Path(tempfile.mkdtemp(prefix="prefroute-adaptation-"))
+    starts = Starts(data_dir, work_root, embedder)
+    golden = {
+        name: load_golden(name, data_dir)
+        for name in {p.dataset for p in PAIRS if p.name in args.pairs.split(",")}
+        | ({"routerbench"} if args.multi else set())
+    }
+    pairs_out: dict[str, Any] = {}
+    for scenario in PAIRS:
+        if scenario.name not in args.pairs.split(","):
+            continue
+        pairs_out[scenario.name] = {}
+        for task_name in scenario.tasks:
+            if args.tasks and task_name not in args.tasks.split(","):
+                continue
+            task = load_task(golden[scenario.dataset], scenario.dataset, task_name)
+            start = starts.pair(task_name)
+            t0 = time.time()
+            entry: dict[str, Any] = {
+                "n_pool": len(task.pool),
+                "n_eval": len(task.evaluation),
+                "ceiling": pair_ceiling(scenario, task, start, embedder),
+                "streams": {},
+            }
+            for explore in explores:
+                work = Path(tempfile.mkdtemp(dir=work_root))
+                entry["streams"][explore] = pair_stream(
+                    scenario,
+                    task,
+                    start,
+                    explore,
+                    work,
+                    embedder,
+                    use_server=f"{scenario.name}:{task_name}:{explore:g}"
+                    in server_streams,
+                    ks=ks,
+                )
+            pairs_out[scenario.name][task_name] = entry
+            print(
+                f"{scenario.name} {task_name}: "
+                + ", ".join(
+                    f"e={e:g} " + " ".join(f"{s['k'][k]['apgr']:.3f}" for k in ks)
+                    for e, s in entry["streams"].items()
+                )
+                + f"; ceiling {entry['ceiling']['ceiling']:.3f}"
+                + f" ({time.time() - t0:.0f} s)",
+                flush=True,
+            )
+    multi_out: dict[str, Any] = {}
+    for task_name in [t for t in args.multi.split(",") if t]:
+        if args.tasks and task_name not in args.tasks.split(","):
+            continue
+        task = load_task(golden["routerbench"], "routerbench", task_name)
+        start = starts.multi(golden["routerbench"], task_name)
+        t0 = time.time()
+        entry = {"ceiling": multi_ceiling(task, start, embedder), "streams": {}}
+        for explore in explores:
+            work = Path(tempfile.mkdtemp(dir=work_root))
+            entry["streams"][explore] = multi_stream(
+                task, start, explore, work, embedder, ks
+            )
+        multi_out[task_name] = entry
+        print(
+            f"multi {task_name}: "
+            + ", ".join(
+                f"e={e:g} " + " ".join(_fmt(s["k"][k]["cost_share"], True) for k in ks)
+                for e, s in entry["streams"].items()
+            )
+            + f"; ceiling {_fmt(entry['ceiling']['ceiling'], True)}"
+            + f" ({time.time() - t0:.0f} s)",
+            flush=True,
+        )
+    print("\n" + pair_table(pairs_out, ks) + "\n\n" + pair_task_table(pairs_out, ks))
+    if multi_out:
+        print("\n" + multi_table(multi_out, ks))
+    print(f"\ntotal {time.time() - started:.0f} s")
+    if args.json is not None:
+        args.json.write_text(
+            json.dumps(
+                {"pairs": pairs_out, "multi": multi_out, "ks": ks},
+                indent=1,
+                default=float,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+    shutil.rmtree(work_root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

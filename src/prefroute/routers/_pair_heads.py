@@ -1,0 +1,358 @@
+"""The pair router's heads: a shared difficulty part and a strong-vs-weak part on top
+of the starting router, chosen by cross-validation, and a guard that keeps the
+starting router's ranking unless the log shows the new ranking routes better.
+
+For a prompt with features ``f = [1, z, PCA(embedding)]`` and starting logit ``z0``
+(``logit`` of the starting router's score)::
+
+    logit q_strong = +z0 / 2 + f . u + (f . v) / 2
+    logit q_weak   = -z0 / 2 + f . u - (f . v) / 2
+
+``u`` moves both models together (how hard the prompt is), ``v`` moves them apart
+(how much the strong model adds, on top of the starting router's ``z0``). Their
+slopes have separate ridge penalties (intercepts are penalised lightly). The routing
+score is the predicted gain ``q_strong - q_weak``.
+
+The shared penalty is chosen by grouped K-fold cross-validation of the log loss
+(one-standard-error rule toward more shrinkage). The strong-vs-weak penalty is chosen
+by a guard that cross-validates the routing decision itself: on held-out folds, the
+area under the cumulative-gain curve (doubly robust gain per request, from the logged
+propensities and an outcome model with the slopes off) of each candidate ranking
+against the starting router's. The candidate with the largest mean gain among those
+that win by more than `GUARD_Z` standard errors is used; when none does, the slopes
+are switched off, which keeps the starting router's ranking (only the intercepts,
+i.e. the calibration, are learned).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from prefroute.routers._heads import (
+    INTERCEPT_PENALTY,
+    fit_logistic,
+    head_design,
+    log_loss,
+)
+from prefroute.types import FloatArray
+
+__all__ = [
+    "DIFFERENCE_GRID",
+    "GUARD_Z",
+    "OFF",
+    "SHARED_GRID",
+    "PairChoice",
+    "PairLabels",
+    "fit_pair_heads",
+    "pair_quality",
+]
+
+#: A slope penalty that switches the slopes off.
+OFF = 1e8
+#: Shared slope penalties tried by cross-validating the log loss.
+SHARED_GRID: tuple[float, ...] = (OFF, 100.0, 10.0)
+#: Strong-vs-weak slope penalties the guard tries (with the shared one picked).
+DIFFERENCE_GRID: tuple[float, ...] = (OFF, 300.0, 30.0, 3.0)
+#: Standard errors by which a new ranking must beat the starting one (a one-sided
+#: test at about 2.5% per candidate; the standard error is a bootstrap over requests
+#: of the pooled out-of-fold comparison).
+GUARD_Z = 2.0
+# Fewest distinct labelled prompts for cross-validation and the guard.
+_MIN_PROMPTS = 20
+_GUARD_REPEATS = 3
+# Bootstrap resamples of the guard's standard error.
+_N_BOOT = 200
+
+
+@dataclass(frozen=True)
+class PairLabels:
+    """Labels of the pair's heads over distinct prompts.
+
+    Attributes:
+        projected: Principal components per prompt, (n_prompts, k).
+        z: Standardised starting logit per prompt, (n_prompts,).
+        z0: Starting logit per prompt, (n_prompts,).
+        rows: Prompt of each label, (n_labels,).
+        arms: +1 for a strong-model label, -1 for weak, (n_labels,).
+        targets: Quality in [0, 1], (n_labels,).
+        weights: Label weights, (n_labels,).
+        propensities: Logged propensity of each label's routing choice; NaN for
+            labels that were not a logged choice (judge labels), (n_labels,).
+        requests: Request of each label, (n_labels,): labels of one request were
+            observed together (both models' answers, each with propensity 1).
+    """
+
+    projected: FloatArray
+    z: FloatArray
+    z0: FloatArray
+    rows: np.ndarray
+    arms: FloatArray
+    targets: FloatArray
+    weights: FloatArray
+    propensities: FloatArray
+    requests: np.ndarray
+
+    def take(self, mask: np.ndarray) -> PairLabels:
+        """The labels where `mask` is True (same prompts)."""
+        return PairLabels(
+            self.projected,
+            self.z,
+            self.z0,
+            self.rows[mask],
+            self.arms[mask],
+            self.targets[mask],
+            self.weights[mask],
+            self.propensities[mask],
+            self.requests[mask],
+        )
+
+
+@dataclass(frozen=True)
+class PairChoice:
+    """The penalties picked, and the guard's verdict.
+
+    Attributes:
+        penalties: (shared, difference) slope penalties in use; (OFF, OFF) keeps
+            the starting ranking.
+        cv_penalties: The candidate the guard found most promising.
+        guard_gain: Its mean held-out gain over the starting ranking (area under
+            the cumulative-gain curve), NaN when not run.
+        guard_se: Its standard error.
+        n_folds: Folds of the cross-validation (0: too few labels).
+    """
+
+    penalties: tuple[float, float]
+    cv_penalties: tuple[float, float]
+    guard_gain: float = float("nan")
+    guard_se: float = float("nan")
+    n_folds: int = 0
+
+    @property
+    def keeps_ranking(self) -> bool:
+        """True when the slopes are off (the starting router's ranking is kept)."""
+        return self.penalties == (OFF, OFF)
+
+
+def _design(labels: PairLabels) -> tuple[FloatArray, FloatArray]:
+    f = head_design(labels.z[labels.rows], labels.projected[labels.rows])
+    a = labels.arms[:, None]
+    return np.hstack([f, 0.5 * a * f]), 0.5 * labels.arms * labels.z0[labels.rows]
+
+
+def _penalty(p: int, shared: float, difference: float) -> FloatArray:
+    out = np.concatenate([np.full(p, shared), np.full(p, difference)])
+    out[0] = out[p] = INTERCEPT_PENALTY
+    return out
+
+
+def fit_pair(
+    labels: PairLabels, penalties: tuple[float, float], coef0: FloatArray | None = None
+) -> FloatArray:
+    """Fit (u, v) at given penalties; returns shape (2, p)."""
+    g, offset = _design(labels)
+    p = g.shape[1] // 2
+    c = fit_logistic(
+        g,
+        labels.targets,
+        offset,
+        labels.weights,
+        _penalty(p, *penalties),
+        coef0=None if coef0 is None else coef0.ravel(),
+    )
+    return c.reshape(2, p)
+
+
+def pair_quality(
+    coef: FloatArray, z: FloatArray, projected: FloatArray, z0: FloatArray
+) -> FloatArray:
+    """Predicted quality of (strong, weak) per prompt, shape (n, 2).
+
+    Args:
+        coef: (u, v), shape (2, p).
+        z: Standardised starting logit, (n,).
+        projected: Principal components, (n, k).
+        z0: Starting logit, (n,).
+
+    Returns:
+        Shape (n, 2).
+    """
+    f = head_design(z, projected)
+    shared, diff = f @ coef[0], f @ coef[1]
+    eta = np.stack([shared + 0.5 * (z0 + diff), shared - 0.5 * (z0 + diff)], axis=1)
+    out: FloatArray = 0.5 * (1.0 + np.tanh(0.5 * eta))
+    return out
+
+
+def _folds(rows: np.ndarray, n_folds: int, seed: int) -> tuple[np.ndarray, int]:
+    ids = np.unique(rows)
+    k = min(n_folds, len(ids))
+    fold_of = np.zeros(int(ids.max()) + 1 if len(ids) else 0, dtype=np.int64)
+    fold_of[ids] = np.random.default_rng(seed).permutation(len(ids)) % max(k, 1)
+    return fold_of[rows], k
+
+
+def _select_shared(labels: PairLabels, n_folds: int, seed: int) -> tuple[float, int]:
+    """The shared slope penalty (strong-vs-weak slopes off) by the log loss."""
+    fold, k = _folds(labels.rows, n_folds, seed)
+    losses = np.zeros((len(SHARED_GRID), k))
+    counts = np.zeros(k)
+    for f in range(k):
+        train, test = labels.take(fold != f), labels.take(fold == f)
+        g, offset = _design(test)
+        counts[f] = test.weights.sum()
+        for i, shared in enumerate(SHARED_GRID):
+            coef = fit_pair(train, (shared, OFF))
+            losses[i, f] = test.weights @ log_loss(
+                g, test.targets, offset, coef.ravel()
+            )
+    ok = counts > 0
+    per = losses[:, ok] / counts[ok]
+    mean = per.mean(axis=1)
+    se = per.std(axis=1, ddof=1) / np.sqrt(per.shape[1])
+    best = int(np.argmin(mean))
+    # one-SE rule: the most shrunk penalty (first in the grid) close enough
+    chosen = next(
+        i for i in range(len(SHARED_GRID)) if mean[i] <= mean[best] + se[best]
+    )
+    return SHARED_GRID[chosen], int(ok.sum())
+
+
+def _weighted_aucg(
+    score: FloatArray, gain: FloatArray, counts: FloatArray
+) -> FloatArray:
+    """Area under the cumulative-gain curve of a ranking, per weighting.
+
+    Args:
+        score: Ranking score per request, (n,).
+        gain: Gain per request, (n,).
+        counts: Request weights, (b, n) (bootstrap multiplicities).
+
+    Returns:
+        Shape (b,): the area under ``share -> sum of gains of the top share / n``.
+    """
+    order = np.argsort(-score, kind="stable")
+    w = counts[:, order]
+    total = w.sum(axis=1, keepdims=True)
+    share = np.cumsum(w, axis=1) / total
+    cum = np.cumsum(w * gain[order], axis=1) / total
+    prev_share = np.concatenate([np.zeros((w.shape[0], 1)), share[:, :-1]], axis=1)
+    prev_cum = np.concatenate([np.zeros((w.shape[0], 1)), cum[:, :-1]], axis=1)
+    out: FloatArray = np.sum((share - prev_share) * (cum + prev_cum) / 2.0, axis=1)
+    return out
+
+
+def _guard(
+    labels: PairLabels,
+    candidates: list[tuple[float, float]],
+    n_folds: int,
+    seed: int,
+) -> list[tuple[float, float]]:
+    """Mean and standard error of each candidate's held-out gain over the start.
+
+    Every logged request gets out-of-fold scores (heads fitted without its fold)
+    and a doubly robust gain; the areas under the cumulative-gain curves of the
+    pooled out-of-fold rankings are compared with the starting ranking's, averaged
+    over repeated fold draws, and the standard error is that of the average over
+    bootstrap resamples of the requests.
+    """
+    logged = np.isfinite(labels.propensities)
+    ids, first = np.unique(labels.requests[logged], return_index=True)
+    n = len(ids)
+    if n < _MIN_PROMPTS:
+        return [(float("nan"), float("nan"))] * len(candidates)
+    rows = labels.rows[logged]
+    at = rows[first]
+    counts = np.vstack(
+        [
+            np.ones(n),
+            np.random.default_rng(seed).multinomial(
+                n, np.full(n, 1.0 / n), size=_N_BOOT
+            ),
+        ]
+    ).astype(np.float64)
+    diff = np.zeros((len(candidates), counts.shape[0]))
+    for rep in range(_GUARD_REPEATS):
+        fold, k = _folds(labels.rows, n_folds, seed + 1 + rep)
+        request_fold = fold[logged][first]
+        gain = np.zeros(n)
+        scores = np.zeros((len(candidates), n))
+        for f in range(k):
+            train = labels.take(fold != f)
+            test = labels.take((fold == f) & logged)
+            mine = request_fold == f
+            if not mine.any():
+                continue
+            start = fit_pair(train, (OFF, OFF))
+            # one doubly robust gain per request: the outcome model's once, plus
+            # the propensity-weighted residual of every label observed on it
+            r = test.rows
+            m = pair_quality(start, labels.z[r], labels.projected[r], labels.z0[r])
+            residual = test.targets - np.where(test.arms > 0, m[:, 0], m[:, 1])
+            test_ids = np.searchsorted(ids, test.requests)
+            correction = np.bincount(
+                test_ids, weights=test.arms * residual / test.propensities, minlength=n
+            )
+            idx = np.flatnonzero(mine)
+            m0 = pair_quality(
+                start, labels.z[at[idx]], labels.projected[at[idx]], labels.z0[at[idx]]
+            )
+            gain[idx] = m0[:, 0] - m0[:, 1] + correction[idx]
+            for j, penalties in enumerate(candidates):
+                q = pair_quality(
+                    fit_pair(train, penalties),
+                    labels.z[at[idx]],
+                    labels.projected[at[idx]],
+                    labels.z0[at[idx]],
+                )
+                scores[j, idx] = q[:, 0] - q[:, 1]
+        before = _weighted_aucg(labels.z0[at], gain, counts)
+        for j in range(len(candidates)):
+            diff[j] += (
+                _weighted_aucg(scores[j], gain, counts) - before
+            ) / _GUARD_REPEATS
+    return [(float(d[0]), float(d[1:].std(ddof=1))) for d in diff]
+
+
+def fit_pair_heads(
+    labels: PairLabels,
+    *,
+    penalties: tuple[float, float] | None = None,
+    n_folds: int = 5,
+    seed: int = 0,
+) -> tuple[FloatArray, PairChoice]:
+    """Choose the penalties (unless given), run the guard, fit on every label.
+
+    Args:
+        labels: The labels.
+        penalties: Fixed (shared, difference) penalties: no cross-validation and
+            no guard.
+        n_folds: Folds.
+        seed: Fold seed.
+
+    Returns:
+        ((u, v) of shape (2, p), the choice).
+    """
+    if penalties is not None:
+        return fit_pair(labels, penalties), PairChoice(penalties, penalties)
+    off = (OFF, OFF)
+    if len(np.unique(labels.rows)) < _MIN_PROMPTS:
+        return fit_pair(labels, off), PairChoice(off, off)
+    shared, k = _select_shared(labels, n_folds, seed)
+    candidates = [(shared, d) for d in DIFFERENCE_GRID if (shared, d) != off]
+    results = _guard(labels, candidates, n_folds, seed)
+    best = -1
+    for j, (gain, se) in enumerate(results):
+        passes = np.isfinite(gain) and gain > GUARD_Z * se
+        if passes and (best < 0 or gain > results[best][0]):
+            best = j
+    if best < 0:
+        # report the most promising candidate's evidence
+        top = int(np.nanargmax([g for g, _ in results])) if results else 0
+        gain, se = results[top] if results else (float("nan"), float("nan"))
+        picked = candidates[top] if candidates else off
+        return fit_pair(labels, off), PairChoice(off, picked, gain, se, k)
+    used = candidates[best]
+    gain, se = results[best]
+    return fit_pair(labels, used), PairChoice(used, used, gain, se, k)
