@@ -12,6 +12,7 @@ import typer
 from prefroute.cli._options import DataDirOption, PrefrouteGroup
 from prefroute.config import resolve_data_dir
 from prefroute.errors import ConfigError, DataError
+from prefroute.types import GoldenRecord
 
 __all__ = ["register"]
 
@@ -61,6 +62,66 @@ def _count(
     return run
 
 
+def _elobench(data_dir: Path) -> tuple[str, bool]:
+    from prefroute.data.elobench import load_elobench, read_elobench_rows
+
+    rows = read_elobench_rows(data_dir)
+    n_questions = len({r.question for r in rows})
+    n_battles = len(load_elobench(data_dir))
+    text = f"{len(rows):,} rows, {n_questions:,} questions, {n_battles:,} judged"
+    ok = (len(rows), n_questions) == (45502, 10599)
+    if not ok:
+        text += " (reference join: 45,502 rows / 10,599 questions)"
+    return text, ok
+
+
+def _accuracy(records: list[GoldenRecord], model: str) -> float:
+    values = [r.scores[model] for r in records if model in r.scores]
+    return round(sum(values) / len(values), 3) if values else float("nan")
+
+
+def _gemini_benchmark(data_dir: Path) -> tuple[str, bool]:
+    from prefroute.data.golden import load_gemini_benchmark
+
+    records = load_gemini_benchmark(data_dir, canonical=True)
+    strong, weak = "gpt-4-1106-preview", "mistralai/Mixtral-8x7B-Instruct-v0.1"
+    expected = {
+        "svamp": (0.926, 0.75),
+        "mawpsmultiarith": (0.987, 0.922),
+        "HumanEval": (0.787, 0.445),
+    }
+    parts, ok = [], True
+    for task in sorted({r.task for r in records}, key=str.lower):
+        recs = [r for r in records if r.task == task]
+        got = (_accuracy(recs, strong), _accuracy(recs, weak))
+        ok &= expected.get(task, got) == got
+        parts.append(f"{task} {len(recs):,} GPT-4 {got[0]:.3f} / Mixtral {got[1]:.3f}")
+    return "; ".join(parts), ok
+
+
+def _crux(data_dir: Path) -> tuple[str, bool]:
+    from prefroute.data.golden import load_crux
+
+    records = load_crux(data_dir, canonical=True)
+    models = {m for r in records for m in r.scores}
+    strong, weak = "gpt-4-0314", "mistralai/Mixtral-8x7B-Instruct-v0.1"
+    cells = {"both right": 0, "only GPT-4": 0, "only Mixtral": 0, "both wrong": 0}
+    for r in records:
+        s, w = r.scores.get(strong), r.scores.get(weak)
+        if s is None or w is None:
+            continue
+        key = ("both right", "only GPT-4", "only Mixtral", "both wrong")[
+            2 * (s < 1) + (w < 1)
+        ]
+        cells[key] += 1
+    counts = tuple(cells.values())
+    text = (
+        f"{len(records):,} problems, {len(models)} validated models; gpt-4-0314 vs "
+        "Mixtral: " + ", ".join(f"{k} {v}" for k, v in cells.items())
+    )
+    return text, counts == (340, 256, 18, 186)
+
+
 def _checks() -> list[_Check]:
     from prefroute.data import battles, golden
 
@@ -108,6 +169,14 @@ def _checks() -> list[_Check]:
             "routeprofile",
             _count(golden.load_routeprofile, "golden records"),  # type: ignore[arg-type]
         ),
+        _Check("elobench", "elobench", "elobench", _elobench),
+        _Check(
+            "gemini-benchmark",
+            "gemini-benchmark",
+            "gemini-benchmark",
+            _gemini_benchmark,
+        ),
+        _Check("zeroeval-crux", "zeroeval-crux", "zeroeval-crux", _crux),
     ]
 
 

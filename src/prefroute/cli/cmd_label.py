@@ -110,6 +110,8 @@ def _nothing_labelled(report: Any, output: Path) -> str:
         "--judge names an instruction-following model that can compare two "
         "answers, then rerun with --retry-skipped"
     )
+
+
 def _feedback(
     console: Any, log: str | None, drawn: Any, output: Path, settings: Any
 ) -> None:

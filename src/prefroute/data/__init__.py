@@ -22,7 +22,10 @@ from prefroute.data.benchmarks import (
     load_benchmark,
     load_eval_prompts,
 )
+from prefroute.data.elobench import load_elobench
 from prefroute.data.golden import (
+    load_crux,
+    load_gemini_benchmark,
     load_llmrouter,
     load_routeprofile,
     load_routerbench,
@@ -42,7 +45,10 @@ __all__ = [
     "load_battles",
     "load_battles_jsonl",
     "load_benchmark",
+    "load_crux",
+    "load_elobench",
     "load_eval_prompts",
+    "load_gemini_benchmark",
     "load_llmrouter",
     "load_routeprofile",
     "load_routeprofile_pairs",

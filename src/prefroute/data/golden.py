@@ -10,6 +10,13 @@ Sources (see the data README):
 - ulab RouteProfile (``ulab-routeprofile/route_data/routing_test_data.json``),
   ``model_performance`` given as a dict or as a Python-literal string
   (parsed with ``ast.literal_eval``).
+- gemini-benchmark (``gemini-benchmark/outputs/<task>/<model>/output.jsonl``):
+  per-question correctness of gpt-4-1106-preview, Mixtral-8x7B, gpt-3.5-turbo and
+  gemini-pro on SVAMP, MultiArith (``is_correct``), HumanEval and ODEX
+  (``scores.pass@1``).
+- ZeroEval CRUXEval (``zeroeval-crux/derived/``): a 0/1 correctness table for 51
+  models on 800 code-reasoning problems, scored from ZeroEval's outputs, and a
+  validation of each model's derived accuracy against ZeroEval's published one.
 
 Model names are kept as written in each source unless ``canonical=True``, which
 maps them with `prefroute.data.models.canonical_model_name` (so RouterBench's
@@ -18,7 +25,8 @@ maps them with `prefroute.data.models.canonical_model_name` (so RouterBench's
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +35,7 @@ from prefroute.data._io import (
     as_float,
     as_str,
     literal,
+    parse_bool,
     parse_float,
     read_csv,
     read_json,
@@ -39,7 +48,11 @@ from prefroute.errors import DataError
 from prefroute.types import GoldenRecord
 
 __all__ = [
+    "GEMINI_BENCHMARK_MODELS",
     "canonical_model_name",
+    "crux_valid_models",
+    "load_crux",
+    "load_gemini_benchmark",
     "load_golden_file",
     "load_llmrouter",
     "load_llmrouter_prices",
@@ -463,3 +476,216 @@ def load_golden_file(
             )
         )
     return out
+
+
+# --- gemini-benchmark ----------------------------------------------------------------
+
+_GEMINI_DIR = "gemini-benchmark"
+#: gemini-benchmark's model folders -> the model they hold (the repository's README:
+#: its HumanEval / ODEX runs call gpt-4-1106-preview "gpt-4-turbo"; "mixtral" is
+#: Mixtral-8x7B-Instruct-v0.1). Other folders keep their names.
+GEMINI_BENCHMARK_MODELS: Mapping[str, str] = {
+    "gpt-4-turbo": "gpt-4-1106-preview",
+    "mixtral": "mixtral-8x7b-instruct-v0.1",
+}
+
+
+def _gemini_outputs(path: Path) -> Path:
+    for cand in (path / _GEMINI_DIR / "outputs", path / "outputs", path):
+        if cand.is_dir() and any(cand.glob("*/*/output.jsonl")):
+            return cand
+    raise DataError(
+        f"no <task>/<model>/output.jsonl files under {str(path)!r}; fetch them with "
+        "`prefroute data download gemini-benchmark`"
+    )
+
+
+def _gemini_row(obj: dict[str, object], where: str) -> tuple[str, str, float]:
+    """(key that lines the row up across models, prompt, score) of one row."""
+    if "is_correct" in obj:  # math word problems: one question per qid
+        qid = obj.get("qid")
+        if isinstance(qid, bool) or not isinstance(qid, int | str):
+            raise DataError(f"{where}: field 'qid': expected an id, got {qid!r}")
+        correct = obj["is_correct"]
+        score = (
+            parse_bool(correct, where, "is_correct")
+            if isinstance(correct, str)
+            else as_float(correct, where, "field 'is_correct'")
+        )
+        return str(qid), as_str(obj, "question", where), score
+    if "scores" in obj:  # code: the prompt (signature + docstring) is the task
+        scores = obj["scores"]
+        if not isinstance(scores, dict) or "pass@1" not in scores:
+            raise DataError(f"{where}: field 'scores': expected {{'pass@1': 0..1}}")
+        prompt = as_str(obj, "prompt", where)
+        return prompt, prompt, as_float(scores["pass@1"], where, "pass@1")
+    raise DataError(
+        f"{where}: expected 'is_correct' (math) or 'scores' (code); fields are "
+        f"{sorted(obj)}"
+    )
+
+
+def load_gemini_benchmark(
+    path_or_dir: Path | str | None = None,
+    *,
+    tasks: Collection[str] | None = None,
+    canonical: bool = False,
+) -> list[GoldenRecord]:
+    """Load gemini-benchmark's per-question results as golden labels.
+
+    Rows are lined up across a task's models by ``qid`` (math) or by prompt text
+    (code; ODEX repeats a few prompts, which are lined up in order of occurrence).
+
+    Args:
+        path_or_dir: The data root (holding ``gemini-benchmark/``), that folder, or
+            its ``outputs`` folder; None for the configured data directory.
+        tasks: Keep only these task folders (e.g. ``{"svamp", "HumanEval"}``).
+        canonical: Rename models with `canonical_model_name` (after
+            `GEMINI_BENCHMARK_MODELS`).
+
+    Returns:
+        One record per question: ``scores`` 0/1 (``is_correct``) or pass@1 per
+        model, ``task`` = the task folder (``svamp``, ``mawpsmultiarith``,
+        ``HumanEval``, ``ODEX``), ``source`` = ``"gemini-benchmark/<task>"``. Math
+        prompts are the bare question (the 8-shot chain-of-thought preamble the
+        models saw is left out); code prompts are the function stub and docstring.
+
+    Raises:
+        DataError: Missing files, a malformed row, or two models giving one id
+            different questions (names file and line).
+    """
+    outputs = _gemini_outputs(_resolve(path_or_dir))
+    out: list[GoldenRecord] = []
+    for task_dir in sorted(p for p in outputs.iterdir() if p.is_dir()):
+        if tasks is not None and task_dir.name not in tasks:
+            continue
+        prompts: dict[str, str] = {}
+        scores: dict[str, dict[str, float]] = defaultdict(dict)
+        for file in sorted(task_dir.glob("*/output.jsonl")):
+            model = GEMINI_BENCHMARK_MODELS.get(file.parent.name, file.parent.name)
+            if canonical:
+                model = canonical_model_name(model)
+            seen: dict[str, int] = defaultdict(int)
+            for lineno, obj in read_jsonl(file):
+                where = f"{file}:{lineno}"
+                key, prompt, score = _gemini_row(obj, where)
+                seen[key] += 1
+                key = f"{key}#{seen[key]}"
+                if not 0.0 <= score <= 1.0:
+                    raise DataError(f"{where}: score {score!r} outside [0, 1]")
+                if prompts.setdefault(key, prompt) != prompt:
+                    raise DataError(
+                        f"{where}: id {key.rsplit('#', 1)[0]!r} holds a different "
+                        "question than in the task's other model files"
+                    )
+                scores[key][model] = score
+        for key, prompt in prompts.items():
+            out.append(
+                GoldenRecord(
+                    prompt=prompt,
+                    scores=scores[key],
+                    source=f"gemini-benchmark/{task_dir.name}",
+                    task=task_dir.name,
+                )
+            )
+    return out
+
+
+# --- ZeroEval CRUXEval ---------------------------------------------------------------
+
+_CRUX_DIR = "zeroeval-crux"
+_CRUX_TABLE = "crux_correctness_51models.csv"
+_CRUX_VALIDATION = "crux_validation.csv"
+_CRUX_QUESTIONS = "crux_questions.jsonl"
+
+
+def _crux_derived(path: Path) -> Path:
+    for cand in (path / _CRUX_DIR / "derived", path / "derived", path):
+        if (cand / _CRUX_TABLE).is_file():
+            return cand
+    raise DataError(
+        f"{_CRUX_TABLE} not found under {str(path)!r}: the CRUXEval correctness table "
+        "is scored from ZeroEval's model outputs and ships with the reference data "
+        "folder (zeroeval-crux/derived/); `prefroute data download zeroeval-crux` "
+        "fetches the outputs it was scored from"
+    )
+
+
+def crux_valid_models(
+    path_or_dir: Path | str | None = None, *, max_gap: float = 1.0
+) -> list[str]:
+    """Models whose derived CRUXEval accuracy is within `max_gap` points of the
+    published one (``crux_validation.csv``; models without a published figure are
+    left out).
+
+    Args:
+        path_or_dir: As `load_crux` takes.
+        max_gap: Largest accepted difference, in accuracy points (0-100).
+
+    Returns:
+        Model names, in file order.
+
+    Raises:
+        DataError: Missing file or a malformed row.
+    """
+    path = _crux_derived(_resolve(path_or_dir)) / _CRUX_VALIDATION
+    table = read_csv(path, required=("model", "diff"))
+    im, idiff = table.column("model"), table.column("diff")
+    keep: list[str] = []
+    for i, row in enumerate(table.rows):
+        cell = row[idiff].strip()
+        if cell in ("", "None"):
+            continue
+        if abs(parse_float(cell, table.where(i), "diff")) <= max_gap:
+            keep.append(row[im])
+    return keep
+
+
+def load_crux(
+    path_or_dir: Path | str | None = None,
+    *,
+    max_gap: float | None = 1.0,
+    canonical: bool = False,
+) -> list[GoldenRecord]:
+    """Load ZeroEval's CRUXEval correctness table as golden labels.
+
+    Args:
+        path_or_dir: The data root (holding ``zeroeval-crux/``), that folder, or
+            its ``derived`` folder; None for the configured data directory.
+        max_gap: Keep only models whose derived accuracy is within this many
+            points of ZeroEval's published one (`crux_valid_models`; the default
+            keeps 26 of 51, dropping the Claude family, o1-mini and others whose
+            outputs the string match under-scores). None keeps every model.
+        canonical: Rename models with `canonical_model_name`.
+
+    Returns:
+        One record per problem (800): ``scores`` 0/1 per kept model, ``task`` =
+        ``"crux"``, ``source`` = ``"zeroeval-crux"``; prompts from
+        ``crux_questions.jsonl``.
+
+    Raises:
+        DataError: Missing files, a malformed cell or an id without a question.
+    """
+    derived = _crux_derived(_resolve(path_or_dir))
+    keep = None if max_gap is None else set(crux_valid_models(derived, max_gap=max_gap))
+    questions: dict[str, str] = {}
+    qpath = derived / _CRUX_QUESTIONS
+    for lineno, obj in read_jsonl(qpath):
+        where = f"{qpath}:{lineno}"
+        questions[as_str(obj, "id", where)] = as_str(obj, "question", where)
+    table = read_csv(derived / _CRUX_TABLE, required=("id", "model", "correct"))
+    iid, imodel, icorrect = (table.column(c) for c in ("id", "model", "correct"))
+    scores: dict[str, dict[str, float]] = {q: {} for q in questions}
+    for i, row in enumerate(table.rows):
+        if keep is not None and row[imodel] not in keep:
+            continue
+        where = table.where(i)
+        if row[iid] not in scores:
+            raise DataError(f"{where}: id {row[iid]!r} is not in {_CRUX_QUESTIONS}")
+        model = canonical_model_name(row[imodel]) if canonical else row[imodel]
+        scores[row[iid]][model] = parse_bool(row[icorrect], where, "correct")
+    return [
+        GoldenRecord(prompt=questions[q], scores=s, source="zeroeval-crux", task="crux")
+        for q, s in scores.items()
+        if s
+    ]

@@ -60,6 +60,10 @@ MODEL_ALIASES: Mapping[str, str] = {
     "claude-v2": "claude-v2",
     "meta/llama-2-70b-chat": "llama-2-70b-chat-hf",
     "llama-2-70b-chat-hf": "llama-2-70b-chat-hf",
+    # EloBench and AlpacaEval
+    "meta-llama/llama-2-70b-chat-hf": "llama-2-70b-chat-hf",
+    "meta-llama/llama-2-13b-chat-hf": "llama-2-13b-chat-hf",
+    "meta-llama/llama-2-7b-chat-hf": "llama-2-7b-chat-hf",
     # RouterBench (via Together) and AlpacaEval
     "zero-one-ai/yi-34b-chat": _YI_34B,
     "01-ai/yi-34b-chat": _YI_34B,
