@@ -92,6 +92,7 @@ from prefroute.evals.multi import (  # noqa: E402
     cost_to_reach,
     default_knobs,
     load_golden,
+    quality_at_cost,
 )
 from prefroute.gateway.explore import Explorer  # noqa: E402
 from prefroute.gateway.store import (  # noqa: E402
@@ -306,7 +307,9 @@ def load_cached(folder: Path, embedder: Any) -> Any:
 # -- deployments ----------------------------------------------------------------------
 
 
-def run_adapt(start: Path, log: Path, out: Path, seed: int) -> bool:
+def run_adapt(
+    start: Path, log: Path, out: Path, seed: int, report: Path | None = None
+) -> bool:
     """``prefroute adapt`` (the CLI, in process); True when it wrote `out`."""
     from prefroute.cli import build_app
 
@@ -314,6 +317,8 @@ def run_adapt(start: Path, log: Path, out: Path, seed: int) -> bool:
         "adapt", "--router", str(start), "--log", str(log), "--out", str(out),
         "--bootstrap", "300", "--seed", str(seed),
     ]  # fmt: skip
+    if report is not None:
+        args += ["--json", str(report)]
     buffer = io.StringIO()
     try:
         with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
@@ -494,38 +499,52 @@ def pair_truth(task: Task, strong: str, weak: str) -> tuple[np.ndarray, np.ndarr
     return qs, qw
 
 
-def multi_cost_share(router: Any, task: Task, models: list[str]) -> float:
-    """Mean cost (share of the best single model's) at which the router's curve
-    reaches that model's quality on the evaluation prompts (inf: never)."""
+def multi_metrics(
+    router: Any, task: Task, models: list[str], budget: float, n_boot: int = 300
+) -> dict[str, Any]:
+    """On the evaluation prompts: the mean cost (share of the best single model's)
+    at which the router's curve reaches that model's quality (inf: never), and the
+    quality at the mean cost `budget` (interpolated hulls), each with a bootstrap
+    sample over the prompts (same resamples for every router)."""
     quality = np.array([[task.scores[t][m] for m in models] for t in task.evaluation])
     assert task.costs is not None
     cost = np.array([[task.costs[t][m] for m in models] for t in task.evaluation])
-    best = int(np.argmax(quality.mean(axis=0)))
+    n = len(task.evaluation)
     predicted_q = router.score_models(task.evaluation, models)
     predicted_c = router.predict_costs(task.evaluation, models)
-    rows = np.arange(len(task.evaluation))
-    points = []
-    for knob in default_knobs(predicted_c, "utility"):
-        idx = choose(predicted_q, predicted_c, knob, "utility")
-        points.append((cost[rows, idx].mean(), quality[rows, idx].mean()))
-    c, q = np.array(points).T
-    reach = cost_to_reach(c, q, float(quality[:, best].mean()), interpolate=True)
-    return reach / float(cost[:, best].mean())
+    rows = np.arange(n)
+    picked = np.stack(
+        [
+            choose(predicted_q, predicted_c, knob, "utility")
+            for knob in default_knobs(predicted_c, "utility")
+        ]
+    )
+    counts = np.vstack(
+        [np.ones(n), np.random.default_rng(0).multinomial(n, np.full(n, 1 / n), n_boot)]
+    )
+    cq = counts @ quality[rows, picked].T / n  # (1 + boot, knobs)
+    cc = counts @ cost[rows, picked].T / n
+    single_q = counts @ quality / n
+    single_c = counts @ cost / n
+    share = np.empty(len(counts))
+    at_budget = np.empty(len(counts))
+    for b in range(len(counts)):
+        best = int(np.argmax(single_q[b]))
+        reach = cost_to_reach(cc[b], cq[b], float(single_q[b, best]), interpolate=True)
+        share[b] = reach / float(single_c[b, best])
+        at_budget[b] = quality_at_cost(cc[b], cq[b], budget, interpolate=True)
+    return {"cost_share": share, "quality_at_budget": at_budget}
 
 
-def singles_cost_share(task: Task, models: list[str]) -> float:
-    """The same for randomising between single models (their hull)."""
+def multi_singles(task: Task, models: list[str], budget: float) -> tuple[float, float]:
+    """The same two figures for randomising between single models (their hull)."""
     quality = np.array([[task.scores[t][m] for m in models] for t in task.evaluation])
     assert task.costs is not None
     cost = np.array([[task.costs[t][m] for m in models] for t in task.evaluation])
     best = int(np.argmax(quality.mean(axis=0)))
-    reach = cost_to_reach(
-        cost.mean(axis=0),
-        quality.mean(axis=0),
-        float(quality[:, best].mean()),
-        interpolate=True,
-    )
-    return reach / float(cost[:, best].mean())
+    c, q = cost.mean(axis=0), quality.mean(axis=0)
+    reach = cost_to_reach(c, q, float(q[best]), interpolate=True)
+    return reach / float(c[best]), quality_at_cost(c, q, budget, interpolate=True)
 
 
 def share_threshold(router: Any, prompts: Sequence[str], share: float = 0.5) -> float:
@@ -573,6 +592,7 @@ def pair_stream(
     qs, qw = pair_truth(task, strong, weak)
     scores = {"k=0": np.asarray(deployed.score(task.evaluation))}
     deployed_at: dict[int, bool] = {0: False}
+    unguarded: dict[int, float] = {}
     done = 0
     try:
         for k in [k for k in ks if k > 0]:
@@ -585,13 +605,15 @@ def pair_stream(
                 picks = [strong if v >= threshold else weak for v in s]
                 store.serve(batch, picks, quality, None, threshold=threshold, scores=s)
             done = k
-            written = run_adapt(start, log, served, seed=0)
+            report = work / f"adapt-{k}.json"
+            written = run_adapt(start, log, served, seed=0, report=report)
             if written:
                 deployed = load_cached(served, embedder)
                 if server is not None:
                     server.reload()
             deployed_at[k] = written
             scores[f"k={k}"] = np.asarray(deployed.score(task.evaluation))
+            unguarded[k] = _unguarded(scenario, task, start, log, report, embedder)
     finally:
         if server is not None:
             server.close()
@@ -611,8 +633,42 @@ def pair_stream(
             "diff": d["diff"],
             "diff_ci": d["diff_ci"],
             "written": deployed_at.get(k, False),
+            "unguarded": unguarded.get(k, point),
         }
     return out
+
+
+def _unguarded(
+    scenario: PairScenario,
+    task: Task,
+    start: Path,
+    log: Path,
+    report: Path,
+    embedder: Any,
+) -> float:
+    """APGR of the candidate the guard found most promising, fitted on the whole log
+    without the guard (what adapting without protection would have deployed)."""
+    from prefroute.train.logdata import read_log
+
+    heads = json.loads(report.read_text(encoding="utf-8"))["heads"]
+    penalties = tuple(heads.get("cv_penalties") or heads.get("penalties"))
+    traffic = read_log(log)
+    keep = np.isfinite(traffic.rewards)
+    prompts = [p for p, k in zip(traffic.prompts, keep, strict=True) if k]
+    router = AdaptedRouter(
+        base=load_cached(start, embedder),
+        strong_model=scenario.strong,
+        weak_model=scenario.weak,
+        penalties=(float(penalties[0]), float(penalties[1])),
+    ).fit_feedback(
+        prompts,
+        [m for m, k in zip(traffic.routed, keep, strict=True) if k],
+        traffic.rewards[keep],
+        propensities=traffic.propensity[keep],
+        unlabeled=traffic.unlabeled,
+    )
+    qs, qw = pair_truth(task, scenario.strong, scenario.weak)
+    return _apgr(np.asarray(router.score(task.evaluation)), qs, qw)
 
 
 def _apgr(scores: np.ndarray, qs: np.ndarray, qw: np.ndarray) -> float:
@@ -687,15 +743,8 @@ def multi_stream(
     def cost(prompt: str, model: str) -> float:
         return costs[prompt][model]
 
-    out: dict[str, Any] = {
-        "path": "store",
-        "k": {
-            0: {
-                "cost_share": multi_cost_share(deployed, task, models),
-                "written": False,
-            }
-        },
-    }
+    samples = {0: multi_metrics(deployed, task, models, target)}
+    written_at = {0: False}
     done = 0
     for k in [k for k in ks if k > 0]:
         batch = stream[done:k]
@@ -706,10 +755,25 @@ def multi_stream(
         written = run_adapt(start, log, served, seed=0)
         if written:
             deployed = load_cached(served, embedder)
-        out["k"][k] = {
-            "cost_share": multi_cost_share(deployed, task, models),
-            "written": written,
-        }
+        samples[k] = multi_metrics(deployed, task, models, target)
+        written_at[k] = written
+    out: dict[str, Any] = {"path": "store", "budget": target, "k": {}}
+    for k, sample in samples.items():
+        cell: dict[str, Any] = {"written": written_at[k]}
+        for metric, values in sample.items():
+            base = samples[0][metric]
+            finite = np.isfinite(values) & np.isfinite(base)
+            with np.errstate(invalid="ignore"):
+                diff = values[1:] - base[1:]
+            cell[metric] = float(values[0])
+            cell[f"{metric}_ci"] = list(percentile_interval(values[1:]))
+            cell[f"{metric}_diff_ci"] = (
+                list(percentile_interval(diff[finite[1:]]))
+                if finite[1:].any()
+                else [math.nan, math.nan]
+            )
+            cell[f"{metric}_never"] = float(np.mean(~np.isfinite(values[1:])))
+        out["k"][k] = cell
     return out
 
 
@@ -723,9 +787,21 @@ def multi_ceiling(task: Task, start: Path, embedder: Any) -> dict[str, float]:
     ceiling = AdaptedMultiModelRouter.from_base(base).fit_feedback(
         prompts, names, rewards
     )
+    assert task.costs is not None
+    target = float(
+        np.median(
+            np.array([[task.costs[t][m] for m in models] for t in task.pool]).mean(
+                axis=0
+            )
+        )
+    )
+    metrics = multi_metrics(ceiling, task, models, target, n_boot=0)
+    singles = multi_singles(task, models, target)
     return {
-        "ceiling": multi_cost_share(ceiling, task, models),
-        "random": singles_cost_share(task, models),
+        "ceiling": float(metrics["cost_share"][0]),
+        "ceiling_quality_at_budget": float(metrics["quality_at_budget"][0]),
+        "random": singles[0],
+        "random_quality_at_budget": singles[1],
     }
 
 
@@ -806,7 +882,8 @@ def pair_task_table(results: dict[str, Any], ks: Sequence[int]) -> str:
 
 
 def multi_table(results: dict[str, Any], ks: Sequence[int]) -> str:
-    """Markdown: cost to match the best single model, per task and exploration."""
+    """Markdown: cost to match the best single model (share of its cost) and
+    quality at the logging budget, per task and exploration."""
     head = (
         "| task | explore | "
         + " | ".join(f"k={k}" for k in ks)
@@ -816,11 +893,40 @@ def multi_table(results: dict[str, Any], ks: Sequence[int]) -> str:
     for task, t in results.items():
         for explore, s in t["streams"].items():
             row = [task, f"{float(explore):g}"]
-            row += [_fmt(s["k"][k]["cost_share"], True) for k in ks]
-            row += [
-                _fmt(t["ceiling"]["ceiling"], True),
-                _fmt(t["ceiling"]["random"], True),
-            ]
+            for k in ks:
+                c = s["k"][k]
+                worse_cost = k and c["cost_share_diff_ci"][0] > 0
+                worse_q = k and c["quality_at_budget_diff_ci"][1] < 0
+                row.append(
+                    f"{_fmt(c['cost_share'], True)}{'*' if worse_cost else ''} / "
+                    f"{c['quality_at_budget']:.3f}{'*' if worse_q else ''}"
+                )
+            ceil = t["ceiling"]
+            row.append(
+                f"{_fmt(ceil['ceiling'], True)} / "
+                f"{ceil['ceiling_quality_at_budget']:.3f}"
+            )
+            row.append(
+                f"{_fmt(ceil['random'], True)} / {ceil['random_quality_at_budget']:.3f}"
+            )
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def unguarded_table(results: dict[str, Any], ks: Sequence[int]) -> str:
+    """Markdown: mean APGR over tasks without the guard (the most promising
+    candidate fitted on the log), beside the deployed (guarded) one."""
+    head = "| pair | explore | " + " | ".join(f"k={k}" for k in ks if k) + " |"
+    lines = [head, "|" + "---|" * (len([k for k in ks if k]) + 2)]
+    for name, per_task in results.items():
+        for explore in sorted({e for t in per_task.values() for e in t["streams"]}):
+            row = [name, f"{float(explore):g}"]
+            for k in [k for k in ks if k]:
+                cells = [t["streams"][explore]["k"][k] for t in per_task.values()]
+                row.append(
+                    f"{np.mean([c['unguarded'] for c in cells]):.3f} "
+                    f"({np.mean([c['apgr'] for c in cells]):.3f})"
+                )
             lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -915,7 +1021,12 @@ def main() -> None:
         print(
             f"multi {task_name}: "
             + ", ".join(
-                f"e={e:g} " + " ".join(_fmt(s["k"][k]["cost_share"], True) for k in ks)
+                f"e={e:g} "
+                + " ".join(
+                    f"{_fmt(s['k'][k]['cost_share'], True)}"
+                    f"/{s['k'][k]['quality_at_budget']:.3f}"
+                    for k in ks
+                )
                 for e, s in entry["streams"].items()
             )
             + f"; ceiling {_fmt(entry['ceiling']['ceiling'], True)}"
@@ -923,6 +1034,7 @@ def main() -> None:
             flush=True,
         )
     print("\n" + pair_table(pairs_out, ks) + "\n\n" + pair_task_table(pairs_out, ks))
+    print("\nwithout the guard (deployed):\n" + unguarded_table(pairs_out, ks))
     if multi_out:
         print("\n" + multi_table(multi_out, ks))
     print(f"\ntotal {time.time() - started:.0f} s")
