@@ -338,7 +338,6 @@ class _Supervisor:
         self.quick_exits = [0] * len(sockets)
         self.restart_at = [0.0] * len(sockets)
         self.is_stopping = False
-        self.n_hup = 0
         from prefroute.serve.cluster import MetricsShare
 
         self.share = MetricsShare(spec.run_dir / "metrics")
@@ -366,7 +365,6 @@ class _Supervisor:
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
         if signum == signal.SIGHUP:
-            self.n_hup += 1
             _reloaded_marker(self.spec.run_dir).touch()
             self.forward(signal.SIGHUP)
             return
