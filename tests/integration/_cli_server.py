@@ -62,14 +62,10 @@ class CLIServer:
         self.stderr_path = tmp_path / f"serve-{self.port}.log"
         self._stderr = self.stderr_path.open("w")
         self.proc = subprocess.Popen(
+            # -v: INFO lines (calibrations, reloads) in the log
             [
-                sys.executable,
-                "-m",
-                "prefroute.cli",
-                "serve",
-                "--port",
-                str(self.port),
-                *args,
+                *(sys.executable, "-m", "prefroute.cli", "-v", "serve"),
+                *("--port", str(self.port), *args),
             ],
             stdout=subprocess.DEVNULL,
             stderr=self._stderr,
@@ -92,6 +88,10 @@ class CLIServer:
         self._stderr.flush()
         return self.stderr_path.read_text()
 
+    def close_log(self) -> None:
+        if not self._stderr.closed:
+            self._stderr.close()
+
     def stop(self, timeout: float = 40.0) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -101,7 +101,7 @@ class CLIServer:
                 self.proc.kill()
                 self.proc.wait(10)
                 raise
-        self._stderr.close()
+        self.close_log()
         return self.proc.returncode
 
 
@@ -130,3 +130,4 @@ def serve_cli(
         if server.proc.poll() is None:
             server.proc.kill()
             server.proc.wait(10)
+        server.close_log()

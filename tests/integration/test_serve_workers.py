@@ -79,4 +79,12 @@ def test_workers_share_port_metrics_calibration_and_reloads(
         "reloading every worker",
         server.proc,
     )
+    # SIGHUP to the supervisor reaches every worker
+    server.proc.send_signal(signal.SIGHUP)
+    wait_for(
+        lambda: samples(server.metrics(), "prefroute_router_version") == {"": 3.0},
+        30,
+        "reloading on SIGHUP",
+        server.proc,
+    )
     assert server.stop() == 0

@@ -70,6 +70,7 @@ class WorkerSpec:
         calibration_file: Threshold calibrations computed by the supervisor.
         budget_knobs: (router, budget) -> lambda computed by the supervisor.
         access_log: Log one line per request.
+        log_level: The supervisor's log level (`prefroute -v`), for the workers.
     """
 
     config: ServeConfig
@@ -78,6 +79,7 @@ class WorkerSpec:
     calibration_file: Path | None
     budget_knobs: Mapping[tuple[str, float], float]
     access_log: bool = False
+    log_level: int = logging.WARNING
 
 
 @dataclasses.dataclass
@@ -164,6 +166,7 @@ def prepare_workers(
         calibration_file=calibration_file,
         budget_knobs=knobs,
         access_log=access_log,
+        log_level=logging.getLogger().getEffectiveLevel(),
     )
     return PreparedWorkers(spec=spec, core=core)
 
@@ -197,13 +200,13 @@ def _bind_sockets(host: str, port: int, n: int) -> list[socket.socket]:
     return sockets if has_reuseport else sockets * n
 
 
-def _configure_worker_logging() -> None:
+def _configure_worker_logging(level: int) -> None:
     logging.basicConfig(
-        level=logging.INFO,
+        level=level,
         format=f"%(levelname)s [worker {os.getpid()}] %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
 
 
 def build_worker_app(spec: WorkerSpec) -> Any:
@@ -320,7 +323,7 @@ def _worker_main(spec: WorkerSpec, sock: socket.socket) -> None:
     # the newest anyway, is dropped instead of killing it
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
-    _configure_worker_logging()
+    _configure_worker_logging(spec.log_level)
     # the supervisor's SIGHUP forwarding reaches us; Ctrl-C reaches the whole
     # process group, and uvicorn turns it into a graceful stop
     app = build_worker_app(spec)
@@ -338,7 +341,6 @@ class _Supervisor:
         self.quick_exits = [0] * len(sockets)
         self.restart_at = [0.0] * len(sockets)
         self.is_stopping = False
-        self.n_hup = 0
         from prefroute.serve.cluster import MetricsShare
 
         self.share = MetricsShare(spec.run_dir / "metrics")
@@ -366,7 +368,6 @@ class _Supervisor:
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
         if signum == signal.SIGHUP:
-            self.n_hup += 1
             _reloaded_marker(self.spec.run_dir).touch()
             self.forward(signal.SIGHUP)
             return

@@ -36,6 +36,7 @@ _T = TypeVar("_T")
 
 _SCHEMA_VERSION = 1
 _PAGE_ROWS = 512
+_FEEDBACK_POLL_S = 0.05
 # any constant: the advisory lock that serialises schema creation across replicas
 _SCHEMA_LOCK_ID = 0x7072_6566_726F_7574 & 0x7FFF_FFFF_FFFF_FFFF
 
@@ -201,6 +202,7 @@ class PostgresLogStore:
         max_connections: int = 4,
         connect_timeout_s: float = 5.0,
         statement_timeout_s: float = 30.0,
+        feedback_wait_s: float = 0.5,
     ) -> None:
         """Connect once (checking the URL) and create the tables if missing.
 
@@ -211,6 +213,9 @@ class PostgresLogStore:
                 concurrent calls wait for one.
             connect_timeout_s: Most seconds to wait for a connection.
             statement_timeout_s: Most seconds one statement may run on the server.
+            feedback_wait_s: How long feedback for an unknown request waits for
+                it to appear: another replica may have answered it a moment ago
+                and not written it yet (its writer commits every ~50 ms).
 
         Raises:
             MissingDependencyError: psycopg is not installed (extra ``postgres``).
@@ -227,6 +232,7 @@ class PostgresLogStore:
         self.max_connections = max_connections
         self.connect_timeout_s = connect_timeout_s
         self.statement_timeout_s = statement_timeout_s
+        self.feedback_wait_s = feedback_wait_s
         self._idle: list[Any] = []
         self._slots = threading.BoundedSemaphore(max_connections)
         self._lock = threading.Lock()
@@ -364,7 +370,8 @@ class PostgresLogStore:
     def put_feedback(self, feedback: FeedbackRecord) -> bool:
         """Store feedback, replacing an earlier one from the same source.
 
-        Works for a request any process wrote (another worker or replica).
+        Works for a request any process wrote (another worker or replica); an
+        unknown request is looked for again for up to `feedback_wait_s`.
 
         Args:
             feedback: The feedback; upserted per (request_id, source).
@@ -374,13 +381,17 @@ class PostgresLogStore:
         """
         f = feedback
         params = (f.request_id, f.source, f.score, f.ts, f.request_id)
-        try:
-            n_changed: int = self._call(
-                lambda conn: conn.execute(_UPSERT_FEEDBACK, params).rowcount
-            )
-        except self._psycopg.errors.ForeignKeyViolation:
-            return False  # the request was pruned between the check and the insert
-        return bool(n_changed)
+        deadline = time.monotonic() + self.feedback_wait_s
+        while True:
+            try:
+                n_changed: int = self._call(
+                    lambda conn: conn.execute(_UPSERT_FEEDBACK, params).rowcount
+                )
+            except self._psycopg.errors.ForeignKeyViolation:
+                return False  # the request was pruned between check and insert
+            if n_changed or time.monotonic() >= deadline:
+                return bool(n_changed)
+            time.sleep(_FEEDBACK_POLL_S)
 
     def iter_requests(
         self, *, since: float | None = None, labeled_only: bool = False
