@@ -224,6 +224,13 @@ def test_score_bad_json_exits_2_with_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_eval_without_a_benchmark_or_log_says_which_to_give() -> None:
+    done = _cli("eval")
+    assert done.returncode == 2, done.stderr
+    assert "--benchmark" in done.stderr and "--log" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -232,7 +239,6 @@ def test_score_bad_json_exits_2_with_one_line(tmp_path: Path) -> None:
             "Invalid value for '--bootstrap'",
         ),
         (["eval", "-b", "mt-bench", "--bootstrap", "-1"], "greater than or equal to 0"),
-        (["eval"], "Missing option '--benchmark'"),
     ],
 )
 def test_usage_errors_print_usage_and_exit_2(args: list[str], message: str) -> None:
