@@ -57,6 +57,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--router",
                 "-r",
+                metavar="ROUTER",
                 help="Starting router: a shipped checkpoint, a registered name or a "
                 "folder (mf-multi or a folder of one for N-model logs). An adapted "
                 "folder restarts from the router it was adapted from.",
@@ -66,12 +67,16 @@ def register(app: typer.Typer) -> None:
             str,
             typer.Option(
                 "--log",
+                metavar="LOG",
                 help="The request log (SQLite file or postgresql:// URL) with prompts "
                 "logged and feedback.",
             ),
         ],
         out: Annotated[
-            Path, typer.Option("--out", "-o", help="Folder to write the router to.")
+            Path,
+            typer.Option(
+                "--out", "-o", metavar="DIR", help="Folder to write the router to."
+            ),
         ],
         force: Annotated[
             bool,
@@ -84,32 +89,47 @@ def register(app: typer.Typer) -> None:
         holdout: Annotated[
             float,
             typer.Option(
-                "--holdout", help="Share of labelled prompts held out for the check."
+                "--holdout",
+                metavar="SHARE",
+                help="Share of labelled prompts held out for the check.",
             ),
         ] = 0.3,
         since: Annotated[
             float | None,
-            typer.Option("--since", help="Only requests from this unix time on."),
+            typer.Option(
+                "--since",
+                metavar="UNIX_TIME",
+                help="Only requests from this unix time on.",
+            ),
         ] = None,
         limit: Annotated[
             int | None,
-            typer.Option("--limit", min=1, help="Only the N most recent labelled."),
+            typer.Option(
+                "--limit", metavar="N", min=1, help="Only the N most recent labelled."
+            ),
         ] = None,
         judge_weight: Annotated[
             float,
             typer.Option(
                 "--judge-weight",
+                metavar="WEIGHT",
                 min=0.0,
                 help="Weight of each judge label (feedback source 'judge'); 0 ignores "
                 "them.",
             ),
         ] = 1.0,
         bootstrap: Annotated[
-            int, typer.Option("--bootstrap", min=1, help="Bootstrap resamples.")
+            int,
+            typer.Option(
+                "--bootstrap", metavar="N", min=1, help="Bootstrap resamples."
+            ),
         ] = 1000,
-        seed: Annotated[int, typer.Option("--seed", help="Split and fold seed.")] = 0,
+        seed: Annotated[
+            int, typer.Option("--seed", metavar="N", help="Split and fold seed.")
+        ] = 0,
         json_out: Annotated[
-            Path | None, typer.Option("--json", help="Write the check as JSON.")
+            Path | None,
+            typer.Option("--json", metavar="FILE", help="Write the check as JSON."),
         ] = None,
     ) -> None:
         """Adapt ROUTER to the log's feedback; write it when the held-out check

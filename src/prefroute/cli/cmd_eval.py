@@ -149,6 +149,7 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--log",
+                metavar="LOG",
                 help="Instead of a benchmark: estimate from a request log (SQLite "
                 "file or postgresql:// URL; feedback and prompts logged) what each "
                 "router would have scored on that traffic (off-policy, with the "
@@ -158,13 +159,16 @@ def register(app: typer.Typer) -> None:
         method: Annotated[
             str,
             typer.Option(
-                "--method", help="--log only: dr (doubly robust) or ipw estimates."
+                "--method",
+                metavar="NAME",
+                help="--log only: dr (doubly robust) or ipw estimates.",
             ),
         ] = "dr",
         share: Annotated[
             float | None,
             typer.Option(
                 "--share",
+                metavar="SHARE",
                 min=0.0,
                 max=1.0,
                 help="--log, pair routers: strong share for the quality and cost "
@@ -173,12 +177,19 @@ def register(app: typer.Typer) -> None:
         ] = None,
         since: Annotated[
             float | None,
-            typer.Option("--since", help="--log only: requests from this unix time."),
+            typer.Option(
+                "--since",
+                metavar="UNIX_TIME",
+                help="--log only: requests from this unix time.",
+            ),
         ] = None,
         limit: Annotated[
             int | None,
             typer.Option(
-                "--limit", min=1, help="--log only: the N most recent labelled."
+                "--limit",
+                metavar="N",
+                min=1,
+                help="--log only: the N most recent labelled.",
             ),
         ] = None,
         routers: Annotated[

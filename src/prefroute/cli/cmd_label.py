@@ -158,6 +158,7 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--from-log",
+                metavar="LOG",
                 help="Instead of --prompts: draw prompts from a request log (SQLite "
                 "file or postgresql:// URL, prompts logged) answered by the strong "
                 "or weak model, and write each verdict back as feedback from the "
@@ -167,7 +168,10 @@ def register(app: typer.Typer) -> None:
         sample: Annotated[
             int | None,
             typer.Option(
-                "--sample", min=1, help="--from-log: prompts to draw (default 100)."
+                "--sample",
+                metavar="N",
+                min=1,
+                help="--from-log: prompts to draw (default 100).",
             ),
         ] = None,
         config: Annotated[

@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
                 "--config",
                 "-c",
                 metavar="FILE",
-                help="YAML config (see examples/serve-*.yaml).",
+                help="YAML serve config (examples in the examples folder).",
             ),
         ] = None,
         strong_model: Annotated[
@@ -197,6 +197,7 @@ def register(app: typer.Typer) -> None:
             float | None,
             typer.Option(
                 "--request-timeout",
+                metavar="SEC",
                 help="Seconds a request may take from arrival to its last byte: "
                 "routing, retries, fallback, the whole stream (default: 600).",
             ),
@@ -205,6 +206,7 @@ def register(app: typer.Typer) -> None:
             int | None,
             typer.Option(
                 "--max-in-flight",
+                metavar="N",
                 help="Chat requests served at once; more are shed with 503 and "
                 "Retry-After (default: 256).",
             ),
@@ -213,6 +215,7 @@ def register(app: typer.Typer) -> None:
             float | None,
             typer.Option(
                 "--shutdown-timeout",
+                metavar="SEC",
                 help="Seconds requests in flight still get after SIGTERM "
                 "(default: 15).",
             ),
@@ -221,6 +224,7 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--log",
+                metavar="LOG",
                 help="Request log: a SQLite file (created if missing) or a "
                 "postgresql:// URL. Enables POST /v1/feedback.",
             ),
@@ -228,36 +232,44 @@ def register(app: typer.Typer) -> None:
         log_prompts: Annotated[
             bool | None,
             typer.Option(
-                "--log-prompts/--no-log-prompts",
+                "--log-prompts",
                 help="Store prompt text in the log (default: only its sha256).",
             ),
         ] = None,
         log_max_rows: Annotated[
             int | None,
-            typer.Option("--log-max-rows", help="Keep at most this many requests."),
+            typer.Option(
+                "--log-max-rows", metavar="N", help="Keep at most this many requests."
+            ),
         ] = None,
         log_max_age_days: Annotated[
             float | None,
             typer.Option(
-                "--log-max-age-days", help="Delete logged requests older than this."
+                "--log-max-age-days",
+                metavar="DAYS",
+                help="Delete logged requests older than this.",
             ),
         ] = None,
         explore: Annotated[
             float | None,
             typer.Option(
                 "--explore",
+                metavar="SHARE",
                 help="Share of routed requests sent to a model the router did not "
                 "pick, propensity logged (default: 0).",
             ),
         ] = None,
         explore_seed: Annotated[
             int | None,
-            typer.Option("--explore-seed", help="Seed of the exploration draws."),
+            typer.Option(
+                "--explore-seed", metavar="N", help="Seed of the exploration draws."
+            ),
         ] = None,
         workers: Annotated[
             int | None,
             typer.Option(
                 "--workers",
+                metavar="N",
                 help="Server processes on the port (default: 1); calibrations are "
                 "computed once, /metrics sums all workers.",
             ),
