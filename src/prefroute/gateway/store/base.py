@@ -15,13 +15,14 @@ import importlib
 import math
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from prefroute.errors import ConfigError
 
 __all__ = [
+    "REQUEST_COLUMNS",
     "FeedbackRecord",
     "LogStore",
     "RequestRecord",
@@ -101,6 +102,11 @@ class RequestRecord:
         """
         if not 0.0 < self.propensity <= 1.0:
             raise ConfigError(f"propensity must be in (0, 1], got {self.propensity!r}")
+
+
+#: The stores' request columns, in `RequestRecord` field order (rows map back with
+#: ``RequestRecord(*row)``).
+REQUEST_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(RequestRecord))
 
 
 @dataclass(frozen=True, slots=True)

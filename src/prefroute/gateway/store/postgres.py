@@ -28,7 +28,11 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from prefroute.errors import ConfigError, MissingDependencyError, PrefrouteError
-from prefroute.gateway.store.base import FeedbackRecord, RequestRecord
+from prefroute.gateway.store.base import (
+    REQUEST_COLUMNS,
+    FeedbackRecord,
+    RequestRecord,
+)
 
 __all__ = ["PostgresLogStore", "StoreUnavailableError", "redact_url"]
 
@@ -40,31 +44,7 @@ _FEEDBACK_POLL_S = 0.05
 # any constant: the advisory lock that serialises schema creation across replicas
 _SCHEMA_LOCK_ID = 0x7072_6566_726F_7574 & 0x7FFF_FFFF_FFFF_FFFF
 
-_COLUMNS = (
-    "request_id",
-    "ts",
-    "router",
-    "threshold",
-    "strong_share",
-    "budget",
-    "knob",
-    "score",
-    "scores",
-    "candidates",
-    "routed_model",
-    "policy_model",
-    "is_fallback",
-    "is_exploration",
-    "propensity",
-    "status",
-    "latency_ms",
-    "prompt_tokens",
-    "completion_tokens",
-    "cost_usd",
-    "prompt_hash",
-    "prompt",
-    "error",
-)
+_COLUMNS = REQUEST_COLUMNS
 _SCORES_AT = _COLUMNS.index("scores")
 _CANDIDATES_AT = _COLUMNS.index("candidates")
 

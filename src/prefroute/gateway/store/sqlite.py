@@ -19,7 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from prefroute.errors import ConfigError, PrefrouteError
-from prefroute.gateway.store.base import FeedbackRecord, RequestRecord
+from prefroute.gateway.store.base import (
+    REQUEST_COLUMNS,
+    FeedbackRecord,
+    RequestRecord,
+)
 
 __all__ = ["SQLiteLogStore"]
 
@@ -28,31 +32,7 @@ _FETCH_ROWS = 512
 # SQLite's default limit on bound parameters is 999 in older builds
 _MAX_PARAMS = 500
 
-_COLUMNS = (
-    "request_id",
-    "ts",
-    "router",
-    "threshold",
-    "strong_share",
-    "budget",
-    "knob",
-    "score",
-    "scores",
-    "candidates",
-    "routed_model",
-    "policy_model",
-    "is_fallback",
-    "is_exploration",
-    "propensity",
-    "status",
-    "latency_ms",
-    "prompt_tokens",
-    "completion_tokens",
-    "cost_usd",
-    "prompt_hash",
-    "prompt",
-    "error",
-)
+_COLUMNS = REQUEST_COLUMNS
 _SCORES_AT = _COLUMNS.index("scores")
 _CANDIDATES_AT = _COLUMNS.index("candidates")
 _FALLBACK_AT = _COLUMNS.index("is_fallback")
