@@ -62,9 +62,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
-import contextlib
 import hashlib
-import io
 import json
 import math
 import shutil
@@ -72,43 +70,44 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from prefroute.config import resolve_data_dir  # noqa: E402
-from prefroute.embed import get_embedder  # noqa: E402
-from prefroute.embed.cache import CachedEmbedder  # noqa: E402
-from prefroute.evals.bootstrap import (  # noqa: E402
+from _adaptation_deploy import ServerLog, StoreLog, load_cached, run_adapt
+from _adaptation_tables import (
+    fmt,
+    multi_table,
+    pair_table,
+    pair_task_table,
+    unguarded_table,
+)
+
+from prefroute.config import resolve_data_dir
+from prefroute.embed import get_embedder
+from prefroute.embed.cache import CachedEmbedder
+from prefroute.evals.bootstrap import (
     bootstrap_metrics,
     paired_difference,
     percentile_interval,
 )
-from prefroute.evals.multi import (  # noqa: E402
+from prefroute.evals.multi import (
     cost_to_reach,
     default_knobs,
     load_golden,
     quality_at_cost,
 )
-from prefroute.gateway.explore import Explorer  # noqa: E402
-from prefroute.gateway.store import (  # noqa: E402
-    FeedbackRecord,
-    RequestRecord,
-    open_store,
-    prompt_hash,
-)
-from prefroute.routers.adapted import AdaptedRouter  # noqa: E402
-from prefroute.routers.adapted_multi import AdaptedMultiModelRouter  # noqa: E402
-from prefroute.routers.multi import MultiModelRouter  # noqa: E402
-from prefroute.routers.policy import choose  # noqa: E402
-from prefroute.routers.registry import load_router  # noqa: E402
-from prefroute.train import difficulty as D  # noqa: E402
-from prefroute.train.adapt import holdout_mask  # noqa: E402
-from prefroute.types import GoldenRecord  # noqa: E402
+from prefroute.routers.adapted import AdaptedRouter
+from prefroute.routers.adapted_multi import AdaptedMultiModelRouter
+from prefroute.routers.multi import MultiModelRouter
+from prefroute.routers.policy import choose
+from prefroute.train import difficulty as D
+from prefroute.train.adapt import holdout_mask
+from prefroute.types import GoldenRecord
 
 KS = (0, 50, 100, 200, 500, 1000)
 EXPLORES = (0.0, 0.1, 0.5)
@@ -116,8 +115,6 @@ N_REQUESTS = 1000
 EVAL_SHARE = 0.4
 CAP_PER_SOURCE = 1500
 EMBEDDER = "minilm"
-# The last `prefroute adapt` output (for a look when something fails).
-LAST_ADAPT_OUTPUT: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -297,196 +294,6 @@ class Starts:
             router.save(folder)
             self.folders[key] = folder
         return self.folders[key]
-
-
-def load_cached(folder: Path, embedder: Any) -> Any:
-    """A router folder scoring through the embedding cache."""
-    return load_router(folder, embedder=embedder)
-
-
-# -- deployments ----------------------------------------------------------------------
-
-
-def run_adapt(
-    start: Path, log: Path, out: Path, seed: int, report: Path | None = None
-) -> bool:
-    """``prefroute adapt`` (the CLI, in process); True when it wrote `out`."""
-    from prefroute.cli import build_app
-
-    args = [
-        "adapt", "--router", str(start), "--log", str(log), "--out", str(out),
-        "--bootstrap", "300", "--seed", str(seed),
-    ]  # fmt: skip
-    if report is not None:
-        args += ["--json", str(report)]
-    buffer = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
-            code = build_app()(args, standalone_mode=False)
-    except SystemExit as exc:  # typer.Exit through click
-        code = exc.code
-    LAST_ADAPT_OUTPUT[:] = [buffer.getvalue()]
-    return code in (None, 0)
-
-
-@dataclass
-class StoreLog:
-    """Writes what the server would log for each request, through the store API."""
-
-    path: Path
-    explore: float
-    seed: int
-    candidates: tuple[str, ...]
-    n: int = 0
-    _explorer: Explorer = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._explorer = Explorer(self.explore, seed=self.seed)
-
-    def serve(
-        self,
-        prompts: Sequence[str],
-        picks: Sequence[str],
-        quality: Any,
-        cost: Any,
-        *,
-        threshold: float | None = None,
-        scores: Sequence[float] | None = None,
-        knob: float | None = None,
-    ) -> list[str]:
-        """Log the requests (after exploration) and their feedback.
-
-        Returns:
-            The model that answered each request.
-        """
-        store = open_store(self.path)
-        answered: list[str] = []
-        try:
-            records, feedback = [], []
-            for i, (prompt, pick) in enumerate(zip(prompts, picks, strict=True)):
-                choice = self._explorer.choose(pick, self.candidates)
-                rid = f"{self.seed:04d}{self.n:08d}"
-                self.n += 1
-                records.append(
-                    RequestRecord(
-                        request_id=rid,
-                        ts=1.8e9 + self.n,
-                        router="bench",
-                        threshold=threshold,
-                        strong_share=None,
-                        budget=None,
-                        knob=knob,
-                        score=None if scores is None else float(scores[i]),
-                        scores=None,
-                        candidates=list(self.candidates),
-                        routed_model=choice.model,
-                        policy_model=pick,
-                        is_fallback=False,
-                        is_exploration=choice.is_exploration,
-                        propensity=choice.propensity,
-                        status=200,
-                        latency_ms=1.0,
-                        prompt_tokens=None,
-                        completion_tokens=None,
-                        cost_usd=None
-                        if cost is None
-                        else float(cost(prompt, choice.model)),
-                        prompt_hash=prompt_hash(prompt),
-                        prompt=prompt,
-                    )
-                )
-                feedback.append(
-                    FeedbackRecord(
-                        rid, float(quality(prompt, choice.model)), "user", 1.9e9
-                    )
-                )
-                answered.append(choice.model)
-            store.write_requests(records)
-            for f in feedback:
-                store.put_feedback(f)
-        finally:
-            store.close()
-        return answered
-
-
-class ServerLog:
-    """The real path: prefroute's server with the request log, a fake upstream."""
-
-    def __init__(
-        self,
-        work: Path,
-        served: Path,
-        strong: str,
-        weak: str,
-        explore: float,
-        seed: int,
-    ) -> None:
-        sys.path.insert(0, str(ROOT / "tests" / "integration"))
-        from fake_upstream import FakeUpstream, RunningServer
-
-        from prefroute.serve.app import create_app
-        from prefroute.serve.config import ServeConfig
-
-        self.path = work / "server-log.db"
-        self.upstream = FakeUpstream(record=False).start()
-        config = ServeConfig.model_validate(
-            {
-                "strong": {"model": strong, "base_url": self.upstream.base_url},
-                "weak": {"model": weak, "base_url": self.upstream.base_url},
-                "routers": {"bench": str(served)},
-                "fallback": False,
-                "log": str(self.path),
-                "log_prompts": True,
-                "explore": explore,
-                "explore_seed": seed,
-                "admin_api_keys": ["bench-admin"],
-            }
-        )
-        self.server = RunningServer(create_app(config))
-        import httpx
-
-        self.http = httpx.Client(base_url=self.server.url, timeout=120)
-
-    def serve(
-        self, prompts: Sequence[str], threshold: float, quality: Any
-    ) -> list[str]:
-        """Send each prompt through the server, then its feedback; who answered."""
-        answered = []
-        for prompt in prompts:
-            reply = self.http.post(
-                "/v1/chat/completions",
-                json={
-                    "model": f"router-bench-{threshold:.12f}",
-                    "messages": [{"role": "user", "content": prompt}],
-                },
-            )
-            reply.raise_for_status()
-            model = reply.headers["x-prefroute-routed-to"]
-            rid = reply.headers["x-prefroute-request-id"]
-            ok = self.http.post(
-                "/v1/feedback",
-                json={
-                    "request_id": rid,
-                    "score": float(quality(prompt, model)),
-                    "source": "user",
-                },
-            )
-            ok.raise_for_status()
-            answered.append(model)
-        return answered
-
-    def reload(self) -> None:
-        """``POST /admin/reload``."""
-        reply = self.http.post(
-            "/admin/reload", headers={"Authorization": "Bearer bench-admin"}
-        )
-        reply.raise_for_status()
-
-    def close(self) -> None:
-        """Stop the server and the upstream."""
-        self.http.close()
-        self.server.stop()
-        self.upstream.stop()
 
 
 # -- metrics -----------------------------------------------------------------------
@@ -805,132 +612,6 @@ def multi_ceiling(task: Task, start: Path, embedder: Any) -> dict[str, float]:
     }
 
 
-# -- tables ------------------------------------------------------------------------
-
-
-def _fmt(x: float, pct: bool = False) -> str:
-    if not math.isfinite(x):
-        return "never"
-    return f"{100 * x:.0f}%" if pct else f"{x:.3f}"
-
-
-def pair_table(results: dict[str, Any], ks: Sequence[int]) -> str:
-    """Markdown: one row per pair and exploration (mean over held-out tasks)."""
-    head = (
-        "| pair | explore | "
-        + " | ".join(f"k={k}" for k in ks)
-        + " | ceiling | random |"
-    )
-    lines = [head, "|" + "---|" * (len(ks) + 4)]
-    for name, per_task in results.items():
-        for explore in sorted({e for t in per_task.values() for e in t["streams"]}):
-            row = [name, f"{float(explore):g}"]
-            for k in ks:
-                vals = [
-                    t["streams"][explore]["k"][k]["apgr"]
-                    for t in per_task.values()
-                    if explore in t["streams"]
-                ]
-                worse = any(
-                    t["streams"][explore]["k"][k]["diff_ci"][1] < 0
-                    for t in per_task.values()
-                )
-                row.append(_fmt(float(np.mean(vals))) + ("*" if worse else ""))
-            row.append(
-                _fmt(
-                    float(np.mean([t["ceiling"]["ceiling"] for t in per_task.values()]))
-                )
-            )
-            row.append(
-                _fmt(
-                    float(np.mean([t["ceiling"]["random"] for t in per_task.values()]))
-                )
-            )
-            lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
-
-
-def pair_task_table(results: dict[str, Any], ks: Sequence[int]) -> str:
-    """Markdown: every (pair, task, exploration) with the k = 0 interval."""
-    head = (
-        "| pair | task | explore | k=0 [95% CI] | "
-        + " | ".join(f"k={k}" for k in ks if k)
-        + " | ceiling |"
-    )
-    lines = [head, "|" + "---|" * (len(ks) + 4)]
-    for name, per_task in results.items():
-        for task, t in per_task.items():
-            for explore, s in t["streams"].items():
-                k0 = s["k"][0]
-                row = [
-                    name,
-                    task,
-                    f"{float(explore):g}",
-                    f"{k0['apgr']:.3f} [{k0['ci'][0]:.3f}, {k0['ci'][1]:.3f}]",
-                ]
-                for k in ks:
-                    if k:
-                        cell = s["k"][k]
-                        mark = "*" if cell["diff_ci"][1] < 0 else ""
-                        row.append(
-                            f"{cell['apgr']:.3f}{mark}"
-                            + ("" if cell["written"] else "=")
-                        )
-                row.append(f"{t['ceiling']['ceiling']:.3f}")
-                lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
-
-
-def multi_table(results: dict[str, Any], ks: Sequence[int]) -> str:
-    """Markdown: cost to match the best single model (share of its cost) and
-    quality at the logging budget, per task and exploration."""
-    head = (
-        "| task | explore | "
-        + " | ".join(f"k={k}" for k in ks)
-        + " | ceiling | random |"
-    )
-    lines = [head, "|" + "---|" * (len(ks) + 4)]
-    for task, t in results.items():
-        for explore, s in t["streams"].items():
-            row = [task, f"{float(explore):g}"]
-            for k in ks:
-                c = s["k"][k]
-                worse_cost = k and c["cost_share_diff_ci"][0] > 0
-                worse_q = k and c["quality_at_budget_diff_ci"][1] < 0
-                row.append(
-                    f"{_fmt(c['cost_share'], True)}{'*' if worse_cost else ''} / "
-                    f"{c['quality_at_budget']:.3f}{'*' if worse_q else ''}"
-                )
-            ceil = t["ceiling"]
-            row.append(
-                f"{_fmt(ceil['ceiling'], True)} / "
-                f"{ceil['ceiling_quality_at_budget']:.3f}"
-            )
-            row.append(
-                f"{_fmt(ceil['random'], True)} / {ceil['random_quality_at_budget']:.3f}"
-            )
-            lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
-
-
-def unguarded_table(results: dict[str, Any], ks: Sequence[int]) -> str:
-    """Markdown: mean APGR over tasks without the guard (the most promising
-    candidate fitted on the log), beside the deployed (guarded) one."""
-    head = "| pair | explore | " + " | ".join(f"k={k}" for k in ks if k) + " |"
-    lines = [head, "|" + "---|" * (len([k for k in ks if k]) + 2)]
-    for name, per_task in results.items():
-        for explore in sorted({e for t in per_task.values() for e in t["streams"]}):
-            row = [name, f"{float(explore):g}"]
-            for k in [k for k in ks if k]:
-                cells = [t["streams"][explore]["k"][k] for t in per_task.values()]
-                row.append(
-                    f"{np.mean([c['unguarded'] for c in cells]):.3f} "
-                    f"({np.mean([c['apgr'] for c in cells]):.3f})"
-                )
-            lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
-
-
 # -- main --------------------------------------------------------------------------
 
 
@@ -1023,13 +704,13 @@ def main() -> None:
             + ", ".join(
                 f"e={e:g} "
                 + " ".join(
-                    f"{_fmt(s['k'][k]['cost_share'], True)}"
+                    f"{fmt(s['k'][k]['cost_share'], True)}"
                     f"/{s['k'][k]['quality_at_budget']:.3f}"
                     for k in ks
                 )
                 for e, s in entry["streams"].items()
             )
-            + f"; ceiling {_fmt(entry['ceiling']['ceiling'], True)}"
+            + f"; ceiling {fmt(entry['ceiling']['ceiling'], True)}"
             + f" ({time.time() - t0:.0f} s)",
             flush=True,
         )

@@ -82,7 +82,7 @@ def test_adapt_writes_a_router_folder_that_loads_and_calibrates(
     out = tmp_path / "adapted"
     report = tmp_path / "check.json"
     args = ["--router", str(start), "--log", str(log), "--out", str(out)]
-    code, text = _run("adapt", *args, "--bootstrap", "200", "--json", str(report))
+    code, text = _run("adapt", *args, "--bootstrap", "100", "--json", str(report))
     check = json.loads(report.read_text())
     assert check["mode"] == "pair" and check["models"] == [STRONG, WEAK]
     assert check["n_labels"] == 240 and check["n_holdout"] > 40

@@ -338,7 +338,10 @@ def register(app: typer.Typer) -> None:
             )
             return
         if not benchmark:
-            raise ConfigError("give --benchmark (or --log to estimate from a log)")
+            ctx.fail(
+                "Missing option '--benchmark' (or '--log' to estimate from a request "
+                "log)"
+            )
         _check_options(ctx, benchmark, routers)
         if benchmark in MULTI_BENCHMARKS:
             from prefroute.cli.cmd_multi import run_eval_multi

@@ -20,6 +20,7 @@ from prefroute.errors import DataError
 from prefroute.types import FloatArray
 
 __all__ = [
+    "DEVIATION_PENALTY",
     "INTERCEPT_PENALTY",
     "PENALTY_GRID",
     "HeadData",
@@ -35,6 +36,8 @@ __all__ = [
 
 #: Ridge penalty of the intercept (about one pseudo-observation at logit 0).
 INTERCEPT_PENALTY = 1.0
+#: Ridge penalty of a model's intercept deviation from the shared level.
+DEVIATION_PENALTY = 4.0
 #: Candidate penalties of the slopes, most shrinkage first; 1e8 switches them off.
 PENALTY_GRID: tuple[float, ...] = (1e8, 3000.0, 1000.0, 300.0, 100.0, 30.0, 10.0, 3.0)
 # Fewest labelled prompts for cross-validation; with fewer the slopes stay off.
@@ -181,12 +184,6 @@ class PenaltyChoice:
     n_folds: int
 
 
-def _penalties(p: int, slope_penalty: float) -> FloatArray:
-    out = np.full(p, float(slope_penalty))
-    out[0] = INTERCEPT_PENALTY
-    return out
-
-
 def fit_heads(
     designs: Sequence[FloatArray],
     targets: Sequence[FloatArray],
@@ -196,31 +193,58 @@ def fit_heads(
     *,
     coef0: Sequence[FloatArray] | None = None,
 ) -> list[FloatArray]:
-    """Fit one head per model (each on its own rows) at one slope penalty.
+    """Fit the heads of all models together at one slope penalty.
+
+    Every model's intercept is a shared level (lightly penalised) plus the model's
+    own deviation from it (penalised by `DEVIATION_PENALTY`): labels on some models
+    move the others' level too, so a model the logging policy never picked is not
+    left at the starting router's (often optimistic) level while the picked ones
+    are corrected.
 
     Args:
-        designs: Per model, its rows' features (n_j, p).
+        designs: Per model, its rows' features (n_j, p), intercept first.
         targets: Per model, soft labels (n_j,).
         offsets: Per model, offsets (n_j,).
         weights: Per model, sample weights (n_j,).
-        slope_penalty: Penalty of every coefficient but the intercept.
-        coef0: Warm starts.
+        slope_penalty: Penalty of every coefficient but the intercepts.
+        coef0: Warm starts (per model, as returned).
 
     Returns:
-        Per model, coefficients (p,).
+        Per model, coefficients (p,), the shared level included in the intercept;
+        a model without rows gets the shared level and zero slopes.
     """
-    out = []
-    for j, f in enumerate(designs):
-        out.append(
-            fit_logistic(
-                f,
-                targets[j],
-                offsets[j],
-                weights[j],
-                _penalties(f.shape[1], slope_penalty),
-                coef0=None if coef0 is None else coef0[j],
-            )
+    m = len(designs)
+    p = designs[0].shape[1] if m else 0
+    n_rows = [d.shape[0] for d in designs]
+    total = sum(n_rows)
+    big = np.zeros((total, 1 + m * p))
+    big[:, 0] = 1.0
+    start = 0
+    for j, d in enumerate(designs):
+        big[start : start + n_rows[j], 1 + j * p : 1 + (j + 1) * p] = d
+        start += n_rows[j]
+    penalty = np.full(1 + m * p, float(slope_penalty))
+    penalty[0] = INTERCEPT_PENALTY
+    penalty[1::p] = DEVIATION_PENALTY
+    warm = None
+    if coef0 is not None:
+        shared = float(np.mean([c[0] for c in coef0])) if m else 0.0
+        warm = np.concatenate(
+            [[shared], *[np.concatenate([[c[0] - shared], c[1:]]) for c in coef0]]
         )
+    c = fit_logistic(
+        big,
+        np.concatenate(list(targets)) if m else np.zeros(0),
+        np.concatenate(list(offsets)) if m else np.zeros(0),
+        np.concatenate(list(weights)) if m else np.zeros(0),
+        penalty,
+        coef0=warm,
+    )
+    out = []
+    for j in range(m):
+        coef = c[1 + j * p : 1 + (j + 1) * p].copy()
+        coef[0] += c[0]
+        out.append(coef)
     return out
 
 
@@ -358,8 +382,8 @@ def fit_all_heads(
         seed: Fold seed.
 
     Returns:
-        (coefficients of shape (m, 2 + k), zeros for models without labels; the
-        penalty choice).
+        (coefficients of shape (m, 2 + k); a model without labels gets the shared
+        level only; the penalty choice).
     """
     m = data.z.shape[1]
     k = data.projected.shape[1]
@@ -381,6 +405,5 @@ def fit_all_heads(
     coefs = fit_heads(designs, targets, offsets, weights, choice.penalty)
     out = np.zeros((m, 2 + k))
     for j, c in enumerate(coefs):
-        if designs[j].shape[0]:
-            out[j] = c
+        out[j] = c
     return out, choice

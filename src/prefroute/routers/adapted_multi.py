@@ -8,10 +8,12 @@ For model m the adapted logit is::
 where ``s`` is the starting router's logit (factorisation and task prior), ``z_m`` it
 standardised over the log's prompts and ``e`` the leading principal components of the
 router's own prompt embedding (fitted on the log's prompts). ``c_m`` corrects the
-model's overall quality on this traffic (a task the router never saw), ``b_m`` and
-``w_m`` its ranking of prompts; both are shrunk by a ridge penalty chosen by
-cross-validation on the log (one-standard-error rule), ``c_m`` lightly. Models without
-feedback keep the starting logits. Budgets are recalibrated on the log's prompts.
+model's overall quality on this traffic (a task the router never saw): a level shared
+by all models plus the model's own deviation, so that feedback on the models the
+router picked also moves the ones it never picked (otherwise those would keep the
+starting router's often optimistic level and look best). ``b_m`` and ``w_m`` correct its
+ranking of prompts, shrunk by a ridge penalty chosen by cross-validation on the log
+(one-standard-error rule). Budgets are recalibrated on the log's prompts.
 Everything else (costs, policies, `choose`, `calibrate`, serving) is
 `MultiModelRouter`'s.
 """
@@ -65,7 +67,7 @@ class AdaptedMultiModelRouter(MultiModelRouter):
         strong: str | None = None,
         weak: str | None = None,
         task_shrink: float | None = None,
-        n_components: int = 32,
+        n_components: int = 8,
         slope_penalty: float | None = None,
         n_folds: int = 5,
     ) -> None:
@@ -124,7 +126,7 @@ class AdaptedMultiModelRouter(MultiModelRouter):
         cls,
         base: MultiModelRouter,
         *,
-        n_components: int = 32,
+        n_components: int = 8,
         slope_penalty: float | None = None,
         n_folds: int = 5,
     ) -> AdaptedMultiModelRouter:

@@ -273,7 +273,7 @@ def adapt_router(
     holdout: float = 0.3,
     seed: int = 0,
     n_resamples: int = 1000,
-    n_components: int = 32,
+    n_components: int | None = None,
     judge_weight: float = 1.0,
     embedder: Embedder | str | None = None,
 ) -> AdaptResult:
@@ -285,7 +285,8 @@ def adapt_router(
         holdout: Share of labelled prompts held out for the before/after check.
         seed: Seed of the held-out split, folds and bootstrap.
         n_resamples: Bootstrap resamples of the check.
-        n_components: Principal components of the embeddings the heads see.
+        n_components: Principal components of the embeddings the heads see
+            (default: 32 for a pair, 8 for N models, whose heads are mostly levels).
         judge_weight: Weight of each judge label (0 ignores them).
         embedder: Pair logs: embedder of the heads (default: the starting
             router's, else the package default). N-model heads use the router's.
@@ -311,7 +312,7 @@ def adapt_router(
             holdout=holdout,
             seed=seed,
             n_resamples=n_resamples,
-            n_components=n_components,
+            n_components=32 if n_components is None else n_components,
             judge_weight=judge_weight,
             embedder=embedder,
         )
@@ -321,7 +322,7 @@ def adapt_router(
         holdout=holdout,
         seed=seed,
         n_resamples=n_resamples,
-        n_components=n_components,
+        n_components=8 if n_components is None else n_components,
     )
 
 

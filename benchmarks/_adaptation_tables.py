@@ -1,0 +1,132 @@
+"""Markdown tables of `adaptation.py`'s results."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["fmt", "multi_table", "pair_table", "pair_task_table", "unguarded_table"]
+
+
+def fmt(x: float, pct: bool = False) -> str:
+    if not math.isfinite(x):
+        return "never"
+    return f"{100 * x:.0f}%" if pct else f"{x:.3f}"
+
+
+def pair_table(results: dict[str, Any], ks: Sequence[int]) -> str:
+    """Markdown: one row per pair and exploration (mean over held-out tasks)."""
+    head = (
+        "| pair | explore | "
+        + " | ".join(f"k={k}" for k in ks)
+        + " | ceiling | random |"
+    )
+    lines = [head, "|" + "---|" * (len(ks) + 4)]
+    for name, per_task in results.items():
+        for explore in sorted({e for t in per_task.values() for e in t["streams"]}):
+            row = [name, f"{float(explore):g}"]
+            for k in ks:
+                vals = [
+                    t["streams"][explore]["k"][k]["apgr"]
+                    for t in per_task.values()
+                    if explore in t["streams"]
+                ]
+                worse = any(
+                    t["streams"][explore]["k"][k]["diff_ci"][1] < 0
+                    for t in per_task.values()
+                )
+                row.append(fmt(float(np.mean(vals))) + ("*" if worse else ""))
+            row.append(
+                fmt(
+                    float(np.mean([t["ceiling"]["ceiling"] for t in per_task.values()]))
+                )
+            )
+            row.append(
+                fmt(float(np.mean([t["ceiling"]["random"] for t in per_task.values()])))
+            )
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def pair_task_table(results: dict[str, Any], ks: Sequence[int]) -> str:
+    """Markdown: every (pair, task, exploration) with the k = 0 interval."""
+    head = (
+        "| pair | task | explore | k=0 [95% CI] | "
+        + " | ".join(f"k={k}" for k in ks if k)
+        + " | ceiling |"
+    )
+    lines = [head, "|" + "---|" * (len(ks) + 4)]
+    for name, per_task in results.items():
+        for task, t in per_task.items():
+            for explore, s in t["streams"].items():
+                k0 = s["k"][0]
+                row = [
+                    name,
+                    task,
+                    f"{float(explore):g}",
+                    f"{k0['apgr']:.3f} [{k0['ci'][0]:.3f}, {k0['ci'][1]:.3f}]",
+                ]
+                for k in ks:
+                    if k:
+                        cell = s["k"][k]
+                        mark = "*" if cell["diff_ci"][1] < 0 else ""
+                        row.append(
+                            f"{cell['apgr']:.3f}{mark}"
+                            + ("" if cell["written"] else "=")
+                        )
+                row.append(f"{t['ceiling']['ceiling']:.3f}")
+                lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def multi_table(results: dict[str, Any], ks: Sequence[int]) -> str:
+    """Markdown: cost to match the best single model (share of its cost) and
+    quality at the logging budget, per task and exploration."""
+    head = (
+        "| task | explore | "
+        + " | ".join(f"k={k}" for k in ks)
+        + " | ceiling | random |"
+    )
+    lines = [head, "|" + "---|" * (len(ks) + 4)]
+    for task, t in results.items():
+        for explore, s in t["streams"].items():
+            row = [task, f"{float(explore):g}"]
+            for k in ks:
+                c = s["k"][k]
+                worse_cost = k and c["cost_share_diff_ci"][0] > 0
+                worse_q = k and c["quality_at_budget_diff_ci"][1] < 0
+                row.append(
+                    f"{fmt(c['cost_share'], True)}{'*' if worse_cost else ''} / "
+                    f"{c['quality_at_budget']:.3f}{'*' if worse_q else ''}"
+                )
+            ceil = t["ceiling"]
+            row.append(
+                f"{fmt(ceil['ceiling'], True)} / "
+                f"{ceil['ceiling_quality_at_budget']:.3f}"
+            )
+            row.append(
+                f"{fmt(ceil['random'], True)} / {ceil['random_quality_at_budget']:.3f}"
+            )
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def unguarded_table(results: dict[str, Any], ks: Sequence[int]) -> str:
+    """Markdown: mean APGR over tasks without the guard (the most promising
+    candidate fitted on the log), beside the deployed (guarded) one."""
+    head = "| pair | explore | " + " | ".join(f"k={k}" for k in ks if k) + " |"
+    lines = [head, "|" + "---|" * (len([k for k in ks if k]) + 2)]
+    for name, per_task in results.items():
+        for explore in sorted({e for t in per_task.values() for e in t["streams"]}):
+            row = [name, f"{float(explore):g}"]
+            for k in [k for k in ks if k]:
+                cells = [t["streams"][explore]["k"][k] for t in per_task.values()]
+                row.append(
+                    f"{np.mean([c['unguarded'] for c in cells]):.3f} "
+                    f"({np.mean([c['apgr'] for c in cells]):.3f})"
+                )
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
