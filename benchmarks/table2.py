@@ -11,12 +11,15 @@ difficulty recipes ``floor`` and ``floor-reasoning``, retrained per mixture on e
 ``minilm`` vectors); every shipped checkpoint as users load it (own embedder spec,
 ``minilm-dq8``; listed under mixture "shipped"). The paper's routers retrained per
 mixture are `benchmarks/train_eval.py`'s job. ``--ablation`` adds the per-source
-ablation of the ``default`` recipe.
+ablation of the ``default`` recipe. ``--new-sources`` adds the newer label sources
+(gemini-benchmark and CRUXEval golden labels, EloBench's judged questions) as
+mixtures for both recipes (``all + <source>``, ``all + new``, ``judge +
+elobench``) and, with ``--ablation``, as ``only <source>`` rows.
 
 Usage (a few minutes on 2 cores once embeddings are cached)::
 
     .venv/bin/python benchmarks/table2.py --embedding-store emb_store.npz \
-        [--ablation] [--json out.json]
+        [--ablation] [--new-sources] [--json out.json]
 """
 
 from __future__ import annotations
@@ -45,6 +48,12 @@ MIXTURES: dict[str, tuple[str, ...]] = {
     "golden": ("routerbench", "routerdc", "llmrouter", "routeprofile"),
     "all": ("routerbench", "routerdc", "llmrouter", "routeprofile", "alpaca"),
 }
+NEW_SOURCES = ("gemini_benchmark", "crux", "elobench")
+NEW_MIXTURES: dict[str, tuple[str, ...]] = {
+    **{f"all + {fam}": (*MIXTURES["all"], fam) for fam in NEW_SOURCES},
+    "all + new": (*MIXTURES["all"], *NEW_SOURCES),
+    "judge + elobench": ("alpaca", "elobench"),
+}
 METRICS = ("APGR", "APGR_10bin", "CPT50", "CPT80")
 TRAIN_EMBEDDER = "minilm"
 
@@ -64,6 +73,7 @@ def main() -> None:
     ap.add_argument("--embedding-store", type=Path, default=None)
     ap.add_argument("--n-bootstrap", type=int, default=1000)
     ap.add_argument("--ablation", action="store_true")
+    ap.add_argument("--new-sources", action="store_true")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     data_dir = resolve_data_dir(args.data_dir)
@@ -74,7 +84,12 @@ def main() -> None:
         print("preloaded", embedder.load_store(args.embedding_store), "vectors")
     benches = {b: load_benchmark(b, data_dir) for b in BENCHMARKS}
     bench_emb = {b: embedder.embed(list(s.prompts)) for b, s in benches.items()}
-    table, emb = D.clean_table(data_dir, embedder)
+    families = (*D.DEFAULT_FAMILIES, *NEW_SOURCES) if args.new_sources else None
+    table, emb = D.clean_table(
+        data_dir, embedder, table=D.build_table(data_dir, families=families)
+    )
+    if args.embedding_store is not None:
+        embedder.save_store(args.embedding_store)
 
     scores: dict[str, dict[str, np.ndarray]] = {b: {} for b in BENCHMARKS}
     rows: list[tuple[str, str]] = []
@@ -86,16 +101,23 @@ def main() -> None:
     rows += [("random", "-"), ("length", "-")]
 
     variants: dict[str, tuple[str, ...]] = dict(MIXTURES)
+    both = set(MIXTURES)  # mixtures fitted for both recipes
+    if args.new_sources:
+        variants.update(NEW_MIXTURES)
+        both |= set(NEW_MIXTURES)
     if args.ablation:
         every = MIXTURES["all"]
         for fam in every:
             variants[f"all - {fam}"] = tuple(f for f in every if f != fam)
             variants[f"only {fam}"] = (fam,)
+        if args.new_sources:
+            for fam in NEW_SOURCES:
+                variants[f"only {fam}"] = (fam,)
     # The shipped difficulty recipes (`prefroute train default|default-chat`),
     # retrained per mixture; the ablation varies the `default` recipe only.
     for name, recipe in D.SHIPPED_HEADS.items():
         for label, families in variants.items():
-            if name != "default" and label not in MIXTURES:
+            if name != "default" and label not in both:
                 continue
             router = D.fit_difficulty(
                 table, emb, families=families, embedder=TRAIN_EMBEDDER, recipe=recipe

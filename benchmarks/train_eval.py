@@ -10,6 +10,7 @@ Usage:
         --router mf --router sw_ranking --router classifier
     # a router variant: --router 'mf:dim=64,n_epochs=500'
     # a shipped checkpoint folder: --load src/prefroute/checkpoints/mf
+    # one more source on top of the recipe's: --add-source elobench:0.1
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from prefroute.data.benchmarks import DEFAULT_PAIR, load_benchmark
 from prefroute.data.golden import load_routerbench
 from prefroute.evals.harness import evaluate_router_scores
 from prefroute.train.pipeline import build_battles, train_router, training_embedder
-from prefroute.train.recipe import load_recipe
+from prefroute.train.recipe import SourceSpec, load_recipe
 from prefroute.types import BenchmarkSet
 
 
@@ -67,6 +68,12 @@ def main() -> None:
     ap.add_argument("--router", action="append", default=[])
     ap.add_argument("--load", action="append", default=[], type=Path)
     ap.add_argument("--holdout-source", default=None)
+    ap.add_argument(
+        "--add-source",
+        action="append",
+        default=[],
+        help="KIND[:WEIGHT]: a source added to the recipe's (repeatable)",
+    )
     ap.add_argument("--benchmarks", default="mt-bench,mmlu,gsm8k")
     ap.add_argument("--n-bootstrap", type=int, default=0, help="for 95%% intervals")
     ap.add_argument("--label", default=None, help="mixture name in the --json rows")
@@ -77,6 +84,12 @@ def main() -> None:
     emb = training_embedder(recipe.embedder)
     if args.embedding_store is not None:
         print("preloaded", emb.load_store(args.embedding_store), "vectors")
+    if args.add_source:
+        added = []
+        for item in args.add_source:
+            kind, _, weight = item.partition(":")
+            added.append(SourceSpec(kind=kind, weight=float(weight or 1.0)))
+        recipe = recipe.model_copy(update={"sources": (*recipe.sources, *added)})
     benches: list[BenchmarkSet] = []
     if args.holdout_source:
         kept = tuple(s for s in recipe.sources if s.kind != args.holdout_source)

@@ -16,9 +16,17 @@ several (strong, weak) pairs:
 - every shipped checkpoint (marked ``*``: trained on all prompts, including the
   held-out half, so its numbers are optimistic).
 
+``--new-sources`` adds the newer label sources: two more families of pairs
+(gemini-benchmark: the paper's pair and others on SVAMP, MultiArith, HumanEval,
+ODEX; CRUXEval: 26 models), held out by the same hash split, and the columns
+``floor+new`` and ``floor-reasoning`` / ``floor-reasoning+new`` (the shipped
+`default-chat` recipe) trained without / with gemini-benchmark, CRUXEval and
+EloBench (their held-out halves excluded).
+
 Usage::
 
-    .venv/bin/python benchmarks/transfer.py --embedding-store emb_store.npz
+    .venv/bin/python benchmarks/transfer.py --embedding-store emb_store.npz \
+        [--new-sources]
 """
 
 from __future__ import annotations
@@ -58,6 +66,19 @@ PAIRS: dict[str, list[tuple[str, str]]] = {
         ("meta-llama/Meta-Llama-3-8B", "itpossible/Chinese-Mistral-7B-v0.1"),
     ],
 }
+NEW_PAIRS: dict[str, list[tuple[str, str]]] = {
+    "gemini_benchmark": [
+        ("gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1"),
+        ("gpt-4-1106-preview", "gpt-3.5-turbo"),
+        ("gpt-3.5-turbo", "gemini-pro"),
+    ],
+    "crux": [
+        ("gpt-4-0314", "Mixtral-8x7B-Instruct-v0.1"),
+        ("gpt-4-turbo-2024-04-09", "Meta-Llama-3-8B-Instruct"),
+        ("Qwen2.5-32B-Instruct", "Qwen2-7B-Instruct"),
+    ],
+}
+NEW_FAMILIES = ("gemini_benchmark", "crux", "elobench")
 
 
 def _held_out(prompt: str) -> bool:
@@ -69,16 +90,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, default=None)
     ap.add_argument("--embedding-store", type=Path, default=None)
+    ap.add_argument("--new-sources", action="store_true")
     args = ap.parse_args()
+    pairs_of = {**PAIRS, **NEW_PAIRS} if args.new_sources else PAIRS
     data_dir = resolve_data_dir(args.data_dir)
     embedder = training_embedder(DEFAULT_EMBEDDER)
     if args.embedding_store is not None:
         print("preloaded", embedder.load_store(args.embedding_store), "vectors")
-    table, emb = D.clean_table(data_dir, embedder)
+    families = (*D.DEFAULT_FAMILIES, *NEW_FAMILIES) if args.new_sources else None
+    table, emb = D.clean_table(
+        data_dir, embedder, table=D.build_table(data_dir, families=families)
+    )
     family = np.asarray(table.family)
     test = np.array(
         [
-            f in PAIRS and _held_out(p)
+            f in pairs_of and _held_out(p)
             for f, p in zip(table.family, table.prompts, strict=True)
         ]
     )
@@ -89,10 +115,29 @@ def main() -> None:
         near[start : start + 4096] = sims.max(axis=1) > 0.95
     train = ~test & ~near
     print(f"held out {int(test.sum())} prompts; training on {int(train.sum())}")
-    default = D.fit_difficulty(table, emb, mask=train, embedder=DEFAULT_EMBEDDER)
-    floor = D.fit_difficulty(
-        table, emb, mask=train, embedder=DEFAULT_EMBEDDER, recipe="floor"
+    old = list(D.DEFAULT_FAMILIES)
+    default = D.fit_difficulty(
+        table, emb, mask=train, families=old, embedder=DEFAULT_EMBEDDER
     )
+    floor = D.fit_difficulty(
+        table, emb, mask=train, families=old, embedder=DEFAULT_EMBEDDER, recipe="floor"
+    )
+    extra: dict[str, object] = {}
+    if args.new_sources:
+        every = [*old, *NEW_FAMILIES]
+        for label, fams, recipe in (
+            ("floor+new", every, "floor"),
+            ("floor-reasoning", old, "floor-reasoning"),
+            ("floor-reasoning+new", every, "floor-reasoning"),
+        ):
+            extra[label] = D.fit_difficulty(
+                table,
+                emb,
+                mask=train,
+                families=fams,
+                embedder=DEFAULT_EMBEDDER,
+                recipe=recipe,
+            )
     shipped = {}
     for name in shipped_checkpoints():
         try:
@@ -101,7 +146,7 @@ def main() -> None:
             print(f"skip shipped {name}: {exc}")
 
     print(f"{'family':12s} {'strong':28s} {'weak':34s} {'router':16s} APGR  APGR10")
-    for fam, pairs in PAIRS.items():
+    for fam, pairs in pairs_of.items():
         in_fam = family == fam
         for strong, weak in pairs:
             recs = table.records
@@ -134,7 +179,12 @@ def main() -> None:
             )
             D.add_pair_target(table, strong, weak)  # labels the training half only
             floor_pair = D.fit_difficulty(
-                table, emb, mask=train, embedder=DEFAULT_EMBEDDER, recipe="floor-pair"
+                table,
+                emb,
+                mask=train,
+                families=[*old, fam] if fam not in old else old,
+                embedder=DEFAULT_EMBEDDER,
+                recipe="floor-pair",
             )
             prompts = [table.texts[i] for i in te]
             bench = BenchmarkSet(
@@ -154,6 +204,10 @@ def main() -> None:
                 "retrained": retrained.score(prompts, embeddings=emb[te]),
                 "floor+pair": floor_pair.score(prompts, embeddings=emb[te]),
             }
+            for label, router in extra.items():
+                scores[label] = router.score(  # type: ignore[attr-defined]
+                    prompts, embeddings=emb[te]
+                )
             for name, router in shipped.items():
                 scores[name] = router.score(prompts)
             report = evaluate_router_scores(bench, scores, n_bootstrap=0)

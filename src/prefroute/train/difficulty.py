@@ -19,15 +19,18 @@ Targets (all in [0, 1], NaN = not labeled by that source):
   between-task differences in difficulty are kept).
 - ``fail_pct``: ``fail`` as a percentile within its source file.
 - ``chat``: AlpacaEval: mean P(judge prefers gpt4_1106_preview) over the other
-  generators on that instruction, as a percentile (open-ended chat difficulty).
-- ``pair``: RouterBench: P(gpt-4-1106 right and Mixtral-8x7B wrong); AlpacaEval: the
-  judge's preference for gpt4_1106_preview over Mixtral-8x7B (calibration target).
+  generators on that instruction, as a percentile (open-ended chat difficulty);
+  EloBench: gpt-4-turbo's mean credit against its opponents, as a percentile.
+- ``pair``: RouterBench (and gemini-benchmark, when used): P(gpt-4-1106 right and
+  Mixtral-8x7B wrong); AlpacaEval: the judge's preference for gpt4_1106_preview over
+  Mixtral-8x7B (calibration target).
 - ``topgap``: strong tier (the family's two best models) right and weak tier (the
   rest) wrong: mean(top two) * (1 - mean(rest)); ``topgap_pct`` its percentile
   within the source file.
 - ``reasoning``: task type, 1 for math / code / logic-puzzle sources (GSM8K, MATH,
-  MBPP, HumanEval, JavaScript, logic grid), 0 for AlpacaEval's open-ended
-  instructions, NaN otherwise (fit with class-balanced weights); ``task3`` the same
+  SVAMP / MultiArith, MBPP, HumanEval, ODEX, CRUXEval, JavaScript, logic grid), 0
+  for the open-ended chat prompts (AlpacaEval's instructions, EloBench's user
+  questions), NaN otherwise (fit with class-balanced weights); ``task3`` the same
   with every other golden source (knowledge / commonsense QA, C-Eval, ...) at 0.5,
   so that the head is told to be flat within those task types; ``freeform`` is 1 for
   the math / code / logic sources and 0 for every other source, AlpacaEval included
@@ -74,6 +77,28 @@ WEAK_RB = "mistralai/mixtral-8x7b-chat"
 ALPACA_JUDGE = "weighted_alpaca_eval_gpt4_turbo"
 ALPACA_STRONG = "gpt4_1106_preview"
 ALPACA_WEAK = "Mixtral-8x7B-Instruct-v0.1_concise"
+#: gemini-benchmark's spelling of the paper's weak model (`load_gemini_benchmark`).
+WEAK_GB = "mixtral-8x7b-instruct-v0.1"
+ELOBENCH_STRONG = "gpt-4-turbo"
+#: `build_table` families of the original mixture (its default); the newer sources
+#: join only when named.
+DEFAULT_FAMILIES: tuple[str, ...] = (
+    "routerbench",
+    "routerdc",
+    "llmrouter",
+    "routeprofile",
+    "alpaca",
+)
+#: Golden-label families (loader kind = family name) and the chat-prompt families.
+GOLDEN_FAMILIES: tuple[str, ...] = (
+    "routerbench",
+    "routerdc",
+    "llmrouter",
+    "routeprofile",
+    "gemini_benchmark",
+    "crux",
+)
+CHAT_FAMILIES: tuple[str, ...] = ("alpaca", "elobench")
 
 
 @dataclass
@@ -114,10 +139,14 @@ def task_group(source: str) -> str:
     for key, group in (
         ("arc_", "arc"),
         ("gsm8k", "gsm8k"),
+        ("svamp", "math_word"),
+        ("multiarith", "math_word"),
         ("math", "math"),
         ("mbpp", "code"),
         ("humaneval", "code"),
         ("human_eval", "code"),
+        ("odex", "code"),
+        ("crux", "code"),
         ("javascript", "code"),
         ("cmmlu", "zh_exam"),
         ("ceval", "zh_exam"),
@@ -128,7 +157,7 @@ def task_group(source: str) -> str:
     return s
 
 
-REASONING_TASKS = ("gsm8k", "math", "code", "agentverse-logicgrid")
+REASONING_TASKS = ("gsm8k", "math", "math_word", "code", "agentverse-logicgrid")
 
 
 def question_text(prompt: str) -> str:
@@ -164,12 +193,14 @@ def build_table(
     paths: Mapping[str, Path] | None = None,
     extra: Sequence[tuple[str, str, Path]] = (),
 ) -> Table:
-    """Load every golden source and AlpacaEval into one table of unique prompts.
+    """Load golden sources and chat prompts into one table of unique prompts.
 
     Args:
         data_dir: The data root.
-        families: Subset of {"routerbench", "routerdc", "llmrouter", "routeprofile",
-            "alpaca"}; all if None.
+        families: Subset of `GOLDEN_FAMILIES` and `CHAT_FAMILIES` ("alpaca",
+            "elobench"); None for `DEFAULT_FAMILIES`. A prompt already in the table
+            (an earlier family, in the order golden, alpaca, elobench) is not
+            added again.
         paths: Where a family's files are (folder or file, as its loader takes),
             when not under `data_dir`.
         extra: More golden sources, each (family name, loader kind, path): e.g. a
@@ -180,11 +211,7 @@ def build_table(
         The table (not yet decontaminated).
     """
     where = dict(paths or {})
-    wanted = set(
-        ("routerbench", "routerdc", "llmrouter", "routeprofile", "alpaca")
-        if families is None
-        else families
-    )
+    wanted = set(DEFAULT_FAMILIES if families is None else families)
     loaders = _golden_loaders()
     table = Table()
     seen: set[str] = set()
@@ -194,12 +221,16 @@ def build_table(
         _add_golden(table, fam, records, seen)
     if "alpaca" in wanted:
         _add_alpaca(table, where.get("alpaca", data_dir), seen)
+    if "elobench" in wanted:
+        _add_elobench(table, where.get("elobench", data_dir), seen)
     _add_tier_targets(table)
     return table
 
 
 def _golden_loaders() -> dict[str, Callable[[Path], list[GoldenRecord]]]:
     from prefroute.data.golden import (
+        load_crux,
+        load_gemini_benchmark,
         load_llmrouter,
         load_routeprofile,
         load_routerbench,
@@ -211,6 +242,8 @@ def _golden_loaders() -> dict[str, Callable[[Path], list[GoldenRecord]]]:
         "routerdc": load_routerdc,
         "llmrouter": load_llmrouter,
         "routeprofile": load_routeprofile,
+        "gemini_benchmark": load_gemini_benchmark,
+        "crux": load_crux,
     }
 
 
@@ -242,9 +275,10 @@ def _add_golden(
         table.targets["fail_pct"].append(float(fail_pct[i]))
         table.targets["fail"].append(float(fail[i]))
         table.targets["chat"].append(np.nan)
+        weak = {"routerbench": WEAK_RB, "gemini_benchmark": WEAK_GB}.get(fam, "")
         pair = (
-            r.scores[STRONG] * (1.0 - r.scores[WEAK_RB])
-            if fam == "routerbench" and STRONG in r.scores and WEAK_RB in r.scores
+            r.scores[STRONG] * (1.0 - r.scores[weak])
+            if STRONG in r.scores and weak in r.scores
             else np.nan
         )
         table.targets["pair"].append(pair)
@@ -283,16 +317,17 @@ def _add_tier_targets(table: Table) -> None:
         if len(idx):
             topgap_pct[idx] = _percentile(topgap[idx])
     groups = np.array([task_group(s) for s in table.source])
+    families = np.asarray(table.family)
+    is_chat = np.isin(families, CHAT_FAMILIES)
     reasoning = np.where(
         np.isin(groups, REASONING_TASKS),
         1.0,
-        np.where(groups == "alpaca", 0.0, np.nan),
+        np.where(is_chat, 0.0, np.nan),
     )
     table.targets["topgap"] = [float(v) for v in topgap]
     table.targets["topgap_pct"] = [float(v) for v in topgap_pct]
     table.targets["reasoning"] = [float(v) for v in reasoning]
-    families = np.asarray(table.family)
-    task3 = np.where(np.isnan(reasoning) & (families != "alpaca"), 0.5, reasoning)
+    task3 = np.where(np.isnan(reasoning) & ~is_chat, 0.5, reasoning)
     table.targets["task3"] = [float(v) for v in task3]
     # free-form reasoning (math / code / logic) vs everything else, chat and every
     # other golden task (multiple-choice QA, short-answer QA, ...) alike
@@ -351,7 +386,7 @@ def balanced_weights(target: FloatArray) -> FloatArray:
 def _source_key(family: str, record: GoldenRecord) -> str:
     if family in ("llmrouter", "routeprofile") and record.task:
         return f"{family}/{record.task}"
-    if family not in ("routerbench", "routerdc"):  # a user's source (`extra`)
+    if family not in ("routerbench", "routerdc"):  # newer and users' sources
         return f"{family}/{record.task or 'all'}"
     return record.source or family
 
@@ -381,6 +416,41 @@ def _add_alpaca(table: Table, data_dir: Path, seen: set[str]) -> None:
             table.targets[key].append(np.nan)
         table.targets["chat"].append(float(c))
         table.targets["pair"].append(pair.get(p, np.nan))
+
+
+def _add_elobench(table: Table, data_dir: Path, seen: set[str]) -> None:
+    """EloBench's questions as chat prompts (`reasoning` 0), with ``chat`` =
+    gpt-4-turbo's mean credit against its opponents as a percentile (NaN where it
+    did not battle)."""
+    from prefroute.data.elobench import load_elobench
+
+    credit: dict[str, list[float]] = defaultdict(list)
+    questions: dict[str, None] = {}
+    for b in load_elobench(data_dir):
+        questions.setdefault(b.prompt, None)
+        if b.model_a == ELOBENCH_STRONG:
+            credit[b.prompt].append(b.credit_a)
+        elif b.model_b == ELOBENCH_STRONG:
+            credit[b.prompt].append(1.0 - b.credit_a)
+    prompts = [p for p in questions if p not in seen]
+    judged = [p for p in prompts if p in credit]
+    chat = dict(
+        zip(
+            judged,
+            _percentile([float(np.mean(credit[p])) for p in judged]),
+            strict=True,
+        )
+    )
+    for p in prompts:
+        seen.add(p)
+        table.prompts.append(p)
+        table.texts.append(p)
+        table.family.append("elobench")
+        table.source.append("elobench")
+        table.records.append(None)
+        for key in ("gap", "gap_pct", "fail_pct", "fail", "pair"):
+            table.targets[key].append(np.nan)
+        table.targets["chat"].append(float(chat.get(p, np.nan)))
 
 
 # Recipes. "cv" is the one chosen by leave-one-source-out cross-validation on the
@@ -585,11 +655,9 @@ def fit_difficulty(
 SHIPPED_HEADS: dict[str, str] = {"default": "floor", "default-chat": "floor-reasoning"}
 # recipe source kind -> `build_table` family
 _FAMILY_OF_KIND = {
-    "routerbench": "routerbench",
-    "routerdc": "routerdc",
-    "llmrouter": "llmrouter",
-    "routeprofile": "routeprofile",
+    **{fam: fam for fam in GOLDEN_FAMILIES},
     "alpaca_eval": "alpaca",
+    "elobench": "elobench",
 }
 
 
@@ -676,8 +744,8 @@ def train_from_recipe(
         if spec.kind not in _FAMILY_OF_KIND:
             raise ConfigError(
                 f"source {spec.label!r} of kind {spec.kind!r}: the difficulty routers "
-                "learn from golden labels (routerbench, routerdc, llmrouter, "
-                "routeprofile) and alpaca_eval; give it weight 0"
+                f"learn from golden labels ({', '.join(GOLDEN_FAMILIES)}) and chat "
+                "prompts (alpaca_eval, elobench); give it weight 0"
             )
         filters = (spec.max_battles, spec.include_tasks, spec.exclude_tasks)
         if spec.weight != 1.0 or any(filters) or spec.models or spec.annotators:
@@ -686,14 +754,14 @@ def train_from_recipe(
                 "whole (weight 1 or 0, no filters)"
             )
         family = _FAMILY_OF_KIND[spec.kind]
-        if spec.name and spec.name != spec.kind and family != "alpaca":
+        if spec.name and spec.name != spec.kind and family not in CHAT_FAMILIES:
             # a named golden source (e.g. the user's own labels): its own family
             extra.append((spec.name, spec.kind, _source_path(spec, recipe, data_dir)))
             continue
         families.append(family)
         if spec.path is not None:
             paths[family] = _source_path(spec, recipe, data_dir)
-    if not extra and not set(families) - {"alpaca"}:
+    if not extra and not set(families) - set(CHAT_FAMILIES):
         raise ConfigError(
             "the difficulty routers need at least one golden-label source"
         )

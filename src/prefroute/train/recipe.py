@@ -12,6 +12,8 @@ A recipe is a YAML (``.yaml``/``.yml``) or TOML (``.toml``) file::
       - kind: alpaca_eval
         weight: 0.1
         annotators: [weighted_alpaca_eval_gpt4_turbo]
+      - kind: elobench        # GPT-4-judged battles on real user questions
+        weight: 0.1
       - kind: jsonl
         path: my_battles.jsonl
         max_battles: 5000
@@ -51,12 +53,17 @@ class SourceSpec(BaseModel):
     """One data source of a recipe.
 
     Attributes:
-        kind: Source kind (see `prefroute.train.sources.SOURCE_KINDS`).
+        kind: Source kind (see `prefroute.train.sources.SOURCE_KINDS`): golden
+            labels ``routerbench``, ``routerdc``, ``llmrouter``, ``routeprofile``,
+            ``gemini_benchmark`` (the paper's pair on SVAMP, MultiArith, HumanEval,
+            ODEX), ``crux`` (CRUXEval, 26 validated models); judge battles
+            ``alpaca_eval``, ``elobench`` (GPT-4-judged, real user questions);
+            ``arena_55k``, ``arena_33k`` and ``jsonl`` files.
         name: Name in summaries (default: kind).
         path: File or folder; relative paths resolve against the data dir (golden,
-            alpaca) or the recipe's folder (arena, jsonl, log). Default: the data
-            dir. A `log` source is a request log: a SQLite file or a
-            ``postgresql://`` URL.
+            alpaca, elobench) or the recipe's folder (arena, jsonl, log).
+            Default: the data dir. A `log` source is a request log: a SQLite
+            file or a ``postgresql://`` URL.
         weight: Multiplies each battle's weight (0 disables the source).
         max_battles: Keep at most this many battles (a seeded sample).
         include_tasks: Keep only prompts whose task (golden sources) is listed.

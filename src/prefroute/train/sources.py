@@ -1,12 +1,14 @@
 """Turn every data source into battles.
 
-- Golden labels (RouterBench, RouterDC, ulab LLMRouter/RouteProfile): on a prompt,
+- Golden labels (RouterBench, RouterDC, ulab LLMRouter/RouteProfile,
+  gemini-benchmark, ZeroEval CRUXEval): on a prompt,
   model X correct and Y wrong = X wins; both right = "tie"; both wrong =
   "tie_bothbad". Fractional scores (RouterDC averages 10 samples) keep a soft label
   ``p_a = (1 + s_a - s_b) / 2``.
 - AlpacaEval judge annotations: ``preference`` in [1, 2] (2 = the listed model,
   ``generator_2``, preferred) becomes the soft label ``p_a = 2 - preference`` with
   A = ``generator_1`` (the baseline).
+- EloBench's GPT-4-judged battles (`prefroute.data.elobench`), hard labels.
 - Arena files and our own battle JSONL through `prefroute.data.battles` loaders.
 - A request log (`kind: log`, a SQLite file or a ``postgresql://`` URL): the feedback
   on your own traffic (`prefroute.train.logdata.log_battles`): judge labels as they
@@ -42,11 +44,14 @@ GOLDEN_SOURCES: dict[str, str] = {
     "routerdc": "load_routerdc",
     "llmrouter": "load_llmrouter",
     "routeprofile": "load_routeprofile",
+    "gemini_benchmark": "load_gemini_benchmark",
+    "crux": "load_crux",
 }
 #: Every source kind a recipe may name.
 SOURCE_KINDS: tuple[str, ...] = (
     *GOLDEN_SOURCES,
     "alpaca_eval",
+    "elobench",
     "arena_55k",
     "arena_33k",
     "jsonl",
@@ -143,8 +148,8 @@ def load_source_battles(
 
     Args:
         kind: One of `SOURCE_KINDS`.
-        path: Data root (golden, alpaca), the file (arena, jsonl) or the request
-            log's file or URL (log).
+        path: Data root (golden, alpaca, elobench), the file (arena, jsonl) or
+            the request log's file or URL (log).
         weight: Multiplies every battle's weight.
         name: Source name stamped on battles (default: kind or the loader's).
         annotators: AlpacaEval annotators to keep (empty = all).
@@ -179,6 +184,13 @@ def load_source_battles(
         )
         return _reweight(
             (b for b in loaded_ae if b.model_a != b.model_b), weight, name or kind
+        )
+    if kind == "elobench":
+        from prefroute.data.elobench import load_elobench
+
+        loaded_eb = load_elobench(path, canonical=True)
+        return _reweight(
+            (b for b in loaded_eb if b.model_a != b.model_b), weight, name or kind
         )
     if kind in ("arena_55k", "arena_33k", "jsonl"):
         from prefroute.data import battles as loaders
