@@ -59,7 +59,20 @@ def register(app: typer.Typer) -> None:
         ] = None,
         embedder: Annotated[
             str | None,
-            typer.Option("--embedder", help="Override the recipe's embedder spec."),
+            typer.Option(
+                "--embedder",
+                help="Override the recipe's embedder spec; the saved router then "
+                "scores with it too, unless --serve-embedder says otherwise.",
+            ),
+        ] = None,
+        serve_embedder: Annotated[
+            str | None,
+            typer.Option(
+                "--serve-embedder",
+                help="Embedder the saved router scores with, a drop-in of the "
+                "training one (default: the recipe's serve_embedder, or --embedder "
+                "when given).",
+            ),
         ] = None,
         overrides: Annotated[
             list[str] | None,
@@ -116,7 +129,11 @@ def register(app: typer.Typer) -> None:
         if seed is not None:
             update["seed"] = seed
         if embedder is not None:
+            # the recipe's serve_embedder is a drop-in for the recipe's embedder
             update["embedder"] = embedder
+            update["serve_embedder"] = serve_embedder
+        elif serve_embedder is not None:
+            update["serve_embedder"] = serve_embedder
         spec = spec.model_copy(update=update)
         params = parse_overrides(overrides or [])
         root = resolve_data_dir(data_dir)

@@ -36,6 +36,7 @@ __all__ = [
     "TrainingData",
     "build_battles",
     "collect_eval_prompts",
+    "decontamination_embedder",
     "train_router",
     "training_embedder",
 ]
@@ -117,9 +118,28 @@ class MemoEmbedder:
         return out
 
 
+def decontamination_embedder(recipe: Recipe, embedder: Embedder) -> Embedder:
+    """The embedder of the recipe's decontamination test: `embedder`, unless the
+    recipe's ``decontamination.embedder`` names another spec (then that one, made
+    by `training_embedder`).
+
+    Args:
+        recipe: The recipe.
+        embedder: The training embedder.
+
+    Returns:
+        The embedder to compare training and evaluation prompts with.
+    """
+    spec = recipe.decontamination.embedder
+    if spec is None or spec == embedder.spec:
+        return embedder
+    return training_embedder(spec)
+
+
 def training_embedder(spec: str) -> MemoEmbedder:
-    """The embedder for training: `spec`, on-disk cached when the cache exists,
-    memoised in memory.
+    """The embedder for training: `spec`, on-disk cached when the cache exists
+    (not for the model-free "hashing" and the table lookup "minilm-static", which
+    compute faster than a cache answers), memoised in memory.
 
     Args:
         spec: Embedder spec (e.g. "minilm", "hashing:256").
@@ -135,7 +155,7 @@ def training_embedder(spec: str) -> MemoEmbedder:
     except ImportError:
         pass
     else:
-        if not spec.startswith("hashing"):
+        if spec.partition(":")[0] not in ("hashing", "minilm-static"):
             inner = CachedEmbedder(inner)
     return MemoEmbedder(inner)
 
@@ -265,8 +285,9 @@ def build_battles(
     Args:
         recipe: The recipe.
         data_dir: Data root.
-        embedder: Embedder for the decontamination similarity test (may be None
-            only when the recipe disables decontamination).
+        embedder: The training embedder: the decontamination similarity test
+            runs on it unless the recipe names another (`decontamination_embedder`);
+            may be None only when the recipe disables decontamination.
         progress: Optional progress callback.
         n_bootstrap: Bootstrap resamples for the ratings' intervals.
 
@@ -312,7 +333,11 @@ def build_battles(
                 progress("decontaminating", n, n_unique)
 
         battles, report = decontaminate(
-            battles, eval_prompts, embedder, threshold=dc.threshold, progress=step
+            battles,
+            eval_prompts,
+            decontamination_embedder(recipe, embedder),
+            threshold=dc.threshold,
+            progress=step,
         )
     else:
         logger.warning(
