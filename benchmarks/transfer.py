@@ -13,8 +13,16 @@ several (strong, weak) pairs:
   P(strong right and weak wrong) on the family's training half;
 - ``floor+pair``: the floor plus that pair head (`floor-pair`, what
   ``prefroute train default --set heads=floor-pair`` fits for the recipe's pair);
-- every shipped checkpoint (marked ``*``: trained on all prompts, including the
-  held-out half, so its numbers are optimistic).
+- every shipped checkpoint, or the routers given as ``--router NAME=SPEC``
+  (marked ``*``: trained on all prompts, including the held-out half, so their
+  numbers are optimistic), each scoring with its own embedder.
+
+The split and its near duplicates are found with the default embedder; the fitted
+rows embed with ``--embedder`` (default: the default embedder).
+
+``--compare A,B`` (two ``--router`` names) prints B - A per pair and for the mean
+of the pairs, with 95 % paired bootstrap intervals: each family's held-out prompts
+are resampled (the same draw for every pair of the family and both routers).
 
 ``--new-sources`` adds the newer label sources: two more families of pairs
 (gemini-benchmark: the paper's pair and others on SVAMP, MultiArith, HumanEval,
@@ -27,6 +35,9 @@ Usage::
 
     .venv/bin/python benchmarks/transfer.py --embedding-store emb_store.npz \
         [--new-sources]
+    .venv/bin/python benchmarks/transfer.py --embedder minilm-static \
+        --router default --router default-minilm=twins/default \
+        --compare default-minilm,default
 """
 
 from __future__ import annotations
@@ -42,14 +53,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from prefroute.config import resolve_data_dir
 from prefroute.embed import DEFAULT_EMBEDDER
-from prefroute.evals.harness import evaluate_router_scores
+from prefroute.evals.harness import _cached_embedder_override, evaluate_router_scores
+from prefroute.evals.metrics import apgr, exact_curve
 from prefroute.routers.difficulty import DifficultyRouter, log_length
-from prefroute.routers.registry import load_router, shipped_checkpoints
+from prefroute.routers.registry import load_router, router_folder, shipped_checkpoints
 from prefroute.train import difficulty as D
 from prefroute.train.pipeline import training_embedder
 from prefroute.types import BenchmarkSet, ModelPair
 
 MIN_GAP = 0.03
+#: (family, held-out table rows, strong quality, weak quality, router -> scores)
+HeldPair = tuple[str, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]
 PAIRS: dict[str, list[tuple[str, str]]] = {
     "routerbench": [
         ("gpt-4-1106-preview", "mistralai/mixtral-8x7b-chat"),
@@ -91,6 +105,22 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, default=None)
     ap.add_argument("--embedding-store", type=Path, default=None)
     ap.add_argument("--new-sources", action="store_true")
+    ap.add_argument(
+        "--embedder", default=DEFAULT_EMBEDDER, help="embedder of the fitted rows"
+    )
+    ap.add_argument(
+        "--router",
+        action="append",
+        default=[],
+        help="NAME=SPEC of a trained router to score (default: every shipped one)",
+    )
+    ap.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        help="A,B: router names; B - A with paired bootstrap intervals",
+    )
+    ap.add_argument("--n-bootstrap", type=int, default=1000)
     args = ap.parse_args()
     pairs_of = {**PAIRS, **NEW_PAIRS} if args.new_sources else PAIRS
     data_dir = resolve_data_dir(args.data_dir)
@@ -101,6 +131,12 @@ def main() -> None:
     table, emb = D.clean_table(
         data_dir, embedder, table=D.build_table(data_dir, families=families)
     )
+    split_emb = emb
+    if args.embedder != DEFAULT_EMBEDDER:
+        emb = np.asarray(
+            training_embedder(args.embedder).embed(table.texts), dtype=np.float32
+        )
+    fit_embedder = args.embedder
     family = np.asarray(table.family)
     test = np.array(
         [
@@ -109,18 +145,18 @@ def main() -> None:
         ]
     )
     near = np.zeros(len(table), dtype=bool)
-    test_emb = emb[test]
+    test_emb = split_emb[test]
     for start in range(0, len(table), 4096):
-        sims = emb[start : start + 4096] @ test_emb.T
+        sims = split_emb[start : start + 4096] @ test_emb.T
         near[start : start + 4096] = sims.max(axis=1) > 0.95
     train = ~test & ~near
     print(f"held out {int(test.sum())} prompts; training on {int(train.sum())}")
     old = list(D.DEFAULT_FAMILIES)
     default = D.fit_difficulty(
-        table, emb, mask=train, families=old, embedder=DEFAULT_EMBEDDER
+        table, emb, mask=train, families=old, embedder=fit_embedder
     )
     floor = D.fit_difficulty(
-        table, emb, mask=train, families=old, embedder=DEFAULT_EMBEDDER, recipe="floor"
+        table, emb, mask=train, families=old, embedder=fit_embedder, recipe="floor"
     )
     extra: dict[str, object] = {}
     if args.new_sources:
@@ -135,16 +171,24 @@ def main() -> None:
                 emb,
                 mask=train,
                 families=fams,
-                embedder=DEFAULT_EMBEDDER,
+                embedder=fit_embedder,
                 recipe=recipe,
             )
+    specs = dict(
+        item.partition("=")[::2] if "=" in item else (item, item)
+        for item in args.router
+    ) or {name: name for name in shipped_checkpoints()}
     shipped = {}
-    for name in shipped_checkpoints():
+    for name, spec in specs.items():
+        folder = router_folder(spec)
+        cached = _cached_embedder_override(folder) if folder is not None else {}
         try:
-            shipped[name + "*"] = load_router(name, embedder=embedder)
+            shipped[name + "*"] = load_router(spec, **cached)
         except Exception as exc:
-            print(f"skip shipped {name}: {exc}")
+            print(f"skip {name}: {exc}")
 
+    compared = [tuple(f"{n}*" for n in c.split(",")) for c in args.compare]
+    held_pairs: list[HeldPair] = []
     print(f"{'family':12s} {'strong':28s} {'weak':34s} {'router':16s} APGR  APGR10")
     for fam, pairs in pairs_of.items():
         in_fam = family == fam
@@ -173,7 +217,7 @@ def main() -> None:
                 ]
             )
             retrained = DifficultyRouter(
-                embedder=DEFAULT_EMBEDDER, alpha=D.ALPHA, length_weight=0.0
+                embedder=fit_embedder, alpha=D.ALPHA, length_weight=0.0
             ).fit_targets(
                 [table.texts[i] for i in tr], {"pair": label}, embeddings=emb[tr]
             )
@@ -183,7 +227,7 @@ def main() -> None:
                 emb,
                 mask=train,
                 families=[*old, fam] if fam not in old else old,
-                embedder=DEFAULT_EMBEDDER,
+                embedder=fit_embedder,
                 recipe="floor-pair",
             )
             prompts = [table.texts[i] for i in te]
@@ -210,6 +254,7 @@ def main() -> None:
                 )
             for name, router in shipped.items():
                 scores[name] = router.score(prompts)
+            held_pairs.append((fam, te, sq, wq, scores))
             report = evaluate_router_scores(bench, scores, n_bootstrap=0)
             for name, res in report.routers.items():
                 m = res.metrics
@@ -218,6 +263,51 @@ def main() -> None:
                     f"{m['APGR']:.3f} {m['APGR_10bin']:.3f}"
                 )
             print()
+    for a, b in compared:
+        _paired_differences(held_pairs, a, b, args.n_bootstrap)
+
+
+def _apgr(score: np.ndarray, strong: np.ndarray, weak: np.ndarray) -> float:
+    return apgr(exact_curve(score, strong, weak), strong.mean(), weak.mean())
+
+
+def _paired_differences(
+    held_pairs: list[HeldPair], a: str, b: str, n_bootstrap: int
+) -> None:
+    """Print B - A per pair and for the mean of the pairs, with paired bootstrap
+    intervals (each family's held-out prompts resampled once per draw)."""
+    point = np.array(
+        [_apgr(s[b], sq, wq) - _apgr(s[a], sq, wq) for _, _, sq, wq, s in held_pairs]
+    )
+    held = {
+        fam: np.unique(np.concatenate([p[1] for p in held_pairs if p[0] == fam]))
+        for fam in {p[0] for p in held_pairs}
+    }
+    rng = np.random.default_rng(0)
+    draws = np.empty((n_bootstrap, len(held_pairs)))
+    for k in range(n_bootstrap):
+        counts = {}
+        for fam in sorted(held):
+            ids = held[fam]
+            counts[fam] = np.bincount(
+                ids[rng.integers(0, len(ids), len(ids))], minlength=int(ids.max()) + 1
+            )
+        for j, (fam, te, sq, wq, s) in enumerate(held_pairs):
+            rows = np.repeat(np.arange(len(te)), counts[fam][te])
+            draws[k, j] = _apgr(s[b][rows], sq[rows], wq[rows]) - _apgr(
+                s[a][rows], sq[rows], wq[rows]
+            )
+    lo, hi = np.percentile(draws, [2.5, 97.5], axis=0)
+    for j, (fam, *_rest) in enumerate(held_pairs):
+        print(
+            f"{b} - {a}: {fam} pair {j}: {point[j]:+.3f} [{lo[j]:+.3f}, {hi[j]:+.3f}]"
+        )
+    mlo, mhi = np.percentile(draws.mean(axis=1), [2.5, 97.5])
+    print(
+        f"{b} - {a}: mean of the {len(point)} pairs {point.mean():+.3f} "
+        f"[{mlo:+.3f}, {mhi:+.3f}]",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

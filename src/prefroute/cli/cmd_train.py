@@ -76,7 +76,18 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--embedder",
                 metavar="SPEC",
-                help="Override the recipe's embedder spec.",
+                help="Override the recipe's embedder spec; the saved router then "
+                "scores with it too, unless --serve-embedder says otherwise.",
+            ),
+        ] = None,
+        serve_embedder: Annotated[
+            str | None,
+            typer.Option(
+                "--serve-embedder",
+                metavar="SPEC",
+                help="Embedder the saved router scores with, a drop-in of the "
+                "training one (default: the recipe's serve_embedder, or --embedder "
+                "when given).",
             ),
         ] = None,
         overrides: Annotated[
@@ -138,7 +149,11 @@ def register(app: typer.Typer) -> None:
         if seed is not None:
             update["seed"] = seed
         if embedder is not None:
+            # the recipe's serve_embedder is a drop-in for the recipe's embedder
             update["embedder"] = embedder
+            update["serve_embedder"] = serve_embedder
+        elif serve_embedder is not None:
+            update["serve_embedder"] = serve_embedder
         spec = spec.model_copy(update=update)
         params = parse_overrides(overrides or [])
         root = resolve_data_dir(data_dir)
@@ -167,10 +182,13 @@ def register(app: typer.Typer) -> None:
                 data = build_battles(spec, root, emb, progress=progress)
                 summary = data.summary()
                 if router != "classifier-ft":
-                    # after decontamination every prompt is embedded already
+                    # decontamination embedded every prompt already, unless it
+                    # used an embedder of its own
+                    dc = spec.decontamination
+                    reused = dc.enabled and dc.embedder in (None, spec.embedder)
                     prompts = [b.prompt for b in data.battles]
                     with embedding_stage(
-                        None if spec.decontamination.enabled else emb,
+                        None if reused else emb,
                         prompts,
                         progress,
                     ):

@@ -2,6 +2,7 @@
 
 Specs: "hashing[:DIM]", "minilm-dq8" (the default: all-MiniLM-L6-v2 with int8 dense
 layers), "minilm" (the exact fp32 model), "minilm-q8", "minilm-int8",
+"minilm-static" (MiniLM distilled into a token table: no network at run time),
 "openai:<model>@<base_url>"; further backends register in `_BACKENDS` (imported lazily).
 A spec names one exact model variant: caches key vectors on it, so a spec never
 changes meaning.
@@ -26,6 +27,7 @@ _BACKENDS: dict[str, str] = {
     "minilm-dq8": "prefroute.embed._factories:minilm_dq8",
     "minilm-int8": "prefroute.embed._factories:minilm_int8",
     "minilm-q8": "prefroute.embed._factories:minilm_q8",
+    "minilm-static": "prefroute.embed._factories:minilm_static",
     "openai": "prefroute.embed._factories:openai",
 }
 

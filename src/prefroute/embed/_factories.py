@@ -62,3 +62,11 @@ def minilm_dq8(arg: str | None) -> Embedder:
 
     _no_arg("minilm-dq8", arg)
     return OnnxEmbedder(variant="dq8")
+
+
+def minilm_static(arg: str | None) -> Embedder:
+    """`minilm-static`: all-MiniLM-L6-v2 distilled into a token table."""
+    from prefroute.embed.static import StaticEmbedder
+
+    _no_arg("minilm-static", arg)
+    return StaticEmbedder()

@@ -543,6 +543,7 @@ def clean_table(
     eval_prompts: Sequence[str] | None = None,
     threshold: float = 0.95,
     progress: Callable[[int], None] | None = None,
+    decontamination_embedder: Any = None,
 ) -> tuple[Table, FloatArray]:
     """`build_table`, decontaminated against every evaluation prompt, and embedded.
 
@@ -554,6 +555,7 @@ def clean_table(
             of (default: every MMLU, MT Bench and GSM8K prompt under `data_dir`).
         threshold: Cosine above which a training prompt is dropped.
         progress: Called with the number of training prompts just checked.
+        decontamination_embedder: Embedder of the similarity test; None: `embedder`.
 
     Returns:
         (table restricted to clean prompts, embeddings of its texts (n, dim)).
@@ -566,7 +568,11 @@ def clean_table(
     if eval_prompts is None:
         eval_prompts = load_eval_prompts(data_dir)
     bad = contaminated_prompts(
-        table.texts, eval_prompts, embedder, threshold=threshold, progress=progress
+        table.texts,
+        eval_prompts,
+        embedder if decontamination_embedder is None else decontamination_embedder,
+        threshold=threshold,
+        progress=progress,
     )
     keep = [t not in bad for t in table.texts]
     table = subset(table, np.asarray(keep))
@@ -724,6 +730,7 @@ def train_from_recipe(
     from prefroute.train.pipeline import (
         _source_path,
         collect_eval_prompts,
+        decontamination_embedder,
         embedding_stage,
     )
 
@@ -785,7 +792,8 @@ def train_from_recipe(
         if progress is not None:
             progress("decontaminating", n, len(table))
 
-    with embedding_stage(embedder, [*eval_prompts, *table.texts], progress):
+    decon_embedder = decontamination_embedder(recipe, embedder)
+    with embedding_stage(decon_embedder, [*eval_prompts, *table.texts], progress):
         stage("decontaminating", len(table))
         clean, emb = clean_table(
             data_dir,
@@ -794,6 +802,7 @@ def train_from_recipe(
             eval_prompts=eval_prompts,
             threshold=decon.threshold,
             progress=step,
+            decontamination_embedder=decon_embedder,
         )
     stage(f"fitting {heads}")
     router = fit_difficulty(clean, emb, embedder=recipe.embedder, recipe=heads)

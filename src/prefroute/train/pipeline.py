@@ -39,6 +39,7 @@ __all__ = [
     "TrainingData",
     "build_battles",
     "collect_eval_prompts",
+    "decontamination_embedder",
     "embedding_stage",
     "train_router",
     "training_embedder",
@@ -195,9 +196,28 @@ class MemoEmbedder:
         return out
 
 
+def decontamination_embedder(recipe: Recipe, embedder: Embedder) -> Embedder:
+    """The embedder of the recipe's decontamination test: `embedder`, unless the
+    recipe's ``decontamination.embedder`` names another spec (then that one, made
+    by `training_embedder`).
+
+    Args:
+        recipe: The recipe.
+        embedder: The training embedder.
+
+    Returns:
+        The embedder to compare training and evaluation prompts with.
+    """
+    spec = recipe.decontamination.embedder
+    if spec is None or spec == embedder.spec:
+        return embedder
+    return training_embedder(spec)
+
+
 def training_embedder(spec: str, *, inner: Embedder | None = None) -> MemoEmbedder:
-    """The embedder for training: `spec`, on-disk cached when the cache exists,
-    memoised in memory.
+    """The embedder for training: `spec`, on-disk cached when the cache exists
+    (not for the model-free "hashing" and the table lookup "minilm-static", which
+    compute faster than a cache answers), memoised in memory.
 
     Args:
         spec: Embedder spec (e.g. "minilm", "hashing:256").
@@ -216,7 +236,7 @@ def training_embedder(spec: str, *, inner: Embedder | None = None) -> MemoEmbedd
     except ImportError:
         pass
     else:
-        if not spec.startswith("hashing"):
+        if spec.partition(":")[0] not in ("hashing", "minilm-static"):
             inner = CachedEmbedder(inner)
     return MemoEmbedder(inner)
 
@@ -353,8 +373,9 @@ def build_battles(
     Args:
         recipe: The recipe.
         data_dir: Data root.
-        embedder: Embedder for the decontamination similarity test (may be None
-            only when the recipe disables decontamination).
+        embedder: The training embedder: the decontamination similarity test
+            runs on it unless the recipe names another (`decontamination_embedder`);
+            may be None only when the recipe disables decontamination.
         progress: Optional progress callback.
         n_bootstrap: Bootstrap resamples for the ratings' intervals.
 
@@ -397,12 +418,17 @@ def build_battles(
             if progress:
                 progress("decontaminating", n, n_unique)
 
+        decon_embedder = decontamination_embedder(recipe, embedder)
         to_embed = [*eval_prompts, *(b.prompt for b in battles)]
-        with embedding_stage(embedder, to_embed, progress):
+        with embedding_stage(decon_embedder, to_embed, progress):
             if progress:
                 progress("decontaminating", 0, n_unique)
             battles, report = decontaminate(
-                battles, eval_prompts, embedder, threshold=dc.threshold, progress=step
+                battles,
+                eval_prompts,
+                decon_embedder,
+                threshold=dc.threshold,
+                progress=step,
             )
     else:
         logger.warning(

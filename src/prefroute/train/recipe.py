@@ -112,6 +112,11 @@ class DecontaminationSpec(BaseModel):
         files: Extra files of evaluation prompts (one per line, or JSONL with a
             "prompt"/"question"/"turns" field).
         enabled: Set False only for experiments; training then warns.
+        embedder: Embedder spec of the similarity test; None: the recipe's
+            embedder. The threshold reads as "near duplicate" in a contextual
+            space such as MiniLM's, not in a token-table one (``minilm-static``
+            puts unrelated math prompts above 0.95), so the shipped recipes fix
+            it to ``minilm`` whatever embedder the router trains on.
     """
 
     model_config = _FROZEN
@@ -120,6 +125,7 @@ class DecontaminationSpec(BaseModel):
     benchmarks: tuple[str, ...] = ("mmlu", "mt-bench", "gsm8k")
     files: tuple[str, ...] = ()
     enabled: bool = True
+    embedder: str | None = None
 
 
 class TierSpec(BaseModel):
