@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from prefroute.cli._options import DataDirOption
+
 __all__ = ["register"]
 
 
@@ -45,12 +47,13 @@ def register(app: typer.Typer) -> None:
     def static_counts(
         out: Annotated[
             Path,
-            typer.Option("--out", help="Output .npz (the shipped file: COUNTS_FILE)."),
+            typer.Option(
+                "--out",
+                metavar="FILE",
+                help="Output .npz (the shipped file: COUNTS_FILE).",
+            ),
         ],
-        data_dir: Annotated[
-            Path | None,
-            typer.Option("--data-dir", help="Data root (default: PREFROUTE_DATA_DIR)."),
-        ] = None,
+        data_dir: DataDirOption = None,
     ) -> None:
         """Count MiniLM's word pieces over the training prompts (every golden
         source and AlpacaEval, as `prefroute train default` loads them, before

@@ -125,6 +125,7 @@ def test_every_data_reading_command_takes_the_same_data_dir_option() -> None:
         "data download",
         "data list",
         "eval",
+        "embed static-counts",
         "eval-multi",
         "ratings",
         "serve",
