@@ -20,7 +20,14 @@ from prefroute.gateway.store import (
 )
 from prefroute.routers.registry import load_router
 
-__all__ = ["LAST_ADAPT_OUTPUT", "ServerLog", "StoreLog", "load_cached", "run_adapt"]
+__all__ = [
+    "ADAPT_OPTIONS",
+    "LAST_ADAPT_OUTPUT",
+    "ServerLog",
+    "StoreLog",
+    "load_cached",
+    "run_adapt",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 # The last `prefroute adapt` output (for a look when something fails).
@@ -35,15 +42,20 @@ def load_cached(folder: Path, embedder: Any) -> Any:
 # -- deployments ----------------------------------------------------------------------
 
 
+#: Extra ``prefroute adapt`` options of every run (the guard rule under test).
+ADAPT_OPTIONS: list[str] = []
+
+
 def run_adapt(
     start: Path, log: Path, out: Path, seed: int, report: Path | None = None
 ) -> bool:
-    """``prefroute adapt`` (the CLI, in process); True when it wrote `out`."""
+    """``prefroute adapt`` (the CLI, in process, with `ADAPT_OPTIONS`); True when it
+    wrote `out`."""
     from prefroute.cli import build_app
 
     args = [
         "adapt", "--router", str(start), "--log", str(log), "--out", str(out),
-        "--bootstrap", "300", "--seed", str(seed),
+        "--bootstrap", "300", "--seed", str(seed), *ADAPT_OPTIONS,
     ]  # fmt: skip
     if report is not None:
         args += ["--json", str(report)]

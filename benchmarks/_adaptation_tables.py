@@ -8,7 +8,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["fmt", "multi_table", "pair_table", "pair_task_table", "unguarded_table"]
+__all__ = [
+    "fmt",
+    "multi_table",
+    "pair_table",
+    "pair_task_table",
+    "target_table",
+    "unguarded_table",
+]
 
 
 def fmt(x: float, pct: bool = False) -> str:
@@ -128,5 +135,37 @@ def unguarded_table(results: dict[str, Any], ks: Sequence[int]) -> str:
                     f"{np.mean([c['unguarded'] for c in cells]):.3f} "
                     f"({np.mean([c['apgr'] for c in cells]):.3f})"
                 )
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def target_table(results: dict[str, Any], k: int) -> str:
+    """Markdown: at `k`, mean over tasks of the deployed router, the unguarded
+    candidate and the best candidate in hindsight (when measured), beside k = 0,
+    the ceiling and the half-gap target ``k0 + (ceiling - k0) / 2``."""
+    head = (
+        f"| pair | explore | k=0 | deployed k={k} | unguarded | hindsight best | "
+        "target (half the gap) | ceiling |"
+    )
+    lines = [head, "|" + "---|" * 8]
+    for name, per_task in results.items():
+        for explore in sorted({e for t in per_task.values() for e in t["streams"]}):
+            cells = [t["streams"][explore]["k"] for t in per_task.values()]
+            if any(k not in c for c in cells):
+                continue
+            k0 = float(np.mean([c[0]["apgr"] for c in cells]))
+            ceilings = [t["ceiling"]["ceiling"] for t in per_task.values()]
+            ceiling = float(np.mean(ceilings))
+            best = [c[k].get("hindsight") for c in cells]
+            row = [
+                name,
+                f"{float(explore):g}",
+                fmt(k0),
+                fmt(float(np.mean([c[k]["apgr"] for c in cells]))),
+                fmt(float(np.mean([c[k]["unguarded"] for c in cells]))),
+                fmt(float(np.mean(best))) if None not in best else "-",
+                fmt(k0 + (ceiling - k0) / 2),
+                fmt(ceiling),
+            ]
             lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)

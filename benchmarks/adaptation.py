@@ -49,6 +49,12 @@ Two paths write the log:
   (`prefroute.gateway.store`), with the server's decision rule and exploration draws,
   for every other stream.
 
+``--guard-se Z`` and ``--blends W,...`` pass the guard rule under test to every
+``prefroute adapt``; ``--hindsight-ks 200`` also reports, at those k, the best of the
+starting ranking and every candidate a guard can choose (each penalty pair at blend
+weights 0.25, 0.5 and 1), picked on the evaluation prompts: an optimistic bound for
+any rule that selects among them from the log.
+
 Usage::
 
     PREFROUTE_DATA_DIR=../shared/data OPENBLAS_NUM_THREADS=1 \\
@@ -78,12 +84,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _adaptation_deploy
 from _adaptation_deploy import ServerLog, StoreLog, load_cached, run_adapt
 from _adaptation_tables import (
     fmt,
     multi_table,
     pair_table,
     pair_task_table,
+    target_table,
     unguarded_table,
 )
 
@@ -115,6 +123,7 @@ N_REQUESTS = 1000
 EVAL_SHARE = 0.4
 CAP_PER_SOURCE = 1500
 EMBEDDER = "minilm"
+HINDSIGHT_BLENDS = (0.25, 0.5, 1.0)
 
 
 @dataclass(frozen=True)
@@ -380,6 +389,7 @@ def pair_stream(
     *,
     use_server: bool,
     ks: Sequence[int],
+    hindsight_ks: Sequence[int] = (),
 ) -> dict[str, Any]:
     """Run one deployment; the deployed router's APGR at every k."""
     strong, weak = scenario.strong, scenario.weak
@@ -400,6 +410,7 @@ def pair_stream(
     scores = {"k=0": np.asarray(deployed.score(task.evaluation))}
     deployed_at: dict[int, bool] = {0: False}
     unguarded: dict[int, float] = {}
+    hindsight: dict[int, float] = {}
     done = 0
     try:
         for k in [k for k in ks if k > 0]:
@@ -421,6 +432,8 @@ def pair_stream(
             deployed_at[k] = written
             scores[f"k={k}"] = np.asarray(deployed.score(task.evaluation))
             unguarded[k] = _unguarded(scenario, task, start, log, report, embedder)
+            if k in hindsight_ks:
+                hindsight[k] = _hindsight(scenario, task, start, log, embedder)
     finally:
         if server is not None:
             server.close()
@@ -442,6 +455,8 @@ def pair_stream(
             "written": deployed_at.get(k, False),
             "unguarded": unguarded.get(k, point),
         }
+        if k in hindsight:
+            out["k"][k]["hindsight"] = hindsight[k]
     return out
 
 
@@ -476,6 +491,55 @@ def _unguarded(
     )
     qs, qw = pair_truth(task, scenario.strong, scenario.weak)
     return _apgr(np.asarray(router.score(task.evaluation)), qs, qw)
+
+
+def _fit_on_log(
+    scenario: PairScenario, start: Any, log: Path, penalties: tuple[float, float]
+) -> AdaptedRouter:
+    from prefroute.train.logdata import read_log
+
+    traffic = read_log(log)
+    keep = np.isfinite(traffic.rewards)
+    return AdaptedRouter(
+        base=start,
+        strong_model=scenario.strong,
+        weak_model=scenario.weak,
+        penalties=penalties,
+    ).fit_feedback(
+        [p for p, k in zip(traffic.prompts, keep, strict=True) if k],
+        [m for m, k in zip(traffic.routed, keep, strict=True) if k],
+        traffic.rewards[keep],
+        propensities=traffic.propensity[keep],
+        unlabeled=traffic.unlabeled,
+    )
+
+
+def _hindsight(
+    scenario: PairScenario, task: Task, start: Path, log: Path, embedder: Any
+) -> float:
+    """The best APGR on the evaluation prompts, chosen there in hindsight, among
+    the starting ranking and every candidate the guard can pick (each penalty pair
+    of the grids, blended at 0.25, 0.5 and 1): an upper bound for any rule that
+    selects among them from the log."""
+    from prefroute.routers._pair_heads import DIFFERENCE_GRID, OFF, SHARED_GRID
+
+    base = load_cached(start, embedder)
+    qs, qw = pair_truth(task, scenario.strong, scenario.weak)
+    best = _apgr(np.asarray(base.score(task.evaluation)), qs, qw)
+    off = _fit_on_log(scenario, base, log, (OFF, OFF))
+    assert off.coef_ is not None
+    for shared in SHARED_GRID:
+        for difference in DIFFERENCE_GRID:
+            if (shared, difference) == (OFF, OFF):
+                continue
+            router = _fit_on_log(scenario, base, log, (shared, difference))
+            assert router.coef_ is not None
+            full = router.coef_.copy()
+            for weight in HINDSIGHT_BLENDS:
+                router.coef_ = off.coef_ + weight * (full - off.coef_)
+                value = _apgr(np.asarray(router.score(task.evaluation)), qs, qw)
+                best = max(best, value)
+    return best
 
 
 def _apgr(scores: np.ndarray, qs: np.ndarray, qw: np.ndarray) -> float:
@@ -630,8 +694,28 @@ def main() -> None:
         default="paper:arc-challenge:0.1",
         help="PAIR:TASK:EXPLORE streams sent through the real server ('' for none)",
     )
+    ap.add_argument(
+        "--guard-se",
+        type=float,
+        default=None,
+        help="`prefroute adapt --guard-se` of every adaptation (default: its own)",
+    )
+    ap.add_argument(
+        "--blends", default=None, help="`prefroute adapt --blends` (default: its own)"
+    )
+    ap.add_argument(
+        "--hindsight-ks",
+        default="",
+        help="ks at which to also report the best candidate chosen in hindsight "
+        "on the evaluation prompts (pairs; slow)",
+    )
     args = ap.parse_args()
     started = time.time()
+    if args.guard_se is not None:
+        _adaptation_deploy.ADAPT_OPTIONS += ["--guard-se", str(args.guard_se)]
+    if args.blends is not None:
+        _adaptation_deploy.ADAPT_OPTIONS += ["--blends", args.blends]
+    hindsight_ks = [int(k) for k in args.hindsight_ks.split(",") if k]
     data_dir = resolve_data_dir(args.data_dir)
     ks = [int(k) for k in args.ks.split(",")]
     explores = [float(e) for e in args.explore.split(",")]
@@ -673,6 +757,7 @@ def main() -> None:
                     use_server=f"{scenario.name}:{task_name}:{explore:g}"
                     in server_streams,
                     ks=ks,
+                    hindsight_ks=hindsight_ks,
                 )
             pairs_out[scenario.name][task_name] = entry
             print(
@@ -716,13 +801,20 @@ def main() -> None:
         )
     print("\n" + pair_table(pairs_out, ks) + "\n\n" + pair_task_table(pairs_out, ks))
     print("\nwithout the guard (deployed):\n" + unguarded_table(pairs_out, ks))
+    if 200 in ks and pairs_out:
+        print("\nat k = 200:\n" + target_table(pairs_out, 200))
     if multi_out:
         print("\n" + multi_table(multi_out, ks))
     print(f"\ntotal {time.time() - started:.0f} s")
     if args.json is not None:
         args.json.write_text(
             json.dumps(
-                {"pairs": pairs_out, "multi": multi_out, "ks": ks},
+                {
+                    "pairs": pairs_out,
+                    "multi": multi_out,
+                    "ks": ks,
+                    "adapt_options": _adaptation_deploy.ADAPT_OPTIONS,
+                },
                 indent=1,
                 default=float,
             )

@@ -120,6 +120,40 @@ def test_adapt_replaces_an_existing_router_folder(start: Path, tmp_path: Path) -
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".served")]
 
 
+def test_adapt_with_a_lenient_guard_reports_its_blend(
+    start: Path, tmp_path: Path
+) -> None:
+    log = _pair_log(tmp_path / "log.db", 240, explore=0.3, seed=5)
+    out = tmp_path / "adapted"
+    report = tmp_path / "check.json"
+    code, text = _run(
+        "adapt", "--router", str(start), "--log", str(log), "--out", str(out),
+        "--guard-se", "1", "--blends", "0.25,0.5,1", "--bootstrap", "100",
+        "--json", str(report),
+    )  # fmt: skip
+    check = json.loads(report.read_text())
+    assert check["heads"]["blend"] in (0.0, 0.25, 0.5, 1.0)
+    blend = check["heads"]["blend"]
+    assert check["heads"]["keeps_ranking"] == (blend == 0.0)
+    assert ("blended at weight" in text) == (0.0 < blend < 1.0)
+    assert code == (0 if check["is_not_worse"] else 1)
+    assert out.exists() == (code == 0)
+    if code == 0:
+        router = load_router(out)
+        assert isinstance(router, AdaptedRouter)
+        assert router.guard_z == 1.0 and list(router.blends) == [0.25, 0.5, 1.0]
+
+
+@pytest.mark.parametrize("blends", ["0,1", "0.5,2", "half", ""])
+def test_adapt_refuses_bad_blends(start: Path, tmp_path: Path, blends: str) -> None:
+    log = _pair_log(tmp_path / "log.db", 30, explore=0.2)
+    with pytest.raises(ConfigError, match="--blends"):
+        _run(
+            "adapt", "--router", str(start), "--log", str(log),
+            "--out", str(tmp_path / "x"), "--blends", blends,
+        )  # fmt: skip
+
+
 def test_adapt_with_too_few_held_out_labels_writes_nothing(
     start: Path, tmp_path: Path
 ) -> None:

@@ -47,6 +47,19 @@ def _replace_folder(router: Any, out: Path) -> None:
             shutil.rmtree(fresh, ignore_errors=True)
 
 
+def _parse_blends(text: str) -> tuple[float, ...]:
+    """``--blends``: comma-separated weights in (0, 1]."""
+    try:
+        weights = tuple(float(w) for w in text.split(",") if w.strip())
+    except ValueError:
+        weights = ()
+    if not weights or not all(0.0 < w <= 1.0 for w in weights):
+        raise ConfigError(
+            f"--blends must be comma-separated weights in (0, 1], got {text!r}"
+        )
+    return weights
+
+
 def register(app: typer.Typer) -> None:
     """Add the `adapt` command to the app."""
 
@@ -118,6 +131,28 @@ def register(app: typer.Typer) -> None:
                 "them.",
             ),
         ] = 1.0,
+        guard_se: Annotated[
+            float,
+            typer.Option(
+                "--guard-se",
+                metavar="Z",
+                min=0.0,
+                help="Pair logs: a new ranking is used only when its gain over the "
+                "starting router on held-out folds of the log, less Z standard "
+                "errors, is above 0 (2: about a 2.5% one-sided test; lower adapts "
+                "sooner at more risk).",
+            ),
+        ] = 2.0,
+        blends: Annotated[
+            str,
+            typer.Option(
+                "--blends",
+                metavar="W,W,...",
+                help="Pair logs: shares of the new ranking's correction the guard "
+                "tries (each in (0, 1]; e.g. 0.25,0.5,1 takes a weakly supported "
+                "correction in part).",
+            ),
+        ] = "1",
         bootstrap: Annotated[
             int,
             typer.Option(
@@ -145,6 +180,7 @@ def register(app: typer.Typer) -> None:
 
         if not 0.0 <= holdout < 1.0:
             raise ConfigError(f"--holdout must be in [0, 1), got {holdout!r}")
+        weights = _parse_blends(blends)
         traffic = read_log(log, since=since, limit=limit)
         start = load_cached_router(router)
         result = adapt_router(
@@ -154,6 +190,8 @@ def register(app: typer.Typer) -> None:
             seed=seed,
             n_resamples=bootstrap,
             judge_weight=judge_weight,
+            guard_z=guard_se,
+            blends=weights,
         )
         models = (
             " vs ".join(result.models)

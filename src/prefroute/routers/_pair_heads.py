@@ -18,10 +18,13 @@ The shared penalty is chosen by grouped K-fold cross-validation of the log loss
 by a guard that cross-validates the routing decision itself: on held-out folds, the
 area under the cumulative-gain curve (doubly robust gain per request, from the logged
 propensities and an outcome model with the slopes off) of each candidate ranking
-against the starting router's. The candidate with the largest mean gain among those
-that win by more than `GUARD_Z` standard errors is used; when none does, the slopes
-are switched off, which keeps the starting router's ranking (only the intercepts,
-i.e. the calibration, are learned).
+against the starting router's. A candidate is a penalty pair and a blend weight
+``w`` (heads ``start + w * (fitted - start)``, `BLEND_GRID`; by default only 1). The
+candidate with the largest lower confidence bound ``gain - GUARD_Z * se`` is used
+when that bound is above 0; otherwise the slopes are switched off, which keeps the
+starting router's ranking (only the intercepts, i.e. the calibration, are learned).
+A lower ``guard_z`` with partial weights (``prefroute adapt --guard-se 1 --blends
+0.25,0.5,1``) takes small, uncertain corrections in part instead of not at all.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from prefroute.routers._heads import (
 from prefroute.types import FloatArray
 
 __all__ = [
+    "BLEND_GRID",
     "DIFFERENCE_GRID",
     "GUARD_Z",
     "OFF",
@@ -57,8 +61,13 @@ SHARED_GRID: tuple[float, ...] = (OFF, 100.0, 10.0)
 DIFFERENCE_GRID: tuple[float, ...] = (OFF, 300.0, 30.0, 3.0)
 #: Standard errors by which a new ranking must beat the starting one (a one-sided
 #: test at about 2.5% per candidate; the standard error is a bootstrap over requests
-#: of the pooled out-of-fold comparison).
+#: of the pooled out-of-fold comparison). The guard picks the candidate with the
+#: largest lower confidence bound ``gain - GUARD_Z * se`` (the starting ranking's
+#: is 0).
 GUARD_Z = 2.0
+#: Blend weights tried per candidate: the heads used are ``start + w * (candidate -
+#: start)``, so a correction the log supports only weakly can be taken in part.
+BLEND_GRID: tuple[float, ...] = (1.0,)
 # Fewest distinct labelled prompts for cross-validation and the guard.
 _MIN_PROMPTS = 20
 _GUARD_REPEATS = 3
@@ -121,6 +130,9 @@ class PairChoice:
             the cumulative-gain curve), NaN when not run.
         guard_se: Its standard error.
         n_folds: Folds of the cross-validation (0: too few labels).
+        blend: Weight of the candidate's heads in use, ``start + blend *
+            (candidate - start)`` (1: the candidate; 0 with penalties (OFF, OFF):
+            the starting ranking).
     """
 
     penalties: tuple[float, float]
@@ -128,11 +140,12 @@ class PairChoice:
     guard_gain: float = float("nan")
     guard_se: float = float("nan")
     n_folds: int = 0
+    blend: float = 1.0
 
     @property
     def keeps_ranking(self) -> bool:
         """True when the slopes are off (the starting router's ranking is kept)."""
-        return self.penalties == (OFF, OFF)
+        return self.penalties == (OFF, OFF) or self.blend <= 0.0
 
 
 def _design(labels: PairLabels) -> tuple[FloatArray, FloatArray]:
@@ -243,19 +256,25 @@ def _weighted_aucg(
     return out
 
 
+def _blend(start: FloatArray, candidate: FloatArray, weight: float) -> FloatArray:
+    out: FloatArray = start + weight * (candidate - start)
+    return out
+
+
 def _guard(
     labels: PairLabels,
-    candidates: list[tuple[float, float]],
+    candidates: list[tuple[tuple[float, float], float]],
     n_folds: int,
     seed: int,
 ) -> list[tuple[float, float]]:
     """Mean and standard error of each candidate's held-out gain over the start.
 
-    Every logged request gets out-of-fold scores (heads fitted without its fold)
-    and a doubly robust gain; the areas under the cumulative-gain curves of the
-    pooled out-of-fold rankings are compared with the starting ranking's, averaged
-    over repeated fold draws, and the standard error is that of the average over
-    bootstrap resamples of the requests.
+    A candidate is (penalties, blend weight). Every logged request gets out-of-fold
+    scores (heads fitted without its fold) and a doubly robust gain; the areas
+    under the cumulative-gain curves of the pooled out-of-fold rankings are
+    compared with the starting ranking's, averaged over repeated fold draws, and
+    the standard error is that of the average over bootstrap resamples of the
+    requests.
     """
     logged = np.isfinite(labels.propensities)
     ids, first = np.unique(labels.requests[logged], return_index=True)
@@ -272,6 +291,7 @@ def _guard(
             ),
         ]
     ).astype(np.float64)
+    penalty_set = list(dict.fromkeys(p for p, _ in candidates))
     diff = np.zeros((len(candidates), counts.shape[0]))
     for rep in range(_GUARD_REPEATS):
         fold, k = _folds(labels.rows, n_folds, seed + 1 + rep)
@@ -299,9 +319,10 @@ def _guard(
                 start, labels.z[at[idx]], labels.projected[at[idx]], labels.z0[at[idx]]
             )
             gain[idx] = m0[:, 0] - m0[:, 1] + correction[idx]
-            for j, penalties in enumerate(candidates):
+            fitted = {p: fit_pair(train, p) for p in penalty_set}
+            for j, (penalties, weight) in enumerate(candidates):
                 q = pair_quality(
-                    fit_pair(train, penalties),
+                    _blend(start, fitted[penalties], weight),
                     labels.z[at[idx]],
                     labels.projected[at[idx]],
                     labels.z0[at[idx]],
@@ -321,15 +342,23 @@ def fit_pair_heads(
     penalties: tuple[float, float] | None = None,
     n_folds: int = 5,
     seed: int = 0,
+    guard_z: float | None = None,
+    blends: tuple[float, ...] | None = None,
 ) -> tuple[FloatArray, PairChoice]:
-    """Choose the penalties (unless given), run the guard, fit on every label.
+    """Choose the penalties and blend weight (unless given), fit on every label.
+
+    The guard scores every (penalties, blend weight) candidate out of fold and
+    uses the one with the largest lower confidence bound ``gain - guard_z * se``
+    when it is above 0 (the starting ranking's); otherwise the slopes are off.
 
     Args:
         labels: The labels.
         penalties: Fixed (shared, difference) penalties: no cross-validation and
-            no guard.
+            no guard (blend 1).
         n_folds: Folds.
         seed: Fold seed.
+        guard_z: Standard errors of the lower bound (default `GUARD_Z`).
+        blends: Blend weights tried per candidate (default `BLEND_GRID`).
 
     Returns:
         ((u, v) of shape (2, p), the choice).
@@ -339,20 +368,34 @@ def fit_pair_heads(
     off = (OFF, OFF)
     if len(np.unique(labels.rows)) < _MIN_PROMPTS:
         return fit_pair(labels, off), PairChoice(off, off)
+    z = GUARD_Z if guard_z is None else float(guard_z)
+    grid = BLEND_GRID if blends is None else tuple(float(w) for w in blends)
     shared, k = _select_shared(labels, n_folds, seed)
-    candidates = [(shared, d) for d in DIFFERENCE_GRID if (shared, d) != off]
+    candidates = [
+        ((shared, d), w)
+        for d in DIFFERENCE_GRID
+        if (shared, d) != off
+        for w in grid
+        if w > 0
+    ]
     results = _guard(labels, candidates, n_folds, seed)
-    best = -1
-    for j, (gain, se) in enumerate(results):
-        passes = np.isfinite(gain) and gain > GUARD_Z * se
-        if passes and (best < 0 or gain > results[best][0]):
-            best = j
-    if best < 0:
-        # report the most promising candidate's evidence
-        top = int(np.nanargmax([g for g, _ in results])) if results else 0
-        gain, se = results[top] if results else (float("nan"), float("nan"))
-        picked = candidates[top] if candidates else off
-        return fit_pair(labels, off), PairChoice(off, picked, gain, se, k)
-    used = candidates[best]
+    bounds = [
+        g - z * se if np.isfinite(g) and np.isfinite(se) else -np.inf
+        for g, se in results
+    ]
+    best = int(np.argmax(bounds)) if bounds else -1
+    if best < 0 or not bounds[best] > 0:
+        # report the most promising full-weight candidate's evidence
+        full = [j for j, (_, w) in enumerate(candidates) if w == max(grid)]
+        gains = [results[j][0] for j in full]
+        known = bool(full) and bool(np.isfinite(gains).any())
+        top = full[int(np.nanargmax(gains))] if known else -1
+        gain, se = results[top] if top >= 0 else (float("nan"), float("nan"))
+        picked = candidates[top][0] if top >= 0 else off
+        return fit_pair(labels, off), PairChoice(off, picked, gain, se, k, 0.0)
+    used, weight = candidates[best]
     gain, se = results[best]
-    return fit_pair(labels, used), PairChoice(used, used, gain, se, k)
+    coef = fit_pair(labels, used)
+    if weight < 1.0:
+        coef = _blend(fit_pair(labels, off), coef, weight)
+    return coef, PairChoice(used, used, gain, se, k, weight)

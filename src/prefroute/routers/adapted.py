@@ -37,6 +37,8 @@ from prefroute.embed.base import Embedder
 from prefroute.errors import ArtifactError, ConfigError, DataError
 from prefroute.routers._heads import HeadData, pca_basis
 from prefroute.routers._pair_heads import (
+    BLEND_GRID,
+    GUARD_Z,
     OFF,
     PairChoice,
     PairLabels,
@@ -159,6 +161,8 @@ class AdaptedRouter(Router):
         penalties: tuple[float, float] | None = None,
         n_folds: int = 5,
         seed: int = 0,
+        guard_z: float = GUARD_Z,
+        blends: Sequence[float] = BLEND_GRID,
     ) -> None:
         """Create an unfitted router (no I/O).
 
@@ -177,6 +181,12 @@ class AdaptedRouter(Router):
                 better (see `prefroute.routers._pair_heads`).
             n_folds: Cross-validation folds.
             seed: Seed of the fold assignment.
+            guard_z: Standard errors of the guard's lower confidence bound: the
+                heads used maximise ``gain - guard_z * se`` on held-out folds and
+                must beat the starting ranking by it (2: a one-sided test at about
+                2.5%; lower takes smaller, less certain corrections).
+            blends: Weights of a candidate's correction the guard tries (heads
+                ``start + w * (candidate - start)``; 1 alone: all or nothing).
         """
         if n_components < 0 or n_folds < 2:
             raise ConfigError(
@@ -187,6 +197,11 @@ class AdaptedRouter(Router):
             len(penalties) != 2 or min(float(p) for p in penalties) <= 0
         ):
             raise ConfigError(f"penalties must be two numbers > 0, got {penalties!r}")
+        weights = [float(w) for w in blends]
+        if not weights or not all(0.0 < w <= 1.0 for w in weights):
+            raise ConfigError(f"blends must be weights in (0, 1], got {blends!r}")
+        if not (np.isfinite(guard_z) and guard_z >= 0):
+            raise ConfigError(f"guard_z must be a number >= 0, got {guard_z!r}")
         start = base
         while isinstance(start, AdaptedRouter) and start.base is not None:
             start = start.base
@@ -200,6 +215,8 @@ class AdaptedRouter(Router):
         )
         self.n_folds = n_folds
         self.seed = seed
+        self.guard_z = float(guard_z)
+        self.blends = weights
         self._shared: Embedder | None = None
         self.coef_: FloatArray | None = None  # (2, 2 + k): shared, difference
         self.center_: FloatArray | None = None  # (d,)
@@ -351,7 +368,12 @@ class AdaptedRouter(Router):
             requests=req,
         )
         self.coef_, self.penalty_ = fit_pair_heads(
-            labels, penalties=self.penalties, n_folds=self.n_folds, seed=self.seed
+            labels,
+            penalties=self.penalties,
+            n_folds=self.n_folds,
+            seed=self.seed,
+            guard_z=self.guard_z,
+            blends=tuple(self.blends),
         )
         self.n_labels_ = np.bincount(cols, minlength=2)
         return self
@@ -518,7 +540,9 @@ class AdaptedRouter(Router):
             n_labels=self.n_labels_,
             penalties=np.array(choice.penalties),
             cv_penalties=np.array(choice.cv_penalties),
-            guard=np.array([choice.guard_gain, choice.guard_se, choice.n_folds]),
+            guard=np.array(
+                [choice.guard_gain, choice.guard_se, choice.n_folds, choice.blend]
+            ),
         )
 
     def _load_state(self, directory: Path) -> None:
@@ -538,6 +562,7 @@ class AdaptedRouter(Router):
                 float(guard[0]),
                 float(guard[1]),
                 int(guard[2]),
+                float(guard[3]) if len(guard) > 3 else 1.0,
             )
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise ArtifactError(f"{str(directory)!r} lacks array {exc}") from exc

@@ -42,7 +42,7 @@ from prefroute.evals.offpolicy import (
 )
 from prefroute.evals.ope import BanditLog
 from prefroute.routers._heads import PenaltyChoice
-from prefroute.routers._pair_heads import OFF, PairChoice
+from prefroute.routers._pair_heads import BLEND_GRID, GUARD_Z, OFF, PairChoice
 from prefroute.routers.base import Router
 from prefroute.train.logdata import LoggedTraffic
 from prefroute.types import FloatArray
@@ -111,9 +111,10 @@ class AdaptResult:
                     else ""
                 )
                 return f"starting ranking kept, calibration learned{why}"
+            part = f", blended at weight {c.blend:g}" if c.blend < 1.0 else ""
             return (
                 f"new ranking: penalties shared {c.penalties[0]:g}, strong-vs-weak "
-                f"{c.penalties[1]:g} (guard gain {c.guard_gain:.4f}, "
+                f"{c.penalties[1]:g}{part} (guard gain {c.guard_gain:.4f}, "
                 f"se {c.guard_se:.4f})"
             )
         if isinstance(c, PenaltyChoice):
@@ -131,6 +132,7 @@ class AdaptResult:
                 "cv_penalties": list(c.cv_penalties),
                 "guard_gain": c.guard_gain if np.isfinite(c.guard_gain) else None,
                 "guard_se": c.guard_se if np.isfinite(c.guard_se) else None,
+                "blend": c.blend,
                 "keeps_ranking": c.keeps_ranking,
             }
         if isinstance(c, PenaltyChoice):
@@ -276,6 +278,8 @@ def adapt_router(
     n_components: int | None = None,
     judge_weight: float = 1.0,
     embedder: Embedder | str | None = None,
+    guard_z: float | None = None,
+    blends: Sequence[float] | None = None,
 ) -> AdaptResult:
     """Adapt `base` to the log's traffic and judge it on held-out requests.
 
@@ -290,6 +294,10 @@ def adapt_router(
         judge_weight: Weight of each judge label (0 ignores them).
         embedder: Pair logs: embedder of the heads (default: the starting
             router's, else the package default). N-model heads use the router's.
+        guard_z: Pair logs: standard errors by which the guard's lower bound must
+            beat the starting ranking (default `GUARD_Z`, 2).
+        blends: Pair logs: weights of the candidate correction the guard tries
+            (default `BLEND_GRID`).
 
     Returns:
         The result.
@@ -315,6 +323,8 @@ def adapt_router(
             n_components=32 if n_components is None else n_components,
             judge_weight=judge_weight,
             embedder=embedder,
+            guard_z=GUARD_Z if guard_z is None else guard_z,
+            blends=BLEND_GRID if blends is None else tuple(blends),
         )
     return _adapt_multi(
         base,
@@ -337,6 +347,8 @@ def _adapt_pair(
     n_components: int,
     judge_weight: float,
     embedder: Embedder | str | None,
+    guard_z: float,
+    blends: tuple[float, ...],
 ) -> AdaptResult:
     from prefroute.routers.adapted import AdaptedRouter
 
@@ -351,6 +363,8 @@ def _adapt_pair(
             weak_model=weak,
             n_components=n_components,
             seed=seed,
+            guard_z=guard_z,
+            blends=blends,
         )
 
     every = list(dict.fromkeys([*traffic.prompts, *traffic.unlabeled]))
