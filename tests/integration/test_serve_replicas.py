@@ -1,16 +1,19 @@
 """Replicas behind nginx sharing one PostgreSQL request log, and a database outage.
 
 Everything is real and on 127.0.0.1: PostgreSQL started by the tests (initdb in a
-temp dir), nginx with its own config in a temp dir, `prefroute serve` processes;
-only the LLM upstream is the fake OpenAI-protocol server.
+temp dir), nginx with its own config in a temp dir, `prefroute serve` and
+`prefroute adapt` processes; only the LLM upstream is the fake OpenAI-protocol
+server.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,12 +24,19 @@ import pytest
 from _cli_server import CLIServer, free_port, samples, serve_cli, wait_for
 
 from _postgres import new_server, shared_server
+from prefroute.embed.hashing import HashingEmbedder
 from prefroute.gateway.store import open_store
-from prefroute.routers.random import RandomRouter
+from prefroute.routers.adapted import AdaptedRouter
+from prefroute.routers.mf import MFRouter
+from prefroute.routers.registry import load_router
+from prefroute.types import Battle
 
 __all__ = ["serve_cli"]  # the fixture, imported to be found here
 
-PROMPT = "which replica routes this?"
+ROOT = Path(__file__).resolve().parents[2]
+PROMPT = "prove theorem 7 about primes and groups, which replica routes this?"
+HARD = [f"prove theorem {i} about primes and groups" for i in range(60)]
+EASY = [f"say hello to friend {i} today" for i in range(60)]
 
 
 def find_nginx() -> str | None:
@@ -105,11 +115,37 @@ def nginx(tmp_path: Path) -> Iterator[Callable[[list[str]], Nginx]]:
         proxy.stop()
 
 
-def write_router(folder: Path, seed: int) -> float:
-    """Save a random router with `seed` there; returns its score of `PROMPT`."""
-    router = RandomRouter(seed=seed)
+def write_router(folder: Path) -> float:
+    """Save a small starting router there (mf on hashed words: the strong model
+    for the HARD prompts); returns its score of `PROMPT`."""
+    battles = [Battle(p, "strong-model", "weak-model", "a") for p in HARD]
+    battles += [Battle(p, "strong-model", "weak-model", "tie") for p in EASY]
+    router = MFRouter(
+        embedder=HashingEmbedder(dim=64),
+        dim=4,
+        n_epochs=60,
+        strong_model="strong-model",
+        weak_model="weak-model",
+    ).fit(battles)
     router.save(folder)
     return float(router.score([PROMPT])[0])
+
+
+def adapt_cli(start: Path, log: str, out: Path, report: Path) -> None:
+    """`prefroute adapt` as users run it, on the shared log."""
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "prefroute.cli", "adapt", "--router", str(start)),
+            *("--log", log, "--out", str(out), "--force", "--bootstrap", "100"),
+            *("--json", str(report)),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
 
 
 def ask(client: httpx.Client, url: str, text: str) -> httpx.Response:
@@ -119,9 +155,9 @@ def ask(client: httpx.Client, url: str, text: str) -> httpx.Response:
     )
 
 
-def serve_config(tmp_path: Path, log: str) -> Path:
+def serve_config(tmp_path: Path, log: str, extra: str = "") -> Path:
     config = tmp_path / "serve.yaml"
-    config.write_text(f"log: {log}\nreload_poll_s: 0.25\n")
+    config.write_text(f"log: {log}\nreload_poll_s: 0.25\n{extra}")
     return config
 
 
@@ -153,15 +189,19 @@ class Traffic:
         self._thread.join(30)
 
 
-def test_replicas_behind_nginx_share_log_feedback_and_reloads(
+def test_replicas_behind_nginx_share_log_feedback_adapt_and_reload(
     serve_cli: Callable[..., CLIServer],
     nginx: Callable[[list[str]], Nginx],
     tmp_path: Path,
 ) -> None:
     url = shared_server().new_database()
-    folder = tmp_path / "router"
-    old_score = write_router(folder, seed=1)
-    config = serve_config(tmp_path, url)
+    start, folder = tmp_path / "start", tmp_path / "router"
+    write_router(start)
+    old_score = write_router(folder)
+    # prompts logged, some exploration: what `prefroute adapt` learns from
+    config = serve_config(
+        tmp_path, url, "log_prompts: true\nexplore: 0.3\nexplore_seed: 1\n"
+    )
     replicas = [
         serve_cli("--config", str(config), "--routers", f"r={folder}") for _ in range(2)
     ]
@@ -175,16 +215,19 @@ def test_replicas_behind_nginx_share_log_feedback_and_reloads(
         proxy.proc,  # type: ignore[arg-type]
     )
 
-    n_requests = 120
+    prompts = [p for pair in zip(HARD, EASY, strict=True) for p in pair]
     served_by: dict[str, str] = {}
+    is_good: dict[str, bool] = {}  # the fake user's verdict on each answer
     with httpx.Client(timeout=30) as client:
-        for i in range(n_requests):
-            response = ask(client, proxy.url, f"question {i}")
+        for prompt in prompts:
+            response = ask(client, proxy.url, prompt)
             assert response.status_code == 200, response.text
-            served_by[response.headers["x-prefroute-request-id"]] = response.headers[
-                "x-upstream"
-            ]
+            request_id = response.headers["x-prefroute-request-id"]
+            served_by[request_id] = response.headers["x-upstream"]
+            routed = response.headers["x-prefroute-routed-to"]
+            is_good[request_id] = routed == "strong-model" or prompt in EASY
     assert set(served_by.values()) == {f"127.0.0.1:{r.port}" for r in replicas}
+    n_requests = len(prompts)
 
     store = open_store(url)
     try:
@@ -201,7 +244,11 @@ def test_replicas_behind_nginx_share_log_feedback_and_reloads(
             for request_id, replica in sorted(served_by.items()):
                 response = client.post(
                     proxy.url + "/v1/feedback",
-                    json={"request_id": request_id, "score": 1, "source": "test"},
+                    json={
+                        "request_id": request_id,
+                        "score": 1.0 if is_good[request_id] else 0.0,
+                        "source": "test",
+                    },
                 )
                 assert response.status_code == 200, response.text
                 n_across += response.headers["x-upstream"] != replica
@@ -210,11 +257,18 @@ def test_replicas_behind_nginx_share_log_feedback_and_reloads(
     finally:
         store.close()
 
-    # a new router, one reload through nginx: both replicas serve it, no failure
+    # adapt on the shared log into the served folder, one reload through nginx:
+    # both replicas serve the adapted router, no request fails
     traffic = Traffic(proxy.url)
     try:
         time.sleep(0.5)
-        new_score = write_router(folder, seed=2)
+        report = tmp_path / "adapt.json"
+        adapt_cli(start, url, folder, report)
+        check = json.loads(report.read_text())
+        assert check["n_labels"] == n_requests and check["written"]
+        adapted = load_router(folder)
+        assert isinstance(adapted, AdaptedRouter)
+        new_score = float(adapted.score([PROMPT])[0])
         assert new_score != old_score
         reloaded_at = time.monotonic()
         response = httpx.post(
@@ -245,8 +299,9 @@ def test_replicas_behind_nginx_share_log_feedback_and_reloads(
     assert sum(traffic.statuses.values()) > 10
     print(
         f"replicas: {n_requests} requests, {n_across} feedback across replicas, "
-        f"{sum(traffic.statuses.values())} requests during the reload, 0 failed, "
-        f"reload reached both in {propagation_s:.2f}s"
+        f"adapted on {check['n_labels']} labels, "
+        f"{sum(traffic.statuses.values())} requests during adapt and reload, 0 "
+        f"failed, reload reached both in {propagation_s:.2f}s"
     )
     for replica in replicas:
         # uvicorn ends a graceful stop by re-raising SIGTERM on itself

@@ -1,4 +1,4 @@
-"""The ``--engine`` options that batch commands share (score, eval, train)."""
+"""The ``--engine`` options that batch commands share (score, eval, train, adapt)."""
 
 from __future__ import annotations
 

@@ -24,6 +24,9 @@ def run_eval_log(
     n_resamples: int,
     seed: int,
     json_out: Path | None,
+    engine: str = "local",
+    ray_address: str | None = None,
+    ray_actors: int | None = None,
 ) -> None:
     """Load the routers, estimate them on the log, print and optionally save.
 
@@ -37,6 +40,10 @@ def run_eval_log(
         n_resamples: Bootstrap resamples (>= 1).
         seed: Bootstrap and fold seed.
         json_out: Where to write the estimates as JSON.
+        engine: Where the log's prompts are embedded ("local" or "ray"; the same
+            vectors either way).
+        ray_address: Ray cluster to join (None: a private local one).
+        ray_actors: Ray actors in the pool.
     """
     from prefroute.cli._log_report import (
         estimates_dict,
@@ -44,8 +51,10 @@ def run_eval_log(
         print_multi,
         print_pair,
     )
+    from prefroute.engine import get_engine
     from prefroute.evals.harness import parse_router_spec
     from prefroute.evals.offpolicy import PairEstimates
+    from prefroute.train.log_embed import embed_log_prompts
     from prefroute.train.logdata import read_log
     from prefroute.train.logeval import estimate_log
 
@@ -60,6 +69,16 @@ def run_eval_log(
         name, kwargs = parse_router_spec(spec)
         routers[spec] = load_cached_router(name, **kwargs)
     traffic = read_log(log, since=since, limit=limit)
+    runner = get_engine(engine, address=ray_address, n_actors=ray_actors)
+    try:
+        # every router and the outcome model read the log's prompts embedded once
+        routers = embed_log_prompts(
+            routers,
+            [*traffic.prompts, *traffic.unlabeled],
+            engine=None if engine == "local" else runner,
+        )
+    finally:
+        runner.close()
     est = estimate_log(
         routers,
         traffic,

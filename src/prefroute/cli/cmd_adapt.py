@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from prefroute.cli._engine import EngineOpt, RayActorsOpt, RayAddressOpt
 from prefroute.errors import ConfigError
 
 __all__ = ["register"]
@@ -166,16 +167,25 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--json", metavar="FILE", help="Write the check as JSON."),
         ] = None,
+        engine: EngineOpt = "local",
+        ray_address: RayAddressOpt = None,
+        ray_actors: RayActorsOpt = None,
     ) -> None:
         """Adapt ROUTER to the log's feedback; write it when the held-out check
-        finds it no worse (or with --force)."""
+        finds it no worse (or with --force).
+
+        The log's prompts are embedded once, up front: in this process, or with
+        --engine ray on a Ray cluster (same vectors, so the same router).
+        """
         from prefroute.cli._log_report import (
             estimates_dict,
             load_cached_router,
             print_multi,
             print_pair,
         )
+        from prefroute.engine import get_engine
         from prefroute.train.adapt import adapt_router
+        from prefroute.train.log_embed import embed_log_prompts
         from prefroute.train.logdata import read_log
 
         if not 0.0 <= holdout < 1.0:
@@ -183,6 +193,16 @@ def register(app: typer.Typer) -> None:
         weights = _parse_blends(blends)
         traffic = read_log(log, since=since, limit=limit)
         start = load_cached_router(router)
+        runner = get_engine(engine, address=ray_address, n_actors=ray_actors)
+        try:
+            # the log's prompts embedded once, here or on the engine
+            start = embed_log_prompts(
+                {router: start},
+                [*traffic.prompts, *traffic.unlabeled],
+                engine=None if engine == "local" else runner,
+            )[router]
+        finally:
+            runner.close()
         result = adapt_router(
             start,
             traffic,

@@ -48,7 +48,15 @@ _LOG_ONLY = {
     "since": "--since",
     "limit": "--limit",
 }
-_LOG_ALSO = ("routers", "bootstrap", "seed", "json_out")
+_LOG_ALSO = (
+    "routers",
+    "bootstrap",
+    "seed",
+    "json_out",
+    "engine",
+    "ray_address",
+    "ray_actors",
+)
 # The router the N-model evaluation cross-validates (naming it is allowed).
 _MULTI_ROUTER = "mf-multi"
 
@@ -94,7 +102,7 @@ def _check_log_options(ctx: typer.Context, benchmark: str) -> None:
         raise ConfigError(
             f"--log estimates from a request log and does not take {flags}; its "
             "options are --routers, --method, --share, --since, --limit, "
-            "--bootstrap, --seed and --json"
+            "--bootstrap, --seed, --json and --engine (--ray-address, --ray-actors)"
         )
 
 
@@ -335,6 +343,9 @@ def register(app: typer.Typer) -> None:
                 n_resamples=bootstrap,
                 seed=seed,
                 json_out=json_out,
+                engine=engine,
+                ray_address=ray_address,
+                ray_actors=ray_actors,
             )
             return
         if not benchmark:

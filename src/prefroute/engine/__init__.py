@@ -1,12 +1,12 @@
 """Where batch jobs run: in this process (``local``), or on a Ray cluster (``ray``).
 
-`prefroute score`, `prefroute eval` and the embedding step of `prefroute train`
-hand their batches to an engine: a list of prompt batches in, one array per
-batch out, in order. The local engine runs them here; `RayEngine` spreads them
-over a fixed pool of Ray actors (each loads the router or embedder once), with
-the same batches, so the results are identical. Ray pays across machines and
-millions of prompts; on one machine the local engine is faster (see
-docs/deployment.md).
+`prefroute score`, `prefroute eval` and the embedding step of `prefroute train`,
+`prefroute adapt` and `prefroute eval --log` hand their batches to an engine: a
+list of prompt batches in, one array per batch out, in order. The local engine
+runs them here; `RayEngine` spreads them over a fixed pool of Ray actors (each
+loads the router or embedder once), with the same batches, so the results are
+identical. Ray pays across machines and millions of prompts; on one machine the
+local engine is faster (see docs/deployment.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """`EngineEmbedder`: an embedder whose work runs on a `BatchEngine`.
 
-`prefroute train --engine ray` embeds its training prompts with it: the texts
+`prefroute train --engine ray` embeds its training prompts with it (and
+`adapt` / `eval --log` the log's prompts, `prefroute.train.log_embed`): the texts
 are cut into chunks along the order the local embedder would run them in
 (`OnnxEmbedder.batch_order`, cut at multiples of its batch size), so each chunk
 is embedded exactly as in one local call and the vectors are identical.

@@ -209,14 +209,16 @@ class MultiModelRouter(Router):
             self._resolved = get_embedder(self.embedder)
         return self._resolved
 
-    def _view(self, prompt: str) -> str:
+    def embedding_text(self, prompt: str) -> str:
+        """The text the router embeds for a prompt (its last `tail_chars`
+        characters, or all of it)."""
         if self.tail_chars is None or len(prompt) <= self.tail_chars:
             return prompt
         return prompt[-self.tail_chars :]
 
     def _embed(self, prompts: Sequence[str]) -> FloatArray:
         x = np.asarray(
-            self._get_embedder().embed([self._view(p) for p in prompts]),
+            self._get_embedder().embed([self.embedding_text(p) for p in prompts]),
             dtype=np.float64,
         )
         if x.ndim != 2 or x.shape[0] != len(prompts):
