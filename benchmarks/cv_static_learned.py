@@ -21,7 +21,7 @@ family and its near duplicates left out) and embeds everything with it. The prot
 heads and metrics are `cv_static.py`'s; rows ``minilm`` and ``minilm-static`` are the
 references (same numbers as there).
 
-Usage (each ``lam`` refits 20 tables: ~7 min on 2 busy cores)::
+Usage (each ``lam`` refits 20 tables: 3-7 min on 2 busy cores)::
 
     PREFROUTE_DATA_DIR=../shared/data OPENBLAS_NUM_THREADS=1 .venv/bin/python \\
         benchmarks/cv_static_learned.py --embedder minilm --lam 0.01 --lam 0.1
