@@ -20,7 +20,19 @@ change, one row per embedding:
   is what ``minilm-static`` ships (`TABLE_VERSION` 1);
 - ``... -> minilm``: a static table's vectors mapped onto MiniLM's space by a ridge
   regression (alpha 1) fitted on every training prompt's MiniLM vector (no labels;
-  a learned distillation in the spirit of model2vec's fine-tuning).
+  a learned distillation in the spirit of model2vec's fine-tuning);
+- ``..., distinct``: a text = the normalised sum of its *distinct* pieces' rows (a
+  piece counts once however often it occurs); ``..., sqrt`` / ``..., log``: each
+  distinct piece weighted by sqrt(count) / log2(1 + count); ``..., +max``: the
+  normalised max-pooled rows beside the sum (128 dims); ``..., -pc1``: the first
+  principal component of the prompts' vectors removed (SIF's second step);
+  ``..., unit var``: every axis scaled to unit variance over the vocabulary.
+  ``pca64 count 1e-3, distinct`` (the table of ``minilm-static``) matched MiniLM
+  here for the floor head, but `default` retrained on it was worse on MMLU
+  (docs/results.md), so no embedder ships it.
+
+The rows of a table refit to the training prompts' MiniLM vectors (tokenlearn-style
+regression distillation, refit per fold) are `cv_static_learned.py`'s.
 
 Usage (the table's word-piece pass takes ~15 s on 2 idle cores; MiniLM vectors of
 the training prompts come from the embedding cache or store)::
@@ -62,6 +74,18 @@ VARIANTS: dict[str, tuple[int, str, float]] = {
     "pca64 count 1e-4": (64, "count", 1e-4),
     "pca64 count 1e-3": (64, "count", 1e-3),
     "pca32 count 1e-3": (32, "count", 1e-3),
+    # second round
+    "pca96 count 1e-3": (96, "count", 1e-3),
+    "pca48 count 1e-3": (48, "count", 1e-3),
+    "pca64 count 3e-3": (64, "count", 3e-3),
+}
+# name -> the VARIANTS entry whose table it sums over each text's distinct pieces
+DISTINCT: dict[str, tuple[int, str, float]] = {
+    "pca64 count 1e-3, distinct": (64, "count", 1e-3),
+    "pca64 count 3e-4, distinct": (64, "count", 3e-4),
+    "pca64 count 3e-3, distinct": (64, "count", 3e-3),
+    "pca32 count 1e-3, distinct": (32, "count", 1e-3),
+    "pca128 count 1e-3, distinct": (128, "count", 1e-3),
 }
 CANDIDATES = {
     "floor": {"fail@1": 1.0, "len": 1.0},
@@ -97,6 +121,45 @@ def _embed(rows: np.ndarray, flat: np.ndarray, lengths: np.ndarray) -> np.ndarra
     return sums / np.maximum(norms, 1e-12)
 
 
+def _distinct(flat: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each text's distinct pieces (sorted), concatenated, and their counts."""
+    starts = np.cumsum(lengths) - lengths
+    pieces = [np.unique(flat[a : a + k]) for a, k in zip(starts, lengths, strict=True)]
+    return np.concatenate(pieces), np.array([len(p) for p in pieces])
+
+
+def _extra(
+    rows: np.ndarray, flat: np.ndarray, lengths: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The second round's other variants of one table (see the module docstring)."""
+    n = len(lengths)
+    prompt = np.repeat(np.arange(n), lengths)
+    keys, first, count = np.unique(
+        prompt * len(rows) + flat, return_index=True, return_counts=True
+    )
+    order = np.argsort(first, kind="stable")
+    p, piece, c = keys[order] // len(rows), keys[order] % len(rows), count[order]
+    out = {}
+    for name, damp in (("sqrt", np.sqrt(c)), ("log", np.log2(1.0 + c))):
+        sums = np.zeros((n, rows.shape[1]))
+        np.add.at(sums, p, rows[piece] * damp[:, None])
+        out[name] = sums / np.maximum(
+            np.linalg.norm(sums, axis=1, keepdims=True), 1e-12
+        )
+    base = _embed(rows, flat, lengths)
+    has = lengths > 0
+    peak = np.zeros_like(base)
+    starts = np.cumsum(lengths) - lengths
+    peak[has] = np.maximum.reduceat(rows[flat], starts[has], axis=0)
+    peak /= np.maximum(np.linalg.norm(peak, axis=1, keepdims=True), 1e-12)
+    out["+max"] = np.hstack([base, peak]) / np.sqrt(2.0)
+    pc1 = np.linalg.svd(base, full_matrices=False)[2][0]
+    out["-pc1"] = _embed(rows, flat, lengths) - np.outer(base @ pc1, pc1)
+    out["-pc1"] /= np.linalg.norm(out["-pc1"], axis=1, keepdims=True)
+    out["unit var"] = _embed(rows / rows.std(axis=0), flat, lengths)
+    return out
+
+
 def _to_minilm(static: np.ndarray, minilm: np.ndarray) -> np.ndarray:
     """Ridge map (alpha 1, free intercept) of static vectors onto MiniLM's,
     applied to the same prompts and normalised."""
@@ -128,6 +191,13 @@ def main() -> None:
     features = {"minilm": cv.emb}
     for name, variant in VARIANTS.items():
         features[name] = _embed(_rows(vectors, empty, counts, variant), flat, lengths)
+    flat_d, lengths_d = _distinct(flat, lengths)
+    for name, variant in DISTINCT.items():
+        rows = _rows(vectors, empty, counts, variant)
+        features[name] = _embed(rows, flat_d, lengths_d)
+    shipped = _rows(vectors, empty, counts, VARIANTS["pca64 count 1e-3"])
+    for name, emb in _extra(shipped, flat, lengths).items():
+        features[f"pca64 count 1e-3, {name}"] = emb
     for name in ("pca64 count 1e-3", "pca384 count 1e-3"):
         dim = int(name.split()[0][3:])
         static = features.get(name)
@@ -137,7 +207,7 @@ def main() -> None:
         features[f"{name} -> minilm"] = _to_minilm(static, cv.emb)
     schemes = list(cv.schemes)
     print(
-        f"{'features':26s} {'candidate':16s} {'sel2':>6s} | "
+        f"{'features':32s} {'candidate':16s} {'sel2':>6s} | "
         + " ".join(f"{s + '.' + k:>7s}" for s in schemes for k in ("W", "P", "Q", "rb"))
     )
     for fname, emb in features.items():
@@ -154,7 +224,7 @@ def main() -> None:
             r = {s: C.combine_and_score(oof[s], weights, cv.sets) for s in schemes}
             sel2 = float(np.mean([r[s][k] for s in schemes for k in ("W", "P", "Q")]))
             print(
-                f"{fname:26s} {cand:16s} {sel2:6.3f} | "
+                f"{fname:32s} {cand:16s} {sel2:6.3f} | "
                 + " ".join(
                     f"{r[s][k]:7.3f}" for s in schemes for k in ("W", "P", "Q", "rb")
                 ),
