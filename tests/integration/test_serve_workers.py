@@ -41,11 +41,16 @@ def test_workers_share_port_metrics_calibration_and_reloads(
         statuses = [chat(client, server.url, i).status_code for i in range(n_requests)]
     assert statuses == [200] * n_requests
 
-    def chats_counted() -> float:
-        requests = samples(server.metrics(), "prefroute_requests_total")
-        return requests.get('{path="/v1/chat/completions",status="200"}', 0.0)
+    def all_counted() -> bool:
+        # workers publish their counters on their own schedule: wait until every
+        # worker's last snapshot holds its requests, in both counters
+        text = server.metrics()
+        requests = samples(text, "prefroute_requests_total")
+        chats = requests.get('{path="/v1/chat/completions",status="200"}', 0.0)
+        routed = sum(samples(text, "prefroute_routed_total").values())
+        return chats == n_requests and routed == n_requests
 
-    wait_for(lambda: chats_counted() == n_requests, 10, "summing", server.proc)
+    wait_for(all_counted, 10, "summing", server.proc)
     text = server.metrics()
     assert sum(samples(text, "prefroute_routed_total").values()) == n_requests
     per_worker = samples(text, "prefroute_worker_requests_total")
@@ -64,7 +69,7 @@ def test_workers_share_port_metrics_calibration_and_reloads(
         return len(pids) == 2 and f'{{pid="{victim}"}}' not in pids
 
     wait_for(replaced, 60, "restarting a worker", server.proc)
-    assert chats_counted() == n_requests
+    assert all_counted()
 
     # a reload on whichever worker gets it reaches both
     response = httpx.post(
