@@ -16,12 +16,17 @@ with its golden labels:
 A held-out source that is also the mixture's addition is skipped (that cell would
 be the base mixture's). Exact APGR; the held-out prompts and every training prompt
 within cosine 0.95 of an evaluation prompt (MT Bench, MMLU, GSM8K) are dropped as in
-training.
+training. ``--bootstrap N`` adds, for every later mixture, its APGR difference to the
+first mixture's with a 95 % paired bootstrap interval over the held-out prompts (the
+same draws for both); ``--router`` restricts the routers.
 
 Usage (~25 min on 2 busy cores with a warm embedding store)::
 
     PREFROUTE_DATA_DIR=../shared/data .venv/bin/python benchmarks/cv_battle_sources.py \
         --embedding-store /tmp/emb_store.npz --json cv_battles.json
+    # one router, two mixtures, paired intervals:
+    ... --router classifier --mixture "base (shipped)" --mixture "+ elobench" \
+        --holdout rb --holdout gb --bootstrap 1000
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from prefroute.config import resolve_data_dir
 from prefroute.data.golden import load_crux, load_gemini_benchmark, load_routerbench
@@ -57,6 +63,39 @@ ADDITIONS: dict[str, tuple[SourceSpec, ...]] = {
     ),
 }
 HOLDOUTS = {"rb": "routerbench", "gb": "gemini_benchmark", "cx": "crux"}
+Array = npt.NDArray[np.float64]
+
+
+def paired_delta(
+    a: Array, b: Array, strong: Array, weak: Array, n_boot: int, seed: int = 0
+) -> tuple[float, float, float]:
+    """APGR(a) - APGR(b) on the same prompts, with a 95 % paired bootstrap interval.
+
+    Args:
+        a: Scores of one router, shape (n,).
+        b: Scores of the other, shape (n,).
+        strong: Strong model's quality per prompt.
+        weak: Weak model's quality per prompt.
+        n_boot: Resamples.
+        seed: Seed of the resampling.
+
+    Returns:
+        (difference, 2.5th percentile, 97.5th percentile).
+    """
+
+    def value(s: Array, idx: npt.NDArray[np.int64]) -> float:
+        q_s, q_w = strong[idx], weak[idx]
+        curve = exact_curve(s[idx], q_s, q_w)
+        return apgr(curve, float(q_s.mean()), float(q_w.mean()))
+
+    rng = np.random.default_rng(seed)
+    every = np.arange(len(a))
+    diffs = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(a), len(a))
+        diffs.append(value(a, idx) - value(b, idx))
+    lo, hi = np.percentile(diffs, [2.5, 97.5])
+    return value(a, every) - value(b, every), float(lo), float(hi)
 
 
 def holdout_sets(data_dir: Path) -> dict[str, tuple[list[str], Any, Any]]:
@@ -93,8 +132,11 @@ def main() -> None:
     ap.add_argument("--embedding-store", type=Path, default=None)
     ap.add_argument("--mixture", action="append", default=None)
     ap.add_argument("--holdout", action="append", default=None, choices=HOLDOUTS)
+    ap.add_argument("--router", action="append", default=None, choices=ROUTERS)
+    ap.add_argument("--bootstrap", type=int, default=0, help="paired resamples")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
+    routers = args.router or list(ROUTERS)
     t0 = time.time()
     data_dir = resolve_data_dir(args.data_dir)
     base = load_recipe(args.recipe)
@@ -103,6 +145,7 @@ def main() -> None:
         print("preloaded", emb.load_store(args.embedding_store), "vectors")
     sets = holdout_sets(data_dir)
     report: dict[str, dict[str, dict[str, float]]] = {}
+    first: dict[tuple[str, str], Array] = {}  # (router, holdout) -> first mixture's
     for name in args.mixture or list(ADDITIONS):
         for key in args.holdout or list(HOLDOUTS):
             kind = HOLDOUTS[key]
@@ -111,13 +154,25 @@ def main() -> None:
             recipe = mixture(base, name, kind)
             data = build_battles(recipe, data_dir, emb)
             prompts, strong, weak = sets[key]
-            for router_name in ROUTERS:
+            for router_name in routers:
                 router = train_router(router_name, recipe, data, emb)
-                curve = exact_curve(router.score(prompts), strong, weak)
+                scores = router.score(prompts)
+                curve = exact_curve(scores, strong, weak)
                 value = apgr(curve, float(strong.mean()), float(weak.mean()))
-                report.setdefault(name, {}).setdefault(router_name, {})[key] = value
+                cells = report.setdefault(name, {}).setdefault(router_name, {})
+                cells[key] = value
+                ref = first.setdefault((router_name, key), scores)
+                delta = ""
+                if args.bootstrap and ref is not scores:
+                    d, lo, hi = paired_delta(scores, ref, strong, weak, args.bootstrap)
+                    cells[f"d_{key}"], cells[f"d_{key}_lo"], cells[f"d_{key}_hi"] = (
+                        d,
+                        lo,
+                        hi,
+                    )
+                    delta = f", vs first {d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
                 print(
-                    f"{name:20s} holdout {key}: {router_name:10s} {value:.3f} "
+                    f"{name:20s} holdout {key}: {router_name:10s} {value:.3f}{delta} "
                     f"({len(data.battles)} battles, {time.time() - t0:.0f}s)",
                     flush=True,
                 )
@@ -126,12 +181,12 @@ def main() -> None:
     print()
     print(
         f"{'mixture':20s} "
-        + " ".join(f"{r + '.' + k:>14s}" for r in ROUTERS for k in HOLDOUTS)
+        + " ".join(f"{r + '.' + k:>14s}" for r in routers for k in HOLDOUTS)
     )
     for name, by_router in report.items():
         cells = [
             f"{by_router[r][k]:14.3f}" if k in by_router[r] else f"{'-':>14s}"
-            for r in ROUTERS
+            for r in routers
             for k in HOLDOUTS
         ]
         print(f"{name:20s} " + " ".join(cells))

@@ -20,16 +20,18 @@ several (strong, weak) pairs:
 The split and its near duplicates are found with the default embedder; the fitted
 rows embed with ``--embedder`` (default: the default embedder).
 
-``--compare A,B`` (two ``--router`` names) prints B - A per pair and for the mean
-of the pairs, with 95 % paired bootstrap intervals: each family's held-out prompts
-are resampled (the same draw for every pair of the family and both routers).
+``--compare A,B`` (two ``--router`` names or fitted columns) prints B - A per pair
+and for the mean of the pairs, with 95 % paired bootstrap intervals: each family's
+held-out prompts are resampled (the same draw for every pair of the family and both
+routers).
 
 ``--new-sources`` adds the newer label sources: two more families of pairs
 (gemini-benchmark: the paper's pair and others on SVAMP, MultiArith, HumanEval,
 ODEX; CRUXEval: 26 models), held out by the same hash split, and the columns
 ``floor+new`` and ``floor-reasoning`` / ``floor-reasoning+new`` (the shipped
 `default-chat` recipe) trained without / with gemini-benchmark, CRUXEval and
-EloBench (their held-out halves excluded).
+EloBench (their held-out halves excluded), and ``floor+crux`` /
+``floor-reasoning+crux`` with CRUXEval alone.
 
 Usage::
 
@@ -163,8 +165,10 @@ def main() -> None:
         every = [*old, *NEW_FAMILIES]
         for label, fams, recipe in (
             ("floor+new", every, "floor"),
+            ("floor+crux", [*old, "crux"], "floor"),
             ("floor-reasoning", old, "floor-reasoning"),
             ("floor-reasoning+new", every, "floor-reasoning"),
+            ("floor-reasoning+crux", [*old, "crux"], "floor-reasoning"),
         ):
             extra[label] = D.fit_difficulty(
                 table,
@@ -187,7 +191,10 @@ def main() -> None:
         except Exception as exc:
             print(f"skip {name}: {exc}")
 
-    compared = [tuple(f"{n}*" for n in c.split(",")) for c in args.compare]
+    fitted = {"cv-recipe", "floor", "retrained", "floor+pair", *extra}
+    compared = [
+        tuple(n if n in fitted else f"{n}*" for n in c.split(",")) for c in args.compare
+    ]
     held_pairs: list[HeldPair] = []
     print(f"{'family':12s} {'strong':28s} {'weak':34s} {'router':16s} APGR  APGR10")
     for fam, pairs in pairs_of.items():

@@ -62,17 +62,161 @@ def _count(
     return run
 
 
-def _elobench(data_dir: Path) -> tuple[str, bool]:
-    from prefroute.data.elobench import load_elobench, read_elobench_rows
+def _expect(
+    text: str, got: object, expected: object, reference: str
+) -> tuple[str, bool]:
+    """`text`, with the reference figures appended when `got` differs from them."""
+    if got == expected:
+        return text, True
+    return f"{text} (reference: {reference})", False
 
+
+def _alpaca_eval(data_dir: Path) -> tuple[str, bool]:
+    from prefroute.data._io import read_jsonl
+    from prefroute.data.battles import load_alpaca_eval
+
+    n_battles = len(load_alpaca_eval(data_dir))
+    compact = data_dir / "alpaca-eval" / "preferences_compact_all_present.jsonl"
+    if not compact.is_file():
+        return f"{n_battles:,} battles", True
+    n_rows = n_unjudged = 0
+    files: set[str] = set()
+    for _, obj in read_jsonl(compact):
+        n_rows += 1
+        n_unjudged += obj.get("preference") is None
+        files.add(str(obj.get("source_path", "")))
+    text = (
+        f"{n_rows:,} rows of {len(files)} annotation files; {n_battles:,} battles "
+        f"({n_unjudged} without a verdict, {n_rows - n_unjudged - n_battles} of the "
+        "placeholder generator)"
+    )
+    return _expect(
+        text,
+        (n_rows, len(files), n_battles),
+        (108665, 135, 107796),
+        "108,665 rows / 135 files / 107,796 battles",
+    )
+
+
+def _per_source(
+    loader: Callable[[Path], list[GoldenRecord]],
+    expected: dict[str, int],
+    reference: str,
+) -> Callable[[Path], tuple[str, bool]]:
+    """Golden records per source file (``<family>/<file>``), against `expected`."""
+
+    def run(data_dir: Path) -> tuple[str, bool]:
+        records = loader(data_dir)
+        counts: dict[str, int] = {}
+        for r in records:
+            key = r.source.split("/", 1)[-1]
+            counts[key] = counts.get(key, 0) + 1
+        text = f"{len(records):,} golden records: " + ", ".join(
+            f"{k} {v:,}" for k, v in sorted(counts.items())
+        )
+        return _expect(text, counts, expected, reference)
+
+    return run
+
+
+def _llmrouter(data_dir: Path) -> tuple[str, bool]:
+    from prefroute.data.golden import load_llmrouter
+
+    records = load_llmrouter(data_dir)
+    n_train = sum(r.source == "llmrouter/train" for r in records)
+    n_tasks = len({r.task for r in records if r.task})
+    text = (
+        f"{len(records):,} golden records (train {n_train:,}, test "
+        f"{len(records) - n_train:,}), {n_tasks} tasks"
+    )
+    return _expect(
+        text, (n_train, len(records) - n_train), (5400, 355), "5,400 + 355 rows"
+    )
+
+
+def _routeprofile(data_dir: Path) -> tuple[str, bool]:
+    from prefroute.data.battles import load_routeprofile_pairs
+    from prefroute.data.golden import load_routeprofile
+
+    records = load_routeprofile(data_dir)
+    n_models = len({m for r in records for m in r.scores})
+    n_pairs = len(load_routeprofile_pairs(data_dir))
+    text = f"{len(records):,} golden records ({n_models} models), {n_pairs:,} pairs"
+    return _expect(text, (len(records), n_pairs), (455, 7570), "455 rows / 7,570 pairs")
+
+
+def _gsm8k_train(data_dir: Path) -> tuple[str, bool]:
+    from prefroute.data._io import as_str, read_jsonl
+
+    path = data_dir / "gsm8k-train" / "train.jsonl"
+    n = 0
+    for lineno, obj in read_jsonl(path):
+        as_str(obj, "question", f"{path}:{lineno}")
+        as_str(obj, "answer", f"{path}:{lineno}")
+        n += 1
+    return _expect(f"{n:,} questions", n, 7473, "7,473")
+
+
+def _elobench(data_dir: Path) -> tuple[str, bool]:
+    from prefroute.data.elobench import (
+        ELOBENCH_JOINED,
+        load_elobench,
+        read_elobench_rows,
+    )
+
+    base = data_dir / "elobench"
     rows = read_elobench_rows(data_dir)
     n_questions = len({r.question for r in rows})
+    n_models = len({m for r in rows for m in (r.model_a, r.model_b)})
+    n_ambiguous = sum(r.is_ambiguous for r in rows)
     n_battles = len(load_elobench(data_dir))
-    text = f"{len(rows):,} rows, {n_questions:,} questions, {n_battles:,} judged"
-    ok = (len(rows), n_questions) == (45502, 10599)
-    if not ok:
-        text += " (reference join: 45,502 rows / 10,599 questions)"
-    return text, ok
+    strong, weak = "gpt-4-turbo", "gpt-35-turbo"
+    n_strong = sum(strong in (r.model_a, r.model_b) for r in rows)
+    cells = {"won": 0, "tie": 0, "lost": 0, "unjudged": 0}
+    for r in rows:
+        if {r.model_a, r.model_b} != {strong, weak}:
+            continue
+        if r.winner in ("", "invalid"):
+            cells["unjudged"] += 1
+        elif r.winner.startswith("tie"):
+            cells["tie"] += 1
+        else:
+            won = (r.winner == "model_a") == (r.model_a == strong)
+            cells["won" if won else "lost"] += 1
+    text = (
+        f"{len(rows):,} rows, {n_questions:,} questions, {n_models} models, "
+        f"{n_battles:,} judged, {n_ambiguous} ambiguous; {strong} in {n_strong:,} "
+        f"battles, vs {weak} {sum(cells.values())}: "
+        + ", ".join(f"{k} {v}" for k, v in cells.items())
+    )
+    got: tuple[object, ...] = (
+        len(rows),
+        n_questions,
+        n_models,
+        n_ambiguous,
+        n_strong,
+        tuple(cells.values()),
+    )
+    expected: tuple[object, ...] = (45502, 10599, 23, 6, 7588, (681, 176, 24, 5))
+    reference = (
+        "45,502 rows / 10,599 questions / 23 models / 6 ambiguous; gpt-4-turbo in "
+        "7,588, vs gpt-35-turbo won 681, tie 176, lost 24, unjudged 5"
+    )
+    if (base / ELOBENCH_JOINED).is_file() and (base / "raw").is_dir():
+        # the raw result sets, joined here; the reference join drops overlap rows
+        raw = read_elobench_rows(base / "raw")
+        sizes: dict[str, int] = {}
+        for r in raw:
+            sizes[r.source] = sizes.get(r.source, 0) + 1
+        text += (
+            f"; raw join {len(raw):,} ("
+            + " + ".join(f"{v:,}" for _, v in sorted(sizes.items()))
+            + f"), {len(raw) - len(rows)} removed for overlap"
+        )
+        got += (len(raw) - len(rows), tuple(sorted(sizes.values())))
+        expected += (18, (13515, 15893, 16112))
+        reference += "; 18 removed, raw sets 13,515 / 16,112 / 15,893"
+    return _expect(text, got, expected, reference)
 
 
 def _accuracy(records: list[GoldenRecord], model: str) -> float:
@@ -86,17 +230,32 @@ def _gemini_benchmark(data_dir: Path) -> tuple[str, bool]:
     records = load_gemini_benchmark(data_dir, canonical=True)
     strong, weak = "gpt-4-1106-preview", "mistralai/Mixtral-8x7B-Instruct-v0.1"
     expected = {
-        "svamp": (0.926, 0.75),
-        "mawpsmultiarith": (0.987, 0.922),
-        "HumanEval": (0.787, 0.445),
+        "svamp": (1000, 0.926, 0.75),
+        "mawpsmultiarith": (600, 0.987, 0.922),
+        "HumanEval": (164, 0.787, 0.445),
     }
     parts, ok = [], True
     for task in sorted({r.task for r in records}, key=str.lower):
         recs = [r for r in records if r.task == task]
-        got = (_accuracy(recs, strong), _accuracy(recs, weak))
+        got = (len(recs), _accuracy(recs, strong), _accuracy(recs, weak))
         ok &= expected.get(task, got) == got
-        parts.append(f"{task} {len(recs):,} GPT-4 {got[0]:.3f} / Mixtral {got[1]:.3f}")
+        rows = f"{len(recs):,}"
+        if task == "ODEX":  # several rows per question, each with its own context
+            questions = _odex_questions(data_dir)
+            ok &= (len(recs), questions) == (439, 372)
+            rows += f" ({questions} questions)"
+        parts.append(f"{task} {rows} GPT-4 {got[1]:.3f} / Mixtral {got[2]:.3f}")
     return "; ".join(parts), ok
+
+
+def _odex_questions(data_dir: Path) -> int:
+    """Distinct ``question`` fields of ODEX's GPT-4 output file (0 when absent)."""
+    from prefroute.data._io import as_str, read_jsonl
+
+    path = data_dir / "gemini-benchmark/outputs/ODEX/gpt-4-turbo/output.jsonl"
+    if not path.is_file():
+        return 0
+    return len({as_str(obj, "question", f"{path}:{n}") for n, obj in read_jsonl(path)})
 
 
 def _crux(data_dir: Path) -> tuple[str, bool]:
@@ -104,6 +263,7 @@ def _crux(data_dir: Path) -> tuple[str, bool]:
 
     records = load_crux(data_dir, canonical=True)
     models = {m for r in records for m in r.scores}
+    n_scored = len({m for r in load_crux(data_dir, max_gap=None) for m in r.scores})
     strong, weak = "gpt-4-0314", "mistralai/Mixtral-8x7B-Instruct-v0.1"
     cells = {"both right": 0, "only GPT-4": 0, "only Mixtral": 0, "both wrong": 0}
     for r in records:
@@ -116,14 +276,20 @@ def _crux(data_dir: Path) -> tuple[str, bool]:
         cells[key] += 1
     counts = tuple(cells.values())
     text = (
-        f"{len(records):,} problems, {len(models)} validated models; gpt-4-0314 vs "
-        "Mixtral: " + ", ".join(f"{k} {v}" for k, v in cells.items())
+        f"{len(records):,} problems, {n_scored} models scored, {len(models)} "
+        "validated; gpt-4-0314 vs Mixtral: "
+        + ", ".join(f"{k} {v}" for k, v in cells.items())
     )
-    return text, counts == (340, 256, 18, 186)
+    return _expect(
+        text,
+        (len(records), n_scored, counts),
+        (800, 51, (340, 256, 18, 186)),
+        "800 problems / 51 models / 340, 256, 18, 186",
+    )
 
 
 def _checks() -> list[_Check]:
-    from prefroute.data import battles, golden
+    from prefroute.data import golden
 
     return [
         _Check(
@@ -143,13 +309,21 @@ def _checks() -> list[_Check]:
             "alpaca-eval",
             "alpaca-eval",
             "alpaca-eval",
-            _count(battles.load_alpaca_eval, "battles"),  # type: ignore[arg-type]
+            _alpaca_eval,
         ),
         _Check(
             "routerbench",
             "routerbench",
             "routerbench",
-            _count(golden.load_routerbench, "golden records"),  # type: ignore[arg-type]
+            _per_source(
+                golden.load_routerbench,
+                {
+                    "arc_challenge_train": 1039,
+                    "mbpp_train": 299,
+                    "winograde_train": 887,
+                },
+                "ARC-challenge 1,039 / MBPP 299 / Winogrande 887",
+            ),
         ),
         _Check(
             "routerdc",
@@ -161,14 +335,15 @@ def _checks() -> list[_Check]:
             "llmrouter",
             "ulab-llmrouter",
             "llmrouter",
-            _count(golden.load_llmrouter, "golden records"),  # type: ignore[arg-type]
+            _llmrouter,
         ),
         _Check(
             "routeprofile",
             "ulab-routeprofile",
             "routeprofile",
-            _count(golden.load_routeprofile, "golden records"),  # type: ignore[arg-type]
+            _routeprofile,
         ),
+        _Check("gsm8k-train", "gsm8k-train", "gsm8k-train", _gsm8k_train),
         _Check("elobench", "elobench", "elobench", _elobench),
         _Check(
             "gemini-benchmark",

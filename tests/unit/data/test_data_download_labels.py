@@ -3,6 +3,7 @@ sources (EloBench, gemini-benchmark, ZeroEval-CRUX)."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -50,10 +51,28 @@ def test_cli_check_loads_small_copies(tmp_path: Path) -> None:
         env={"COLUMNS": "400"},  # one line per dataset
     )
     assert result.exit_code == 0, result.output
-    assert "5 rows, 5 questions, 3 judged" in result.output
+    assert "5 rows, 5 questions, 4 models, 3 judged, 2 ambiguous" in result.output
+    assert "vs gpt-35-turbo 2: won 1, tie 0, lost 0, unjudged 1" in result.output
     assert "svamp 3 GPT-4 0.667 / Mixtral 0.333" in result.output
-    assert "3 problems, 2 validated models" in result.output
-    assert "ok (differs)" in result.output  # not the reference figures
+    assert "3 problems, 4 models scored, 2 validated" in result.output
+    # not the reference figures: each row says so and names them
+    assert result.output.count("ok (differs)") == 3
+    assert "(reference: 800 problems / 51 models" in result.output
+
+
+def test_cli_check_counts_gsm8k_train_and_rejects_a_bad_row(tmp_path: Path) -> None:
+    folder = tmp_path / "gsm8k-train"
+    folder.mkdir()
+    rows = [{"question": f"q{i}", "answer": f"#### {i}"} for i in range(3)]
+    (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = ["data", "check", "--data-dir", str(tmp_path)]
+    result = CliRunner().invoke(build_app(), args, env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    assert "3 questions (reference: 7,473)" in result.output
+    (folder / "train.jsonl").write_text('{"question": "q"}\n')
+    result = CliRunner().invoke(build_app(), args, env={"COLUMNS": "400"})
+    assert result.exit_code == 1
+    assert "answer" in result.output
 
 
 @pytest.mark.data
@@ -72,7 +91,18 @@ def test_cli_check_prints_the_reference_figures(data_dir: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
-    assert "45,502 rows, 10,599 questions" in out
+    assert "45,502 rows, 10,599 questions, 23 models" in out
+    assert "6 ambiguous; gpt-4-turbo in 7,588 battles" in out
+    assert "vs gpt-35-turbo 886: won 681, tie 176, lost 24, unjudged 5" in out
+    assert "raw join 45,520 (16,112 + 13,515 + 15,893), 18 removed" in out
+    assert "ODEX 439 (372 questions)" in out
+    assert "800 problems, 51 models scored, 26 validated" in out
+    assert "108,665 rows of 135 annotation files; 107,796 battles" in out
+    assert "arc_challenge_train 1,039, mbpp_train 299, winograde_train 887" in out
+    assert "(train 5,400, test 355)" in out
+    assert "455 golden records (8 models), 7,570 pairs" in out
+    assert "7,473 questions" in out
+    assert "(differs)" not in out and "reference:" not in out
     assert "svamp 1,000 GPT-4 0.926 / Mixtral 0.750" in out
     assert "mawpsmultiarith 600 GPT-4 0.987 / Mixtral 0.922" in out
     assert "HumanEval 164 GPT-4 0.787 / Mixtral 0.445" in out
