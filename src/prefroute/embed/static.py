@@ -26,6 +26,7 @@ package and the shipped counts on first use (tens of seconds on 2 cores;
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import logging
@@ -54,6 +55,7 @@ __all__ = [
     "StaticEmbedder",
     "StaticTable",
     "count_pieces",
+    "counts_digest",
     "distill",
     "distill_static_table",
     "load_counts",
@@ -74,6 +76,16 @@ _SIF = 1e-3
 #: Word-piece counts over the training prompts (``prefroute embed static-counts``):
 #: the frequencies behind the weights. Part of the recipe (`TABLE_VERSION`).
 COUNTS_FILE = Path(__file__).resolve().parent / "minilm_static_counts.npz"
+
+
+@functools.lru_cache(maxsize=1)
+def counts_digest() -> str:
+    """A sha256 prefix of `COUNTS_FILE`: the table's folder and the embedder's
+    `cache_key` carry it, so new counts never read a table, vectors or scores
+    cached from the old ones (whether or not `TABLE_VERSION` moved)."""
+    return hashlib.sha256(COUNTS_FILE.read_bytes()).hexdigest()[:8]
+
+
 #: Word pieces per ORT call while distilling (each a 3-token sequence).
 _DISTILL_BATCH = 1024
 #: Word pieces gathered per ``np.add.reduceat`` call while embedding: bounds the
@@ -368,8 +380,9 @@ def static_table_path(
         rebuild: Distil again even if the file exists.
 
     Returns:
-        ``<cache root>/models/minilm-static-<key>-<size>-t<version>/table.npz``
-        (``key``, ``size``: sha256 prefix and size of the weights).
+        ``<cache root>/models/minilm-static-<key>-<size>-t<v>-c<counts>/table.npz``
+        (``key``, ``size``: sha256 prefix and size of the weights; ``v``:
+        `TABLE_VERSION`; ``counts``: `counts_digest`).
 
     Raises:
         MissingModelError: The weights package is not installed.
@@ -380,7 +393,8 @@ def static_table_path(
     models = _models_dir(cache_directory)
     key = _weights_key(weights, models)[:16]
     size = weights.stat().st_size
-    path = models / f"minilm-static-{key}-{size}-t{TABLE_VERSION}" / _FILE
+    version = f"t{TABLE_VERSION}-c{counts_digest()}"
+    path = models / f"minilm-static-{key}-{size}-{version}" / _FILE
     if rebuild or not path.is_file():
         logger.info("distilling the static MiniLM table into %s", path)
         distill_static_table(path, cache_directory=cache_directory)
@@ -425,7 +439,7 @@ class StaticEmbedder:
         self.spec = "minilm-static"
         self.dim = STATIC_DIM
         #: What embedding caches key on: a new distillation recipe moves the vectors.
-        self.cache_key = f"{self.spec}@t{TABLE_VERSION}"
+        self.cache_key = f"{self.spec}@t{TABLE_VERSION}-c{counts_digest()}"
         self._lock = threading.Lock()
         self._ready: tuple[Tokenizer, FloatArray, FloatArray] | None = None
 

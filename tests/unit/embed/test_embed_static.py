@@ -4,6 +4,7 @@ counts commands."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from prefroute.embed.static import (
     TABLE_VERSION,
     StaticEmbedder,
     StaticTable,
+    counts_digest,
     distill,
     load_counts,
     static_table_path,
@@ -61,7 +63,7 @@ def test_spec_resolves_and_cache_key_carries_the_table_version() -> None:
     embedder = get_embedder("minilm-static")
     assert isinstance(embedder, StaticEmbedder)
     assert embedder.spec == "minilm-static"
-    assert embedder.cache_key == f"minilm-static@t{TABLE_VERSION}"
+    assert embedder.cache_key == f"minilm-static@t{TABLE_VERSION}-c{counts_digest()}"
     with pytest.raises(ConfigError, match="no argument"):
         get_embedder("minilm-static:64")
 
@@ -238,7 +240,7 @@ def test_distill_command_rebuilds_the_same_table_bytes(
     assert result.returncode == 0, result.stderr
     path = Path(result.stdout.splitlines()[0])
     assert path.is_file() and tmp_path in path.parents
-    assert f"t{TABLE_VERSION}" in path.parent.name
+    assert path.parent.name.endswith(f"-t{TABLE_VERSION}-c{counts_digest()}")
     rebuilt = StaticTable.load(path)
     # same machine, another build (another process, fresh graph): same bytes
     assert rebuilt.sha256() == table.sha256()
@@ -257,3 +259,10 @@ def test_static_counts_command_reproduces_the_shipped_counts(
     result = _cli("embed", "static-counts", "--out", str(out), env=env)
     assert result.returncode == 0, result.stderr
     np.testing.assert_array_equal(load_counts(out), load_counts(COUNTS_FILE))
+
+
+def test_cache_keys_follow_the_counts_file() -> None:
+    # new counts move every vector: caches must not serve the old ones
+    digest = hashlib.sha256(COUNTS_FILE.read_bytes()).hexdigest()[:8]
+    assert counts_digest() == digest
+    assert StaticEmbedder().cache_key.endswith(f"-c{digest}")
