@@ -107,6 +107,38 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         yield from iter_jsonl_lines(handle, str(path))
 
 
+def iter_json_lines(lines: Iterable[str], name: str) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line_number, value)`` for each non-empty line of a JSON-lines
+    stream, whatever JSON each line holds.
+
+    Args:
+        lines: The stream (an open file, ``sys.stdin``, a list of lines).
+        name: What to call it in error messages (a path, ``<stdin>``).
+
+    Yields:
+        1-based line number and the parsed JSON value.
+
+    Raises:
+        DataError: ``<name>:<line>: ...`` when a line is not JSON, or
+            ``<name>: ...`` when the stream is not UTF-8.
+    """
+    numbered = enumerate(lines, start=1)
+    while True:
+        try:
+            lineno, line = next(numbered)
+        except StopIteration:
+            return
+        except UnicodeDecodeError as exc:  # decoding happens as the file is read
+            raise DataError(f"{name}: not UTF-8 text ({exc.reason})") from exc
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{name}:{lineno}: invalid JSON ({exc.msg})") from exc
+        yield lineno, value
+
+
 def iter_jsonl_lines(
     lines: Iterable[str], name: str
 ) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -122,20 +154,7 @@ def iter_jsonl_lines(
     Raises:
         DataError: ``<name>:<line>: ...`` when a line is not a JSON object.
     """
-    numbered = enumerate(lines, start=1)
-    while True:
-        try:
-            lineno, line = next(numbered)
-        except StopIteration:
-            return
-        except UnicodeDecodeError as exc:  # decoding happens as the file is read
-            raise DataError(f"{name}: not UTF-8 text ({exc.reason})") from exc
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{name}:{lineno}: invalid JSON ({exc.msg})") from exc
+    for lineno, obj in iter_json_lines(lines, name):
         if not isinstance(obj, dict):
             raise DataError(
                 f"{name}:{lineno}: expected a JSON object, got {type(obj).__name__}"

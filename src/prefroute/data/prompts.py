@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from prefroute.data._io import iter_json_lines
 from prefroute.errors import DataError
 
 __all__ = [
@@ -171,22 +172,8 @@ def prompt_from_record(record: Any, where: str = "record") -> str:
 
 
 def _jsonl_records(lines: Iterable[str], name: str) -> Iterator[PromptRecord]:
-    numbered = enumerate(lines, start=1)
-    while True:
-        try:
-            lineno, line = next(numbered)
-        except StopIteration:
-            return
-        except UnicodeDecodeError as exc:  # decoding happens as the file is read
-            raise DataError(f"{name}: not UTF-8 text ({exc.reason})") from exc
-        if not line.strip():
-            continue
-        where = f"{name}:{lineno}"
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: invalid JSON ({exc.msg})") from exc
-        yield _record(value, where)
+    for lineno, value in iter_json_lines(lines, name):
+        yield _record(value, f"{name}:{lineno}")
 
 
 def _text_records(lines: Iterable[str], name: str) -> Iterator[PromptRecord]:

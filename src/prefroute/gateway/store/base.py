@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import importlib
 import math
+import operator
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from prefroute.errors import ConfigError
 
@@ -31,6 +32,7 @@ __all__ = [
     "new_request_id",
     "open_store",
     "prompt_hash",
+    "record_values",
 ]
 
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -107,6 +109,13 @@ class RequestRecord:
 #: The stores' request columns, in `RequestRecord` field order (rows map back with
 #: ``RequestRecord(*row)``).
 REQUEST_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(RequestRecord))
+_RECORD_VALUES = operator.attrgetter(*REQUEST_COLUMNS)
+
+
+def record_values(record: RequestRecord) -> list[Any]:
+    """A record's field values in `REQUEST_COLUMNS` order (a store encodes the
+    ones its database cannot hold as they are: the JSON fields, the flags)."""
+    return list(_RECORD_VALUES(record))
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from prefroute.gateway.store.base import (
     REQUEST_COLUMNS,
     FeedbackRecord,
     RequestRecord,
+    record_values,
 )
 
 __all__ = ["PostgresLogStore", "StoreUnavailableError", "redact_url"]
@@ -133,32 +134,12 @@ def _import_psycopg() -> Any:
     return psycopg
 
 
-def _to_row(record: RequestRecord, jsonb: Any) -> tuple[Any, ...]:
-    return (
-        record.request_id,
-        record.ts,
-        record.router,
-        record.threshold,
-        record.strong_share,
-        record.budget,
-        record.knob,
-        record.score,
-        None if record.scores is None else jsonb(record.scores),
-        jsonb(record.candidates),
-        record.routed_model,
-        record.policy_model,
-        record.is_fallback,
-        record.is_exploration,
-        record.propensity,
-        record.status,
-        record.latency_ms,
-        record.prompt_tokens,
-        record.completion_tokens,
-        record.cost_usd,
-        record.prompt_hash,
-        record.prompt,
-        record.error,
-    )
+def _to_row(record: RequestRecord, jsonb: Any) -> list[Any]:
+    values = record_values(record)
+    scores = values[_SCORES_AT]
+    values[_SCORES_AT] = None if scores is None else jsonb(scores)
+    values[_CANDIDATES_AT] = jsonb(values[_CANDIDATES_AT])
+    return values
 
 
 def _from_row(row: Sequence[Any]) -> RequestRecord:

@@ -23,6 +23,7 @@ from prefroute.gateway.store.base import (
     REQUEST_COLUMNS,
     FeedbackRecord,
     RequestRecord,
+    record_values,
 )
 
 __all__ = ["SQLiteLogStore"]
@@ -106,32 +107,14 @@ def _candidates_json(candidates: list[str]) -> str:
     return text
 
 
-def _to_row(record: RequestRecord) -> tuple[Any, ...]:
-    return (
-        record.request_id,
-        record.ts,
-        record.router,
-        record.threshold,
-        record.strong_share,
-        record.budget,
-        record.knob,
-        record.score,
-        None if record.scores is None else json.dumps(record.scores),
-        _candidates_json(record.candidates),
-        record.routed_model,
-        record.policy_model,
-        int(record.is_fallback),
-        int(record.is_exploration),
-        record.propensity,
-        record.status,
-        record.latency_ms,
-        record.prompt_tokens,
-        record.completion_tokens,
-        record.cost_usd,
-        record.prompt_hash,
-        record.prompt,
-        record.error,
-    )
+def _to_row(record: RequestRecord) -> list[Any]:
+    values = record_values(record)
+    scores = values[_SCORES_AT]
+    values[_SCORES_AT] = None if scores is None else json.dumps(scores)
+    values[_CANDIDATES_AT] = _candidates_json(values[_CANDIDATES_AT])
+    values[_FALLBACK_AT] = int(values[_FALLBACK_AT])
+    values[_EXPLORATION_AT] = int(values[_EXPLORATION_AT])
+    return values
 
 
 def _from_row(row: Sequence[Any]) -> RequestRecord:
