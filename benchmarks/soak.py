@@ -25,14 +25,16 @@ Reported: requests and statuses per phase, lost requests (no complete answer), a
 that are neither a valid completion, a valid stream (ending in ``[DONE]`` or an error
 event) nor an error envelope, 5xx other than 502/504 outside overload and drain,
 duplicate upstream generations, p50/p99 latency of answered requests, the server's
-RSS and open files after warm-up and at the end of the load phase, the share shed
+RSS and open files after warm-up, once every fault path has run and at the end of the
+load phase (RSS: medians of 0.5 s samples over 2.5 s), the share shed
 under overload and /health latency meanwhile, and the time from SIGTERM to exit.
 
     .venv/bin/python benchmarks/soak.py                  # 5 minutes
     .venv/bin/python benchmarks/soak.py --duration 30 --json soak.json --check
 
 ``--check`` exits 1 unless: 0 lost, 0 invalid answers, 0 other 5xx, 0 duplicate
-generations, RSS growth < 5 % after warm-up, the overload phase shed some requests,
+generations, RSS growth < 5 % from the point every fault path has run (the weak
+upstream killed and back) to the end of the load, the overload phase shed some requests,
 and the server exited within the shutdown timeout + 3 s.
 """
 
@@ -69,6 +71,10 @@ UPSTREAM_TIMEOUT = 1.0  # gap between bytes
 HANG_SECONDS = 3.0  # past the upstream timeout
 REQUEST_TIMEOUT = 10.0
 SHUTDOWN_TIMEOUT = 3.0
+# RSS is sampled this often during the load phase; each end of the memory window
+# is the median of the samples in its first / last SAMPLE_WINDOW_S seconds.
+SAMPLE_EVERY_S = 0.5
+SAMPLE_WINDOW_S = 2.5
 LONG_WORD_MS = 800  # drain-phase streams: 6 words, ~5 s, past the shutdown timeout
 
 
@@ -79,6 +85,11 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+def _median_rss(samples: list[tuple[float, float, int]]) -> float:
+    """Median RSS (MB) of (time, RSS, fds) samples; 0 when there are none."""
+    return statistics.median(s[1] for s in samples) if samples else 0.0
 
 
 def _proc_stats(pid: int) -> tuple[float, int]:
@@ -607,37 +618,41 @@ async def _soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             upstreams["weak"].journal = journals["weak"][1]
             upstreams["weak"].start()
 
-        samples: list[tuple[float, int]] = []
+        samples: list[tuple[float, float, int]] = []  # (time, RSS MB, fds)
         # RSS once every fault path has run (the weak upstream killed and back):
-        # first-use allocations end there, a leak goes on growing after it
+        # first-use allocations end there, a leak goes on growing after it. One
+        # sample swings by a few MB with the large prompts in flight, so each end
+        # of the window is the median of the samples in its first / last seconds.
         settled_at = time.monotonic() + load * 0.5 + 1.0
-        settled: list[float] = []
 
         async def sample() -> None:
             end = time.monotonic() + load
             while time.monotonic() < end:
-                samples.append(_proc_stats(server.pid))
-                if not settled and time.monotonic() >= settled_at:
-                    settled.append(samples[-1][0])
-                await asyncio.sleep(1.0)
+                samples.append((time.monotonic(), *_proc_stats(server.pid)))
+                await asyncio.sleep(SAMPLE_EVERY_S)
 
         results = await asyncio.gather(
             _clients(port, n, load, "load", 2), chaos(), sample()
         )
         tallies["load"] = results[0]
         rss2, fds2 = _proc_stats(server.pid)
+        after = [s for s in samples if s[0] >= settled_at]
+        rss_settled = _median_rss(
+            [s for s in after if s[0] < after[0][0] + SAMPLE_WINDOW_S] if after else []
+        )
+        rss_end = _median_rss(
+            [s for s in samples if s[0] > samples[-1][0] - SAMPLE_WINDOW_S]
+        )
         report["server_memory"] = {
             "rss_after_warmup_mb": round(rss1, 1),
-            "rss_end_of_load_mb": round(rss2, 1),
-            "rss_growth_pct": round(100 * (rss2 - rss1) / rss1, 2),
-            "rss_after_faults_mb": round(settled[0] if settled else rss1, 1),
+            "rss_end_of_load_mb": round(rss_end, 1),
+            "rss_growth_pct": round(100 * (rss_end - rss1) / rss1, 2),
+            "rss_after_faults_mb": round(rss_settled or rss1, 1),
             "rss_growth_after_faults_pct": round(
-                100
-                * (rss2 - (settled[0] if settled else rss1))
-                / (settled[0] if settled else rss1),
-                2,
+                100 * (rss_end - (rss_settled or rss1)) / (rss_settled or rss1), 2
             ),
-            "rss_max_during_load_mb": round(max(s[0] for s in samples), 1),
+            "rss_max_during_load_mb": round(max(s[1] for s in samples), 1),
+            "rss_last_sample_mb": round(rss2, 1),
             "fds_after_warmup": fds1,
             "fds_end_of_load": fds2,
         }
