@@ -142,12 +142,13 @@ def unguarded_table(results: dict[str, Any], ks: Sequence[int]) -> str:
 def target_table(results: dict[str, Any], k: int) -> str:
     """Markdown: at `k`, mean over tasks of the deployed router, the unguarded
     candidate and the best candidate in hindsight (when measured), beside k = 0,
-    the ceiling and the half-gap target ``k0 + (ceiling - k0) / 2``."""
+    the ceiling, the half-gap target ``k0 + (ceiling - k0) / 2`` and the guarded
+    router fitted on the ceiling's labels (both models on every pool prompt)."""
     head = (
         f"| pair | explore | k=0 | deployed k={k} | unguarded | hindsight best | "
-        "target (half the gap) | ceiling |"
+        "target (half the gap) | ceiling | ceiling labels, guarded |"
     )
-    lines = [head, "|" + "---|" * 8]
+    lines = [head, "|" + "---|" * 9]
     for name, per_task in results.items():
         for explore in sorted({e for t in per_task.values() for e in t["streams"]}):
             cells = [t["streams"][explore]["k"] for t in per_task.values()]
@@ -166,6 +167,13 @@ def target_table(results: dict[str, Any], k: int) -> str:
                 fmt(float(np.mean(best))) if None not in best else "-",
                 fmt(k0 + (ceiling - k0) / 2),
                 fmt(ceiling),
+                fmt(
+                    float(
+                        np.mean(
+                            [t["ceiling"]["ceiling_guarded"] for t in per_task.values()]
+                        )
+                    )
+                ),
             ]
             lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)

@@ -4,8 +4,10 @@ Golden labels (per-model correctness of every prompt: RouterBench, RouterDC,
 LLMRouter) stand in for users: the feedback on a request is the golden correctness
 of the model that answered it. Leave one task out: the starting router never saw
 the task (its prompts are dropped from every family of its training data); the
-task's prompts are split once (a fixed hash of the text) into a traffic pool (60%)
-and evaluation prompts (40%).
+task's prompts are split (a fixed hash of the text) into a traffic pool (60%) and
+evaluation prompts (40%). ``--splits N`` repeats every pair deployment on N such
+splits (other hash salts) and averages over them: APGR on a few hundred prompts of one
+task moves by several hundredths between splits, more than most adaptations gain.
 
 A deployment serves 1,000 requests drawn from the pool (a seeded permutation, cycled
 when the pool is smaller, so a prompt may come back), logs each (prompt, decision,
@@ -50,10 +52,11 @@ Two paths write the log:
   for every other stream.
 
 ``--guard-se Z`` and ``--blends W,...`` pass the guard rule under test to every
-``prefroute adapt``; ``--hindsight-ks 200`` also reports, at those k, the best of the
-starting ranking and every candidate a guard can choose (each penalty pair at blend
-weights 0.25, 0.5 and 1), picked on the evaluation prompts: an optimistic bound for
-any rule that selects among them from the log.
+``prefroute adapt`` (``--no-length``: heads without the prompt's log length, every
+adapted router of the run included); ``--hindsight-ks 200`` also reports, at those
+k, the best of the starting ranking and every candidate a guard can choose (each
+penalty pair at blend weights 0.25, 0.5 and 1), picked on the evaluation prompts: an
+optimistic bound for any rule that selects among them from the log.
 
 Usage::
 
@@ -124,6 +127,8 @@ EVAL_SHARE = 0.4
 CAP_PER_SOURCE = 1500
 EMBEDDER = "minilm"
 HINDSIGHT_BLENDS = (0.25, 0.5, 1.0)
+# Options of every adapted router built here (beside `prefroute adapt`'s own).
+HEADS: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -210,9 +215,12 @@ class Task:
     costs: dict[str, dict[str, float]] | None
 
 
-def load_task(records: Sequence[GoldenRecord], dataset: str, name: str) -> Task:
+def load_task(
+    records: Sequence[GoldenRecord], dataset: str, name: str, split: int = 0
+) -> Task:
     """Split one task's prompts into the traffic pool and the evaluation prompts
-    (prompts graded for every model of the task only)."""
+    (prompts graded for every model of the task only); `split` picks the hash salt
+    of the split."""
     mine = [r for r in records if r.task == name]
     models = set().union(*(r.scores for r in mine))
     rows: dict[str, GoldenRecord] = {}
@@ -220,7 +228,7 @@ def load_task(records: Sequence[GoldenRecord], dataset: str, name: str) -> Task:
         if set(r.scores) == models and (r.costs is None or set(r.costs) >= models):
             rows.setdefault(question(r.prompt), r)
     texts = list(rows)
-    held = holdout_mask(texts, EVAL_SHARE, seed=7)
+    held = holdout_mask(texts, EVAL_SHARE, seed=7 + split)
     costs = (
         {t: dict(rows[t].costs or {}) for t in texts}
         if all(r.costs for r in rows.values())
@@ -478,6 +486,7 @@ def _unguarded(
     keep = np.isfinite(traffic.rewards)
     prompts = [p for p, k in zip(traffic.prompts, keep, strict=True) if k]
     router = AdaptedRouter(
+        **HEADS,
         base=load_cached(start, embedder),
         strong_model=scenario.strong,
         weak_model=scenario.weak,
@@ -501,6 +510,7 @@ def _fit_on_log(
     traffic = read_log(log)
     keep = np.isfinite(traffic.rewards)
     return AdaptedRouter(
+        **HEADS,
         base=start,
         strong_model=scenario.strong,
         weak_model=scenario.weak,
@@ -563,10 +573,11 @@ def pair_ceiling(
     rewards = [task.scores[p][m] for p, m in zip(prompts, models, strict=True)]
     requests = np.concatenate([np.arange(n), np.arange(n)])
     guarded = AdaptedRouter(
-        base=base, strong_model=scenario.strong, weak_model=scenario.weak
+        **HEADS, base=base, strong_model=scenario.strong, weak_model=scenario.weak
     ).fit_feedback(prompts, models, rewards, requests=requests)
     picked = guarded.penalty_.cv_penalties if guarded.penalty_ is not None else None
     ceiling = AdaptedRouter(
+        **HEADS,
         base=base,
         strong_model=scenario.strong,
         weak_model=scenario.weak,
@@ -690,6 +701,14 @@ def main() -> None:
     ap.add_argument("--ks", default=",".join(str(k) for k in KS))
     ap.add_argument("--tasks", default="", help="only these held-out tasks")
     ap.add_argument(
+        "--splits",
+        type=int,
+        default=1,
+        help="pool / evaluation splits per pair task (each a row of the per-task "
+        "table; the pair tables average over tasks and splits); N-model tasks and "
+        "server streams use the first split",
+    )
+    ap.add_argument(
         "--server-streams",
         default="paper:arc-challenge:0.1",
         help="PAIR:TASK:EXPLORE streams sent through the real server ('' for none)",
@@ -704,6 +723,11 @@ def main() -> None:
         "--blends", default=None, help="`prefroute adapt --blends` (default: its own)"
     )
     ap.add_argument(
+        "--no-length",
+        action="store_true",
+        help="heads without the prompt's log length (`prefroute adapt --no-length`)",
+    )
+    ap.add_argument(
         "--hindsight-ks",
         default="",
         help="ks at which to also report the best candidate chosen in hindsight "
@@ -715,6 +739,9 @@ def main() -> None:
         _adaptation_deploy.ADAPT_OPTIONS += ["--guard-se", str(args.guard_se)]
     if args.blends is not None:
         _adaptation_deploy.ADAPT_OPTIONS += ["--blends", args.blends]
+    if args.no_length:
+        _adaptation_deploy.ADAPT_OPTIONS += ["--no-length"]
+        HEADS["length_feature"] = False
     hindsight_ks = [int(k) for k in args.hindsight_ks.split(",") if k]
     data_dir = resolve_data_dir(args.data_dir)
     ks = [int(k) for k in args.ks.split(",")]
@@ -733,11 +760,16 @@ def main() -> None:
         if scenario.name not in args.pairs.split(","):
             continue
         pairs_out[scenario.name] = {}
-        for task_name in scenario.tasks:
+        for task_name, split in [
+            (t, s) for t in scenario.tasks for s in range(max(1, args.splits))
+        ]:
             if args.tasks and task_name not in args.tasks.split(","):
                 continue
-            task = load_task(golden[scenario.dataset], scenario.dataset, task_name)
+            task = load_task(
+                golden[scenario.dataset], scenario.dataset, task_name, split
+            )
             start = starts.pair(task_name)
+            label = task_name if args.splits <= 1 else f"{task_name} ({split + 1})"
             t0 = time.time()
             entry: dict[str, Any] = {
                 "n_pool": len(task.pool),
@@ -754,14 +786,14 @@ def main() -> None:
                     explore,
                     work,
                     embedder,
-                    use_server=f"{scenario.name}:{task_name}:{explore:g}"
-                    in server_streams,
+                    use_server=split == 0
+                    and f"{scenario.name}:{task_name}:{explore:g}" in server_streams,
                     ks=ks,
                     hindsight_ks=hindsight_ks,
                 )
-            pairs_out[scenario.name][task_name] = entry
+            pairs_out[scenario.name][label] = entry
             print(
-                f"{scenario.name} {task_name}: "
+                f"{scenario.name} {label}: "
                 + ", ".join(
                     f"e={e:g} " + " ".join(f"{s['k'][k]['apgr']:.3f}" for k in ks)
                     for e, s in entry["streams"].items()

@@ -144,6 +144,23 @@ def test_adapt_with_a_lenient_guard_reports_its_blend(
         assert router.guard_z == 1.0 and list(router.blends) == [0.25, 0.5, 1.0]
 
 
+@pytest.mark.parametrize("length", [True, False])
+def test_adapt_heads_see_the_prompt_length_unless_told_not_to(
+    start: Path, tmp_path: Path, length: bool
+) -> None:
+    log = _pair_log(tmp_path / "log.db", 240, explore=0.3, seed=6)
+    out = tmp_path / "adapted"
+    code, _ = _run(
+        "adapt", "--router", str(start), "--log", str(log), "--out", str(out),
+        "--bootstrap", "50", "--force", *([] if length else ["--no-length"]),
+    )  # fmt: skip
+    assert code == 0
+    router = load_router(out)
+    assert isinstance(router, AdaptedRouter)
+    assert router.length_feature is length
+    assert (router.length_stats_ is not None) is length
+
+
 @pytest.mark.parametrize("blends", ["0,1", "0.5,2", "half", ""])
 def test_adapt_refuses_bad_blends(start: Path, tmp_path: Path, blends: str) -> None:
     log = _pair_log(tmp_path / "log.db", 30, explore=0.2)

@@ -154,6 +154,13 @@ def register(app: typer.Typer) -> None:
                 "correction in part).",
             ),
         ] = "1",
+        length: Annotated[
+            bool,
+            typer.Option(
+                "--length/--no-length",
+                help="Pair logs: the heads also see the prompt's log length.",
+            ),
+        ] = True,
         bootstrap: Annotated[
             int,
             typer.Option(
@@ -212,6 +219,7 @@ def register(app: typer.Typer) -> None:
             judge_weight=judge_weight,
             guard_z=guard_se,
             blends=weights,
+            length_feature=length,
         )
         models = (
             " vs ".join(result.models)

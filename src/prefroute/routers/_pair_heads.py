@@ -18,8 +18,11 @@ The shared penalty is chosen by grouped K-fold cross-validation of the log loss
 by a guard that cross-validates the routing decision itself: on held-out folds, the
 area under the cumulative-gain curve (doubly robust gain per request, from the logged
 propensities and an outcome model with the slopes off) of each candidate ranking
-against the starting router's. A candidate is a penalty pair and a blend weight
-``w`` (heads ``start + w * (fitted - start)``, `BLEND_GRID`; by default only 1). The
+against the starting router's, both ranked within each fold (each fold's heads differ
+by an offset, which must not reorder requests across folds). A candidate is a penalty
+pair (the shared penalty picked, or the shared slopes off: few labels estimate the
+strong-vs-weak part alone with less noise) and a blend weight ``w`` (heads ``start +
+w * (fitted - start)``, `BLEND_GRID`; by default only 1). The
 candidate with the largest lower confidence bound ``gain - GUARD_Z * se`` is used
 when that bound is above 0; otherwise the slopes are switched off, which keeps the
 starting router's ranking (only the intercepts, i.e. the calibration, are learned).
@@ -256,6 +259,15 @@ def _weighted_aucg(
     return out
 
 
+def _within(score: FloatArray) -> FloatArray:
+    """Ranks of a fold's scores as shares in (0, 1] (ties broken by order), so the
+    rankings of different folds' heads pool without their offsets mixing."""
+    out: FloatArray = (np.argsort(np.argsort(score, kind="stable")) + 1.0) / max(
+        len(score), 1
+    )
+    return out
+
+
 def _blend(start: FloatArray, candidate: FloatArray, weight: float) -> FloatArray:
     out: FloatArray = start + weight * (candidate - start)
     return out
@@ -270,9 +282,10 @@ def _guard(
     """Mean and standard error of each candidate's held-out gain over the start.
 
     A candidate is (penalties, blend weight). Every logged request gets out-of-fold
-    scores (heads fitted without its fold) and a doubly robust gain; the areas
-    under the cumulative-gain curves of the pooled out-of-fold rankings are
-    compared with the starting ranking's, averaged over repeated fold draws, and
+    scores (heads fitted without its fold, turned into ranks within the fold) and a
+    doubly robust gain; the areas under the cumulative-gain curves of the pooled
+    within-fold rankings are compared with the starting ranking's (ranked the same
+    way), averaged over repeated fold draws, and
     the standard error is that of the average over bootstrap resamples of the
     requests.
     """
@@ -298,6 +311,7 @@ def _guard(
         request_fold = fold[logged][first]
         gain = np.zeros(n)
         scores = np.zeros((len(candidates), n))
+        start_rank = np.zeros(n)
         for f in range(k):
             train = labels.take(fold != f)
             test = labels.take((fold == f) & logged)
@@ -327,8 +341,9 @@ def _guard(
                     labels.projected[at[idx]],
                     labels.z0[at[idx]],
                 )
-                scores[j, idx] = q[:, 0] - q[:, 1]
-        before = _weighted_aucg(labels.z0[at], gain, counts)
+                scores[j, idx] = _within(q[:, 0] - q[:, 1])
+            start_rank[idx] = _within(labels.z0[at[idx]])
+        before = _weighted_aucg(start_rank, gain, counts)
         for j in range(len(candidates)):
             diff[j] += (
                 _weighted_aucg(scores[j], gain, counts) - before
@@ -372,9 +387,10 @@ def fit_pair_heads(
     grid = BLEND_GRID if blends is None else tuple(float(w) for w in blends)
     shared, k = _select_shared(labels, n_folds, seed)
     candidates = [
-        ((shared, d), w)
+        ((s, d), w)
+        for s in dict.fromkeys((shared, OFF))
         for d in DIFFERENCE_GRID
-        if (shared, d) != off
+        if (s, d) != off
         for w in grid
         if w > 0
     ]

@@ -10,10 +10,12 @@ each model's quality on a prompt as a logistic head on top of the starting route
 
 where ``z0 = logit(score of the starting router)``, ``z`` is it standardised over the
 log's prompts and ``e`` the leading principal components of the prompt embeddings
-(fitted on the log's prompts, labelled or not). ``b`` and ``w`` are shrunk to zero by a
-ridge penalty chosen by cross-validation on the log (one-standard-error rule, toward
-more shrinkage), so with few labels the heads keep the starting router's ranking: with
-``b = w = 0`` the score below is a monotone function of ``z0`` whatever the intercepts.
+(fitted on the log's prompts, labelled or not) followed by the prompt's log length,
+standardised over the labelled prompts (``length_feature``). ``b`` and ``w`` are
+shrunk to zero by a ridge penalty chosen by cross-validation on the log
+(one-standard-error rule, toward more shrinkage), so with few labels the heads keep
+the starting router's ranking: with ``b = w = 0`` the score below is a monotone
+function of ``z0`` whatever the intercepts.
 The score is the predicted quality gain of the strong model, mapped to [0, 1]::
 
     score(x) = (1 + q_strong(x) - q_weak(x)) / 2
@@ -63,6 +65,15 @@ def logit(p: FloatArray) -> FloatArray:
     q = np.clip(np.asarray(p, dtype=np.float64), _CLIP, 1.0 - _CLIP)
     out: FloatArray = np.log(q) - np.log1p(-q)
     return out
+
+
+# (targets, weights) of the labels
+_Labels = tuple[FloatArray, FloatArray]
+
+
+def log_lengths(prompts: Sequence[str]) -> FloatArray:
+    """``log(1 + characters)`` of each prompt."""
+    return np.log1p(np.fromiter((len(p) for p in prompts), np.float64, len(prompts)))
 
 
 class _RecentMemo:
@@ -163,6 +174,7 @@ class AdaptedRouter(Router):
         seed: int = 0,
         guard_z: float = GUARD_Z,
         blends: Sequence[float] = BLEND_GRID,
+        length_feature: bool = True,
     ) -> None:
         """Create an unfitted router (no I/O).
 
@@ -187,6 +199,8 @@ class AdaptedRouter(Router):
                 2.5%; lower takes smaller, less certain corrections).
             blends: Weights of a candidate's correction the guard tries (heads
                 ``start + w * (candidate - start)``; 1 alone: all or nothing).
+            length_feature: The heads also see the prompt's log length
+                (standardised on the labelled traffic) beside the components.
         """
         if n_components < 0 or n_folds < 2:
             raise ConfigError(
@@ -217,11 +231,13 @@ class AdaptedRouter(Router):
         self.seed = seed
         self.guard_z = float(guard_z)
         self.blends = weights
+        self.length_feature = bool(length_feature)
         self._shared: Embedder | None = None
         self.coef_: FloatArray | None = None  # (2, 2 + k): shared, difference
         self.center_: FloatArray | None = None  # (d,)
         self.components_: FloatArray | None = None  # (k, d)
         self.z_stats_: FloatArray | None = None  # mean, std of the base logit
+        self.length_stats_: FloatArray | None = None  # mean, std of log length
         self.n_labels_: np.ndarray | None = None  # (2,)
         self.penalty_: PairChoice | None = None
 
@@ -336,10 +352,16 @@ class AdaptedRouter(Router):
             DataError: Lengths differ, a reward outside [0, 1], or a model that is
                 neither of the pair.
         """
-        x, z0, rows, cols, y, w = self._labels(
+        x, lengths, z0, rows, cols, y, w = self._labels(
             prompts, models, rewards, weights, unlabeled
         )
         self.center_, self.components_ = pca_basis(x, self.n_components)
+        self.length_stats_ = None
+        if self.length_feature:
+            spread = float(lengths.std())
+            self.length_stats_ = np.array(
+                [float(lengths.mean()), spread if spread > 1e-9 else 1.0]
+            )
         std = float(z0.std())
         self.z_stats_ = np.array([float(z0.mean()), std if std > 1e-9 else 1.0])
         prop = (
@@ -357,7 +379,7 @@ class AdaptedRouter(Router):
         if req.shape != (len(rows),):
             raise DataError(f"expected one request id per label, got shape {req.shape}")
         labels = PairLabels(
-            projected=(x - self.center_) @ self.components_.T,
+            projected=self._project(x, lengths),
             z=(z0 - self.z_stats_[0]) / self.z_stats_[1],
             z0=z0,
             rows=rows,
@@ -385,9 +407,9 @@ class AdaptedRouter(Router):
         rewards: Sequence[float] | FloatArray,
         weights: Sequence[float] | FloatArray | None,
         unlabeled: Sequence[str] = (),
-    ) -> tuple[FloatArray, FloatArray, np.ndarray, np.ndarray, FloatArray, FloatArray]:
-        """Embeddings and starting logits of the distinct prompts, and the labels
-        as (prompt row, model column, target, weight)."""
+    ) -> tuple[FloatArray, FloatArray, FloatArray, np.ndarray, np.ndarray, *_Labels]:
+        """Embeddings, log lengths and starting logits of the distinct prompts, and
+        the labels as (prompt row, model column, target, weight)."""
         strong, weak = self._pair()
         arms = {strong: 0, weak: 1}
         y, w = _check_labels(prompts, models, rewards, weights)
@@ -402,11 +424,22 @@ class AdaptedRouter(Router):
         x, z0 = self._embed_and_score(texts)
         rows = np.array([index[p] for p in prompts], dtype=np.int64)
         cols = np.array([arms[m] for m in models], dtype=np.int64)
-        return x, z0, rows, cols, y, w
+        return x, log_lengths(texts), z0, rows, cols, y, w
+
+    def _project(self, x: FloatArray, lengths: FloatArray) -> FloatArray:
+        """The heads' features beside the starting logit: the embeddings'
+        principal components, and the standardised log length when enabled."""
+        assert self.center_ is not None and self.components_ is not None
+        projected: FloatArray = (x - self.center_) @ self.components_.T
+        if self.length_stats_ is None:
+            return projected
+        mean, spread = self.length_stats_
+        return np.hstack([projected, ((lengths - mean) / spread)[:, None]])
 
     def _head_data(
         self,
         x: FloatArray,
+        lengths: FloatArray,
         z0: FloatArray,
         rows: np.ndarray,
         cols: np.ndarray,
@@ -417,7 +450,7 @@ class AdaptedRouter(Router):
         assert self.z_stats_ is not None
         z = (z0 - self.z_stats_[0]) / self.z_stats_[1]
         return HeadData(
-            projected=(x - self.center_) @ self.components_.T,
+            projected=self._project(x, lengths),
             z=np.stack([z, z], axis=1),
             offsets=np.stack([0.5 * z0, -0.5 * z0], axis=1),
             rows=rows,
@@ -479,7 +512,7 @@ class AdaptedRouter(Router):
         return pair_quality(
             self.coef_,
             (z0 - self.z_stats_[0]) / self.z_stats_[1],
-            (x - self.center_) @ self.components_.T,
+            self._project(x, log_lengths(prompts)),
             z0,
         )
 
@@ -537,6 +570,9 @@ class AdaptedRouter(Router):
             center=self.center_,
             components=self.components_,
             z_stats=self.z_stats_,
+            length_stats=(
+                np.zeros(0) if self.length_stats_ is None else self.length_stats_
+            ),
             n_labels=self.n_labels_,
             penalties=np.array(choice.penalties),
             cv_penalties=np.array(choice.cv_penalties),
@@ -552,6 +588,8 @@ class AdaptedRouter(Router):
             self.center_ = arrays["center"]
             self.components_ = arrays["components"]
             self.z_stats_ = arrays["z_stats"]
+            spread = arrays.get("length_stats", np.zeros(0))
+            self.length_stats_ = spread if len(spread) == 2 else None
             self.n_labels_ = arrays["n_labels"]
             used = arrays["penalties"]
             picked = arrays["cv_penalties"]
@@ -566,7 +604,7 @@ class AdaptedRouter(Router):
             )
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise ArtifactError(f"{str(directory)!r} lacks array {exc}") from exc
-        k = self.components_.shape[0]
+        k = self.components_.shape[0] + (self.length_stats_ is not None)
         if self.coef_.shape != (2, 2 + k) or self.center_.shape != (
             self.components_.shape[1],
         ):

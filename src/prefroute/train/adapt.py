@@ -280,6 +280,7 @@ def adapt_router(
     embedder: Embedder | str | None = None,
     guard_z: float | None = None,
     blends: Sequence[float] | None = None,
+    length_feature: bool = True,
 ) -> AdaptResult:
     """Adapt `base` to the log's traffic and judge it on held-out requests.
 
@@ -298,6 +299,7 @@ def adapt_router(
             beat the starting ranking (default `GUARD_Z`, 2).
         blends: Pair logs: weights of the candidate correction the guard tries
             (default `BLEND_GRID`).
+        length_feature: Pair logs: the heads also see the prompt's log length.
 
     Returns:
         The result.
@@ -325,6 +327,7 @@ def adapt_router(
             embedder=embedder,
             guard_z=GUARD_Z if guard_z is None else guard_z,
             blends=BLEND_GRID if blends is None else tuple(blends),
+            length_feature=length_feature,
         )
     return _adapt_multi(
         base,
@@ -349,6 +352,7 @@ def _adapt_pair(
     embedder: Embedder | str | None,
     guard_z: float,
     blends: tuple[float, ...],
+    length_feature: bool,
 ) -> AdaptResult:
     from prefroute.routers.adapted import AdaptedRouter
 
@@ -365,6 +369,7 @@ def _adapt_pair(
             seed=seed,
             guard_z=guard_z,
             blends=blends,
+            length_feature=length_feature,
         )
 
     every = list(dict.fromkeys([*traffic.prompts, *traffic.unlabeled]))

@@ -13,6 +13,7 @@ from _adapt_synth import (
     WEAK,
     LatentEmbedder,
     LatentRouter,
+    latent,
     make_prompts,
     traffic,
     true_apgr,
@@ -136,6 +137,59 @@ def test_bad_labels_and_setups_are_refused() -> None:
         AdaptedRouter(base=LatentRouter()).fit_feedback(EVAL[:1], [STRONG], [1.0])
     with pytest.raises(ConfigError):
         AdaptedRouter(base=LatentRouter(), n_folds=1)
+
+
+def _padded(prompts: list[str]) -> list[str]:
+    """The prompts with a tail whose length grows with the latent difficulty (the
+    embedder and the starting router see nothing of it)."""
+    return [p + " pad" * int(4 + 30 * (latent(p) + 1)) for p in prompts]
+
+
+@pytest.mark.parametrize("length_feature", [True, False])
+def test_the_heads_learn_from_the_prompt_length_only_when_they_see_it(
+    length_feature: bool,
+) -> None:
+    base = LatentRouter(sharpness=0.0)
+    embedder = LatentEmbedder(signal=0.0)
+    prompts = _padded(make_prompts(800, seed=3))
+    evaluation = _padded(EVAL)
+    models, propensity, reward = traffic(base, prompts, explore=0.5, seed=3)
+    router = AdaptedRouter(
+        base=base,
+        embedder=embedder,
+        strong_model=STRONG,
+        weak_model=WEAK,
+        length_feature=length_feature,
+    ).fit_feedback(prompts, models, reward, propensities=propensity)
+    before = true_apgr(base.score(evaluation), evaluation)
+    after = true_apgr(router.score(evaluation), evaluation)
+    if length_feature:
+        assert after > before + 0.1, (before, after)
+    else:
+        assert after < before + 0.05, (before, after)
+
+
+def test_a_router_saved_without_the_length_feature_loads_and_scores_the_same(
+    tmp_path: Path,
+) -> None:
+    prompts = _padded(make_prompts(300, seed=8))
+    models, propensity, reward = traffic(LatentRouter(), prompts, explore=0.3, seed=8)
+    for flag in (False, True):
+        router = AdaptedRouter(
+            base=RandomRouter(seed=4),
+            embedder=HashingEmbedder(dim=32),
+            strong_model=STRONG,
+            weak_model=WEAK,
+            penalties=(10.0, 3.0),
+            length_feature=flag,
+        ).fit_feedback(prompts, models, reward, propensities=propensity)
+        assert router.coef_ is not None
+        assert router.coef_.shape == (2, 2 + 32 + flag)
+        router.save(tmp_path / str(flag))
+        loaded = load_router(tmp_path / str(flag))
+        assert isinstance(loaded, AdaptedRouter)
+        assert (loaded.length_stats_ is not None) is flag
+        np.testing.assert_allclose(loaded.score(EVAL[:50]), router.score(EVAL[:50]))
 
 
 # -- N models ----------------------------------------------------------------------

@@ -155,3 +155,29 @@ def test_adapt_router_passes_the_rule_to_the_pair_heads(tmp_path: Path) -> None:
     assert result.router.guard_z == 0.0 and list(result.router.blends) == [0.5]
     assert result.choice_dict()["blend"] in (0.0, 0.5)
     assert result.pair is not None  # before / after on the held-out requests
+
+
+def test_a_candidate_ranking_like_the_start_in_every_fold_gains_nothing() -> None:
+    # no embedding components and no shared slopes: the candidate's gain is a
+    # monotone function of the starting logit, so within every fold it ranks the
+    # requests exactly as the start does, whatever each fold's heads add as offset
+    from prefroute.routers._pair_heads import PairLabels, _guard
+
+    rng = np.random.default_rng(0)
+    n = 300
+    z0 = rng.normal(0, 1.5, n)
+    arms = np.where(rng.random(n) < 0.5, 1.0, -1.0)
+    p = 1 / (1 + np.exp(-(0.3 + 0.5 * arms * z0)))
+    labels = PairLabels(
+        projected=np.zeros((n, 0)),
+        z=(z0 - z0.mean()) / z0.std(),
+        z0=z0,
+        rows=np.arange(n),
+        arms=arms,
+        targets=(rng.random(n) < p).astype(float),
+        weights=np.ones(n),
+        propensities=np.full(n, 0.5),
+        requests=np.arange(n),
+    )
+    [(gain, se)] = _guard(labels, [((OFF, 3.0), 1.0)], n_folds=5, seed=0)
+    assert gain == 0.0 and se == 0.0
