@@ -482,32 +482,20 @@ def _unguarded(
 
     heads = json.loads(report.read_text(encoding="utf-8"))["heads"]
     penalties = tuple(heads.get("cv_penalties") or heads.get("penalties"))
-    traffic = read_log(log)
-    keep = np.isfinite(traffic.rewards)
-    prompts = [p for p, k in zip(traffic.prompts, keep, strict=True) if k]
-    router = AdaptedRouter(
-        **HEADS,
-        base=load_cached(start, embedder),
-        strong_model=scenario.strong,
-        weak_model=scenario.weak,
-        penalties=(float(penalties[0]), float(penalties[1])),
-    ).fit_feedback(
-        prompts,
-        [m for m, k in zip(traffic.routed, keep, strict=True) if k],
-        traffic.rewards[keep],
-        propensities=traffic.propensity[keep],
-        unlabeled=traffic.unlabeled,
+    router = _fit_on_log(
+        scenario,
+        load_cached(start, embedder),
+        read_log(log),
+        (float(penalties[0]), float(penalties[1])),
     )
     qs, qw = pair_truth(task, scenario.strong, scenario.weak)
     return _apgr(np.asarray(router.score(task.evaluation)), qs, qw)
 
 
 def _fit_on_log(
-    scenario: PairScenario, start: Any, log: Path, penalties: tuple[float, float]
+    scenario: PairScenario, start: Any, traffic: Any, penalties: tuple[float, float]
 ) -> AdaptedRouter:
-    from prefroute.train.logdata import read_log
-
-    traffic = read_log(log)
+    """The adapted router with fixed penalties (no guard) on the log's labels."""
     keep = np.isfinite(traffic.rewards)
     return AdaptedRouter(
         **HEADS,
@@ -532,17 +520,19 @@ def _hindsight(
     of the grids, blended at 0.25, 0.5 and 1): an upper bound for any rule that
     selects among them from the log."""
     from prefroute.routers._pair_heads import DIFFERENCE_GRID, OFF, SHARED_GRID
+    from prefroute.train.logdata import read_log
 
     base = load_cached(start, embedder)
+    traffic = read_log(log)
     qs, qw = pair_truth(task, scenario.strong, scenario.weak)
     best = _apgr(np.asarray(base.score(task.evaluation)), qs, qw)
-    off = _fit_on_log(scenario, base, log, (OFF, OFF))
+    off = _fit_on_log(scenario, base, traffic, (OFF, OFF))
     assert off.coef_ is not None
     for shared in SHARED_GRID:
         for difference in DIFFERENCE_GRID:
             if (shared, difference) == (OFF, OFF):
                 continue
-            router = _fit_on_log(scenario, base, log, (shared, difference))
+            router = _fit_on_log(scenario, base, traffic, (shared, difference))
             assert router.coef_ is not None
             full = router.coef_.copy()
             for weight in HINDSIGHT_BLENDS:

@@ -46,6 +46,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -91,6 +92,54 @@ CANDIDATES = {
     "floor": {"fail@1": 1.0, "len": 1.0},
     "floor-reasoning": {"fail@1": 1.0, "len": 1.0, "reas@10": 1.0},
 }
+
+
+def word_pieces(
+    texts: list[str],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each text's word pieces (flat ids, pieces per text) and every piece's vector
+    through the fp32 graph (vectors, which pieces are empty)."""
+    tokenizer = _load_tokenizer(minilm_model_dir(), 256)
+    flat, lengths = piece_ids(tokenizer, texts)
+    vectors, empty = _token_vectors(
+        built_model_path("fused"), tokenizer.get_vocab_size(), 2
+    )
+    return flat, lengths, vectors, empty
+
+
+def shipped_heads(cv: Any) -> dict[str, C.Head]:
+    """The heads of the shipped recipes: fail_pct at alpha 1, task type at 10."""
+    t = cv.targets
+    return {
+        "fail@1": C.Head(t["fail_pct"], np.ones(len(cv.table)), 1.0),
+        "reas@10": C.Head(t["reasoning"], D.balanced_weights(t["reasoning"]), 10.0),
+    }
+
+
+def print_header(schemes: list[str], width: int) -> None:
+    """The column heads of `print_candidates`' rows."""
+    print(
+        f"{'features':{width}s} {'candidate':16s} {'sel2':>6s} | "
+        + " ".join(f"{s + '.' + k:>7s}" for s in schemes for k in ("W", "P", "Q", "rb"))
+    )
+
+
+def print_candidates(
+    name: str, oof: dict[str, Any], cv: Any, width: int, suffix: str = ""
+) -> None:
+    """One row per candidate recipe: sel2, then W, P, Q, rb per scheme."""
+    schemes = list(cv.schemes)
+    for cand, weights in CANDIDATES.items():
+        r = {s: C.combine_and_score(oof[s], weights, cv.sets) for s in schemes}
+        sel2 = float(np.mean([r[s][k] for s in schemes for k in ("W", "P", "Q")]))
+        print(
+            f"{name:{width}s} {cand:16s} {sel2:6.3f} | "
+            + " ".join(
+                f"{r[s][k]:7.3f}" for s in schemes for k in ("W", "P", "Q", "rb")
+            )
+            + suffix,
+            flush=True,
+        )
 
 
 def _rows(
@@ -176,18 +225,10 @@ def main() -> None:
     t0 = time.time()
     cv = C.load_cv_data(args, t0)
     n = len(cv.table)
-    tokenizer = _load_tokenizer(minilm_model_dir(), 256)
-    flat, lengths = piece_ids(tokenizer, cv.table.texts)
-    vectors, empty = _token_vectors(
-        built_model_path("fused"), tokenizer.get_vocab_size(), 2
-    )
+    flat, lengths, vectors, empty = word_pieces(cv.table.texts)
     counts = load_counts()
     print(f"word-piece vectors ({time.time() - t0:.0f}s)")
-    t = cv.targets
-    heads = {
-        "fail@1": C.Head(t["fail_pct"], np.ones(n), 1.0),
-        "reas@10": C.Head(t["reasoning"], D.balanced_weights(t["reasoning"]), 10.0),
-    }
+    heads = shipped_heads(cv)
     features = {"minilm": cv.emb}
     for name, variant in VARIANTS.items():
         features[name] = _embed(_rows(vectors, empty, counts, variant), flat, lengths)
@@ -205,11 +246,7 @@ def main() -> None:
             rows = _rows(vectors, empty, counts, (dim, "count", 1e-3))
             static = _embed(rows, flat, lengths)
         features[f"{name} -> minilm"] = _to_minilm(static, cv.emb)
-    schemes = list(cv.schemes)
-    print(
-        f"{'features':32s} {'candidate':16s} {'sel2':>6s} | "
-        + " ".join(f"{s + '.' + k:>7s}" for s in schemes for k in ("W", "P", "Q", "rb"))
-    )
+    print_header(list(cv.schemes), 32)
     for fname, emb in features.items():
         x = np.hstack([emb, cv.zlen[:, None], np.ones((n, 1))])
         oof = {}
@@ -220,16 +257,7 @@ def main() -> None:
             for h, head in heads.items():
                 cols[h], _ = folds.oof(head)
             oof[scheme] = cols
-        for cand, weights in CANDIDATES.items():
-            r = {s: C.combine_and_score(oof[s], weights, cv.sets) for s in schemes}
-            sel2 = float(np.mean([r[s][k] for s in schemes for k in ("W", "P", "Q")]))
-            print(
-                f"{fname:32s} {cand:16s} {sel2:6.3f} | "
-                + " ".join(
-                    f"{r[s][k]:7.3f}" for s in schemes for k in ("W", "P", "Q", "rb")
-                ),
-                flush=True,
-            )
+        print_candidates(fname, oof, cv, 32)
 
 
 if __name__ == "__main__":

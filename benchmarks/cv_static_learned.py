@@ -41,17 +41,15 @@ import numpy.typing as npt
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cv_quality as C
-from cv_static import CANDIDATES, _embed
-
-from prefroute.embed.onnx import built_model_path, minilm_model_dir
-from prefroute.embed.static import (
-    _load_tokenizer,
-    _token_vectors,
-    distill,
-    load_counts,
-    piece_ids,
+from cv_static import (
+    _embed,
+    print_candidates,
+    print_header,
+    shipped_heads,
+    word_pieces,
 )
-from prefroute.train import difficulty as D
+
+from prefroute.embed.static import distill, load_counts
 
 F64 = npt.NDArray[np.float64]
 
@@ -144,22 +142,13 @@ def main() -> None:
     t0 = time.time()
     cv = C.load_cv_data(args, t0)
     n = len(cv.table)
-    tokenizer = _load_tokenizer(minilm_model_dir(), 256)
-    flat, lengths = piece_ids(tokenizer, cv.table.texts)
-    vectors, empty = _token_vectors(
-        built_model_path("fused"), tokenizer.get_vocab_size(), 2
-    )
+    flat, lengths, vectors, empty = word_pieces(cv.table.texts)
     table = distill(vectors, empty, load_counts())
     weights = table.weights.astype(np.float64)
     mean, axes = table.mean.astype(np.float64), table.axes.astype(np.float64)
     prior = (vectors.astype(np.float64) - mean) @ axes
     y = (cv.emb - mean) @ axes
-    t = cv.targets
-    heads = {
-        "fail@1": C.Head(t["fail_pct"], np.ones(n), 1.0),
-        "reas@10": C.Head(t["reasoning"], D.balanced_weights(t["reasoning"]), 10.0),
-    }
-    schemes = list(cv.schemes)
+    heads = shipped_heads(cv)
     static = _embed(table.rows.astype(np.float64), flat, lengths)
 
     def score(name: str, features: Callable[[np.ndarray], F64]) -> None:
@@ -179,22 +168,9 @@ def main() -> None:
                 for h, head in heads.items():
                     cols[h][test] = folds.oof(head)[0][test]
             oof[scheme] = cols
-        for cand, weights_ in CANDIDATES.items():
-            r = {s: C.combine_and_score(oof[s], weights_, cv.sets) for s in schemes}
-            sel2 = float(np.mean([r[s][k] for s in schemes for k in ("W", "P", "Q")]))
-            print(
-                f"{name:22s} {cand:16s} {sel2:6.3f} | "
-                + " ".join(
-                    f"{r[s][k]:7.3f}" for s in schemes for k in ("W", "P", "Q", "rb")
-                )
-                + f"  ({time.time() - t0:.0f}s)",
-                flush=True,
-            )
+        print_candidates(name, oof, cv, 22, f"  ({time.time() - t0:.0f}s)")
 
-    print(
-        f"{'features':22s} {'candidate':16s} {'sel2':>6s} | "
-        + " ".join(f"{s + '.' + k:>7s}" for s in schemes for k in ("W", "P", "Q", "rb"))
-    )
+    print_header(list(cv.schemes), 22)
     score("minilm", lambda train: cv.emb)
     score("minilm-static", lambda train: static)
     for lam in args.lam or [0.01, 0.1]:

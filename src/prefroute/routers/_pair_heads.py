@@ -22,10 +22,10 @@ against the starting router's, both ranked within each fold (each fold's heads d
 by an offset, which must not reorder requests across folds). A candidate is a penalty
 pair (the shared penalty picked, or the shared slopes off: few labels estimate the
 strong-vs-weak part alone with less noise) and a blend weight ``w`` (heads ``start +
-w * (fitted - start)``, `BLEND_GRID`; by default only 1). The
-candidate with the largest lower confidence bound ``gain - GUARD_Z * se`` is used
-when that bound is above 0; otherwise the slopes are switched off, which keeps the
-starting router's ranking (only the intercepts, i.e. the calibration, are learned).
+w * (fitted - start)``, `BLEND_GRID`; by default only 1). The candidate with the
+largest lower confidence bound ``gain - GUARD_Z * se`` is used when that bound is
+above 0; otherwise the slopes are switched off, which keeps the starting router's
+ranking (only the intercepts, i.e. the calibration, are learned).
 A lower ``guard_z`` with partial weights (``prefroute adapt --guard-se 1 --blends
 0.25,0.5,1``) takes small, uncertain corrections in part instead of not at all.
 """
@@ -285,9 +285,8 @@ def _guard(
     scores (heads fitted without its fold, turned into ranks within the fold) and a
     doubly robust gain; the areas under the cumulative-gain curves of the pooled
     within-fold rankings are compared with the starting ranking's (ranked the same
-    way), averaged over repeated fold draws, and
-    the standard error is that of the average over bootstrap resamples of the
-    requests.
+    way), averaged over repeated fold draws, and the standard error is that of the
+    average over bootstrap resamples of the requests.
     """
     logged = np.isfinite(labels.propensities)
     ids, first = np.unique(labels.requests[logged], return_index=True)

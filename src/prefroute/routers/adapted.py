@@ -11,7 +11,7 @@ each model's quality on a prompt as a logistic head on top of the starting route
 where ``z0 = logit(score of the starting router)``, ``z`` is it standardised over the
 log's prompts and ``e`` the leading principal components of the prompt embeddings
 (fitted on the log's prompts, labelled or not) followed by the prompt's log length,
-standardised over the labelled prompts (``length_feature``). ``b`` and ``w`` are
+standardised over the same prompts (``length_feature``). ``b`` and ``w`` are
 shrunk to zero by a ridge penalty chosen by cross-validation on the log
 (one-standard-error rule, toward more shrinkage), so with few labels the heads keep
 the starting router's ranking: with ``b = w = 0`` the score below is a monotone
@@ -47,7 +47,13 @@ from prefroute.routers._pair_heads import (
     fit_pair_heads,
     pair_quality,
 )
-from prefroute.routers.base import Router, load_arrays, read_config, save_arrays
+from prefroute.routers.base import (
+    Router,
+    embedder_spec,
+    load_arrays,
+    read_config,
+    save_arrays,
+)
 from prefroute.types import Battle, FloatArray
 
 __all__ = ["AdaptedRouter", "logit", "shared_embedder"]
@@ -67,8 +73,11 @@ def logit(p: FloatArray) -> FloatArray:
     return out
 
 
-# (targets, weights) of the labels
-_Labels = tuple[FloatArray, FloatArray]
+# _labels: embeddings, distinct texts and starting logits of the distinct prompts;
+# prompt row, model column, target and weight of each label
+_LabelArrays = tuple[
+    FloatArray, list[str], FloatArray, np.ndarray, np.ndarray, FloatArray, FloatArray
+]
 
 
 def log_lengths(prompts: Sequence[str]) -> FloatArray:
@@ -135,15 +144,9 @@ def shared_embedder(embedder: Embedder | str | None) -> Embedder:
     return inner if isinstance(inner, _RecentMemo) else _RecentMemo(inner)
 
 
-def _embedder_spec(router: Router) -> str | None:
-    value = router.hyperparameters().get("embedder")
-    spec = value if isinstance(value, str) else getattr(value, "spec", None)
-    return spec if isinstance(spec, str) else None
-
-
 def share_embedder(base: Router, embedder: Embedder) -> Router:
     """`base` scoring with `embedder` when it embeds with the same model, else as is."""
-    if _embedder_spec(base) == embedder.spec:
+    if embedder_spec(base) == embedder.spec:
         return base.with_embedder(embedder)
     return base
 
@@ -200,7 +203,7 @@ class AdaptedRouter(Router):
             blends: Weights of a candidate's correction the guard tries (heads
                 ``start + w * (candidate - start)``; 1 alone: all or nothing).
             length_feature: The heads also see the prompt's log length
-                (standardised on the labelled traffic) beside the components.
+                (standardised over the log's prompts) beside the components.
         """
         if n_components < 0 or n_folds < 2:
             raise ConfigError(
@@ -258,7 +261,7 @@ class AdaptedRouter(Router):
                 # the starting router's own embedder object (e.g. a cached one),
                 # else its spec
                 own = self.base.hyperparameters().get("embedder")
-                chosen = own if own is not None else _embedder_spec(self.base)
+                chosen = own if own is not None else embedder_spec(self.base)
             self._shared = shared_embedder(chosen)
             if self.base is not None:
                 self.base = share_embedder(self.base, self._shared)
@@ -352,12 +355,13 @@ class AdaptedRouter(Router):
             DataError: Lengths differ, a reward outside [0, 1], or a model that is
                 neither of the pair.
         """
-        x, lengths, z0, rows, cols, y, w = self._labels(
+        x, texts, z0, rows, cols, y, w = self._labels(
             prompts, models, rewards, weights, unlabeled
         )
         self.center_, self.components_ = pca_basis(x, self.n_components)
         self.length_stats_ = None
         if self.length_feature:
+            lengths = log_lengths(texts)
             spread = float(lengths.std())
             self.length_stats_ = np.array(
                 [float(lengths.mean()), spread if spread > 1e-9 else 1.0]
@@ -379,7 +383,7 @@ class AdaptedRouter(Router):
         if req.shape != (len(rows),):
             raise DataError(f"expected one request id per label, got shape {req.shape}")
         labels = PairLabels(
-            projected=self._project(x, lengths),
+            projected=self._project(x, texts),
             z=(z0 - self.z_stats_[0]) / self.z_stats_[1],
             z0=z0,
             rows=rows,
@@ -407,9 +411,9 @@ class AdaptedRouter(Router):
         rewards: Sequence[float] | FloatArray,
         weights: Sequence[float] | FloatArray | None,
         unlabeled: Sequence[str] = (),
-    ) -> tuple[FloatArray, FloatArray, FloatArray, np.ndarray, np.ndarray, *_Labels]:
-        """Embeddings, log lengths and starting logits of the distinct prompts, and
-        the labels as (prompt row, model column, target, weight)."""
+    ) -> _LabelArrays:
+        """Embeddings, texts and starting logits of the distinct prompts, and the
+        labels as (prompt row, model column, target, weight)."""
         strong, weak = self._pair()
         arms = {strong: 0, weak: 1}
         y, w = _check_labels(prompts, models, rewards, weights)
@@ -424,9 +428,9 @@ class AdaptedRouter(Router):
         x, z0 = self._embed_and_score(texts)
         rows = np.array([index[p] for p in prompts], dtype=np.int64)
         cols = np.array([arms[m] for m in models], dtype=np.int64)
-        return x, log_lengths(texts), z0, rows, cols, y, w
+        return x, texts, z0, rows, cols, y, w
 
-    def _project(self, x: FloatArray, lengths: FloatArray) -> FloatArray:
+    def _project(self, x: FloatArray, prompts: Sequence[str]) -> FloatArray:
         """The heads' features beside the starting logit: the embeddings'
         principal components, and the standardised log length when enabled."""
         assert self.center_ is not None and self.components_ is not None
@@ -434,12 +438,12 @@ class AdaptedRouter(Router):
         if self.length_stats_ is None:
             return projected
         mean, spread = self.length_stats_
-        return np.hstack([projected, ((lengths - mean) / spread)[:, None]])
+        return np.hstack([projected, ((log_lengths(prompts) - mean) / spread)[:, None]])
 
     def _head_data(
         self,
         x: FloatArray,
-        lengths: FloatArray,
+        texts: list[str],
         z0: FloatArray,
         rows: np.ndarray,
         cols: np.ndarray,
@@ -450,7 +454,7 @@ class AdaptedRouter(Router):
         assert self.z_stats_ is not None
         z = (z0 - self.z_stats_[0]) / self.z_stats_[1]
         return HeadData(
-            projected=self._project(x, lengths),
+            projected=self._project(x, texts),
             z=np.stack([z, z], axis=1),
             offsets=np.stack([0.5 * z0, -0.5 * z0], axis=1),
             rows=rows,
@@ -512,7 +516,7 @@ class AdaptedRouter(Router):
         return pair_quality(
             self.coef_,
             (z0 - self.z_stats_[0]) / self.z_stats_[1],
-            self._project(x, log_lengths(prompts)),
+            self._project(x, prompts),
             z0,
         )
 

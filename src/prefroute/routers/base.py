@@ -18,7 +18,14 @@ from prefroute._npz import write_npz
 from prefroute.errors import ArtifactError, ConfigError, NotFittedError
 from prefroute.types import Battle, FloatArray
 
-__all__ = ["CONFIG_FILE", "Router", "load_arrays", "read_config", "save_arrays"]
+__all__ = [
+    "CONFIG_FILE",
+    "Router",
+    "embedder_spec",
+    "load_arrays",
+    "read_config",
+    "save_arrays",
+]
 
 CONFIG_FILE = "config.json"
 ARRAYS_FILE = "arrays.npz"
@@ -60,6 +67,20 @@ def load_arrays(directory: Path) -> dict[str, np.ndarray]:
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         # a truncated or corrupted .npz fails inside zipfile / zlib
         raise ArtifactError(f"cannot read arrays from {str(path)!r}: {exc}") from exc
+
+
+def embedder_spec(router: Router) -> str | None:
+    """The spec of the embedder a router scores with, or None when it has none.
+
+    Args:
+        router: The router.
+
+    Returns:
+        The spec (e.g. "minilm-dq8"), or None.
+    """
+    own = router.hyperparameters().get("embedder")
+    spec = own if isinstance(own, str) else getattr(own, "spec", None)
+    return spec if isinstance(spec, str) else None
 
 
 def read_config(directory: Path) -> dict[str, Any]:

@@ -17,24 +17,10 @@ from typing import Any
 
 from prefroute.embed.base import Embedder
 from prefroute.engine import BatchEngine
-from prefroute.routers.base import Router
+from prefroute.routers.base import Router, embedder_spec
 from prefroute.train.pipeline import MemoEmbedder
 
-__all__ = ["embed_log_prompts", "embedder_spec"]
-
-
-def embedder_spec(router: Router) -> str | None:
-    """The spec of the embedder a router scores with, or None when it has none.
-
-    Args:
-        router: The router.
-
-    Returns:
-        The spec (e.g. "minilm-dq8"), or None.
-    """
-    own = router.hyperparameters().get("embedder")
-    spec = own if isinstance(own, str) else getattr(own, "spec", None)
-    return spec if isinstance(spec, str) else None
+__all__ = ["embed_log_prompts"]
 
 
 def _compute(own: Any, spec: str, engine: BatchEngine | None) -> Embedder:

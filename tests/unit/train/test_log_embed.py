@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from prefroute.engine import LocalEngine
-from prefroute.routers.base import Router
+from prefroute.routers.base import Router, embedder_spec
 from prefroute.routers.mf import MFRouter
 from prefroute.routers.random import RandomRouter
-from prefroute.train.log_embed import embed_log_prompts, embedder_spec
+from prefroute.train.log_embed import embed_log_prompts
 from prefroute.types import Battle, FloatArray
 
 
