@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from prefroute._sqlite import set_wal
 from prefroute.embed.base import Embedder
 from prefroute.errors import ConfigError
 from prefroute.types import FloatArray
@@ -125,7 +126,7 @@ class CachedEmbedder:
             path = self.path
             path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(path, timeout=60.0, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
+            set_wal(db, 60.0)
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(_SCHEMA)
             db.commit()

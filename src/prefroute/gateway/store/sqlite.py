@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from prefroute._sqlite import set_wal
 from prefroute.errors import ConfigError, PrefrouteError
 from prefroute.gateway.store.base import (
     REQUEST_COLUMNS,
@@ -202,7 +203,7 @@ class SQLiteLogStore:
         # takes effect only on a new file (before WAL mode writes its header):
         # lets prune give pages back to the file system (incremental_vacuum)
         conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
-        conn.execute("PRAGMA journal_mode = WAL")
+        set_wal(conn, self.busy_timeout_s)
         conn.execute("PRAGMA synchronous = NORMAL")
         self._local.conn = conn
         return conn
