@@ -53,6 +53,8 @@ _FORBIDDEN = {
         r"\bthe lead\b|\bhelpers?\b|\bTODO\b|\bFIXME\b|\bWIP\b|kept for the record",
         re.I,
     ),
+    # a Python repr pasted in with a table (numpy scalars print as np.int64(3))
+    "stray program output": re.compile(r"\bnp\.(?:u?int|float|bool_)\w*\("),
 }
 # headings of a work log: a date, a session or round number, "update(d)"
 _LOG_HEADING = re.compile(
@@ -283,7 +285,7 @@ def test_work_log_remnants_are_reported(tmp_path: Path) -> None:
     doc = tmp_path / "doc.md"
     doc.write_text(
         "# Results\n\n## Session 3 (2026-11-30)\n\nSee /tmp/out.json (issue 12, #12);\n"
-        "the lead will re-run it.\n\n## 0.1.0 - 2026-11-30\n",
+        "the lead will re-run it.\n\n## 0.1.0 - 2026-11-30\n\n{'a': np.int64(0)}\n",
         encoding="utf-8",
     )
     problems = forbidden_text(doc)
@@ -292,6 +294,7 @@ def test_work_log_remnants_are_reported(tmp_path: Path) -> None:
     assert "temporary or machine path" in kinds
     assert kinds.count("issue reference") == 1  # both on one line: first match
     assert "remark to the team" in kinds
+    assert "stray program output" in kinds
     assert not any(":9:" in p for p in problems)  # a release heading with its date
 
 
