@@ -93,3 +93,45 @@ def test_workers_share_port_metrics_calibration_and_reloads(
         server.proc,
     )
     assert server.stop() == 0
+
+
+def test_workers_share_one_sqlite_log_and_take_feedback_for_each_others_requests(
+    serve_cli: Callable[..., CLIServer], tmp_path: Path
+) -> None:
+    from prefroute.gateway.store import SQLiteLogStore
+
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("\n".join(f"calibration prompt {i}" for i in range(50)))
+    log = tmp_path / "log" / "requests.db"  # new: the workers create it together
+    server = serve_cli(
+        *("--workers", "3", "--routers", "random"),
+        *("--calibration-prompts", str(prompts), "--log", str(log)),
+    )
+    server.wait_ready()
+    n_requests = 60
+    feedback = []
+    # a new connection per call: the feedback often reaches another worker than
+    # the one that answered a moment ago and has not written its record yet
+    with httpx.Client(
+        timeout=10, limits=httpx.Limits(max_keepalive_connections=0)
+    ) as client:
+        for i in range(n_requests):
+            answer = chat(client, server.url, i)
+            assert answer.status_code == 200, answer.text
+            request_id = answer.headers["x-prefroute-request-id"]
+            response = client.post(
+                server.url + "/v1/feedback",
+                json={"request_id": request_id, "score": i % 2 == 0},
+            )
+            feedback.append((response.status_code, response.text))
+    assert [f for f in feedback if f[0] != 200] == []
+    per_worker = samples(server.metrics(), "prefroute_worker_requests_total")
+    assert sum(n > 0 for n in per_worker.values()) >= 2, per_worker
+    assert server.stop() == 0
+    store = SQLiteLogStore(log)
+    try:
+        assert store.counts() == {"requests": n_requests, "feedback": n_requests}
+        scores = sorted(f[0].score for f in store.feedback_for().values())
+        assert scores == [0.0] * (n_requests // 2) + [1.0] * (n_requests // 2)
+    finally:
+        store.close()

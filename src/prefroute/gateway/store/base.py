@@ -15,7 +15,8 @@ import importlib
 import math
 import operator
 import os
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -263,6 +264,32 @@ class LogStore(Protocol):
     def close(self) -> None:
         """Release connections; the store is unusable afterwards."""
         ...
+
+
+# how often feedback for a request not yet stored looks for it again
+FEEDBACK_POLL_S = 0.05
+
+
+def put_when_stored(put: Callable[[], bool], wait_s: float) -> bool:
+    """Call `put` until it stores the feedback or `wait_s` seconds have passed.
+
+    Feedback may reach a process (worker or replica) other than the one that
+    answered the request a moment earlier, whose log writer has not committed the
+    request yet (it writes every ~50 ms): an unknown request is looked for again.
+
+    Args:
+        put: Stores the feedback; False when its request is unknown.
+        wait_s: Most seconds to keep looking.
+
+    Returns:
+        Whether the feedback was stored.
+    """
+    deadline = time.monotonic() + wait_s
+    while not put():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(FEEDBACK_POLL_S)
+    return True
 
 
 def open_store(target: str | Path) -> LogStore:

@@ -32,6 +32,7 @@ from prefroute.gateway.store.base import (
     REQUEST_COLUMNS,
     FeedbackRecord,
     RequestRecord,
+    put_when_stored,
     record_values,
 )
 
@@ -41,7 +42,6 @@ _T = TypeVar("_T")
 
 _SCHEMA_VERSION = 1
 _PAGE_ROWS = 512
-_FEEDBACK_POLL_S = 0.05
 # any constant: the advisory lock that serialises schema creation across replicas
 _SCHEMA_LOCK_ID = 0x7072_6566_726F_7574 & 0x7FFF_FFFF_FFFF_FFFF
 
@@ -342,17 +342,17 @@ class PostgresLogStore:
         """
         f = feedback
         params = (f.request_id, f.source, f.score, f.ts, f.request_id)
-        deadline = time.monotonic() + self.feedback_wait_s
-        while True:
+
+        def put() -> bool:
             try:
                 n_changed: int = self._call(
                     lambda conn: conn.execute(_UPSERT_FEEDBACK, params).rowcount
                 )
             except self._psycopg.errors.ForeignKeyViolation:
                 return False  # the request was pruned between check and insert
-            if n_changed or time.monotonic() >= deadline:
-                return bool(n_changed)
-            time.sleep(_FEEDBACK_POLL_S)
+            return n_changed > 0
+
+        return put_when_stored(put, self.feedback_wait_s)
 
     def iter_requests(
         self, *, since: float | None = None, labeled_only: bool = False

@@ -24,6 +24,7 @@ from prefroute.gateway.store.base import (
     REQUEST_COLUMNS,
     FeedbackRecord,
     RequestRecord,
+    put_when_stored,
     record_values,
 )
 
@@ -137,12 +138,22 @@ class SQLiteLogStore:
     PostgreSQL store.
     """
 
-    def __init__(self, path: str | Path, *, busy_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        busy_timeout_s: float = 10.0,
+        feedback_wait_s: float = 0.5,
+    ) -> None:
         """Open the file, creating the schema on first use.
 
         Args:
             path: The database file.
             busy_timeout_s: How long a write waits for another writer's lock.
+            feedback_wait_s: How long feedback for an unknown request waits for
+                it to appear: another process sharing the file (a worker of
+                ``serve --workers``) may have answered it a moment ago and not
+                written it yet (its writer commits every ~50 ms).
 
         Raises:
             ConfigError: If the file is not a prefroute log (or not SQLite), or
@@ -150,6 +161,7 @@ class SQLiteLogStore:
         """
         self.path = Path(path)
         self.busy_timeout_s = busy_timeout_s
+        self.feedback_wait_s = feedback_wait_s
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
@@ -249,6 +261,9 @@ class SQLiteLogStore:
     def put_feedback(self, feedback: FeedbackRecord) -> bool:
         """Store feedback, replacing an earlier one from the same source.
 
+        Works for a request another process sharing the file wrote; an unknown
+        request is looked for again for up to `feedback_wait_s`.
+
         Args:
             feedback: The feedback; upserted per (request_id, source).
 
@@ -257,8 +272,12 @@ class SQLiteLogStore:
         """
         f = feedback
         params = (f.request_id, f.source, f.score, f.ts, f.request_id)
-        (n_changed,) = self._write([(_UPSERT_FEEDBACK, params)])
-        return n_changed > 0
+
+        def put() -> bool:
+            (n_changed,) = self._write([(_UPSERT_FEEDBACK, params)])
+            return n_changed > 0
+
+        return put_when_stored(put, self.feedback_wait_s)
 
     def iter_requests(
         self, *, since: float | None = None, labeled_only: bool = False

@@ -215,6 +215,24 @@ def test_second_store_on_same_target_sees_writes(
     assert writer.counts() == {"requests": 1, "feedback": 1}
 
 
+def test_feedback_waits_briefly_for_a_request_another_process_is_writing(
+    store_factory: Callable[[], LogStore], make_record: MakeRecord
+) -> None:
+    # another worker or replica answered the request a moment ago and its log
+    # writer has not committed it yet
+    served, other = store_factory(), store_factory()
+    late = threading.Timer(0.15, served.write_requests, ([make_record(9)],))
+    late.start()
+    started = time.monotonic()
+    assert other.put_feedback(_feedback("req-000009", 0.5))
+    assert time.monotonic() - started < 0.45
+    late.join()
+    started = time.monotonic()
+    assert not other.put_feedback(_feedback("nope", 0.5))
+    assert time.monotonic() - started >= 0.5  # feedback_wait_s, the default
+    assert served.counts() == {"requests": 1, "feedback": 1}
+
+
 def test_concurrent_writers_lose_nothing(
     store_factory: Callable[[], LogStore], make_record: MakeRecord
 ) -> None:

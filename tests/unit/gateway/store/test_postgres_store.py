@@ -111,27 +111,3 @@ def test_feedback_through_another_store_finds_the_request(
     finally:
         served.close()
         other.close()
-
-
-def test_feedback_waits_briefly_for_a_request_another_replica_is_writing(
-    make_record: MakeRecord,
-) -> None:
-    import threading
-
-    from prefroute.gateway.store import FeedbackRecord
-
-    url = shared_server().new_database()
-    served, other = PostgresLogStore(url), PostgresLogStore(url, feedback_wait_s=2.0)
-    try:
-        late = threading.Timer(0.3, served.write_requests, ([make_record(9)],))
-        late.start()
-        started = time.monotonic()
-        assert other.put_feedback(FeedbackRecord("req-000009", 0.5, "", time.time()))
-        assert time.monotonic() - started < 1.9
-        late.join()
-        started = time.monotonic()
-        assert not other.put_feedback(FeedbackRecord("nope", 0.5, "", time.time()))
-        assert time.monotonic() - started >= 2.0
-    finally:
-        served.close()
-        other.close()
