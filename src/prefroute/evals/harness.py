@@ -4,6 +4,7 @@ bootstrap intervals and paired comparisons, gathered in an `EvalReport`."""
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -364,7 +365,8 @@ def score_router_on_benchmark(
         on_warning(warning)
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(".tmp.npy")
+        # a name of its own: another process may be writing the same cache entry
+        tmp = cache_file.with_name(f"{cache_file.stem}.{uuid.uuid4().hex}.tmp.npy")
         np.save(tmp, scores)
         tmp.replace(cache_file)
     return scores
