@@ -299,10 +299,11 @@ class ClusterApp:
         if self.share is not None:
             self._publish()  # the last counts of this worker
 
-    def _publish(self) -> None:
+    def _publish(self, text: str | None = None) -> None:
+        # in the event loop only, so the file always holds the latest render
         assert self.share is not None
         try:
-            self.share.publish(self._render())
+            self.share.publish(self._render() if text is None else text)
         except OSError as exc:
             logger.warning("cannot publish worker metrics: %s", exc)
 
@@ -326,7 +327,12 @@ class ClusterApp:
     async def _metrics(self, send: Send) -> None:
         assert self.share is not None
         share = self.share
-        body = (await asyncio.to_thread(share.aggregate, self._render())).encode()
+        own = self._render()
+        # publish what this answer reports first: a scrape that another worker
+        # answers next then counts at least as much of this one, so summed
+        # counters never go back from one scrape to the next
+        self._publish(own)
+        body = (await asyncio.to_thread(share.aggregate, own)).encode()
         await send(
             {
                 "type": "http.response.start",

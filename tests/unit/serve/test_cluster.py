@@ -143,3 +143,51 @@ def test_follower_reloads_once_per_bump_by_another_process(tmp_path: Path) -> No
     assert there.check() is not None
     assert there.check() is None
     assert (here_core.n_reloads, there_core.n_reloads) == (1, 1)
+
+
+class _Counting:
+    """The app of one worker: its live counter, rendered on every scrape."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.router = type("R", (), {"lifespan_context": None})()
+        self.state = type("S", (), {"render_metrics": self.render})()
+
+    def render(self) -> str:
+        return (
+            "# TYPE prefroute_routed_total counter\n"
+            f'prefroute_routed_total{{tier="strong"}} {self.count}\n'
+        )
+
+
+def _scrape(app: Any) -> float:
+    import asyncio
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    scope = {"type": "http", "path": "/metrics", "method": "GET"}
+    asyncio.run(app(scope, receive, send))
+    body = sent[-1]["body"].decode()
+    return float(body.split('prefroute_routed_total{tier="strong"} ')[1].split()[0])
+
+
+def test_summed_counters_never_go_back_whichever_worker_answers(
+    tmp_path: Path,
+) -> None:
+    from prefroute.serve.cluster import ClusterApp
+
+    # no publish loop runs here: only what scrapes themselves publish
+    a, b = _Counting(), _Counting()
+    app_a = ClusterApp(a, share=MetricsShare(tmp_path, pid=101))
+    app_b = ClusterApp(b, share=MetricsShare(tmp_path, pid=202))
+    a.count, b.count = 5, 2
+    seen = [_scrape(app_a), _scrape(app_b), _scrape(app_a)]
+    a.count += 3
+    seen += [_scrape(app_a), _scrape(app_b)]
+    assert seen == [5.0, 7.0, 7.0, 10.0, 10.0]
