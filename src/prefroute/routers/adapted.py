@@ -54,6 +54,7 @@ from prefroute.routers.base import (
     read_config,
     save_arrays,
 )
+from prefroute.routers.difficulty import log_length
 from prefroute.types import Battle, FloatArray
 
 __all__ = ["AdaptedRouter", "logit", "shared_embedder"]
@@ -78,11 +79,6 @@ def logit(p: FloatArray) -> FloatArray:
 _LabelArrays = tuple[
     FloatArray, list[str], FloatArray, np.ndarray, np.ndarray, FloatArray, FloatArray
 ]
-
-
-def log_lengths(prompts: Sequence[str]) -> FloatArray:
-    """``log(1 + characters)`` of each prompt."""
-    return np.log1p(np.fromiter((len(p) for p in prompts), np.float64, len(prompts)))
 
 
 class _RecentMemo:
@@ -361,7 +357,7 @@ class AdaptedRouter(Router):
         self.center_, self.components_ = pca_basis(x, self.n_components)
         self.length_stats_ = None
         if self.length_feature:
-            lengths = log_lengths(texts)
+            lengths = log_length(texts)
             spread = float(lengths.std())
             self.length_stats_ = np.array(
                 [float(lengths.mean()), spread if spread > 1e-9 else 1.0]
@@ -438,7 +434,7 @@ class AdaptedRouter(Router):
         if self.length_stats_ is None:
             return projected
         mean, spread = self.length_stats_
-        return np.hstack([projected, ((log_lengths(prompts) - mean) / spread)[:, None]])
+        return np.hstack([projected, ((log_length(prompts) - mean) / spread)[:, None]])
 
     def _head_data(
         self,
