@@ -13,6 +13,7 @@ __all__ = [
     "multi_table",
     "pair_table",
     "pair_task_table",
+    "summary_table",
     "target_table",
     "unguarded_table",
 ]
@@ -176,4 +177,59 @@ def target_table(results: dict[str, Any], k: int) -> str:
                 ),
             ]
             lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def summary_table(runs: dict[str, dict[str, Any]], min_gap: float = -math.inf) -> str:
+    """Markdown: per run, every pair cell (task, split, exploration, k > 0) counted:
+    moved from k = 0, above or below it beyond the paired 95% interval, below
+    k = 0's own interval; the mean change from k = 0 at each k, and at k = 200 that
+    of the unguarded router (fitted on the same log, deployed whatever the guard and
+    the held-out check say). Tasks whose
+    strong-weak quality gap on the evaluation prompts is under `min_gap` are left
+    out (APGR divides by that gap: near 0 it swings by whole units)."""
+    ks: list[int] = sorted(
+        {
+            int(k)
+            for run in runs.values()
+            for tasks in run.values()
+            for e in tasks.values()
+            for s in e["streams"].values()
+            for k in s["k"]
+            if int(k) > 0
+        }
+    )
+    head = (
+        "| run | task splits | cells | moved | up | down | below k=0's interval | "
+        + " | ".join(f"k={k}" for k in ks)
+        + " | unguarded k=200 |"
+    )
+    lines = [head, "|" + "---|" * (8 + len(ks))]
+    for name, run in runs.items():
+        n = moved = up = down = below = n_tasks = 0
+        change: dict[int, list[float]] = {k: [] for k in ks}
+        unguarded: list[float] = []
+        for tasks in run.values():
+            for entry in tasks.values():
+                if entry["ceiling"]["gap"] < min_gap:
+                    continue
+                n_tasks += 1
+                for stream in entry["streams"].values():
+                    cells = {int(k): c for k, c in stream["k"].items()}
+                    base = cells[0]
+                    for k in ks:
+                        c = cells[k]
+                        n += 1
+                        moved += c["apgr"] != base["apgr"]
+                        up += c["diff_ci"][0] > 0
+                        down += c["diff_ci"][1] < 0
+                        below += c["apgr"] < base["ci"][0]
+                        change[k].append(c["apgr"] - base["apgr"])
+                        if k == 200:
+                            unguarded.append(c["unguarded"] - base["apgr"])
+        lines.append(
+            f"| {name} | {n_tasks} | {n} | {moved} | {up} | {down} | {below} | "
+            + " | ".join(f"{np.mean(change[k]):+.4f}" for k in ks)
+            + (f" | {np.mean(unguarded):+.4f} |" if unguarded else " | - |")
+        )
     return "\n".join(lines)

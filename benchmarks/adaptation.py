@@ -28,8 +28,14 @@ k on the task's evaluation prompts:
 Exploration 0 / 0.1 / 0.5: that share of requests goes to a model the policy did not
 pick (`prefroute.gateway.explore.Explorer`, as `serve --explore`), propensity logged.
 Beside them: ``ceiling``, the adapted router fitted on every pool prompt with every
-model's label (no guard: the penalties cross-validation picks; it can fall below
+model's label (pairs: the gain correction, or with ``--correction heads`` the heads
+at the penalties cross-validation picks, without the guard; it can fall below
 k = 0), and ``random``.
+
+``--task-set dev`` runs the two math pairs on development tasks instead (RouterDC:
+ARC-Easy, CMMLU, MBPP, ARC-Challenge, C-Eval; LLMRouter: MMLU, CommonsenseQA,
+OpenBookQA, MBPP, GPQA, ARC-Challenge): tasks no default was chosen on, to check that
+a rule generalises beyond the benchmark's own tasks.
 
 Starting routers (trained here, per held-out task, on the embedding cache's
 ``minilm`` vectors of each prompt's question text, at most 1,500 prompts per source
@@ -51,12 +57,16 @@ Two paths write the log:
   (`prefroute.gateway.store`), with the server's decision rule and exploration draws,
   for every other stream.
 
-``--guard-se Z`` and ``--blends W,...`` pass the guard rule under test to every
-``prefroute adapt`` (``--no-length``: heads without the prompt's log length, every
-adapted router of the run included); ``--hindsight-ks 200`` also reports, at those
-k, the best of the starting ranking and every candidate a guard can choose (each
-penalty pair at blend weights 0.25, 0.5 and 1), picked on the evaluation prompts: an
-optimistic bound for any rule that selects among them from the log.
+``--correction heads`` adapts with the logistic heads and their guard instead of the
+gain correction; ``--guard-se Z`` (either correction) and ``--blends W,...`` (heads)
+pass the guard rule under test to every ``prefroute adapt`` (``--no-length``: without
+the prompt's log length, every adapted router of the run included); ``--summarize
+a.json,b.json`` prints the cell counts of earlier runs (``--min-gap`` leaves out tasks
+whose strong-weak gap is smaller); ``--hindsight-ks 200`` (heads
+only) also reports, at those k, the best of the starting ranking and every candidate
+a guard can choose (each penalty pair at blend weights 0.25, 0.5 and 1), picked on
+the evaluation prompts: an optimistic bound for any rule that selects among them
+from the log.
 
 Usage::
 
@@ -79,7 +89,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +104,7 @@ from _adaptation_tables import (
     multi_table,
     pair_table,
     pair_task_table,
+    summary_table,
     target_table,
     unguarded_table,
 )
@@ -173,6 +184,24 @@ PAIRS = (
     ),
 )
 MULTI_TASKS = ("arc-challenge", "winogrande", "mbpp")
+# `--task-set dev`: the math pairs' development tasks (none of the benchmark's).
+DEV_TASKS = {
+    "rdc-dolphin": (
+        "arc_easy_train",
+        "cmmlu_train",
+        "mbpp",
+        "arc_challenge_train",
+        "ceval",
+    ),
+    "llmr-qwen": (
+        "mmlu",
+        "commonsense_qa",
+        "openbook_qa",
+        "mbpp",
+        "gpqa",
+        "arc_challenge",
+    ),
+}
 
 
 def task_key(task: str) -> str:
@@ -476,29 +505,39 @@ def _unguarded(
     report: Path,
     embedder: Any,
 ) -> float:
-    """APGR of the candidate the guard found most promising, fitted on the whole log
-    without the guard (what adapting without protection would have deployed)."""
+    """APGR of the router adapting would have deployed without protection: the
+    heads' candidate the guard found most promising, or the gain correction, fitted
+    on the whole log and written whatever the held-out check says."""
     from prefroute.train.logdata import read_log
 
     heads = json.loads(report.read_text(encoding="utf-8"))["heads"]
-    penalties = tuple(heads.get("cv_penalties") or heads.get("penalties"))
+    picked = heads.get("cv_penalties") or heads.get("penalties")
     router = _fit_on_log(
         scenario,
         load_cached(start, embedder),
         read_log(log),
-        (float(penalties[0]), float(penalties[1])),
+        None if picked is None else (float(picked[0]), float(picked[1])),
     )
     qs, qw = pair_truth(task, scenario.strong, scenario.weak)
     return _apgr(np.asarray(router.score(task.evaluation)), qs, qw)
 
 
 def _fit_on_log(
-    scenario: PairScenario, start: Any, traffic: Any, penalties: tuple[float, float]
+    scenario: PairScenario,
+    start: Any,
+    traffic: Any,
+    penalties: tuple[float, float] | None,
 ) -> AdaptedRouter:
-    """The adapted router with fixed penalties (no guard) on the log's labels."""
+    """The adapted router on the log's labels: heads with fixed penalties (no
+    guard), or with `penalties` None the correction `HEADS` names."""
     keep = np.isfinite(traffic.rewards)
+    options = dict(HEADS)
+    if penalties is not None:
+        options["correction"] = "heads"
+    else:
+        options["guard"] = False
     return AdaptedRouter(
-        **HEADS,
+        **options,
         base=start,
         strong_model=scenario.strong,
         weak_model=scenario.weak,
@@ -565,13 +604,18 @@ def pair_ceiling(
     guarded = AdaptedRouter(
         **HEADS, base=base, strong_model=scenario.strong, weak_model=scenario.weak
     ).fit_feedback(prompts, models, rewards, requests=requests)
+    # without the guard: the heads at the penalties it found most promising, the
+    # gain correction as fitted
     picked = guarded.penalty_.cv_penalties if guarded.penalty_ is not None else None
+    unguarded: dict[str, Any] = (
+        {"guard": False} if picked is None else {"penalties": picked}
+    )
     ceiling = AdaptedRouter(
         **HEADS,
+        **unguarded,
         base=base,
         strong_model=scenario.strong,
         weak_model=scenario.weak,
-        penalties=picked,
     ).fit_feedback(prompts, models, rewards, requests=requests)
     qs, qw = pair_truth(task, scenario.strong, scenario.weak)
     rand = [
@@ -691,6 +735,12 @@ def main() -> None:
     ap.add_argument("--ks", default=",".join(str(k) for k in KS))
     ap.add_argument("--tasks", default="", help="only these held-out tasks")
     ap.add_argument(
+        "--task-set",
+        default="benchmark",
+        choices=("benchmark", "dev"),
+        help="the benchmark's held-out tasks, or the math pairs' development tasks",
+    )
+    ap.add_argument(
         "--splits",
         type=int,
         default=1,
@@ -713,9 +763,28 @@ def main() -> None:
         "--blends", default=None, help="`prefroute adapt --blends` (default: its own)"
     )
     ap.add_argument(
+        "--correction",
+        default=None,
+        choices=("gain", "heads"),
+        help="`prefroute adapt --correction` of every adaptation (default: its own)",
+    )
+    ap.add_argument(
         "--no-length",
         action="store_true",
         help="heads without the prompt's log length (`prefroute adapt --no-length`)",
+    )
+    ap.add_argument(
+        "--summarize",
+        default="",
+        help="print the cell summary of these JSON files of earlier runs "
+        "(comma-separated) and exit",
+    )
+    ap.add_argument(
+        "--min-gap",
+        type=float,
+        default=-math.inf,
+        help="--summarize: leave out tasks whose strong-weak gap on the evaluation "
+        "prompts is under this",
     )
     ap.add_argument(
         "--hindsight-ks",
@@ -724,7 +793,17 @@ def main() -> None:
         "on the evaluation prompts (pairs; slow)",
     )
     args = ap.parse_args()
+    if args.summarize:
+        runs = {
+            f: json.loads(Path(f).read_text(encoding="utf-8"))["pairs"]
+            for f in args.summarize.split(",")
+        }
+        print(summary_table(runs, args.min_gap))
+        return
     started = time.time()
+    if args.correction is not None:
+        _adaptation_deploy.ADAPT_OPTIONS += ["--correction", args.correction]
+        HEADS["correction"] = args.correction
     if args.guard_se is not None:
         _adaptation_deploy.ADAPT_OPTIONS += ["--guard-se", str(args.guard_se)]
     if args.blends is not None:
@@ -733,6 +812,11 @@ def main() -> None:
         _adaptation_deploy.ADAPT_OPTIONS += ["--no-length"]
         HEADS["length_feature"] = False
     hindsight_ks = [int(k) for k in args.hindsight_ks.split(",") if k]
+    if hindsight_ks and args.correction != "heads":
+        ap.error(
+            "--hindsight-ks chooses among the heads' candidates: pass it with "
+            "--correction heads"
+        )
     data_dir = resolve_data_dir(args.data_dir)
     ks = [int(k) for k in args.ks.split(",")]
     explores = [float(e) for e in args.explore.split(",")]
@@ -745,8 +829,15 @@ def main() -> None:
         for name in {p.dataset for p in PAIRS if p.name in args.pairs.split(",")}
         | ({"routerbench"} if args.multi else set())
     }
+    scenarios = (
+        PAIRS
+        if args.task_set == "benchmark"
+        else tuple(
+            replace(p, tasks=DEV_TASKS[p.name]) for p in PAIRS if p.name in DEV_TASKS
+        )
+    )
     pairs_out: dict[str, Any] = {}
-    for scenario in PAIRS:
+    for scenario in scenarios:
         if scenario.name not in args.pairs.split(","):
             continue
         pairs_out[scenario.name] = {}
@@ -823,6 +914,8 @@ def main() -> None:
         )
     print("\n" + pair_table(pairs_out, ks) + "\n\n" + pair_task_table(pairs_out, ks))
     print("\nwithout the guard (deployed):\n" + unguarded_table(pairs_out, ks))
+    if pairs_out:
+        print("\n" + summary_table({"this run": pairs_out}))
     if 200 in ks and pairs_out:
         print("\nat k = 200:\n" + target_table(pairs_out, 200))
     if multi_out:

@@ -128,7 +128,8 @@ def test_adapt_with_a_lenient_guard_reports_its_blend(
     report = tmp_path / "check.json"
     code, text = _run(
         "adapt", "--router", str(start), "--log", str(log), "--out", str(out),
-        "--guard-se", "1", "--blends", "0.25,0.5,1", "--bootstrap", "100",
+        "--correction", "heads", "--guard-se", "1", "--blends", "0.25,0.5,1",
+        "--bootstrap", "100",
         "--json", str(report),
     )  # fmt: skip
     check = json.loads(report.read_text())
@@ -167,7 +168,7 @@ def test_adapt_refuses_bad_blends(start: Path, tmp_path: Path, blends: str) -> N
     with pytest.raises(ConfigError, match="--blends"):
         _run(
             "adapt", "--router", str(start), "--log", str(log),
-            "--out", str(tmp_path / "x"), "--blends", blends,
+            "--out", str(tmp_path / "x"), "--correction", "heads", "--blends", blends,
         )  # fmt: skip
 
 
@@ -291,3 +292,45 @@ def test_adapt_and_eval_an_n_model_log(tmp_path: Path) -> None:
     )  # fmt: skip
     assert code == 0, text
     assert "matched cost" in text
+
+
+def test_adapt_fits_the_gain_correction_by_default(start: Path, tmp_path: Path) -> None:
+    log = _pair_log(tmp_path / "log.db", 240, explore=0.3, seed=5)
+    out = tmp_path / "adapted"
+    report = tmp_path / "check.json"
+    code, text = _run(
+        "adapt", "--router", str(start), "--log", str(log), "--out", str(out),
+        "--bootstrap", "100", "--json", str(report), "--force",
+    )  # fmt: skip
+    assert code == 0
+    heads = json.loads(report.read_text())["heads"]
+    assert heads["correction"] == "gain" and heads["gain_penalty"] == 30.0
+    assert heads["requests"] == 240 and heads["guard_z"] == 1.0
+    assert heads["guard_se"] > 0
+    used = heads["guard_gain"] - heads["guard_se"] > 0
+    assert heads["keeps_ranking"] is (not used)
+    assert any(heads["slopes"]) is used
+    assert ("gain correction on 240 requests" in text) is used
+    assert ("the guard kept it" in text) is not used
+    router = load_router(out)
+    assert isinstance(router, AdaptedRouter) and router.correction == "gain"
+    assert router.gain_ is not None and list(router.gain_) == heads["slopes"]
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        (["--blends", "0.5,1"], "--correction heads"),
+        (["--correction", "linear"], "--correction"),
+    ],
+)
+def test_adapt_refuses_options_of_the_other_correction(
+    start: Path, tmp_path: Path, options: list[str], match: str
+) -> None:
+    log = _pair_log(tmp_path / "log.db", 30, explore=0.2)
+    with pytest.raises(ConfigError, match=match):
+        _run(
+            "adapt", "--router", str(start), "--log", str(log),
+            "--out", str(tmp_path / "x"), *options,
+        )  # fmt: skip
+    assert not (tmp_path / "x").exists()

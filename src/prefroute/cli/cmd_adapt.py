@@ -132,28 +132,39 @@ def register(app: typer.Typer) -> None:
                 "them.",
             ),
         ] = 1.0,
+        correction: Annotated[
+            str,
+            typer.Option(
+                "--correction",
+                metavar="KIND",
+                help="Pair logs: 'gain' (a ridge regression of the strong model's "
+                "gain on top of the starting ranking) or 'heads' (logistic heads "
+                "per model, used only when a guard finds them better).",
+            ),
+        ] = "gain",
         guard_se: Annotated[
-            float,
+            float | None,
             typer.Option(
                 "--guard-se",
                 metavar="Z",
                 min=0.0,
                 help="Pair logs: a new ranking is used only when its gain over the "
                 "starting router on held-out folds of the log, less Z standard "
-                "errors, is above 0 (2: about a 2.5% one-sided test; lower adapts "
-                "sooner at more risk).",
+                "errors, is above 0 (default 1 for the gain correction, 2 for the "
+                "heads: about a 2.5% one-sided test; lower adapts sooner at more "
+                "risk).",
             ),
-        ] = 2.0,
+        ] = None,
         blends: Annotated[
-            str,
+            str | None,
             typer.Option(
                 "--blends",
                 metavar="W,W,...",
-                help="Pair logs: shares of the new ranking's correction the guard "
-                "tries (each in (0, 1]; e.g. 0.25,0.5,1 takes a weakly supported "
-                "correction in part).",
+                help="Pair logs, --correction heads: shares of the new ranking's "
+                "correction the guard tries (each in (0, 1]; default 1; e.g. "
+                "0.25,0.5,1 takes a weakly supported correction in part).",
             ),
-        ] = "1",
+        ] = None,
         length: Annotated[
             bool,
             typer.Option(
@@ -191,13 +202,21 @@ def register(app: typer.Typer) -> None:
             print_pair,
         )
         from prefroute.engine import get_engine
+        from prefroute.routers.adapted import CORRECTIONS
         from prefroute.train.adapt import adapt_router
         from prefroute.train.log_embed import embed_log_prompts
         from prefroute.train.logdata import read_log
 
         if not 0.0 <= holdout < 1.0:
             raise ConfigError(f"--holdout must be in [0, 1), got {holdout!r}")
-        weights = _parse_blends(blends)
+        if correction not in CORRECTIONS:
+            raise ConfigError(
+                f"--correction must be one of {', '.join(CORRECTIONS)}, got "
+                f"{correction!r}"
+            )
+        if correction != "heads" and blends is not None:
+            raise ConfigError("--blends applies to --correction heads")
+        weights = _parse_blends("1" if blends is None else blends)
         traffic = read_log(log, since=since, limit=limit)
         start = load_cached_router(router)
         runner = get_engine(engine, address=ray_address, n_actors=ray_actors)
@@ -220,6 +239,7 @@ def register(app: typer.Typer) -> None:
             guard_z=guard_se,
             blends=weights,
             length_feature=length,
+            correction=correction,
         )
         models = (
             " vs ".join(result.models)

@@ -1,9 +1,19 @@
-"""A pair router adapted to your own traffic: the starting router plus one quality head
-per model, learned from feedback on the answers it routed.
+"""A pair router adapted to your own traffic: the starting router plus a correction
+learned from feedback on the answers it routed.
 
 Each logged request says which model answered and how good the answer was (partial,
-bandit-style labels: the other model's answer was never seen). The router predicts
-each model's quality on a prompt as a logistic head on top of the starting router::
+bandit-style labels: the other model's answer was never seen).
+
+The default correction (``correction="gain"``) fits the strong model's predicted
+gain directly: the levels model below with its slopes off gives
+``g0(x) = q_strong(x) - q_weak(x)`` (the starting ranking), and a ridge regression on
+the standardised starting logit, the leading principal components and the log
+length adds ``f(x) . w``, fitted to each request's doubly robust gain (see
+`prefroute.routers._pair_heads.fit_gain`). The score is ``(1 + g0 + f . w) / 2``;
+the ridge penalty keeps it near the starting ranking until the labels say otherwise.
+
+The older correction (``correction="heads"``) predicts each model's quality on a
+prompt as a logistic head on top of the starting router::
 
     logit q_strong(x) = +z0(x) / 2 + c_s + b_s z(x) + w_s . e(x)
     logit q_weak(x)   = -z0(x) / 2 + c_w + b_w z(x) + w_w . e(x)
@@ -40,11 +50,17 @@ from prefroute.errors import ArtifactError, ConfigError, DataError
 from prefroute.routers._heads import HeadData, pca_basis
 from prefroute.routers._pair_heads import (
     BLEND_GRID,
+    GAIN_CLIP,
+    GAIN_COMPONENTS,
+    GAIN_GUARD_Z,
+    GAIN_PENALTY,
     GUARD_Z,
     OFF,
     PairChoice,
     PairLabels,
+    fit_gain,
     fit_pair_heads,
+    gain_guard,
     pair_quality,
 )
 from prefroute.routers.base import (
@@ -57,7 +73,11 @@ from prefroute.routers.base import (
 from prefroute.routers.difficulty import log_length
 from prefroute.types import Battle, FloatArray
 
-__all__ = ["AdaptedRouter", "logit", "shared_embedder"]
+__all__ = ["CORRECTIONS", "AdaptedRouter", "logit", "shared_embedder"]
+
+#: Corrections of the starting router: the gain regression (default) and the
+#: logistic heads with their guard.
+CORRECTIONS = ("gain", "heads")
 
 BASE_DIR = "base"
 # Scores of the starting router are clipped away from 0 and 1 before the logit.
@@ -171,9 +191,13 @@ class AdaptedRouter(Router):
         penalties: tuple[float, float] | None = None,
         n_folds: int = 5,
         seed: int = 0,
-        guard_z: float = GUARD_Z,
+        guard_z: float | None = None,
         blends: Sequence[float] = BLEND_GRID,
         length_feature: bool = True,
+        correction: str = "gain",
+        gain_penalty: float = GAIN_PENALTY,
+        gain_components: int = GAIN_COMPONENTS,
+        guard: bool = True,
     ) -> None:
         """Create an unfitted router (no I/O).
 
@@ -185,21 +209,32 @@ class AdaptedRouter(Router):
                 router's when it has one, else the package default.
             strong_model: The strong model (the name the log uses).
             weak_model: The weak model.
-            n_components: Principal components of the embeddings the heads see.
-            penalties: Ridge penalties of the shared and the strong-vs-weak
-                slopes; None chooses them by cross-validation on the labels and
-                keeps the starting ranking unless the guard finds the new one
-                better (see `prefroute.routers._pair_heads`).
+            n_components: Principal components of the embeddings the heads see
+                (the gain correction uses the first `gain_components` of them).
+            penalties: Heads: ridge penalties of the shared and the
+                strong-vs-weak slopes; None chooses them by cross-validation on the
+                labels and keeps the starting ranking unless the guard finds the
+                new one better (see `prefroute.routers._pair_heads`).
             n_folds: Cross-validation folds.
             seed: Seed of the fold assignment.
             guard_z: Standard errors of the guard's lower confidence bound: the
-                heads used maximise ``gain - guard_z * se`` on held-out folds and
-                must beat the starting ranking by it (2: a one-sided test at about
-                2.5%; lower takes smaller, less certain corrections).
+                correction is used only when its held-out gain over the starting
+                ranking less ``guard_z * se`` is above 0 (heads: the candidate
+                maximising that bound). Default: 1 for the gain correction (its
+                ridge penalty already keeps it small), 2 for the heads (a one-sided
+                test at about 2.5%); lower takes less certain corrections.
             blends: Weights of a candidate's correction the guard tries (heads
                 ``start + w * (candidate - start)``; 1 alone: all or nothing).
             length_feature: The heads also see the prompt's log length
                 (standardised over the log's prompts) beside the components.
+            correction: "gain" (default: a ridge regression of the strong model's
+                gain) or "heads" (logistic heads per model; `penalties` and `blends`
+                apply to it).
+            gain_penalty: Ridge penalty of the gain correction's slopes.
+            gain_components: Principal components the gain correction sees.
+            guard: Gain correction: False uses it without the guard (e.g. fitted
+                on full labels of a known task). The heads skip their guard when
+                `penalties` are given.
         """
         if n_components < 0 or n_folds < 2:
             raise ConfigError(
@@ -213,8 +248,22 @@ class AdaptedRouter(Router):
         weights = [float(w) for w in blends]
         if not weights or not all(0.0 < w <= 1.0 for w in weights):
             raise ConfigError(f"blends must be weights in (0, 1], got {blends!r}")
+        if guard_z is None:
+            guard_z = GUARD_Z if correction == "heads" else GAIN_GUARD_Z
         if not (np.isfinite(guard_z) and guard_z >= 0):
             raise ConfigError(f"guard_z must be a number >= 0, got {guard_z!r}")
+        if correction not in CORRECTIONS:
+            raise ConfigError(
+                f"correction must be one of {', '.join(CORRECTIONS)}, got "
+                f"{correction!r}"
+            )
+        if penalties is not None and correction != "heads":
+            raise ConfigError("penalties apply to correction='heads'")
+        if not (np.isfinite(gain_penalty) and gain_penalty > 0) or gain_components < 0:
+            raise ConfigError(
+                "gain_penalty must be > 0 and gain_components >= 0, got "
+                f"{gain_penalty!r}, {gain_components!r}"
+            )
         start = base
         while isinstance(start, AdaptedRouter) and start.base is not None:
             start = start.base
@@ -231,6 +280,10 @@ class AdaptedRouter(Router):
         self.guard_z = float(guard_z)
         self.blends = weights
         self.length_feature = bool(length_feature)
+        self.correction = correction
+        self.gain_penalty = float(gain_penalty)
+        self.gain_components = int(gain_components)
+        self.guard = bool(guard)
         self._shared: Embedder | None = None
         self.coef_: FloatArray | None = None  # (2, 2 + k): shared, difference
         self.center_: FloatArray | None = None  # (d,)
@@ -239,6 +292,12 @@ class AdaptedRouter(Router):
         self.length_stats_: FloatArray | None = None  # mean, std of log length
         self.n_labels_: np.ndarray | None = None  # (2,)
         self.penalty_: PairChoice | None = None
+        self.gain_: FloatArray | None = None  # (k,): the gain correction's slopes
+        self.gain_stats_: FloatArray | None = None  # (2, k): mean, std of features
+        self.gain_offset_ = 0.0  # its intercept
+        # the gain correction's held-out gain and standard error (the guard's)
+        self.gain_guard_: tuple[float, float] = (float("nan"), float("nan"))
+        self.gain_requests_ = 0  # requests the gain correction was fitted on
 
     # -- collaborators ---------------------------------------------------------
 
@@ -389,16 +448,60 @@ class AdaptedRouter(Router):
             propensities=np.minimum(prop, 1.0),
             requests=req,
         )
-        self.coef_, self.penalty_ = fit_pair_heads(
-            labels,
-            penalties=self.penalties,
-            n_folds=self.n_folds,
-            seed=self.seed,
-            guard_z=self.guard_z,
-            blends=tuple(self.blends),
-        )
+        self.gain_ = self.gain_stats_ = None
+        self.penalty_ = None
+        if self.correction == "gain":
+            raw = self._gain_raw(labels.z, labels.projected)
+            spread = raw.std(axis=0)
+            self.gain_stats_ = np.stack(
+                [raw.mean(axis=0), np.where(spread > 1e-9, spread, 1.0)]
+            )
+            features = self._gain_features(raw)
+            self.coef_, self.gain_, self.gain_offset_, self.gain_requests_ = fit_gain(
+                labels, features, penalty=self.gain_penalty
+            )
+            self.gain_guard_ = (float("nan"), float("nan"))
+            if self.guard and self.gain_.any():
+                g, se = gain_guard(
+                    labels,
+                    features,
+                    penalty=self.gain_penalty,
+                    n_folds=self.n_folds,
+                    seed=self.seed,
+                )
+                self.gain_guard_ = (g, se)
+                if not g - self.guard_z * se > 0:  # NaN keeps the ranking too
+                    self.gain_ = np.zeros_like(self.gain_)
+                    self.gain_offset_ = 0.0
+        else:
+            self.coef_, self.penalty_ = fit_pair_heads(
+                labels,
+                penalties=self.penalties,
+                n_folds=self.n_folds,
+                seed=self.seed,
+                guard_z=self.guard_z,
+                blends=tuple(self.blends),
+            )
         self.n_labels_ = np.bincount(cols, minlength=2)
         return self
+
+    def _gain_raw(self, z: FloatArray, projected: FloatArray) -> FloatArray:
+        """The gain correction's features before standardising: the standardised
+        starting logit, the leading components and the log length (when on)."""
+        assert self.components_ is not None
+        k = min(self.gain_components, self.components_.shape[0])
+        parts = [np.asarray(z)[:, None], projected[:, :k]]
+        if self.length_stats_ is not None:
+            parts.append(projected[:, -1:])
+        return np.hstack(parts)
+
+    def _gain_features(self, raw: FloatArray) -> FloatArray:
+        """`_gain_raw` standardised over the log's prompts, clipped to `GAIN_CLIP`."""
+        assert self.gain_stats_ is not None
+        out: FloatArray = np.clip(
+            (raw - self.gain_stats_[0]) / self.gain_stats_[1], -GAIN_CLIP, GAIN_CLIP
+        )
+        return out
 
     def _labels(
         self,
@@ -502,19 +605,23 @@ class AdaptedRouter(Router):
             zs.append(logit(self._base().score(chunk)))
         return np.concatenate(xs), np.concatenate(zs)
 
-    def _quality(self, prompts: Sequence[str]) -> FloatArray:
+    def _quality(self, prompts: Sequence[str]) -> tuple[FloatArray, FloatArray]:
+        """The heads' (or levels') quality of (strong, weak) per prompt, and the gain
+        correction (zeros for the heads)."""
         self._check_fitted("coef_", "center_", "components_", "z_stats_")
         assert self.coef_ is not None and self.center_ is not None
         assert self.components_ is not None and self.z_stats_ is not None
         if len(prompts) == 0:
-            return np.zeros((0, 2))
+            return np.zeros((0, 2)), np.zeros(0)
         x, z0 = self._embed_and_score(prompts)
-        return pair_quality(
-            self.coef_,
-            (z0 - self.z_stats_[0]) / self.z_stats_[1],
-            self._project(x, prompts),
-            z0,
-        )
+        z = (z0 - self.z_stats_[0]) / self.z_stats_[1]
+        projected = self._project(x, prompts)
+        q = pair_quality(self.coef_, z, projected, z0)
+        if self.gain_ is None or self.gain_stats_ is None:
+            return q, np.zeros(len(prompts))
+        f = self._gain_features(self._gain_raw(z, projected))
+        shift: FloatArray = f @ self.gain_ + self.gain_offset_
+        return q, shift
 
     def score_models(
         self, prompts: Sequence[str], models: Sequence[str] | None = None
@@ -536,13 +643,16 @@ class AdaptedRouter(Router):
         bad = [m for m in names if m not in (strong, weak)]
         if bad:
             raise ConfigError(f"models {bad} are not {strong!r} or {weak!r}")
-        q = self._quality(prompts)
-        return q[:, [0 if m == strong else 1 for m in names]]
+        q, shift = self._quality(prompts)
+        both = np.clip(q + 0.5 * shift[:, None] * np.array([1.0, -1.0]), 0.0, 1.0)
+        out: FloatArray = both[:, [0 if m == strong else 1 for m in names]]
+        return out
 
     def score(self, prompts: Sequence[str]) -> FloatArray:
-        """``(1 + q_strong - q_weak) / 2`` per prompt, shape (n,), in [0, 1]."""
-        q = self._quality(prompts)
-        out: FloatArray = np.clip(0.5 * (1.0 + q[:, 0] - q[:, 1]), 0.0, 1.0)
+        """``(1 + q_strong - q_weak + correction) / 2`` per prompt, shape (n,), in
+        [0, 1]."""
+        q, shift = self._quality(prompts)
+        out: FloatArray = np.clip(0.5 * (1.0 + q[:, 0] - q[:, 1] + shift), 0.0, 1.0)
         return out
 
     # -- persistence -----------------------------------------------------------
@@ -579,6 +689,13 @@ class AdaptedRouter(Router):
             guard=np.array(
                 [choice.guard_gain, choice.guard_se, choice.n_folds, choice.blend]
             ),
+            gain=np.zeros(0) if self.gain_ is None else self.gain_,
+            gain_stats=(
+                np.zeros((0, 0)) if self.gain_stats_ is None else self.gain_stats_
+            ),
+            gain_requests=np.array([self.gain_requests_]),
+            gain_offset=np.array([self.gain_offset_]),
+            gain_guard=np.array(self.gain_guard_),
         )
 
     def _load_state(self, directory: Path) -> None:
@@ -602,6 +719,17 @@ class AdaptedRouter(Router):
                 int(guard[2]),
                 float(guard[3]) if len(guard) > 3 else 1.0,
             )
+            # folders written before the gain correction hold heads only
+            gain = arrays.get("gain", np.zeros(0))
+            self.gain_ = gain if len(gain) else None
+            self.gain_stats_ = arrays["gain_stats"] if self.gain_ is not None else None
+            self.gain_requests_ = int(arrays.get("gain_requests", np.zeros(1))[0])
+            self.gain_offset_ = float(arrays.get("gain_offset", np.zeros(1))[0])
+            guarded = arrays.get("gain_guard", np.full(2, np.nan))
+            self.gain_guard_ = (float(guarded[0]), float(guarded[1]))
+            self.correction = "heads" if self.gain_ is None else "gain"
+            if self.gain_ is not None:
+                self.penalty_ = None
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise ArtifactError(f"{str(directory)!r} lacks array {exc}") from exc
         k = self.components_.shape[0] + (self.length_stats_ is not None)
@@ -611,6 +739,13 @@ class AdaptedRouter(Router):
             raise ArtifactError(
                 f"{str(directory)!r}: heads of shape {self.coef_.shape} do not match "
                 f"{k} components of dimension {self.center_.shape}"
+            )
+        if self.gain_ is not None and (
+            self.gain_stats_ is None or self.gain_stats_.shape != (2, len(self.gain_))
+        ):
+            raise ArtifactError(
+                f"{str(directory)!r}: gain correction of {len(self.gain_)} slopes "
+                "without matching feature statistics"
             )
         folder = directory / BASE_DIR
         read_config(folder)  # a clear error when the starting router is missing

@@ -42,7 +42,12 @@ from prefroute.evals.offpolicy import (
 )
 from prefroute.evals.ope import BanditLog
 from prefroute.routers._heads import PenaltyChoice
-from prefroute.routers._pair_heads import BLEND_GRID, GUARD_Z, OFF, PairChoice
+from prefroute.routers._pair_heads import (
+    BLEND_GRID,
+    OFF,
+    GainChoice,
+    PairChoice,
+)
 from prefroute.routers.base import Router
 from prefroute.train.logdata import LoggedTraffic
 from prefroute.types import FloatArray
@@ -78,7 +83,8 @@ class AdaptResult:
         n_judge: Judge labels used.
         n_train: Labels the held-out check's router was fitted on.
         n_holdout: Held-out labelled requests.
-        choice: How the heads were chosen on all labels (penalties, guard).
+        choice: What the correction learned on all labels (the gain correction's
+            slopes, or the heads' penalties and guard).
         pair: Before/after estimates on the held-out requests (pair mode).
         multi: The same for N models.
         is_not_worse: After >= before on the held-out requests (point estimate);
@@ -93,7 +99,7 @@ class AdaptResult:
     n_judge: int
     n_train: int
     n_holdout: int
-    choice: PairChoice | PenaltyChoice | None
+    choice: GainChoice | PairChoice | PenaltyChoice | None
     pair: PairEstimates | None = None
     multi: MultiEstimates | None = None
     is_not_worse: bool | None = None
@@ -102,6 +108,26 @@ class AdaptResult:
     def describe_heads(self) -> str:
         """One line on what the heads learned."""
         c = self.choice
+        if isinstance(c, GainChoice):
+            evidence = (
+                f"guard gain {c.guard_gain:.4f}, se {c.guard_se:.4f}"
+                if np.isfinite(c.guard_gain)
+                else ""
+            )
+            if c.keeps_ranking:
+                why = (
+                    f"the guard kept it ({evidence}; needs {c.guard_z:g} se)"
+                    if evidence
+                    else f"{c.n_requests} requests (the gain correction needs 20, "
+                    "10 per model)"
+                )
+                return f"starting ranking kept, calibration learned; {why}"
+            slopes = ", ".join(f"{v:+.4f}" for v in c.slopes)
+            return (
+                f"gain correction on {c.n_requests} requests, ridge penalty "
+                f"{c.penalty:g} ({evidence}); slopes (starting logit, components, "
+                f"length) {slopes}"
+            )
         if isinstance(c, PairChoice):
             if c.keeps_ranking:
                 why = (
@@ -126,8 +152,20 @@ class AdaptResult:
     def choice_dict(self) -> dict[str, object]:
         """JSON-ready form of `choice`."""
         c = self.choice
+        if isinstance(c, GainChoice):
+            return {
+                "correction": "gain",
+                "gain_penalty": c.penalty,
+                "requests": c.n_requests,
+                "slopes": list(c.slopes),
+                "guard_gain": c.guard_gain if np.isfinite(c.guard_gain) else None,
+                "guard_se": c.guard_se if np.isfinite(c.guard_se) else None,
+                "guard_z": c.guard_z,
+                "keeps_ranking": c.keeps_ranking,
+            }
         if isinstance(c, PairChoice):
             return {
+                "correction": "heads",
                 "penalties": list(c.penalties),
                 "cv_penalties": list(c.cv_penalties),
                 "guard_gain": c.guard_gain if np.isfinite(c.guard_gain) else None,
@@ -281,6 +319,7 @@ def adapt_router(
     guard_z: float | None = None,
     blends: Sequence[float] | None = None,
     length_feature: bool = True,
+    correction: str = "gain",
 ) -> AdaptResult:
     """Adapt `base` to the log's traffic and judge it on held-out requests.
 
@@ -296,10 +335,14 @@ def adapt_router(
         embedder: Pair logs: embedder of the heads (default: the starting
             router's, else the package default). N-model heads use the router's.
         guard_z: Pair logs: standard errors by which the guard's lower bound must
-            beat the starting ranking (default `GUARD_Z`, 2).
+            beat the starting ranking (default: 1 for the gain correction,
+            `GUARD_Z` (2) for the heads).
         blends: Pair logs: weights of the candidate correction the guard tries
             (default `BLEND_GRID`).
         length_feature: Pair logs: the heads also see the prompt's log length.
+        correction: Pair logs: "gain" (a ridge regression of the strong model's
+            gain on top of the starting ranking) or "heads" (logistic heads per
+            model with the guard; `guard_z` and `blends` apply to it).
 
     Returns:
         The result.
@@ -325,9 +368,10 @@ def adapt_router(
             n_components=32 if n_components is None else n_components,
             judge_weight=judge_weight,
             embedder=embedder,
-            guard_z=GUARD_Z if guard_z is None else guard_z,
+            guard_z=guard_z,
             blends=BLEND_GRID if blends is None else tuple(blends),
             length_feature=length_feature,
+            correction=correction,
         )
     return _adapt_multi(
         base,
@@ -350,9 +394,10 @@ def _adapt_pair(
     n_components: int,
     judge_weight: float,
     embedder: Embedder | str | None,
-    guard_z: float,
+    guard_z: float | None,
     blends: tuple[float, ...],
     length_feature: bool,
+    correction: str,
 ) -> AdaptResult:
     from prefroute.routers.adapted import AdaptedRouter
 
@@ -370,6 +415,7 @@ def _adapt_pair(
             guard_z=guard_z,
             blends=blends,
             length_feature=length_feature,
+            correction=correction,
         )
 
     every = list(dict.fromkeys([*traffic.prompts, *traffic.unlabeled]))
@@ -433,7 +479,17 @@ def _adapt_pair(
         unlabeled=every,
     )
     result.router = final
-    result.choice = final.penalty_
+    result.choice = (
+        GainChoice(
+            final.gain_penalty,
+            final.gain_requests_,
+            tuple(float(v) for v in final.gain_),
+            *final.gain_guard_,
+            guard_z=final.guard_z,
+        )
+        if final.gain_ is not None
+        else final.penalty_
+    )
     return result
 
 

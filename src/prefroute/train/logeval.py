@@ -110,7 +110,11 @@ def _estimate_pair(
         first = next(iter(views.values()))
         models = [pair[a] for a in log.actions]
         heads = AdaptedRouter(
-            base=first, strong_model=strong, weak_model=weak, penalties=(_OFF, _OFF)
+            base=first,
+            strong_model=strong,
+            weak_model=weak,
+            penalties=(_OFF, _OFF),
+            correction="heads",
         ).fit_feedback(prompts, models, log.rewards, unlabeled=traffic.unlabeled)
         data = heads.head_data(prompts, models, log.rewards)
         outcome = cross_fit_outcomes(data, seed=seed)[data.rows]

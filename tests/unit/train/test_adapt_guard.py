@@ -1,6 +1,6 @@
-"""The pair router's guard: a lower confidence bound on the held-out gain, blends of
-the correction, the strict default against a lenient rule, and `adapt_router`
-passing the rule through."""
+"""The pair router's heads correction and its guard: a lower confidence bound on the
+held-out gain, blends of the correction, the strict default against a lenient rule,
+and `adapt_router` passing the rule through."""
 
 from __future__ import annotations
 
@@ -51,13 +51,16 @@ def _fit(
         embedder=LatentEmbedder(),
         strong_model=STRONG,
         weak_model=WEAK,
+        correction="heads",
         **rule,  # type: ignore[arg-type]
     )
     return router.fit_feedback(prompts, models, reward, propensities=propensity)
 
 
-def test_the_default_rule_is_the_strict_all_or_nothing_guard() -> None:
-    router = AdaptedRouter(base=LatentRouter(), strong_model=STRONG, weak_model=WEAK)
+def test_the_heads_default_rule_is_the_strict_all_or_nothing_guard() -> None:
+    router = AdaptedRouter(
+        base=LatentRouter(), strong_model=STRONG, weak_model=WEAK, correction="heads"
+    )
     assert router.guard_z == GUARD_Z == 2.0
     assert tuple(router.blends) == BLEND_GRID == (1.0,)
 
@@ -119,6 +122,7 @@ def test_the_blend_and_the_rule_survive_save_and_load(tmp_path: Path) -> None:
         embedder=HashingEmbedder(dim=32),
         strong_model=STRONG,
         weak_model=WEAK,
+        correction="heads",
         **LENIENT,  # type: ignore[arg-type]
     ).fit_feedback(prompts, models, rewards)
     assert router.penalty_ is not None
@@ -150,6 +154,7 @@ def test_adapt_router_passes_the_rule_to_the_pair_heads(tmp_path: Path) -> None:
         embedder=LatentEmbedder(),
         guard_z=0.0,
         blends=(0.5,),
+        correction="heads",
     )
     assert isinstance(result.router, AdaptedRouter)
     assert result.router.guard_z == 0.0 and list(result.router.blends) == [0.5]
