@@ -51,6 +51,7 @@ prompt is), so it needs far fewer labels to move the ranking the right way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,6 +119,10 @@ GAIN_CLIP = 3.0
 # Fewest labelled requests per model for the gain correction (with fewer, one
 # model's quality is only the levels model's guess and the slopes stay 0).
 _MIN_ARM_REQUESTS = 10
+# Candidates' scores of prompt rows, shape (n_candidates, n_rows).
+_Scores = Callable[[np.ndarray], FloatArray]
+# A fold's fit: (outcome model's (u, v), the candidates' scores).
+_FoldFit = Callable[["PairLabels"], tuple[FloatArray, _Scores]]
 # Fewest distinct labelled prompts for cross-validation and the guard.
 _MIN_PROMPTS = 20
 _GUARD_REPEATS = 3
@@ -349,28 +354,44 @@ def _blend(start: FloatArray, candidate: FloatArray, weight: float) -> FloatArra
     return out
 
 
-def _guard(
+def _held_out_gains(
     labels: PairLabels,
-    candidates: list[tuple[tuple[float, float], float]],
+    n_scores: int,
+    fold_fit: _FoldFit,
     n_folds: int,
     seed: int,
+    min_propensity: float = 0.0,
 ) -> list[tuple[float, float]]:
-    """Mean and standard error of each candidate's held-out gain over the start.
+    """Mean and standard error of each candidate ranking's held-out gain over the
+    starting ranking.
 
-    A candidate is (penalties, blend weight). Every logged request gets out-of-fold
-    scores (heads fitted without its fold, turned into ranks within the fold) and a
-    doubly robust gain; the areas under the cumulative-gain curves of the pooled
-    within-fold rankings are compared with the starting ranking's (ranked the same
-    way), averaged over repeated fold draws, and the standard error is that of the
-    average over bootstrap resamples of the requests.
+    Every logged request gets out-of-fold scores (`fold_fit` fitted without its
+    fold, turned into ranks within the fold) and a doubly robust gain from the
+    fold's outcome model (propensities floored at `min_propensity`); the areas under
+    the cumulative-gain curves of the pooled within-fold rankings are compared with
+    the starting ranking's (ranked the same way), averaged over repeated fold draws,
+    and the standard error is that of the average over bootstrap resamples of the
+    requests. NaN with fewer than 20 logged requests.
+
+    Args:
+        labels: The labels.
+        n_scores: Candidate rankings `fold_fit` scores.
+        fold_fit: Fitted on a fold's training labels, returns the outcome model's
+            (u, v) and a function of prompt rows giving the candidates' scores,
+            shape (n_scores, len(rows)).
+        n_folds: Folds.
+        seed: Fold and bootstrap seed.
+        min_propensity: Floor of the propensities in the doubly robust gains.
+
+    Returns:
+        (mean gain, standard error) per candidate.
     """
     logged = np.isfinite(labels.propensities)
     ids, first = np.unique(labels.requests[logged], return_index=True)
     n = len(ids)
     if n < _MIN_PROMPTS:
-        return [(float("nan"), float("nan"))] * len(candidates)
-    rows = labels.rows[logged]
-    at = rows[first]
+        return [(float("nan"), float("nan"))] * n_scores
+    at = labels.rows[logged][first]
     counts = np.vstack(
         [
             np.ones(n),
@@ -379,51 +400,75 @@ def _guard(
             ),
         ]
     ).astype(np.float64)
-    penalty_set = list(dict.fromkeys(p for p, _ in candidates))
-    diff = np.zeros((len(candidates), counts.shape[0]))
+    diff = np.zeros((n_scores, counts.shape[0]))
     for rep in range(_GUARD_REPEATS):
         fold, k = _folds(labels.rows, n_folds, seed + 1 + rep)
         request_fold = fold[logged][first]
         gain = np.zeros(n)
-        scores = np.zeros((len(candidates), n))
+        scores = np.zeros((n_scores, n))
         start_rank = np.zeros(n)
         for f in range(k):
-            train = labels.take(fold != f)
-            test = labels.take((fold == f) & logged)
             mine = request_fold == f
             if not mine.any():
                 continue
-            start = fit_pair(train, (OFF, OFF))
+            outcome, score = fold_fit(labels.take(fold != f))
+            test = labels.take((fold == f) & logged)
             # one doubly robust gain per request: the outcome model's once, plus
             # the propensity-weighted residual of every label observed on it
             r = test.rows
-            m = pair_quality(start, labels.z[r], labels.projected[r], labels.z0[r])
+            m = pair_quality(outcome, labels.z[r], labels.projected[r], labels.z0[r])
             residual = test.targets - np.where(test.arms > 0, m[:, 0], m[:, 1])
-            test_ids = np.searchsorted(ids, test.requests)
             correction = np.bincount(
-                test_ids, weights=test.arms * residual / test.propensities, minlength=n
+                np.searchsorted(ids, test.requests),
+                weights=test.arms
+                * residual
+                / np.maximum(test.propensities, min_propensity),
+                minlength=n,
             )
             idx = np.flatnonzero(mine)
-            m0 = pair_quality(
-                start, labels.z[at[idx]], labels.projected[at[idx]], labels.z0[at[idx]]
-            )
+            p = at[idx]
+            m0 = pair_quality(outcome, labels.z[p], labels.projected[p], labels.z0[p])
             gain[idx] = m0[:, 0] - m0[:, 1] + correction[idx]
-            fitted = {p: fit_pair(train, p) for p in penalty_set}
-            for j, (penalties, weight) in enumerate(candidates):
-                q = pair_quality(
-                    _blend(start, fitted[penalties], weight),
-                    labels.z[at[idx]],
-                    labels.projected[at[idx]],
-                    labels.z0[at[idx]],
-                )
-                scores[j, idx] = _within(q[:, 0] - q[:, 1])
-            start_rank[idx] = _within(labels.z0[at[idx]])
+            for j, s in enumerate(score(p)):
+                scores[j, idx] = _within(s)
+            start_rank[idx] = _within(labels.z0[p])
         before = _weighted_aucg(start_rank, gain, counts)
-        for j in range(len(candidates)):
+        for j in range(n_scores):
             diff[j] += (
                 _weighted_aucg(scores[j], gain, counts) - before
             ) / _GUARD_REPEATS
     return [(float(d[0]), float(d[1:].std(ddof=1))) for d in diff]
+
+
+def _guard(
+    labels: PairLabels,
+    candidates: list[tuple[tuple[float, float], float]],
+    n_folds: int,
+    seed: int,
+) -> list[tuple[float, float]]:
+    """Mean and standard error of each heads candidate's held-out gain over the
+    start (`_held_out_gains`); a candidate is (penalties, blend weight)."""
+    penalty_set = list(dict.fromkeys(p for p, _ in candidates))
+
+    def fold_fit(train: PairLabels) -> tuple[FloatArray, _Scores]:
+        start = fit_pair(train, (OFF, OFF))
+        fitted = {p: fit_pair(train, p) for p in penalty_set}
+
+        def score(rows: np.ndarray) -> FloatArray:
+            out = np.zeros((len(candidates), len(rows)))
+            for j, (penalties, weight) in enumerate(candidates):
+                q = pair_quality(
+                    _blend(start, fitted[penalties], weight),
+                    labels.z[rows],
+                    labels.projected[rows],
+                    labels.z0[rows],
+                )
+                out[j] = q[:, 0] - q[:, 1]
+            return out
+
+        return start, score
+
+    return _held_out_gains(labels, len(candidates), fold_fit, n_folds, seed)
 
 
 def fit_pair_heads(
@@ -578,52 +623,22 @@ def gain_guard(
     Returns:
         (mean gain, standard error); NaN with fewer than 20 logged requests.
     """
-    logged = np.isfinite(labels.propensities)
-    ids, first = np.unique(labels.requests[logged], return_index=True)
-    n = len(ids)
-    if n < _MIN_PROMPTS:
-        return float("nan"), float("nan")
-    at = labels.rows[logged][first]
-    counts = np.vstack(
-        [
-            np.ones(n),
-            np.random.default_rng(seed).multinomial(
-                n, np.full(n, 1.0 / n), size=_N_BOOT
-            ),
-        ]
-    ).astype(np.float64)
-    diff = np.zeros(counts.shape[0])
-    for rep in range(_GUARD_REPEATS):
-        fold, k = _folds(labels.rows, n_folds, seed + 1 + rep)
-        request_fold = fold[logged][first]
-        gain = np.zeros(n)
-        corrected = np.zeros(n)
-        start_rank = np.zeros(n)
-        for f in range(k):
-            mine = request_fold == f
-            if not mine.any():
-                continue
-            train = labels.take(fold != f)
-            test = labels.take((fold == f) & logged)
-            levels, w, b, _ = fit_gain(
-                train, features, penalty=penalty, min_propensity=min_propensity
+
+    def fold_fit(train: PairLabels) -> tuple[FloatArray, _Scores]:
+        levels, w, b, _ = fit_gain(
+            train, features, penalty=penalty, min_propensity=min_propensity
+        )
+
+        def score(rows: np.ndarray) -> FloatArray:
+            q = pair_quality(
+                levels, labels.z[rows], labels.projected[rows], labels.z0[rows]
             )
-            r = test.rows
-            m = pair_quality(levels, labels.z[r], labels.projected[r], labels.z0[r])
-            residual = test.targets - np.where(test.arms > 0, m[:, 0], m[:, 1])
-            test_ids = np.searchsorted(ids, test.requests)
-            # the propensities floored as in the fit: a rare exploration weighs
-            # at most 1 / min_propensity here too
-            weight = test.arms / np.maximum(test.propensities, min_propensity)
-            correction = np.bincount(test_ids, weights=weight * residual, minlength=n)
-            idx = np.flatnonzero(mine)
-            p = at[idx]
-            m0 = pair_quality(levels, labels.z[p], labels.projected[p], labels.z0[p])
-            gain[idx] = m0[:, 0] - m0[:, 1] + correction[idx]
-            corrected[idx] = _within(m0[:, 0] - m0[:, 1] + features[p] @ w + b)
-            start_rank[idx] = _within(labels.z0[p])
-        diff += (
-            _weighted_aucg(corrected, gain, counts)
-            - _weighted_aucg(start_rank, gain, counts)
-        ) / _GUARD_REPEATS
-    return float(diff[0]), float(diff[1:].std(ddof=1))
+            out: FloatArray = (q[:, 0] - q[:, 1] + features[rows] @ w + b)[None, :]
+            return out
+
+        return levels, score
+
+    [(gain, se)] = _held_out_gains(
+        labels, 1, fold_fit, n_folds, seed, min_propensity=min_propensity
+    )
+    return gain, se
