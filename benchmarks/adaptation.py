@@ -62,11 +62,10 @@ gain correction; ``--guard-se Z`` (either correction) and ``--blends W,...`` (he
 pass the guard rule under test to every ``prefroute adapt`` (``--no-length``: without
 the prompt's log length, every adapted router of the run included); ``--summarize
 a.json,b.json`` prints the cell counts of earlier runs (``--min-gap`` leaves out tasks
-whose strong-weak gap is smaller); ``--hindsight-ks 200`` (heads
-only) also reports, at those k, the best of the starting ranking and every candidate
-a guard can choose (each penalty pair at blend weights 0.25, 0.5 and 1), picked on
-the evaluation prompts: an optimistic bound for any rule that selects among them
-from the log.
+whose strong-weak gap is smaller); ``--hindsight-ks 200`` (heads only) also reports,
+at those k, the best of the starting ranking and every candidate a guard can choose
+(each penalty pair at blend weights 0.25, 0.5 and 1), picked on the evaluation
+prompts: an optimistic bound for any rule that selects among them from the log.
 
 Usage::
 
@@ -528,8 +527,8 @@ def _fit_on_log(
     traffic: Any,
     penalties: tuple[float, float] | None,
 ) -> AdaptedRouter:
-    """The adapted router on the log's labels: heads with fixed penalties (no
-    guard), or with `penalties` None the correction `HEADS` names."""
+    """The adapted router on the log's labels, without its guard: the heads at fixed
+    penalties, or with `penalties` None the gain correction."""
     keep = np.isfinite(traffic.rewards)
     options = dict(HEADS)
     if penalties is not None:

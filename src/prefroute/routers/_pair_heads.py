@@ -354,6 +354,24 @@ def _blend(start: FloatArray, candidate: FloatArray, weight: float) -> FloatArra
     return out
 
 
+def _weighted_residuals(
+    outcome: FloatArray, labels: PairLabels, min_propensity: float
+) -> FloatArray:
+    """Each label's doubly robust term ``arm * (y - q_arm) / propensity`` under the
+    outcome model (propensities floored at `min_propensity`; 1 for labels that were
+    not a routing choice)."""
+    r = labels.rows
+    q = pair_quality(outcome, labels.z[r], labels.projected[r], labels.z0[r])
+    residual = labels.targets - np.where(labels.arms > 0, q[:, 0], q[:, 1])
+    prop = np.where(
+        np.isfinite(labels.propensities),
+        np.maximum(labels.propensities, min_propensity),
+        1.0,
+    )
+    out: FloatArray = labels.arms * residual / prop
+    return out
+
+
 def _held_out_gains(
     labels: PairLabels,
     n_scores: int,
@@ -415,14 +433,9 @@ def _held_out_gains(
             test = labels.take((fold == f) & logged)
             # one doubly robust gain per request: the outcome model's once, plus
             # the propensity-weighted residual of every label observed on it
-            r = test.rows
-            m = pair_quality(outcome, labels.z[r], labels.projected[r], labels.z0[r])
-            residual = test.targets - np.where(test.arms > 0, m[:, 0], m[:, 1])
             correction = np.bincount(
                 np.searchsorted(ids, test.requests),
-                weights=test.arms
-                * residual
-                / np.maximum(test.propensities, min_propensity),
+                weights=_weighted_residuals(outcome, test, min_propensity),
                 minlength=n,
             )
             idx = np.flatnonzero(mine)
@@ -567,20 +580,14 @@ def fit_gain(
     if len(ids) < _MIN_PROMPTS or min(per_arm) < _MIN_ARM_REQUESTS or k == 0:
         # too few requests to move the ranking: the levels alone (the start's)
         return levels, np.zeros(k), 0.0, len(ids)
-    r = labels.rows
-    q = pair_quality(levels, labels.z[r], labels.projected[r], labels.z0[r])
-    residual = labels.targets - np.where(labels.arms > 0, q[:, 0], q[:, 1])
-    prop = np.where(
-        np.isfinite(labels.propensities),
-        np.maximum(labels.propensities, min_propensity),
-        1.0,
-    )
     # one residual gain per request (both models' labels on one request: y_s - y_w
     # less the levels' gain), weighted by its labels' largest weight
-    d = np.bincount(inverse, weights=labels.arms * residual / prop)
+    d = np.bincount(
+        inverse, weights=_weighted_residuals(levels, labels, min_propensity)
+    )
     weight = np.zeros(len(ids))
     np.maximum.at(weight, inverse, labels.weights)
-    f = features[r[first]]
+    f = features[labels.rows[first]]
     total = max(float(weight.sum()), 1e-12)
     f_mean = weight @ f / total
     d_mean = float(weight @ d) / total

@@ -56,6 +56,7 @@ from prefroute.routers._pair_heads import (
     GAIN_PENALTY,
     GUARD_Z,
     OFF,
+    GainChoice,
     PairChoice,
     PairLabels,
     fit_gain,
@@ -622,6 +623,22 @@ class AdaptedRouter(Router):
         f = self._gain_features(self._gain_raw(z, projected))
         shift: FloatArray = f @ self.gain_ + self.gain_offset_
         return q, shift
+
+    @property
+    def choice(self) -> GainChoice | PairChoice | None:
+        """What the fitted correction learned: the gain correction's slopes and its
+        guard's evidence, or the heads' penalties and guard (None before fitting)."""
+        if self.gain_ is None:
+            return self.penalty_
+        gain, se = self.gain_guard_
+        return GainChoice(
+            self.gain_penalty,
+            self.gain_requests_,
+            tuple(float(v) for v in self.gain_),
+            gain,
+            se,
+            self.guard_z,
+        )
 
     def score_models(
         self, prompts: Sequence[str], models: Sequence[str] | None = None

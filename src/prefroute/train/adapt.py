@@ -342,7 +342,7 @@ def adapt_router(
         length_feature: Pair logs: the heads also see the prompt's log length.
         correction: Pair logs: "gain" (a ridge regression of the strong model's
             gain on top of the starting ranking) or "heads" (logistic heads per
-            model with the guard; `guard_z` and `blends` apply to it).
+            model; `blends` applies to it).
 
     Returns:
         The result.
@@ -479,17 +479,7 @@ def _adapt_pair(
         unlabeled=every,
     )
     result.router = final
-    result.choice = (
-        GainChoice(
-            final.gain_penalty,
-            final.gain_requests_,
-            tuple(float(v) for v in final.gain_),
-            *final.gain_guard_,
-            guard_z=final.guard_z,
-        )
-        if final.gain_ is not None
-        else final.penalty_
-    )
+    result.choice = final.choice
     return result
 
 
