@@ -1,0 +1,265 @@
+"""What the gain correction's guard trades, for every threshold at once.
+
+The simulated deployments of `adaptation.py` (same held-out tasks, starting routers,
+pool / evaluation splits, request streams, logging policy and exploration draws), but
+without redeploying: the first k requests of each stream are logged under the
+starting router's policy, and the gain correction is fitted on their feedback twice,
+once with its guard's evidence (the held-out gain g over the starting ranking and its
+standard error se, as `prefroute adapt` computes them) and once without the guard.
+A guard at Z standard errors deploys the correction when ``g - Z * se > 0`` and keeps
+the starting ranking otherwise, so one fit per log scores every Z; ``never`` keeps the
+start, ``always`` deploys the correction whatever the evidence (the `unguarded` column
+of `adaptation.py`). The table, per rule and k, over every (task, split, exploration)
+cell:
+
+- the mean APGR change from k = 0 on the evaluation prompts, and as a share of the gap
+  between k = 0 and the ceiling (the correction fitted on every pool prompt with both
+  models' labels, `adaptation.pair_ceiling`);
+- the (pair, exploration) rows whose mean over tasks and splits reaches half that
+  gap (the issue's k = 200 target);
+- the cells moved, the cells below k = 0 beyond the paired 95% interval (500
+  bootstrap resamples of the evaluation prompts) and the cells below k = 0's own 95%
+  interval.
+
+It isolates the rule from `prefroute adapt`'s held-out check and from redeployment,
+which `adaptation.py` includes. Usage::
+
+    PREFROUTE_DATA_DIR=../shared/data .venv/bin/python benchmarks/adaptation_rules.py \\
+        --splits 5 --ks 50,200,1000
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse
+import math
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import adaptation as A
+from _adaptation_deploy import StoreLog, load_cached
+
+from prefroute.config import resolve_data_dir
+from prefroute.embed import get_embedder
+from prefroute.embed.cache import CachedEmbedder
+from prefroute.evals.bootstrap import (
+    bootstrap_metrics,
+    paired_difference,
+    percentile_interval,
+)
+from prefroute.evals.multi import load_golden
+from prefroute.routers.adapted import AdaptedRouter
+from prefroute.train.logdata import read_log
+
+ZS = (-2.0, -1.0, 0.0, 0.5, 1.0, 2.0)
+
+
+def cell_scores(
+    scenario: A.PairScenario,
+    start: Any,
+    task: A.Task,
+    explore: float,
+    k: int,
+    work: Path,
+) -> tuple[np.ndarray, float, float]:
+    """Log the stream's first k requests under the starting policy; the unguarded
+    correction's scores on the evaluation prompts and the guard's (g, se)."""
+    stream = A.stream_of(task, seed=1)[:k]
+    threshold = A.share_threshold(start, task.pool)
+    log = Path(tempfile.mkdtemp(dir=work)) / "log.db"
+    store = StoreLog(log, explore, seed=3, candidates=(scenario.strong, scenario.weak))
+    s = np.asarray(start.score(stream))
+    picks = [scenario.strong if v >= threshold else scenario.weak for v in s]
+    store.serve(
+        stream,
+        picks,
+        lambda p, m: task.scores[p][m],
+        None,
+        threshold=threshold,
+        scores=s,
+    )
+    traffic = read_log(log)
+    keep = np.isfinite(traffic.rewards)
+    labels = (
+        [p for p, ok in zip(traffic.prompts, keep, strict=True) if ok],
+        [m for m, ok in zip(traffic.routed, keep, strict=True) if ok],
+        traffic.rewards[keep],
+    )
+
+    def fit(**options: Any) -> AdaptedRouter:
+        return AdaptedRouter(
+            **options,
+            base=start,
+            strong_model=scenario.strong,
+            weak_model=scenario.weak,
+        ).fit_feedback(
+            *labels, propensities=traffic.propensity[keep], unlabeled=traffic.unlabeled
+        )
+
+    guarded = fit()
+    gain, se = guarded.gain_guard_
+    unguarded = np.asarray(fit(guard=False).score(task.evaluation))
+    return unguarded, float(gain), float(se)
+
+
+def rule_table(cells: list[dict[str, Any]], ks: list[int], zs: list[float]) -> str:
+    """Markdown: one row per (k, rule) over every cell (module docstring)."""
+    rules: list[tuple[str, float]] = [
+        ("never", math.inf),
+        *((f"Z = {z:g}", z) for z in sorted(zs, reverse=True)),
+        ("always", -math.inf),
+    ]
+    head = (
+        "| k | rule | cells | moved | mean change | share of the gap | rows at half "
+        "the gap | down (paired) | below k=0's interval |"
+    )
+    lines = [head, "|" + "---|" * 9]
+    for k in ks:
+        mine = [c for c in cells if c["k"] == k]
+        rows = sorted({(c["pair"], c["explore"]) for c in mine})
+        for name, z in rules:
+            per_row: dict[tuple[str, float], list[tuple[float, float, float]]] = (
+                defaultdict(list)
+            )
+            moved = down = below = 0
+            change = []
+            for c in mine:
+                g, se = c["gain"], c["se"]
+                # NaN evidence (too few requests) keeps the start, like the guard
+                used = z == -math.inf or (
+                    math.isfinite(g) and math.isfinite(se) and g - z * se > 0
+                )
+                value = c["unguarded"] if used else c["k0"]
+                moved += used and c["unguarded"] != c["k0"]
+                down += used and c["down"]
+                below += used and c["below"]
+                change.append(value - c["k0"])
+                per_row[(c["pair"], c["explore"])].append(
+                    (c["k0"], c["ceiling"], value)
+                )
+            met = 0
+            for row in rows:
+                k0, ceiling, value = (
+                    float(np.mean(v)) for v in zip(*per_row[row], strict=True)
+                )
+                met += value >= k0 + (ceiling - k0) / 2
+            gap = float(np.mean([c["ceiling"] - c["k0"] for c in mine]))
+            lines.append(
+                f"| {k} | {name} | {len(mine)} | {moved} | {np.mean(change):+.4f} | "
+                f"{np.mean(change) / gap:.2f} | {met} of {len(rows)} | {down} | "
+                f"{below} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Log, fit and score every cell; print the table."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", type=Path, default=None)
+    ap.add_argument("--pairs", default=",".join(p.name for p in A.PAIRS))
+    ap.add_argument("--task-set", default="benchmark", choices=("benchmark", "dev"))
+    ap.add_argument("--splits", type=int, default=5)
+    ap.add_argument("--ks", default="50,200,1000")
+    ap.add_argument("--explore", default=",".join(str(e) for e in A.EXPLORES))
+    ap.add_argument("--z", default=",".join(f"{z:g}" for z in ZS))
+    ap.add_argument(
+        "--min-gap",
+        type=float,
+        default=-math.inf,
+        help="leave out tasks whose strong-weak gap on the evaluation prompts is "
+        "under this (APGR divides by it)",
+    )
+    args = ap.parse_args()
+    ks = [int(k) for k in args.ks.split(",")]
+    explores = [float(e) for e in args.explore.split(",")]
+    zs = [float(z) for z in args.z.split(",")]
+    data_dir = resolve_data_dir(args.data_dir)
+    embedder = CachedEmbedder(get_embedder(A.EMBEDDER), memory_items=200_000)
+    t0 = time.time()
+    cells: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="prefroute-rules-") as tmp:
+        work = Path(tmp)
+        starts = A.Starts(data_dir, work, embedder)
+        golden: dict[str, Any] = {}
+        for scenario in A.PAIRS:
+            if scenario.name not in args.pairs.split(","):
+                continue
+            if scenario.dataset not in golden:
+                golden[scenario.dataset] = load_golden(scenario.dataset, data_dir)
+            tasks = (
+                scenario.tasks
+                if args.task_set == "benchmark"
+                else A.DEV_TASKS.get(scenario.name, ())
+            )
+            for name in tasks:
+                for split in range(args.splits):
+                    task = A.load_task(
+                        golden[scenario.dataset], scenario.dataset, name, split
+                    )
+                    qs, qw = A.pair_truth(task, scenario.strong, scenario.weak)
+                    if qs.mean() - qw.mean() < args.min_gap:
+                        continue
+                    folder = starts.pair(name)
+                    start = load_cached(folder, embedder)
+                    ceiling = A.pair_ceiling(scenario, task, folder, embedder)[
+                        "ceiling"
+                    ]
+                    k0_scores = np.asarray(start.score(task.evaluation))
+                    fitted = {}
+                    for explore in explores:
+                        for k in ks:
+                            fitted[f"{explore}/{k}"] = cell_scores(
+                                scenario, start, task, explore, k, work
+                            )
+                    scores = {"k0": k0_scores} | {
+                        key: value[0] for key, value in fitted.items()
+                    }
+                    boot = bootstrap_metrics(scores, qs, qw, n_resamples=500, seed=0)
+                    base = boot.routers["k0"]["APGR"]
+                    k0 = A._apgr(k0_scores, qs, qw)
+                    k0_low = percentile_interval(base)[0]
+                    for key, (unguarded, gain, se) in fitted.items():
+                        explore_text, k_text = key.split("/")
+                        value = A._apgr(unguarded, qs, qw)
+                        paired = paired_difference(
+                            boot.routers[key]["APGR"], base, value, k0
+                        )
+                        cells.append(
+                            {
+                                "pair": scenario.name,
+                                "task": name,
+                                "split": split,
+                                "explore": float(explore_text),
+                                "k": int(k_text),
+                                "k0": k0,
+                                "ceiling": ceiling,
+                                "unguarded": value,
+                                "gain": gain,
+                                "se": se,
+                                "down": paired["diff_ci"][1] < 0,
+                                "below": value < k0_low,
+                            }
+                        )
+                    print(
+                        f"{scenario.name} {name} ({split + 1}): k=0 {k0:.3f}, ceiling "
+                        f"{ceiling:.3f} ({time.time() - t0:.0f} s)",
+                        flush=True,
+                    )
+    print()
+    print(rule_table(cells, ks, zs))
+    print(f"\ntotal {time.time() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
