@@ -35,6 +35,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
+import json
 import math
 import sys
 import tempfile
@@ -173,6 +174,7 @@ def main() -> None:
     ap.add_argument("--ks", default="50,200,1000")
     ap.add_argument("--explore", default=",".join(str(e) for e in A.EXPLORES))
     ap.add_argument("--z", default=",".join(f"{z:g}" for z in ZS))
+    ap.add_argument("--json", type=Path, default=None, help="write every cell here")
     ap.add_argument(
         "--min-gap",
         type=float,
@@ -247,8 +249,8 @@ def main() -> None:
                                 "unguarded": value,
                                 "gain": gain,
                                 "se": se,
-                                "down": paired["diff_ci"][1] < 0,
-                                "below": value < k0_low,
+                                "down": bool(paired["diff_ci"][1] < 0),
+                                "below": bool(value < k0_low),
                             }
                         )
                     print(
@@ -256,6 +258,8 @@ def main() -> None:
                         f"{ceiling:.3f} ({time.time() - t0:.0f} s)",
                         flush=True,
                     )
+    if args.json is not None:
+        args.json.write_text(json.dumps(cells, indent=1) + "\n", encoding="utf-8")
     print()
     print(rule_table(cells, ks, zs))
     print(f"\ntotal {time.time() - t0:.0f} s")
