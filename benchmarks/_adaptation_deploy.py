@@ -25,6 +25,7 @@ __all__ = [
     "LAST_ADAPT_OUTPUT",
     "ServerLog",
     "StoreLog",
+    "face_value_guard",
     "load_cached",
     "run_adapt",
 ]
@@ -32,6 +33,21 @@ __all__ = [
 ROOT = Path(__file__).resolve().parents[1]
 # The last `prefroute adapt` output (for a look when something fails).
 LAST_ADAPT_OUTPUT: list[str] = []
+
+
+def face_value_guard() -> None:
+    """Ablation (``--guard-outcome levels``): the gain correction's guard predicts
+    the unobserved model from the levels alone, taking the starting router's logit at
+    face value, instead of `guard_outcome`'s learned slope on it. Patches this
+    process's `prefroute.routers._pair_heads`."""
+    from prefroute.routers import _pair_heads
+
+    def levels(labels: Any, penalty: float = 0.0) -> Any:
+        coef = _pair_heads.fit_pair(labels, (_pair_heads.OFF, _pair_heads.OFF))
+        coef[:, 1:] = 0.0
+        return coef
+
+    _pair_heads.guard_outcome = levels  # type: ignore[assignment]
 
 
 def load_cached(folder: Path, embedder: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +14,7 @@ __all__ = [
     "multi_table",
     "pair_table",
     "pair_task_table",
+    "rule_table",
     "summary_table",
     "target_table",
     "unguarded_table",
@@ -232,4 +234,54 @@ def summary_table(runs: dict[str, dict[str, Any]], min_gap: float = -math.inf) -
             + " | ".join(f"{np.mean(change[k]):+.4f}" for k in ks)
             + (f" | {np.mean(unguarded):+.4f} |" if unguarded else " | - |")
         )
+    return "\n".join(lines)
+
+
+def rule_table(cells: list[dict[str, Any]], ks: list[int], zs: list[float]) -> str:
+    """Markdown: one row per (k, rule) over every cell (see `adaptation_rules.py`)."""
+    rules: list[tuple[str, float]] = [
+        ("never", math.inf),
+        *((f"Z = {z:g}", z) for z in sorted(zs, reverse=True)),
+        ("always", -math.inf),
+    ]
+    head = (
+        "| k | rule | cells | moved | mean change | share of the gap | rows at half "
+        "the gap | down (paired) | below k=0's interval |"
+    )
+    lines = [head, "|" + "---|" * 9]
+    for k in ks:
+        mine = [c for c in cells if c["k"] == k]
+        rows = sorted({(c["pair"], c["explore"]) for c in mine})
+        for name, z in rules:
+            per_row: dict[tuple[str, float], list[tuple[float, float, float]]] = (
+                defaultdict(list)
+            )
+            moved = down = below = 0
+            change = []
+            for c in mine:
+                g, se = c["gain"], c["se"]
+                # NaN evidence (too few requests) keeps the start, like the guard
+                used = z == -math.inf or (
+                    math.isfinite(g) and math.isfinite(se) and g - z * se > 0
+                )
+                value = c["unguarded"] if used else c["k0"]
+                moved += used and c["unguarded"] != c["k0"]
+                down += used and c["down"]
+                below += used and c["below"]
+                change.append(value - c["k0"])
+                per_row[(c["pair"], c["explore"])].append(
+                    (c["k0"], c["ceiling"], value)
+                )
+            met = 0
+            for row in rows:
+                k0, ceiling, value = (
+                    float(np.mean(v)) for v in zip(*per_row[row], strict=True)
+                )
+                met += value >= k0 + (ceiling - k0) / 2
+            gap = float(np.mean([c["ceiling"] - c["k0"] for c in mine]))
+            lines.append(
+                f"| {k} | {name} | {len(mine)} | {moved} | {np.mean(change):+.4f} | "
+                f"{np.mean(change) / gap:.2f} | {met} of {len(rows)} | {down} | "
+                f"{below} |"
+            )
     return "\n".join(lines)

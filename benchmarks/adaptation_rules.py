@@ -22,7 +22,8 @@ cell:
   interval.
 
 It isolates the rule from `prefroute adapt`'s held-out check and from redeployment,
-which `adaptation.py` includes. Usage::
+which `adaptation.py` includes. ``--guard-outcome levels`` ablates the guard's
+outcome model (the levels alone, the starting logit at face value). Usage::
 
     PREFROUTE_DATA_DIR=../shared/data .venv/bin/python benchmarks/adaptation_rules.py \\
         --splits 5 --ks 50,200,1000
@@ -40,7 +41,6 @@ import math
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import adaptation as A
-from _adaptation_deploy import StoreLog, load_cached
+from _adaptation_deploy import StoreLog, face_value_guard, load_cached
+from _adaptation_tables import rule_table
 
 from prefroute.config import resolve_data_dir
 from prefroute.embed import get_embedder
@@ -114,56 +115,6 @@ def cell_scores(
     return unguarded, float(gain), float(se)
 
 
-def rule_table(cells: list[dict[str, Any]], ks: list[int], zs: list[float]) -> str:
-    """Markdown: one row per (k, rule) over every cell (module docstring)."""
-    rules: list[tuple[str, float]] = [
-        ("never", math.inf),
-        *((f"Z = {z:g}", z) for z in sorted(zs, reverse=True)),
-        ("always", -math.inf),
-    ]
-    head = (
-        "| k | rule | cells | moved | mean change | share of the gap | rows at half "
-        "the gap | down (paired) | below k=0's interval |"
-    )
-    lines = [head, "|" + "---|" * 9]
-    for k in ks:
-        mine = [c for c in cells if c["k"] == k]
-        rows = sorted({(c["pair"], c["explore"]) for c in mine})
-        for name, z in rules:
-            per_row: dict[tuple[str, float], list[tuple[float, float, float]]] = (
-                defaultdict(list)
-            )
-            moved = down = below = 0
-            change = []
-            for c in mine:
-                g, se = c["gain"], c["se"]
-                # NaN evidence (too few requests) keeps the start, like the guard
-                used = z == -math.inf or (
-                    math.isfinite(g) and math.isfinite(se) and g - z * se > 0
-                )
-                value = c["unguarded"] if used else c["k0"]
-                moved += used and c["unguarded"] != c["k0"]
-                down += used and c["down"]
-                below += used and c["below"]
-                change.append(value - c["k0"])
-                per_row[(c["pair"], c["explore"])].append(
-                    (c["k0"], c["ceiling"], value)
-                )
-            met = 0
-            for row in rows:
-                k0, ceiling, value = (
-                    float(np.mean(v)) for v in zip(*per_row[row], strict=True)
-                )
-                met += value >= k0 + (ceiling - k0) / 2
-            gap = float(np.mean([c["ceiling"] - c["k0"] for c in mine]))
-            lines.append(
-                f"| {k} | {name} | {len(mine)} | {moved} | {np.mean(change):+.4f} | "
-                f"{np.mean(change) / gap:.2f} | {met} of {len(rows)} | {down} | "
-                f"{below} |"
-            )
-    return "\n".join(lines)
-
-
 def main() -> None:
     """Log, fit and score every cell; print the table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -176,6 +127,13 @@ def main() -> None:
     ap.add_argument("--z", default=",".join(f"{z:g}" for z in ZS))
     ap.add_argument("--json", type=Path, default=None, help="write every cell here")
     ap.add_argument(
+        "--guard-outcome",
+        default="slope",
+        choices=("slope", "levels"),
+        help="the guard's outcome model: the library's, or the levels alone (the "
+        "starting logit at face value; ablation)",
+    )
+    ap.add_argument(
         "--min-gap",
         type=float,
         default=-math.inf,
@@ -183,6 +141,8 @@ def main() -> None:
         "under this (APGR divides by it)",
     )
     args = ap.parse_args()
+    if args.guard_outcome == "levels":
+        face_value_guard()
     ks = [int(k) for k in args.ks.split(",")]
     explores = [float(e) for e in args.explore.split(",")]
     zs = [float(z) for z in args.z.split(",")]

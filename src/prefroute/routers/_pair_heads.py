@@ -44,9 +44,12 @@ The ridge penalty shrinks ``w`` to 0, which is the starting ranking: with few la
 the correction is small, and it grows with the evidence. A guard (`gain_guard`)
 cross-validates the corrected ranking against the starting one like the heads' guard
 does, and the correction is used only when its held-out gain less ``GAIN_GUARD_Z``
-standard errors is above 0. A direct fit of the gain is
-what routing needs (a logistic head per model spends its labels on how hard each
-prompt is), so it needs far fewer labels to move the ranking the right way.
+standard errors is above 0. Its doubly robust gains come from an outcome model
+(`guard_outcome`) that measures how steeply the gain really grows with the starting
+score on the log, rather than taking the starting router's logit at face value. A
+direct fit of the gain is what routing needs (a logistic head per model spends its
+labels on how hard each prompt is), so it needs far fewer labels to move the ranking
+the right way.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ __all__ = [
     "GAIN_COMPONENTS",
     "GAIN_GUARD_Z",
     "GAIN_PENALTY",
+    "GUARD_OUTCOME_PENALTY",
     "GUARD_Z",
     "MIN_PROPENSITY",
     "OFF",
@@ -81,6 +85,7 @@ __all__ = [
     "fit_gain",
     "fit_pair_heads",
     "gain_guard",
+    "guard_outcome",
     "pair_quality",
 ]
 
@@ -116,6 +121,10 @@ MIN_PROPENSITY = 0.5
 #: Standardised gain features are clipped to this many standard deviations of the
 #: log's prompts (a prompt far outside the log moves the score no further).
 GAIN_CLIP = 3.0
+#: Ridge penalty of the strong-vs-weak slope on the standardised starting logit in the
+#: gain guard's outcome model (`guard_outcome`): light, since a few dozen labels
+#: measure it well.
+GUARD_OUTCOME_PENALTY = 3.0
 # Fewest labelled requests per model for the gain correction (with fewer, one
 # model's quality is only the levels model's guess and the slopes stay 0).
 _MIN_ARM_REQUESTS = 10
@@ -600,6 +609,42 @@ def fit_gain(
     return levels, w, -float(f_mean @ w), len(ids)
 
 
+def guard_outcome(
+    labels: PairLabels, penalty: float = GUARD_OUTCOME_PENALTY
+) -> FloatArray:
+    """The gain guard's outcome model: the levels (one intercept per model) plus a
+    strong-vs-weak slope on the standardised starting logit, the components' and
+    length's slopes off.
+
+    The levels alone take the starting router's logit at face value (each model's
+    logit moves by half of it), so their predicted gain is as steep in the starting
+    score as the starting router claims; on a task it never saw it is usually much
+    flatter. Where the log holds one model's label only (no exploration), the guard's
+    doubly robust gain of the other model is this prediction, so a face-value slope
+    credits the starting ranking with what it claims rather than what the log shows.
+    The slope is measured well with a few dozen labels, and its prediction depends on
+    the starting score alone, so it cannot favour the way the correction under test
+    reorders requests by their components and length.
+
+    Args:
+        labels: The labels.
+        penalty: Ridge penalty of the slope.
+
+    Returns:
+        (u, v), shape (2, p).
+    """
+    g, offset = _design(labels)
+    p = g.shape[1] // 2
+    penalties = np.full(2 * p, OFF)
+    penalties[0] = penalties[p] = INTERCEPT_PENALTY
+    penalties[p + 1] = penalty
+    coef = fit_logistic(g, labels.targets, offset, labels.weights, penalties)
+    out: FloatArray = coef.reshape(2, p)
+    out[:, 2:] = 0.0  # switched off; make them 0
+    out[0, 1] = 0.0
+    return out
+
+
 def gain_guard(
     labels: PairLabels,
     features: FloatArray,
@@ -613,11 +658,12 @@ def gain_guard(
 
     The same comparison as the heads' guard (`_guard`): every logged request gets an
     out-of-fold corrected score (turned into a rank within its fold) and a doubly
-    robust gain from the fold's levels model (propensities floored at
+    robust gain from the fold's outcome model (`guard_outcome`: the levels and a
+    strong-vs-weak slope on the starting logit; propensities floored at
     `min_propensity`, as in the fit: less variance for a small bias toward the
-    levels); the areas under the cumulative-gain curves of the pooled rankings are
-    compared, averaged over repeated fold draws, with a bootstrap standard error
-    over requests.
+    outcome model); the areas under the cumulative-gain curves of the pooled
+    rankings are compared, averaged over repeated fold draws, with a bootstrap
+    standard error over requests.
 
     Args:
         labels: The labels.
@@ -643,7 +689,7 @@ def gain_guard(
             out: FloatArray = (q[:, 0] - q[:, 1] + features[rows] @ w + b)[None, :]
             return out
 
-        return levels, score
+        return guard_outcome(train), score
 
     [(gain, se)] = _held_out_gains(
         labels, 1, fold_fit, n_folds, seed, min_propensity=min_propensity

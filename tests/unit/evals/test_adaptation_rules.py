@@ -1,4 +1,5 @@
-"""The rule table of `benchmarks/adaptation_rules.py`, on hand-made cells."""
+"""The rule table of `benchmarks/adaptation_rules.py`, on hand-made cells (imported
+from the table module: the benchmark sets BLAS threads for its process on import)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 
-from adaptation_rules import rule_table
+from _adaptation_tables import rule_table
 
 
 def _cell(

@@ -241,3 +241,47 @@ def test_without_the_guard_the_correction_is_used_as_fitted() -> None:
     assert strict.gain_ is not None and not strict.gain_.any()
     assert free.gain_ is not None and free.gain_.any()
     assert all(np.isnan(v) for v in free.gain_guard_)
+
+
+def _steep_start(true_slope: float, n: int = 4000, seed: int = 3) -> PairLabels:
+    """Both models' labels where the starting logit z0 is steep (sd 3) and each
+    model's logit moves by `true_slope` times z0 / 2 (1: the start at face value)."""
+    rng = np.random.default_rng(seed)
+    z0 = rng.normal(0, 3, n)
+    ps = 1 / (1 + np.exp(-(0.2 + true_slope * z0 / 2)))
+    pw = 1 / (1 + np.exp(-(-0.2 - true_slope * z0 / 2)))
+    rows = np.concatenate([np.arange(n), np.arange(n)])
+    return PairLabels(
+        projected=rng.normal(size=(n, 2)),
+        z=(z0 - z0.mean()) / z0.std(),
+        z0=z0,
+        rows=rows,
+        arms=np.concatenate([np.ones(n), -np.ones(n)]),
+        targets=np.concatenate([rng.random(n) < ps, rng.random(n) < pw]).astype(float),
+        weights=np.ones(2 * n),
+        propensities=np.full(2 * n, np.nan),
+        requests=rows.copy(),
+    )
+
+
+@pytest.mark.parametrize("true_slope", [0.2, 1.0])
+def test_the_guards_outcome_model_measures_how_steep_the_gain_is(
+    true_slope: float,
+) -> None:
+    from prefroute.routers._pair_heads import guard_outcome
+
+    labels = _steep_start(true_slope)
+    coef = guard_outcome(labels)
+    # only the intercepts and the strong-vs-weak slope on the starting logit
+    assert not coef[:, 2:].any() and coef[0, 1] == 0.0
+    # the strong model's logit moves with z0 as much as the log shows, not by the
+    # face value of 1/2
+    q = pair_quality(coef, labels.z, labels.projected, labels.z0)
+    fitted = np.polyfit(labels.z0, np.log(q[:, 0] / (1 - q[:, 0])), 1)[0]
+    assert fitted == pytest.approx(true_slope / 2, abs=0.06)
+    # the levels alone keep the face value whatever the log shows
+    levels = pair_quality(
+        fit_pair(labels, (OFF, OFF)), labels.z, labels.projected, labels.z0
+    )
+    face = np.polyfit(labels.z0, np.log(levels[:, 0] / (1 - levels[:, 0])), 1)[0]
+    assert face == pytest.approx(0.5, abs=1e-4)
