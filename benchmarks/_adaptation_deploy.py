@@ -25,7 +25,7 @@ __all__ = [
     "LAST_ADAPT_OUTPUT",
     "ServerLog",
     "StoreLog",
-    "face_value_guard",
+    "face_value_outcome",
     "load_cached",
     "run_adapt",
 ]
@@ -35,19 +35,16 @@ ROOT = Path(__file__).resolve().parents[1]
 LAST_ADAPT_OUTPUT: list[str] = []
 
 
-def face_value_guard() -> None:
-    """Ablation (``--guard-outcome levels``): the gain correction's guard predicts
-    the unobserved model from the levels alone, taking the starting router's logit at
-    face value, instead of `guard_outcome`'s learned slope on it. Patches this
-    process's `prefroute.routers._pair_heads`."""
+def face_value_outcome() -> None:
+    """Ablation (``--outcome levels``): the gain correction's outcome model is the
+    levels alone, the starting logit at face value (`face_value_levels`), for the fit's
+    doubly robust gains and the guard's, instead of `gain_outcome`'s slope learned
+    from the log. Patches this process's `prefroute.routers._pair_heads`."""
     from prefroute.routers import _pair_heads
 
-    def levels(labels: Any, penalty: float = 0.0) -> Any:
-        coef = _pair_heads.fit_pair(labels, (_pair_heads.OFF, _pair_heads.OFF))
-        coef[:, 1:] = 0.0
-        return coef
-
-    _pair_heads.guard_outcome = levels  # type: ignore[assignment]
+    _pair_heads.gain_outcome = lambda labels, penalty=0.0: (  # type: ignore[assignment]
+        _pair_heads.face_value_levels(labels)
+    )
 
 
 def load_cached(folder: Path, embedder: Any) -> Any:

@@ -66,8 +66,8 @@ whose strong-weak gap is smaller); ``--hindsight-ks 200`` (heads only) also repo
 at those k, the best of the starting ranking and every candidate a guard can choose
 (each penalty pair at blend weights 0.25, 0.5 and 1), picked on the evaluation
 prompts: an optimistic bound for any rule that selects among them from the log.
-``--guard-outcome levels`` ablates the gain correction's guard's outcome model (the
-levels alone, the starting logit at face value).
+``--outcome levels`` ablates the gain correction's outcome model (the levels alone, the
+starting logit at face value, for the fit and the guard).
 
 Usage::
 
@@ -770,11 +770,11 @@ def main() -> None:
         help="`prefroute adapt --correction` of every adaptation (default: its own)",
     )
     ap.add_argument(
-        "--guard-outcome",
+        "--outcome",
         default="slope",
         choices=("slope", "levels"),
-        help="the gain correction's guard predicts the unobserved model with a "
-        "learned slope on the starting logit (the library's), or from the levels "
+        help="the gain correction's outcome model (fit and guard): the library's, "
+        "with a slope on the starting logit learned from the log, or the levels "
         "alone, the starting logit at face value (ablation)",
     )
     ap.add_argument(
@@ -817,8 +817,8 @@ def main() -> None:
         _adaptation_deploy.ADAPT_OPTIONS += ["--guard-se", str(args.guard_se)]
     if args.blends is not None:
         _adaptation_deploy.ADAPT_OPTIONS += ["--blends", args.blends]
-    if args.guard_outcome == "levels":
-        _adaptation_deploy.face_value_guard()
+    if args.outcome == "levels":
+        _adaptation_deploy.face_value_outcome()
     if args.no_length:
         _adaptation_deploy.ADAPT_OPTIONS += ["--no-length"]
         HEADS["length_feature"] = False

@@ -22,7 +22,7 @@ cell:
   interval.
 
 It isolates the rule from `prefroute adapt`'s held-out check and from redeployment,
-which `adaptation.py` includes. ``--guard-outcome levels`` ablates the guard's
+which `adaptation.py` includes. ``--outcome levels`` ablates the correction's
 outcome model (the levels alone, the starting logit at face value). Usage::
 
     PREFROUTE_DATA_DIR=../shared/data .venv/bin/python benchmarks/adaptation_rules.py \\
@@ -49,7 +49,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import adaptation as A
-from _adaptation_deploy import StoreLog, face_value_guard, load_cached
+from _adaptation_deploy import StoreLog, face_value_outcome, load_cached
 from _adaptation_tables import rule_table
 
 from prefroute.config import resolve_data_dir
@@ -127,11 +127,11 @@ def main() -> None:
     ap.add_argument("--z", default=",".join(f"{z:g}" for z in ZS))
     ap.add_argument("--json", type=Path, default=None, help="write every cell here")
     ap.add_argument(
-        "--guard-outcome",
+        "--outcome",
         default="slope",
         choices=("slope", "levels"),
-        help="the guard's outcome model: the library's, or the levels alone (the "
-        "starting logit at face value; ablation)",
+        help="the gain correction's outcome model: the library's, or the levels "
+        "alone (the starting logit at face value; ablation)",
     )
     ap.add_argument(
         "--min-gap",
@@ -141,8 +141,8 @@ def main() -> None:
         "under this (APGR divides by it)",
     )
     args = ap.parse_args()
-    if args.guard_outcome == "levels":
-        face_value_guard()
+    if args.outcome == "levels":
+        face_value_outcome()
     ks = [int(k) for k in args.ks.split(",")]
     explores = [float(e) for e in args.explore.split(",")]
     zs = [float(z) for z in args.z.split(",")]

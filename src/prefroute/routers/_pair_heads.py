@@ -30,26 +30,29 @@ A lower ``guard_z`` with partial weights (``prefroute adapt --guard-se 1 --blend
 0.25,0.5,1``) takes small, uncertain corrections in part instead of not at all.
 
 The default correction (`fit_gain`) models the routing score itself rather than each
-model's quality: the starting router's levels model (slopes off) gives the predicted
-gain ``g0(x) = q_strong - q_weak``, and a ridge regression on a few standardised
-features (the starting logit, the leading principal components, the log length) fits
-the doubly robust residual gain of each logged request::
+model's quality. Its outcome model (`gain_outcome`) is the levels (one intercept per
+model, the starting logit ``z0`` moving each model's logit by half of it) plus a
+strong-vs-weak slope on the starting logit learned from the log, since on a task the
+starting router never saw the gain is usually much flatter in its score than its logit
+claims; it gives the predicted gain ``g0(x) = q_strong - q_weak``, and a ridge
+regression on a few standardised features (the starting logit, the leading principal
+components, the log length) fits the doubly robust residual gain of each logged
+request::
 
     gain(x) = g0(x) + b + f(x) . w,
     (b, w) = argmin sum_r (d_r - g0(x_r) - b - f(x_r) . w)^2 + GAIN_PENALTY |w|^2
 
 where ``d_r = g0 + arm * (y - q_arm) / max(propensity, MIN_PROPENSITY)`` summed
-over the request's labels (both models' labels on one request give ``y_s - y_w``).
-The ridge penalty shrinks ``w`` to 0, which is the starting ranking: with few labels
-the correction is small, and it grows with the evidence. A guard (`gain_guard`)
-cross-validates the corrected ranking against the starting one like the heads' guard
-does, and the correction is used only when its held-out gain less ``GAIN_GUARD_Z``
-standard errors is above 0. Its doubly robust gains come from an outcome model
-(`guard_outcome`) that measures how steeply the gain really grows with the starting
-score on the log, rather than taking the starting router's logit at face value. A
-direct fit of the gain is what routing needs (a logistic head per model spends its
-labels on how hard each prompt is), so it needs far fewer labels to move the ranking
-the right way.
+over the request's labels (both models' labels on one request give ``y_s - y_w``);
+where a request has one model's label, the other's is the outcome model's. The ridge
+penalty shrinks ``w`` to 0: with few labels the correction is small, and it grows with
+the evidence. A guard (`gain_guard`) cross-validates the corrected ranking against the
+starting one like the heads' guard does (the same outcome model predicting the
+unobserved model), and the correction is used only when its held-out gain less
+``GAIN_GUARD_Z`` standard errors is above 0; otherwise the levels alone
+(`face_value_levels`) keep the starting ranking. A direct fit of the gain is what
+routing needs (a logistic head per model spends its labels on how hard each prompt
+is), so it needs far fewer labels to move the ranking the right way.
 """
 
 from __future__ import annotations
@@ -74,18 +77,19 @@ __all__ = [
     "GAIN_COMPONENTS",
     "GAIN_GUARD_Z",
     "GAIN_PENALTY",
-    "GUARD_OUTCOME_PENALTY",
     "GUARD_Z",
     "MIN_PROPENSITY",
     "OFF",
+    "OUTCOME_SLOPE_PENALTY",
     "SHARED_GRID",
     "GainChoice",
     "PairChoice",
     "PairLabels",
+    "face_value_levels",
     "fit_gain",
     "fit_pair_heads",
     "gain_guard",
-    "guard_outcome",
+    "gain_outcome",
     "pair_quality",
 ]
 
@@ -122,9 +126,9 @@ MIN_PROPENSITY = 0.5
 #: log's prompts (a prompt far outside the log moves the score no further).
 GAIN_CLIP = 3.0
 #: Ridge penalty of the strong-vs-weak slope on the standardised starting logit in the
-#: gain guard's outcome model (`guard_outcome`): light, since a few dozen labels
+#: gain correction's outcome model (`gain_outcome`): light, since a few dozen labels
 #: measure it well.
-GUARD_OUTCOME_PENALTY = 3.0
+OUTCOME_SLOPE_PENALTY = 3.0
 # Fewest labelled requests per model for the gain correction (with fewer, one
 # model's quality is only the levels model's guess and the slopes stay 0).
 _MIN_ARM_REQUESTS = 10
@@ -559,6 +563,21 @@ def fit_pair_heads(
     return coef, PairChoice(used, used, gain, se, k, weight)
 
 
+def face_value_levels(labels: PairLabels) -> FloatArray:
+    """The levels alone: one intercept per model, the starting logit at face value
+    (each model's logit moves by half of it), so they rank as the starting router.
+
+    Args:
+        labels: The labels.
+
+    Returns:
+        (u, v), shape (2, p), the slopes 0.
+    """
+    levels = fit_pair(labels, (OFF, OFF))
+    levels[:, 1:] = 0.0  # the penalty leaves the slopes near 0; make them 0
+    return levels
+
+
 def fit_gain(
     labels: PairLabels,
     features: FloatArray,
@@ -566,7 +585,7 @@ def fit_gain(
     penalty: float = GAIN_PENALTY,
     min_propensity: float = MIN_PROPENSITY,
 ) -> tuple[FloatArray, FloatArray, float, int]:
-    """Fit the levels model and the gain correction (module docstring).
+    """Fit the outcome model and the gain correction (module docstring).
 
     Args:
         labels: The labels.
@@ -576,11 +595,10 @@ def fit_gain(
         min_propensity: Floor of the logged propensities.
 
     Returns:
-        (levels (u, v) of shape (2, p) with the slopes off, the correction's slopes
-        of shape (k,), its intercept, the requests it was fitted on).
+        (the outcome model's (u, v) of shape (2, p) (`gain_outcome`; the levels
+        alone, `face_value_levels`, under the minimum counts), the correction's
+        slopes of shape (k,), its intercept, the requests it was fitted on).
     """
-    levels = fit_pair(labels, (OFF, OFF))
-    levels[:, 1:] = 0.0  # the penalty leaves the slopes near 0; make them 0
     k = features.shape[1]
     ids, first, inverse = np.unique(
         labels.requests, return_index=True, return_inverse=True
@@ -588,9 +606,10 @@ def fit_gain(
     per_arm = [len(np.unique(labels.requests[labels.arms == a])) for a in (1, -1)]
     if len(ids) < _MIN_PROMPTS or min(per_arm) < _MIN_ARM_REQUESTS or k == 0:
         # too few requests to move the ranking: the levels alone (the start's)
-        return levels, np.zeros(k), 0.0, len(ids)
+        return face_value_levels(labels), np.zeros(k), 0.0, len(ids)
+    levels = gain_outcome(labels)
     # one residual gain per request (both models' labels on one request: y_s - y_w
-    # less the levels' gain), weighted by its labels' largest weight
+    # less the outcome model's gain), weighted by its labels' largest weight
     d = np.bincount(
         inverse, weights=_weighted_residuals(levels, labels, min_propensity)
     )
@@ -605,26 +624,27 @@ def fit_gain(
     w: FloatArray = np.linalg.solve(
         fc.T @ fw + penalty * np.eye(k), fw.T @ (d - d_mean)
     )
-    # the intercept keeps the levels' mean gain over the fitted requests
+    # the intercept keeps the outcome model's mean gain over the fitted requests
     return levels, w, -float(f_mean @ w), len(ids)
 
 
-def guard_outcome(
-    labels: PairLabels, penalty: float = GUARD_OUTCOME_PENALTY
+def gain_outcome(
+    labels: PairLabels, penalty: float = OUTCOME_SLOPE_PENALTY
 ) -> FloatArray:
-    """The gain guard's outcome model: the levels (one intercept per model) plus a
-    strong-vs-weak slope on the standardised starting logit, the components' and
+    """The gain correction's outcome model: the levels (one intercept per model) plus
+    a strong-vs-weak slope on the standardised starting logit, the components' and
     length's slopes off.
 
     The levels alone take the starting router's logit at face value (each model's
     logit moves by half of it), so their predicted gain is as steep in the starting
     score as the starting router claims; on a task it never saw it is usually much
-    flatter. Where the log holds one model's label only (no exploration), the guard's
-    doubly robust gain of the other model is this prediction, so a face-value slope
-    credits the starting ranking with what it claims rather than what the log shows.
-    The slope is measured well with a few dozen labels, and its prediction depends on
-    the starting score alone, so it cannot favour the way the correction under test
-    reorders requests by their components and length.
+    flatter. Where the log holds one model's label only (no exploration), the doubly
+    robust gain of a request (the correction's target and the guard's evidence) takes
+    the other model's quality from this model, so a face-value slope would credit the
+    starting ranking with what it claims rather than what the log shows. The slope is
+    measured well with a few dozen labels, and its prediction depends on the starting
+    score alone, so it cannot favour the way the correction reorders requests by
+    their components and length.
 
     Args:
         labels: The labels.
@@ -658,8 +678,8 @@ def gain_guard(
 
     The same comparison as the heads' guard (`_guard`): every logged request gets an
     out-of-fold corrected score (turned into a rank within its fold) and a doubly
-    robust gain from the fold's outcome model (`guard_outcome`: the levels and a
-    strong-vs-weak slope on the starting logit; propensities floored at
+    robust gain from the fold's outcome model (`gain_outcome`, fitted with the fold's
+    correction; propensities floored at
     `min_propensity`, as in the fit: less variance for a small bias toward the
     outcome model); the areas under the cumulative-gain curves of the pooled
     rankings are compared, averaged over repeated fold draws, with a bootstrap
@@ -689,7 +709,7 @@ def gain_guard(
             out: FloatArray = (q[:, 0] - q[:, 1] + features[rows] @ w + b)[None, :]
             return out
 
-        return guard_outcome(train), score
+        return levels, score
 
     [(gain, se)] = _held_out_gains(
         labels, 1, fold_fit, n_folds, seed, min_propensity=min_propensity

@@ -5,12 +5,14 @@ Each logged request says which model answered and how good the answer was (parti
 bandit-style labels: the other model's answer was never seen).
 
 The default correction (``correction="gain"``) fits the strong model's predicted
-gain directly: the levels model below with its slopes off gives
-``g0(x) = q_strong(x) - q_weak(x)`` (the starting ranking), and a ridge regression on
-the standardised starting logit, the leading principal components and the log
-length adds ``f(x) . w``, fitted to each request's doubly robust gain (see
+gain directly: the model below with only its intercepts and the strong-vs-weak slope
+on ``z`` (`prefroute.routers._pair_heads.gain_outcome`) gives
+``g0(x) = q_strong(x) - q_weak(x)``, a function of the starting score alone, and a ridge
+regression on the standardised starting logit, the leading principal components and
+the log length adds ``f(x) . w``, fitted to each request's doubly robust gain (see
 `prefroute.routers._pair_heads.fit_gain`). The score is ``(1 + g0 + f . w) / 2``;
-the ridge penalty keeps it near the starting ranking until the labels say otherwise.
+the ridge penalty keeps it near the starting ranking until the labels say otherwise,
+and when the guard keeps the starting ranking, the intercepts alone give ``g0``.
 
 The older correction (``correction="heads"``) predicts each model's quality on a
 prompt as a logistic head on top of the starting router::
@@ -59,6 +61,7 @@ from prefroute.routers._pair_heads import (
     GainChoice,
     PairChoice,
     PairLabels,
+    face_value_levels,
     fit_gain,
     fit_pair_heads,
     gain_guard,
@@ -472,6 +475,8 @@ class AdaptedRouter(Router):
                 )
                 self.gain_guard_ = (g, se)
                 if not g - self.guard_z * se > 0:  # NaN keeps the ranking too
+                    # the levels alone rank as the starting router
+                    self.coef_ = face_value_levels(labels)
                     self.gain_ = np.zeros_like(self.gain_)
                     self.gain_offset_ = 0.0
         else:

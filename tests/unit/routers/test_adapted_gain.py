@@ -22,11 +22,11 @@ from prefroute.errors import ConfigError
 from prefroute.routers._pair_heads import (
     GAIN_CLIP,
     GAIN_GUARD_Z,
-    OFF,
     PairLabels,
+    face_value_levels,
     fit_gain,
-    fit_pair,
     gain_guard,
+    gain_outcome,
     pair_quality,
 )
 from prefroute.routers.adapted import AdaptedRouter
@@ -72,18 +72,17 @@ def test_both_models_labels_on_a_request_fit_their_difference() -> None:
     labels, features = _labels(200, both=True, propensity=np.nan)
     levels, w, b, n = fit_gain(labels, features, penalty=1e-9)
     assert n == 200
-    # the levels are the starting ranking's fit, the slopes least squares of the
-    # observed difference y_s - y_w less the levels' predicted gain
-    start = fit_pair(labels, (OFF, OFF))
-    np.testing.assert_allclose(levels[:, 0], start[:, 0])
-    assert not levels[:, 1:].any()
+    # the base is the outcome model (the levels and a slope on the starting logit),
+    # the slopes least squares of the observed difference y_s - y_w less its gain
+    np.testing.assert_allclose(levels, gain_outcome(labels))
+    assert not levels[:, 2:].any() and levels[1, 1] != 0.0
     q = pair_quality(levels, labels.z, labels.projected, labels.z0)
     d = labels.targets[:200] - labels.targets[200:] - (q[:, 0] - q[:, 1])
     f = features
     expected = np.linalg.lstsq(np.hstack([f, np.ones((200, 1))]), d, rcond=None)[0]
     np.testing.assert_allclose(w, expected[:3], atol=1e-6)
     # with its intercept the correction averages 0 over the fitted requests (the
-    # levels keep the mean gain)
+    # outcome model keeps the mean gain)
     np.testing.assert_allclose(b + f.mean(axis=0) @ w, 0.0, atol=1e-12)
     # the strong model's edge grows with the first feature only
     assert w[0] > 0.1 and abs(w[1]) < w[0] and abs(w[2]) < w[0]
@@ -110,7 +109,10 @@ def test_a_larger_penalty_keeps_the_correction_smaller() -> None:
 
 def test_too_few_requests_or_labels_of_one_model_keep_the_starting_ranking() -> None:
     labels, features = _labels(19, both=True, propensity=np.nan)
-    assert not fit_gain(labels, features)[1].any()
+    levels, w, _, _ = fit_gain(labels, features)
+    assert not w.any()
+    np.testing.assert_allclose(levels, face_value_levels(labels))
+    assert not levels[:, 1:].any()  # the levels alone: the starting ranking
     labels, features = _labels(200, both=False, propensity=1.0)
     only_strong = labels.take(labels.arms > 0)
     assert not fit_gain(only_strong, features)[1].any()
@@ -265,13 +267,9 @@ def _steep_start(true_slope: float, n: int = 4000, seed: int = 3) -> PairLabels:
 
 
 @pytest.mark.parametrize("true_slope", [0.2, 1.0])
-def test_the_guards_outcome_model_measures_how_steep_the_gain_is(
-    true_slope: float,
-) -> None:
-    from prefroute.routers._pair_heads import guard_outcome
-
+def test_the_outcome_model_measures_how_steep_the_gain_is(true_slope: float) -> None:
     labels = _steep_start(true_slope)
-    coef = guard_outcome(labels)
+    coef = gain_outcome(labels)
     # only the intercepts and the strong-vs-weak slope on the starting logit
     assert not coef[:, 2:].any() and coef[0, 1] == 0.0
     # the strong model's logit moves with z0 as much as the log shows, not by the
@@ -281,7 +279,7 @@ def test_the_guards_outcome_model_measures_how_steep_the_gain_is(
     assert fitted == pytest.approx(true_slope / 2, abs=0.06)
     # the levels alone keep the face value whatever the log shows
     levels = pair_quality(
-        fit_pair(labels, (OFF, OFF)), labels.z, labels.projected, labels.z0
+        face_value_levels(labels), labels.z, labels.projected, labels.z0
     )
     face = np.polyfit(labels.z0, np.log(levels[:, 0] / (1 - levels[:, 0])), 1)[0]
     assert face == pytest.approx(0.5, abs=1e-4)
