@@ -528,15 +528,18 @@ def _fit_on_log(
     start: Any,
     traffic: Any,
     penalties: tuple[float, float] | None,
+    *,
+    guard: bool = False,
 ) -> AdaptedRouter:
     """The adapted router on the log's labels, without its guard: the heads at fixed
-    penalties, or with `penalties` None the gain correction."""
+    penalties, or with `penalties` None the gain correction (with its guard when
+    `guard`)."""
     keep = np.isfinite(traffic.rewards)
     options = dict(HEADS)
     if penalties is not None:
         options["correction"] = "heads"
     else:
-        options["guard"] = False
+        options["guard"] = guard
     return AdaptedRouter(
         **options,
         base=start,

@@ -61,7 +61,6 @@ from prefroute.evals.bootstrap import (
     percentile_interval,
 )
 from prefroute.evals.multi import load_golden
-from prefroute.routers.adapted import AdaptedRouter
 from prefroute.train.logdata import read_log
 
 ZS = (-2.0, -1.0, 0.0, 0.5, 1.0, 2.0)
@@ -71,14 +70,13 @@ def cell_scores(
     scenario: A.PairScenario,
     start: Any,
     task: A.Task,
+    stream: list[str],
+    threshold: float,
     explore: float,
-    k: int,
     work: Path,
 ) -> tuple[np.ndarray, float, float]:
-    """Log the stream's first k requests under the starting policy; the unguarded
+    """Log `stream` under the starting policy (`threshold`); the unguarded
     correction's scores on the evaluation prompts and the guard's (g, se)."""
-    stream = A.stream_of(task, seed=1)[:k]
-    threshold = A.share_threshold(start, task.pool)
     log = Path(tempfile.mkdtemp(dir=work)) / "log.db"
     store = StoreLog(log, explore, seed=3, candidates=(scenario.strong, scenario.weak))
     s = np.asarray(start.score(stream))
@@ -92,27 +90,9 @@ def cell_scores(
         scores=s,
     )
     traffic = read_log(log)
-    keep = np.isfinite(traffic.rewards)
-    labels = (
-        [p for p, ok in zip(traffic.prompts, keep, strict=True) if ok],
-        [m for m, ok in zip(traffic.routed, keep, strict=True) if ok],
-        traffic.rewards[keep],
-    )
-
-    def fit(**options: Any) -> AdaptedRouter:
-        return AdaptedRouter(
-            **options,
-            base=start,
-            strong_model=scenario.strong,
-            weak_model=scenario.weak,
-        ).fit_feedback(
-            *labels, propensities=traffic.propensity[keep], unlabeled=traffic.unlabeled
-        )
-
-    guarded = fit()
-    gain, se = guarded.gain_guard_
-    unguarded = np.asarray(fit(guard=False).score(task.evaluation))
-    return unguarded, float(gain), float(se)
+    gain, se = A._fit_on_log(scenario, start, traffic, None, guard=True).gain_guard_
+    unguarded = A._fit_on_log(scenario, start, traffic, None)
+    return np.asarray(unguarded.score(task.evaluation)), float(gain), float(se)
 
 
 def main() -> None:
@@ -178,11 +158,19 @@ def main() -> None:
                         "ceiling"
                     ]
                     k0_scores = np.asarray(start.score(task.evaluation))
+                    stream = A.stream_of(task, seed=1)
+                    threshold = A.share_threshold(start, task.pool)
                     fitted = {}
                     for explore in explores:
                         for k in ks:
                             fitted[f"{explore}/{k}"] = cell_scores(
-                                scenario, start, task, explore, k, work
+                                scenario,
+                                start,
+                                task,
+                                stream[:k],
+                                threshold,
+                                explore,
+                                work,
                             )
                     scores = {"k0": k0_scores} | {
                         key: value[0] for key, value in fitted.items()

@@ -258,9 +258,12 @@ def _penalty(p: int, shared: float, difference: float) -> FloatArray:
 
 
 def fit_pair(
-    labels: PairLabels, penalties: tuple[float, float], coef0: FloatArray | None = None
+    labels: PairLabels,
+    penalties: tuple[float, float] | FloatArray,
+    coef0: FloatArray | None = None,
 ) -> FloatArray:
-    """Fit (u, v) at given penalties; returns shape (2, p)."""
+    """Fit (u, v) at given (shared, difference) penalties, or one penalty per
+    coefficient (length 2p, u's then v's); returns shape (2, p)."""
     g, offset = _design(labels)
     p = g.shape[1] // 2
     c = fit_logistic(
@@ -268,7 +271,7 @@ def fit_pair(
         labels.targets,
         offset,
         labels.weights,
-        _penalty(p, *penalties),
+        _penalty(p, *penalties) if isinstance(penalties, tuple) else penalties,
         coef0=None if coef0 is None else coef0.ravel(),
     )
     return c.reshape(2, p)
@@ -653,13 +656,10 @@ def gain_outcome(
     Returns:
         (u, v), shape (2, p).
     """
-    g, offset = _design(labels)
-    p = g.shape[1] // 2
-    penalties = np.full(2 * p, OFF)
-    penalties[0] = penalties[p] = INTERCEPT_PENALTY
-    penalties[p + 1] = penalty
-    coef = fit_logistic(g, labels.targets, offset, labels.weights, penalties)
-    out: FloatArray = coef.reshape(2, p)
+    p = 2 + labels.projected.shape[1]
+    penalties = _penalty(p, OFF, OFF)
+    penalties[p + 1] = penalty  # the strong-vs-weak slope on z
+    out = fit_pair(labels, penalties)
     out[:, 2:] = 0.0  # switched off; make them 0
     out[0, 1] = 0.0
     return out
