@@ -238,7 +238,12 @@ def summary_table(runs: dict[str, dict[str, Any]], min_gap: float = -math.inf) -
 
 
 def rule_table(cells: list[dict[str, Any]], ks: list[int], zs: list[float]) -> str:
-    """Markdown: one row per (k, rule) over every cell (see `adaptation_rules.py`)."""
+    """Markdown: one row per (k, rule) over every cell (see `adaptation_rules.py`).
+
+    Cells that carry the guard's evidence for the ceiling's own ranking on the same
+    log (``ceiling_gain``, ``ceiling_se``) add the rows ``ceiling, Z = z``: what
+    each guard would recover if the correction fitted on the log were the ceiling.
+    """
     rules: list[tuple[str, float]] = [
         ("never", math.inf),
         *((f"Z = {z:g}", z) for z in sorted(zs, reverse=True)),
@@ -251,37 +256,49 @@ def rule_table(cells: list[dict[str, Any]], ks: list[int], zs: list[float]) -> s
     lines = [head, "|" + "---|" * 9]
     for k in ks:
         mine = [c for c in cells if c["k"] == k]
-        rows = sorted({(c["pair"], c["explore"]) for c in mine})
         for name, z in rules:
-            per_row: dict[tuple[str, float], list[tuple[float, float, float]]] = (
-                defaultdict(list)
-            )
-            moved = down = below = 0
-            change = []
-            for c in mine:
-                g, se = c["gain"], c["se"]
-                # NaN evidence (too few requests) keeps the start, like the guard
-                used = z == -math.inf or (
-                    math.isfinite(g) and math.isfinite(se) and g - z * se > 0
-                )
-                value = c["unguarded"] if used else c["k0"]
-                moved += used and c["unguarded"] != c["k0"]
-                down += used and c["down"]
-                below += used and c["below"]
-                change.append(value - c["k0"])
-                per_row[(c["pair"], c["explore"])].append(
-                    (c["k0"], c["ceiling"], value)
-                )
-            met = 0
-            for row in rows:
-                k0, ceiling, value = (
-                    float(np.mean(v)) for v in zip(*per_row[row], strict=True)
-                )
-                met += value >= k0 + (ceiling - k0) / 2
-            gap = float(np.mean([c["ceiling"] - c["k0"] for c in mine]))
-            lines.append(
-                f"| {k} | {name} | {len(mine)} | {moved} | {np.mean(change):+.4f} | "
-                f"{np.mean(change) / gap:.2f} | {met} of {len(rows)} | {down} | "
-                f"{below} |"
-            )
+            lines.append(_rule_row(mine, k, name, z, ""))
+        if mine and all("ceiling_gain" in c for c in mine):
+            for z in sorted(zs, reverse=True):
+                lines.append(_rule_row(mine, k, f"ceiling, Z = {z:g}", z, "ceiling_"))
     return "\n".join(lines)
+
+
+def _rule_row(
+    cells: list[dict[str, Any]], k: int, name: str, z: float, prefix: str
+) -> str:
+    """One row of `rule_table`: the guard at `z` deploys, in each cell, the
+    correction (`prefix` "") or the ceiling (`prefix` "ceiling_") when its evidence
+    ``gain - z * se`` is above 0."""
+    rows = sorted({(c["pair"], c["explore"]) for c in cells})
+    per_row: dict[tuple[str, float], list[tuple[float, float, float]]] = defaultdict(
+        list
+    )
+    moved = down = below = 0
+    change = []
+    for c in cells:
+        if prefix:
+            g, se, deployed = c["ceiling_gain"], c["ceiling_se"], c["ceiling"]
+        else:
+            g, se, deployed = c["gain"], c["se"], c["unguarded"]
+        # NaN evidence (too few requests) keeps the start, like the guard
+        used = z == -math.inf or (
+            math.isfinite(g) and math.isfinite(se) and g - z * se > 0
+        )
+        value = deployed if used else c["k0"]
+        moved += used and deployed != c["k0"]
+        down += used and c[prefix + "down"]
+        below += used and c[prefix + "below"]
+        change.append(value - c["k0"])
+        per_row[(c["pair"], c["explore"])].append((c["k0"], c["ceiling"], value))
+    met = 0
+    for row in rows:
+        k0, ceiling, value = (
+            float(np.mean(v)) for v in zip(*per_row[row], strict=True)
+        )
+        met += value >= k0 + (ceiling - k0) / 2
+    gap = float(np.mean([c["ceiling"] - c["k0"] for c in cells]))
+    return (
+        f"| {k} | {name} | {len(cells)} | {moved} | {np.mean(change):+.4f} | "
+        f"{np.mean(change) / gap:.2f} | {met} of {len(rows)} | {down} | {below} |"
+    )

@@ -530,10 +530,11 @@ def _fit_on_log(
     penalties: tuple[float, float] | None,
     *,
     guard: bool = False,
+    references: Sequence[Any] = (),
 ) -> AdaptedRouter:
     """The adapted router on the log's labels, without its guard: the heads at fixed
     penalties, or with `penalties` None the gain correction (with its guard when
-    `guard`)."""
+    `guard`, which also judges the `references`' rankings)."""
     keep = np.isfinite(traffic.rewards)
     options = dict(HEADS)
     if penalties is not None:
@@ -552,6 +553,7 @@ def _fit_on_log(
         traffic.rewards[keep],
         propensities=traffic.propensity[keep],
         unlabeled=traffic.unlabeled,
+        references=references,
     )
 
 
@@ -598,7 +600,25 @@ def pair_ceiling(
 ) -> dict[str, float]:
     """The adapted router on every pool prompt with both models' labels (no guard),
     and the random router's expected APGR."""
-    base = load_cached(start, embedder)
+    guarded, ceiling = ceiling_routers(scenario, task, load_cached(start, embedder))
+    qs, qw = pair_truth(task, scenario.strong, scenario.weak)
+    rand = [
+        _apgr(np.array([_hash01(t, str(s)) for t in task.evaluation]), qs, qw)
+        for s in range(20)
+    ]
+    return {
+        "ceiling": _apgr(np.asarray(ceiling.score(task.evaluation)), qs, qw),
+        "ceiling_guarded": _apgr(np.asarray(guarded.score(task.evaluation)), qs, qw),
+        "random": float(np.mean(rand)),
+        "gap": float(qs.mean() - qw.mean()),
+    }
+
+
+def ceiling_routers(
+    scenario: PairScenario, task: Task, base: Any
+) -> tuple[AdaptedRouter, AdaptedRouter]:
+    """The adapted router on every pool prompt with both models' labels, with its
+    guard and without it (the ceiling)."""
     pool = task.pool
     n = len(pool)
     prompts = pool + pool
@@ -621,17 +641,7 @@ def pair_ceiling(
         strong_model=scenario.strong,
         weak_model=scenario.weak,
     ).fit_feedback(prompts, models, rewards, requests=requests)
-    qs, qw = pair_truth(task, scenario.strong, scenario.weak)
-    rand = [
-        _apgr(np.array([_hash01(t, str(s)) for t in task.evaluation]), qs, qw)
-        for s in range(20)
-    ]
-    return {
-        "ceiling": _apgr(np.asarray(ceiling.score(task.evaluation)), qs, qw),
-        "ceiling_guarded": _apgr(np.asarray(guarded.score(task.evaluation)), qs, qw),
-        "random": float(np.mean(rand)),
-        "gap": float(qs.mean() - qw.mean()),
-    }
+    return guarded, ceiling
 
 
 def multi_stream(

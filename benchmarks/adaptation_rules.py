@@ -14,12 +14,19 @@ cell:
 
 - the mean APGR change from k = 0 on the evaluation prompts, and as a share of the gap
   between k = 0 and the ceiling (the correction fitted on every pool prompt with both
-  models' labels, `adaptation.pair_ceiling`);
+  models' labels, `adaptation.ceiling_routers`);
 - the (pair, exploration) rows whose mean over tasks and splits reaches half that
-  gap (the issue's k = 200 target);
+  gap (the adaptation target at k = 200);
 - the cells moved, the cells below k = 0 beyond the paired 95% interval (500
   bootstrap resamples of the evaluation prompts) and the cells below k = 0's own 95%
   interval.
+
+The rows ``ceiling, Z = z`` ask what the evidence allows whatever the model: the same
+guard, on the same log and folds, judges the ceiling's own ranking (fitted with every
+label of the task's pool, the log's prompts among them, so its evidence if anything
+flatters it), and deploys the ceiling where ``g - z * se > 0``. Where
+they recover no more of the gap than the correction's rows, a better model would not
+help at that k; more evidence would.
 
 It isolates the rule from `prefroute adapt`'s held-out check and from redeployment,
 which `adaptation.py` includes. ``--outcome levels`` ablates the correction's
@@ -74,9 +81,11 @@ def cell_scores(
     threshold: float,
     explore: float,
     work: Path,
-) -> tuple[np.ndarray, float, float]:
+    ceiling: Any,
+) -> tuple[np.ndarray, float, float, float, float]:
     """Log `stream` under the starting policy (`threshold`); the unguarded
-    correction's scores on the evaluation prompts and the guard's (g, se)."""
+    correction's scores on the evaluation prompts, the guard's (g, se), and the
+    same guard's (g, se) for the `ceiling` router's ranking on the same log."""
     log = Path(tempfile.mkdtemp(dir=work)) / "log.db"
     store = StoreLog(log, explore, seed=3, candidates=(scenario.strong, scenario.weak))
     s = np.asarray(start.score(stream))
@@ -90,9 +99,19 @@ def cell_scores(
         scores=s,
     )
     traffic = read_log(log)
-    gain, se = A._fit_on_log(scenario, start, traffic, None, guard=True).gain_guard_
+    guarded = A._fit_on_log(
+        scenario, start, traffic, None, guard=True, references=[ceiling]
+    )
+    gain, se = guarded.gain_guard_
+    [(ceiling_gain, ceiling_se)] = guarded.reference_guard_
     unguarded = A._fit_on_log(scenario, start, traffic, None)
-    return np.asarray(unguarded.score(task.evaluation)), float(gain), float(se)
+    return (
+        np.asarray(unguarded.score(task.evaluation)),
+        float(gain),
+        float(se),
+        float(ceiling_gain),
+        float(ceiling_se),
+    )
 
 
 def main() -> None:
@@ -154,9 +173,9 @@ def main() -> None:
                         continue
                     folder = starts.pair(name)
                     start = load_cached(folder, embedder)
-                    ceiling = A.pair_ceiling(scenario, task, folder, embedder)[
-                        "ceiling"
-                    ]
+                    _, ceiling_router = A.ceiling_routers(scenario, task, start)
+                    ceiling_scores = np.asarray(ceiling_router.score(task.evaluation))
+                    ceiling = A._apgr(ceiling_scores, qs, qw)
                     k0_scores = np.asarray(start.score(task.evaluation))
                     stream = A.stream_of(task, seed=1)
                     threshold = A.share_threshold(start, task.pool)
@@ -171,15 +190,19 @@ def main() -> None:
                                 threshold,
                                 explore,
                                 work,
+                                ceiling_router,
                             )
-                    scores = {"k0": k0_scores} | {
+                    scores = {"k0": k0_scores, "ceiling": ceiling_scores} | {
                         key: value[0] for key, value in fitted.items()
                     }
                     boot = bootstrap_metrics(scores, qs, qw, n_resamples=500, seed=0)
                     base = boot.routers["k0"]["APGR"]
                     k0 = A._apgr(k0_scores, qs, qw)
                     k0_low = percentile_interval(base)[0]
-                    for key, (unguarded, gain, se) in fitted.items():
+                    ceiling_paired = paired_difference(
+                        boot.routers["ceiling"]["APGR"], base, ceiling, k0
+                    )
+                    for key, (unguarded, gain, se, c_gain, c_se) in fitted.items():
                         explore_text, k_text = key.split("/")
                         value = A._apgr(unguarded, qs, qw)
                         paired = paired_difference(
@@ -199,6 +222,10 @@ def main() -> None:
                                 "se": se,
                                 "down": bool(paired["diff_ci"][1] < 0),
                                 "below": bool(value < k0_low),
+                                "ceiling_gain": c_gain,
+                                "ceiling_se": c_se,
+                                "ceiling_down": bool(ceiling_paired["diff_ci"][1] < 0),
+                                "ceiling_below": bool(ceiling < k0_low),
                             }
                         )
                     print(

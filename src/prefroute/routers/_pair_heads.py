@@ -673,7 +673,8 @@ def gain_guard(
     min_propensity: float = MIN_PROPENSITY,
     n_folds: int = 5,
     seed: int = 0,
-) -> tuple[float, float]:
+    fixed: FloatArray | None = None,
+) -> list[tuple[float, float]]:
     """Held-out gain of the gain correction's ranking over the starting ranking.
 
     The same comparison as the heads' guard (`_guard`): every logged request gets an
@@ -692,10 +693,17 @@ def gain_guard(
         min_propensity: Floor of the propensities in the fit and the gains.
         n_folds: Folds.
         seed: Fold and bootstrap seed.
+        fixed: More rankings to judge on the same folds, gains and resamples, as
+            scores of the distinct prompts, (m, n_prompts): rankings that are not
+            fitted on the log (another router's), so each fold scores them as they
+            are. What the log can show about a known ranking, beside the
+            correction.
 
     Returns:
-        (mean gain, standard error); NaN with fewer than 20 logged requests.
+        [(mean gain, standard error)] of the correction, then of each `fixed`
+        ranking; NaN with fewer than 20 logged requests.
     """
+    extra = np.zeros((0, len(labels.z))) if fixed is None else np.atleast_2d(fixed)
 
     def fold_fit(train: PairLabels) -> tuple[FloatArray, _Scores]:
         levels, w, b, _ = fit_gain(
@@ -706,12 +714,12 @@ def gain_guard(
             q = pair_quality(
                 levels, labels.z[rows], labels.projected[rows], labels.z0[rows]
             )
-            out: FloatArray = (q[:, 0] - q[:, 1] + features[rows] @ w + b)[None, :]
+            own = q[:, 0] - q[:, 1] + features[rows] @ w + b
+            out: FloatArray = np.vstack([own[None, :], extra[:, rows]])
             return out
 
         return levels, score
 
-    [(gain, se)] = _held_out_gains(
-        labels, 1, fold_fit, n_folds, seed, min_propensity=min_propensity
+    return _held_out_gains(
+        labels, 1 + len(extra), fold_fit, n_folds, seed, min_propensity=min_propensity
     )
-    return gain, se

@@ -302,6 +302,8 @@ class AdaptedRouter(Router):
         # the gain correction's held-out gain and standard error (the guard's)
         self.gain_guard_: tuple[float, float] = (float("nan"), float("nan"))
         self.gain_requests_ = 0  # requests the gain correction was fitted on
+        # the same guard's evidence for each of `fit_feedback`'s `references`
+        self.reference_guard_: list[tuple[float, float]] = []
 
     # -- collaborators ---------------------------------------------------------
 
@@ -389,6 +391,7 @@ class AdaptedRouter(Router):
         propensities: Sequence[float] | FloatArray | None = None,
         requests: Sequence[int] | np.ndarray | None = None,
         unlabeled: Sequence[str] = (),
+        references: Sequence[Router] = (),
     ) -> Self:
         """Fit the heads on feedback: request i was answered by `models[i]` with
         quality `rewards[i]`.
@@ -406,6 +409,11 @@ class AdaptedRouter(Router):
                 answers to one prompt, each with propensity 1.
             unlabeled: More prompts of the same traffic (shape the embedding
                 components only).
+            references: Other routers of the pair whose rankings the gain
+                correction's guard judges too, on the same folds and resamples
+                (their (gain, se) in `reference_guard_`, NaN without the guard's
+                evidence): what this log can show about a known ranking, e.g. one
+                fitted with every label of the traffic.
 
         Returns:
             self.
@@ -454,6 +462,8 @@ class AdaptedRouter(Router):
         )
         self.gain_ = self.gain_stats_ = None
         self.penalty_ = None
+        # the heads' guard judges no references
+        self.reference_guard_ = [(float("nan"), float("nan"))] * len(references)
         if self.correction == "gain":
             raw = self._gain_raw(labels.z, labels.projected)
             spread = raw.std(axis=0)
@@ -466,14 +476,17 @@ class AdaptedRouter(Router):
             )
             self.gain_guard_ = (float("nan"), float("nan"))
             if self.guard and self.gain_.any():
-                g, se = gain_guard(
+                fixed = [np.asarray(r.score(texts), np.float64) for r in references]
+                (g, se), *others = gain_guard(
                     labels,
                     features,
                     penalty=self.gain_penalty,
                     n_folds=self.n_folds,
                     seed=self.seed,
+                    fixed=np.array(fixed) if fixed else None,
                 )
                 self.gain_guard_ = (g, se)
+                self.reference_guard_ = others
                 if not g - self.guard_z * se > 0:  # NaN keeps the ranking too
                     # the levels alone rank as the starting router
                     self.coef_ = face_value_levels(labels)

@@ -56,3 +56,24 @@ def test_each_rule_deploys_the_correction_where_its_bound_is_above_zero() -> Non
     assert rows["Z = -2"][3:] == ["3", "+0.0100", "0.10", "1 of 2", "1", "1"]
     # always: every cell, the NaN one and the harmful one included
     assert rows["always"][3:] == ["4", "+0.0400", "0.40", "1 of 2", "1", "1"]
+
+
+def test_ceiling_rows_deploy_the_ceiling_where_its_own_evidence_passes() -> None:
+    cells = [
+        {**CELLS[0], "ceiling_gain": 0.02, "ceiling_se": 0.01},  # t = 2
+        {**CELLS[1], "ceiling_gain": 0.002, "ceiling_se": 0.01},  # t = 0.2
+        {**CELLS[2], "ceiling_gain": -0.01, "ceiling_se": 0.01},  # t = -1
+        {**CELLS[3], "ceiling_gain": float("nan"), "ceiling_se": float("nan")},
+    ]
+    for c in cells:
+        c["ceiling_down"] = c["ceiling_below"] = False
+    cells[2]["ceiling_below"] = True
+    rows = _rows(rule_table(cells, [200], [1.0, 0.0, -2.0]))
+    # the correction's rows are as without the ceiling's evidence
+    assert rows["Z = 1"] == _rows(rule_table(CELLS, [200], [1.0]))["Z = 1"]
+    assert list(rows)[-3:] == ["ceiling, Z = 1", "ceiling, Z = 0", "ceiling, Z = -2"]
+    # each deployed cell moves from k = 0 (0.50) to the ceiling (0.60): +0.10
+    # (row "a" at Z = 1: one of its two cells, so its mean is at half the gap)
+    assert rows["ceiling, Z = 1"][3:] == ["1", "+0.0250", "0.25", "1 of 2", "0", "0"]
+    assert rows["ceiling, Z = 0"][3:] == ["2", "+0.0500", "0.50", "1 of 2", "0", "0"]
+    assert rows["ceiling, Z = -2"][3:] == ["3", "+0.0750", "0.75", "2 of 2", "0", "1"]

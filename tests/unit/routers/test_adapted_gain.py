@@ -3,6 +3,7 @@ labels, when it keeps the starting ranking, persistence, and what it learns."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from prefroute.routers._pair_heads import (
     pair_quality,
 )
 from prefroute.routers.adapted import AdaptedRouter
+from prefroute.routers.base import Router
 from prefroute.routers.random import RandomRouter
 from prefroute.routers.registry import load_router
 
@@ -120,7 +122,12 @@ def test_too_few_requests_or_labels_of_one_model_keep_the_starting_ranking() -> 
 
 
 def _fit(
-    base: object, n: int, seed: int, explore: float, **options: object
+    base: object,
+    n: int,
+    seed: int,
+    explore: float,
+    references: Sequence[Router] = (),
+    **options: object,
 ) -> AdaptedRouter:
     prompts = make_prompts(n, seed)
     models, propensity, reward = traffic(base, prompts, explore=explore, seed=seed)  # type: ignore[arg-type]
@@ -130,7 +137,9 @@ def _fit(
         strong_model=STRONG,
         weak_model=WEAK,
         **options,  # type: ignore[arg-type]
-    ).fit_feedback(prompts, models, reward, propensities=propensity)
+    ).fit_feedback(
+        prompts, models, reward, propensities=propensity, references=references
+    )
 
 
 def test_the_gain_correction_is_the_default_and_ranks_better_with_200_labels() -> None:
@@ -227,13 +236,30 @@ def test_the_guard_uses_a_correction_only_when_it_wins_on_held_out_folds() -> No
 
 def test_the_guard_needs_twenty_logged_requests() -> None:
     labels, features = _labels(19, both=False, propensity=1.0)
-    assert all(np.isnan(v) for v in gain_guard(labels, features))
+    assert all(np.isnan(v) for v in gain_guard(labels, features)[0])
     labels, features = _labels(200, both=False, propensity=1.0)
-    gain, se = gain_guard(labels, features)
+    [(gain, se)] = gain_guard(labels, features)
     assert np.isfinite(gain) and se > 0
     # judge labels (no propensity) are not routing choices: nothing to compare
     judged = PairLabels(**{**labels.__dict__, "propensities": np.full(200, np.nan)})
-    assert all(np.isnan(v) for v in gain_guard(judged, features))
+    assert all(np.isnan(v) for v in gain_guard(judged, features)[0])
+
+
+def test_the_guard_judges_reference_rankings_on_the_same_folds() -> None:
+    base = LatentRouter(sharpness=0.0)
+    alone = _fit(base, 300, seed=5, explore=0.3)
+    good, bad = LatentRouter(sharpness=3.0), LatentRouter(sharpness=3.0, flip=True)
+    router = _fit(base, 300, seed=5, explore=0.3, references=[base, good, bad])
+    # the references do not change the correction's own evidence
+    assert router.gain_guard_ == alone.gain_guard_
+    same, better, worse = router.reference_guard_
+    assert same == (0.0, 0.0)  # the starting ranking against itself
+    assert better[0] - 2 * better[1] > 0  # the true ranking, clearly better
+    assert worse[0] + 2 * worse[1] < 0  # the reversed one, clearly worse
+    # without the guard there is no evidence, for the references either
+    free = _fit(base, 300, seed=5, explore=0.3, guard=False, references=[good])
+    assert len(free.reference_guard_) == 1
+    assert all(np.isnan(v) for v in free.reference_guard_[0])
 
 
 def test_without_the_guard_the_correction_is_used_as_fitted() -> None:
